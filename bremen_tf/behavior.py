@@ -1,0 +1,193 @@
+"""Partially trained SAC behaviour policies (reference/brac_protocol.md §2): train, ship, load.
+
+`train_behavior_policy` runs SAC until the first time `target_consecutive` (2) consecutive
+evaluations (20 deterministic episodes every 5k steps) all reach the env's threshold (HalfCheetah
+4000, the others 1000); that actor is the partially trained policy. It is resumable: state is
+checkpointed every `checkpoint_every` steps and a restarted run continues from there.
+
+Shipped policies live in `bremen_tf/behavior_policies/<env slug>/` as a TF checkpoint of the
+actor (`policy.index`, `policy.data-*`) plus `policy.json` (how it was made and how it scores).
+"""
+import os
+import shutil
+import time
+
+import gin
+import numpy as np
+import tensorflow as tf
+
+from bremen_tf import envs, evaluation, fileio, provenance
+from bremen_tf.agents.sac import Sac, TanhGaussianActor
+from bremen_tf.replay import ReplayBuffer
+
+SHIPPED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'behavior_policies')
+POLICY_PREFIX = 'policy'
+
+
+def _format_time(seconds):
+  seconds = int(seconds)
+  return f'{seconds // 3600}h{seconds // 60 % 60:02d}m{seconds % 60:02d}s'
+
+
+@gin.configurable(denylist=['run'])
+def train_behavior_policy(run, env_id=gin.REQUIRED, seed=0, total_steps=500_000,
+                          initial_random_steps=10_000, batch_size=256,
+                          replay_capacity=1_000_000, eval_every=5_000, eval_episodes=20,
+                          target_return=None, target_consecutive=2, checkpoint_every=20_000,
+                          stop_at_target=True, log=print):
+  """SAC on `env_id` until the partial-policy rule fires; writes `<run>/partial_policy/`.
+
+  Steps count gradient updates (BRAC's global step); the env has seen
+  `initial_random_steps + step` transitions. With `stop_at_target=False` training goes on to
+  `total_steps` like BRAC's (the final agent is not needed for the datasets).
+  Returns the partial policy's metadata, or None if the threshold was never reached.
+  """
+  spec = envs.get_spec(env_id)
+  target_return = spec.behavior_threshold if target_return is None else target_return
+  np_rng = np.random.default_rng(seed)
+  tf.random.set_seed(seed)
+  agent = Sac(spec.obs_dim, spec.act_dim, seed=seed)
+  replay = ReplayBuffer(spec.obs_dim, spec.act_dim, replay_capacity)
+  step_var = tf.Variable(0, dtype=tf.int64)
+  ckpt = tf.train.Checkpoint(agent=agent, step=step_var)
+  manager = tf.train.CheckpointManager(ckpt, run.file('checkpoints'), max_to_keep=1)
+  state_path = run.file('train_state.json')
+  state = {'evals': [], 'partial': None, 'elapsed_s': 0.0}
+  if os.path.exists(state_path):  # resume from the last consistent save
+    state = fileio.read_json(state_path)
+    ckpt.restore(state['checkpoint']).assert_existing_objects_matched()
+    replay.load(run.file('replay.npz'))
+    run.truncate_metrics(int(step_var.numpy()))
+    log(f'Resuming {env_id} from step {int(step_var.numpy())} '
+        f'({replay.size} transitions in replay).')
+  if state['partial'] is not None and stop_at_target:
+    log(f'{env_id}: partial policy already found at step {state["partial"]["step"]}.')
+    return state['partial']
+
+  env = envs.make(env_id)
+  obs, _ = env.reset(seed=seed + 1000 * len(state['evals']) + int(step_var.numpy()))
+  obs = obs.astype(np.float32)
+
+  def env_step(action):
+    nonlocal obs
+    next_obs, reward, terminated, truncated, _ = env.step(action)
+    next_obs = next_obs.astype(np.float32)
+    # A true termination ends the bootstrap; a time-limit truncation does not (BRAC semantics).
+    replay.add(obs, action, reward, next_obs, 0.0 if terminated else 1.0)
+    obs = env.reset()[0].astype(np.float32) if (terminated or truncated) else next_obs
+
+  if replay.size < initial_random_steps:
+    log(f'{env_id}: {initial_random_steps} uniform-random transitions before training.')
+    while replay.size < initial_random_steps:
+      env_step(np_rng.uniform(-1.0, 1.0, spec.act_dim).astype(np.float32))
+
+  step = int(step_var.numpy())
+  action = agent.act_sample(obs[None]).numpy()[0]
+  t_start, steps_at_start, info = time.time(), step, None
+  elapsed_before = state['elapsed_s']
+  while step < total_steps:
+    env_step(action)
+    batch = replay.sample(np_rng, batch_size)
+    action, info = agent.train_and_act(*batch, obs[None])
+    action = action.numpy()[0]
+    step += 1
+
+    if step % eval_every == 0:
+      returns, _ = evaluation.run_episodes(
+          env_id, lambda o: agent.act_mode(o).numpy(), eval_episodes,
+          seed=10_000 + step)
+      stats = evaluation.summarize(returns)
+      state['evals'].append({'step': step, **stats})
+      elapsed = elapsed_before + time.time() - t_start
+      rate = (step - steps_at_start) / max(time.time() - t_start, 1e-9)
+      row = {'step': step, 'env_steps': step + initial_random_steps,
+             'eval_return_mean': stats['return_mean'], 'eval_return_std': stats['return_std'],
+             'eval_return_min': stats['return_min'], 'eval_return_max': stats['return_max'],
+             **{k: float(v) for k, v in info.items()}, 'steps_per_s': rate,
+             'elapsed_s': elapsed}
+      run.log_metrics(row, step)
+      recent = [e['return_mean'] for e in state['evals'][-target_consecutive:]]
+      hits = sum(r >= target_return for r in recent)
+      log(f'[{env_id}] step {step:7d} | eval {stats["return_mean"]:8.1f} '
+          f'± {stats["return_std"]:6.1f} | last {len(recent)} evals >= {target_return:g}: '
+          f'{hits}/{target_consecutive} | alpha {float(info["alpha"]):.3f} | '
+          f'{rate:5.0f} steps/s | {_format_time(elapsed)}')
+      if (state['partial'] is None and len(recent) == target_consecutive
+          and hits == target_consecutive):
+        state['partial'] = _save_partial(run, agent, env_id, step, state['evals'],
+                                         target_return, initial_random_steps, seed, elapsed)
+        log(f'[{env_id}] partial policy found at step {step}: {run.file("partial_policy")}')
+      if step % checkpoint_every == 0 or state['partial'] is not None:
+        state['elapsed_s'] = elapsed
+        _checkpoint(manager, step_var, step, replay, run, state)
+        if state['partial'] is not None and stop_at_target:
+          break
+  else:
+    state['elapsed_s'] = elapsed_before + time.time() - t_start
+    _checkpoint(manager, step_var, step, replay, run, state)
+  env.close()
+  if state['partial'] is None:
+    log(f'[{env_id}] no partial policy: the threshold {target_return:g} was not reached in '
+        f'{total_steps} steps.')
+  return state['partial']
+
+
+def _checkpoint(manager, step_var, step, replay, run, state):
+  step_var.assign(step)
+  path = manager.save(checkpoint_number=step)
+  replay.save(run.file('replay.npz'))
+  # Written last: it names the checkpoint the replay and metrics agree with.
+  fileio.write_json(run.file('train_state.json'), {**state, 'checkpoint': path})
+
+
+def _save_partial(run, agent, env_id, step, evals, target_return, initial_random_steps, seed,
+                  elapsed):
+  directory = run.file('partial_policy')
+  os.makedirs(directory, exist_ok=True)
+  tf.train.Checkpoint(actor=agent.actor).write(os.path.join(directory, POLICY_PREFIX))
+  last = evals[-1]
+  meta = {
+      'env_id': env_id, 'algorithm': 'SAC (BRAC train_online recipe)', 'seed': seed,
+      'sac_steps': step, 'env_steps': step + initial_random_steps,
+      'threshold': target_return, 'eval_episodes': last['episodes'],
+      'eval_return_mean': last['return_mean'], 'eval_return_std': last['return_std'],
+      'eval_history': evals, 'training_time_s': elapsed,
+      'actor': {'hidden': [200, 200], 'obs_dim': agent.actor.obs_dim,
+                'act_dim': agent.actor.act_dim},
+      'provenance': provenance.record(),
+  }
+  fileio.write_json(os.path.join(directory, 'policy.json'), meta)
+  return meta
+
+
+def ship(run_dir, env_id, shipped_dir=SHIPPED_DIR):
+  """Copies a run's partial policy into the package (`bremen_tf/behavior_policies/<slug>/`)."""
+  src = os.path.join(run_dir, 'partial_policy')
+  if not os.path.exists(os.path.join(src, 'policy.json')):
+    raise FileNotFoundError(f'No partial policy in {src}: the run has not reached its threshold.')
+  dest = os.path.join(shipped_dir, envs.slug(env_id))
+  tmp = dest + '.tmp'
+  shutil.rmtree(tmp, ignore_errors=True)
+  shutil.copytree(src, tmp)
+  shutil.rmtree(dest, ignore_errors=True)
+  os.replace(tmp, dest)
+  return dest
+
+
+def load_behavior_policy(env_id, directory=None):
+  """(TanhGaussianActor, metadata) of the shipped (or given) partial policy of `env_id`."""
+  directory = directory or os.path.join(SHIPPED_DIR, envs.slug(env_id))
+  meta_path = os.path.join(directory, 'policy.json')
+  if not os.path.exists(meta_path):
+    shipped = sorted(os.listdir(SHIPPED_DIR)) if os.path.isdir(SHIPPED_DIR) else []
+    raise FileNotFoundError(
+        f'No behaviour policy for {env_id!r} at {directory}. Shipped: {shipped or "none"}. '
+        f'Train one with: python launch/train_behavior.py --env_id={env_id} --ship')
+  meta = fileio.read_json(meta_path)
+  if meta['env_id'] != env_id:
+    raise ValueError(f'{meta_path} is a policy for {meta["env_id"]!r}, not {env_id!r}.')
+  actor = TanhGaussianActor(meta['actor']['obs_dim'], meta['actor']['act_dim'],
+                            tuple(meta['actor']['hidden']))
+  tf.train.Checkpoint(actor=actor).read(
+      os.path.join(directory, POLICY_PREFIX)).assert_existing_objects_matched()
+  return actor, meta

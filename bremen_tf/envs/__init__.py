@@ -1,0 +1,89 @@
+"""Environments: paper-faithful variants (`bremen/*-v0`) and plain gymnasium v5, one spec each.
+
+    from bremen_tf import envs
+    env = envs.make('bremen/Hopper-v0')          # a gymnasium env
+    spec = envs.get_spec('bremen/Hopper-v0')     # dims, horizon, reward/done functions for imagination
+
+`bremen/*-v0` ids are registered with gymnasium when this module is imported, so
+`gymnasium.make('bremen/Hopper-v0')` works too.
+"""
+import dataclasses
+from typing import Any, Callable, Mapping
+
+import gymnasium
+
+from bremen_tf.envs import imagination_fns as fns
+
+MAX_EPISODE_STEPS = 1000
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvSpec:
+  """What the library needs to know about one environment variant."""
+  env_id: str                        # the id users pass around (gin, dataset metadata)
+  gym_id: str                        # what gymnasium.make receives
+  make_kwargs: Mapping[str, Any]     # extra gymnasium.make kwargs
+  obs_dim: int
+  act_dim: int
+  paper_faithful: bool
+  reward_fn: Callable                # TF: (s, a, s') -> reward [B]
+  done_fn: Callable                  # TF: s' -> bool [B]
+  horizon: int                       # imagination horizon H (reference/bremen.md §6)
+  behavior_threshold: float          # SAC eval return that makes a policy "partially trained"
+
+
+_SPECS = {}
+
+
+def _add(spec):
+  _SPECS[spec.env_id] = spec
+
+
+_add(EnvSpec('bremen/Hopper-v0', 'bremen/Hopper-v0', {}, 11, 3, True,
+             fns.hopper_paper_reward, fns.hopper_paper_done, 1000, 1000.0))
+_add(EnvSpec('bremen/Walker2d-v0', 'bremen/Walker2d-v0', {}, 17, 6, True,
+             fns.walker2d_paper_reward, fns.walker2d_paper_done, 1000, 1000.0))
+_add(EnvSpec('bremen/HalfCheetah-v0', 'bremen/HalfCheetah-v0', {}, 17, 6, True,
+             fns.halfcheetah_paper_reward, fns.halfcheetah_paper_done, 250, 4000.0))
+_add(EnvSpec('bremen/Ant-v0', 'bremen/Ant-v0', {}, 27, 8, True,
+             fns.ant_paper_reward, fns.ant_paper_done, 250, 1000.0))
+_add(EnvSpec('Hopper-v5', 'Hopper-v5', {}, 11, 3, False,
+             fns.hopper_v5_reward, fns.hopper_v5_done, 1000, 1000.0))
+_add(EnvSpec('Walker2d-v5', 'Walker2d-v5', {}, 17, 6, False,
+             fns.walker2d_v5_reward, fns.walker2d_v5_done, 1000, 1000.0))
+_add(EnvSpec('HalfCheetah-v5', 'HalfCheetah-v5', {}, 17, 6, False,
+             fns.halfcheetah_v5_reward, fns.halfcheetah_v5_done, 250, 4000.0))
+_add(EnvSpec('Ant-v5', 'Ant-v5', {'include_cfrc_ext_in_observation': False}, 27, 8, False,
+             fns.ant_v5_reward, fns.ant_v5_done, 250, 1000.0))
+
+ENV_IDS = tuple(_SPECS)
+PAPER_ENV_IDS = tuple(k for k, s in _SPECS.items() if s.paper_faithful)
+
+
+def _register():
+  for name in ('Hopper', 'Walker2d', 'HalfCheetah', 'Ant'):
+    gym_id = f'bremen/{name}-v0'
+    if gym_id not in gymnasium.registry:
+      gymnasium.register(gym_id, entry_point=f'bremen_tf.envs.paper:make_paper_{name.lower()}',
+                         max_episode_steps=MAX_EPISODE_STEPS)
+
+
+_register()
+
+
+def get_spec(env_id):
+  """The EnvSpec of `env_id`; raises ValueError naming the known ids otherwise."""
+  if env_id not in _SPECS:
+    raise ValueError(f'Unknown env_id {env_id!r}; expected one of {", ".join(ENV_IDS)}.')
+  return _SPECS[env_id]
+
+
+def make(env_id, **kwargs):
+  """A gymnasium env for `env_id` (1000-step time limit, float64 observations)."""
+  spec = get_spec(env_id)
+  return gymnasium.make(spec.gym_id, **{**spec.make_kwargs, **kwargs})
+
+
+def slug(env_id):
+  """A file-system name for `env_id`: 'bremen/Hopper-v0' -> 'bremen_Hopper-v0'."""
+  return env_id.replace('/', '_')

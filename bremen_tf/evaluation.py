@@ -1,0 +1,42 @@
+"""Real-environment evaluation of any policy, batched over a set of environments."""
+import numpy as np
+
+from bremen_tf import envs
+
+
+def run_episodes(env_id, policy_fn, n_episodes, seed, clip_actions=True):
+  """Runs `n_episodes` whole episodes in lockstep; returns their returns and lengths.
+
+  `policy_fn(obs float32 [B, obs_dim]) -> actions [B, act_dim]` is called once per step for all
+  episodes still running, so a TF policy is evaluated in one batched call. Episode k is reset
+  with seed `seed + k`. v5 envs charge the raw action, so actions are clipped to the action
+  bounds before `step` (the paper-faithful envs clip by themselves).
+  """
+  env_list = [envs.make(env_id) for _ in range(n_episodes)]
+  low, high = env_list[0].action_space.low, env_list[0].action_space.high
+  obs = np.stack([e.reset(seed=seed + k)[0] for k, e in enumerate(env_list)]).astype(np.float32)
+  returns = np.zeros(n_episodes)
+  lengths = np.zeros(n_episodes, dtype=np.int64)
+  active = np.ones(n_episodes, dtype=bool)
+  while active.any():
+    idx = np.flatnonzero(active)
+    actions = np.asarray(policy_fn(obs[idx]))
+    if clip_actions:
+      actions = np.clip(actions, low, high)
+    for j, k in enumerate(idx):
+      o, r, terminated, truncated, _ = env_list[k].step(actions[j])
+      obs[k] = o
+      returns[k] += r
+      lengths[k] += 1
+      if terminated or truncated:
+        active[k] = False
+  for e in env_list:
+    e.close()
+  return returns, lengths
+
+
+def summarize(returns):
+  returns = np.asarray(returns, dtype=np.float64)
+  return {'return_mean': float(returns.mean()), 'return_std': float(returns.std()),
+          'return_min': float(returns.min()), 'return_max': float(returns.max()),
+          'episodes': int(returns.size)}

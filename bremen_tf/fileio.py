@@ -1,0 +1,44 @@
+"""Atomic file writes: a reader never sees a half-written file, a crash never leaves one."""
+import contextlib
+import json
+import os
+import tempfile
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+  """Yields a temporary path beside `path`; renames it onto `path` only if the block succeeds."""
+  directory = os.path.dirname(os.path.abspath(path))
+  os.makedirs(directory, exist_ok=True)
+  fd, tmp = tempfile.mkstemp(dir=directory, prefix='.tmp-', suffix=os.path.basename(path))
+  os.close(fd)
+  try:
+    yield tmp
+    os.replace(tmp, path)
+  finally:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+
+
+def write_text(path, text):
+  with atomic_path(path) as tmp:
+    with open(tmp, 'w') as f:
+      f.write(text)
+
+
+def write_json(path, obj):
+  write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + '\n')
+
+
+def read_json(path):
+  with open(path) as f:
+    return json.load(f)
+
+
+def write_npz(path, **arrays):
+  """np.savez to `path` atomically (the temporary name ends in .npz so numpy keeps it as is)."""
+  with atomic_path(path) as tmp:
+    with open(tmp, 'wb') as f:
+      np.savez(f, **arrays)

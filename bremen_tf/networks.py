@@ -1,0 +1,39 @@
+"""Plain tf.Module networks: explicit variables, explicit initialisers, no Keras.
+
+Keeping them framework-free makes initialisation match the original code exactly (Keras'
+Glorot-uniform for the BRAC/SAC networks, "normc" for BREMEN's policy) and keeps checkpoints
+readable across TF/Keras versions.
+"""
+import numpy as np
+import tensorflow as tf
+
+
+def glorot_uniform(rng, fan_in, fan_out):
+  limit = np.sqrt(6.0 / (fan_in + fan_out))
+  return rng.uniform(-limit, limit, size=(fan_in, fan_out)).astype(np.float32)
+
+
+def normc(rng, fan_in, fan_out, std=1.0):
+  """Gaussian matrix whose columns have norm `std` (OpenAI baselines' normc initialiser)."""
+  w = rng.standard_normal((fan_in, fan_out)).astype(np.float32)
+  return w * std / np.sqrt(np.square(w).sum(axis=0, keepdims=True))
+
+
+class MLP(tf.Module):
+  """x -> [Dense + activation] * len(hidden) -> Dense(out_dim)."""
+
+  def __init__(self, in_dim, hidden, out_dim, activation=tf.nn.relu, seed=0, name=None):
+    super().__init__(name=name)
+    rng = np.random.default_rng(seed)
+    sizes = [in_dim, *hidden, out_dim]
+    self.kernels = [tf.Variable(glorot_uniform(rng, i, o), name=f'kernel_{k}')
+                    for k, (i, o) in enumerate(zip(sizes[:-1], sizes[1:]))]
+    self.biases = [tf.Variable(tf.zeros([o]), name=f'bias_{k}') for k, o in enumerate(sizes[1:])]
+    self._activation = activation
+
+  def __call__(self, x):
+    for k, (w, b) in enumerate(zip(self.kernels, self.biases)):
+      x = tf.matmul(x, w) + b
+      if k < len(self.kernels) - 1:
+        x = self._activation(x)
+    return x

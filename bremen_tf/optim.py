@@ -1,0 +1,24 @@
+"""Adam as a tf.Module: checkpointable with its model, usable inside tf.function."""
+import tensorflow as tf
+
+
+class Adam(tf.Module):
+  """Kingma & Ba Adam with bias correction; epsilon defaults to Keras' 1e-7."""
+
+  def __init__(self, variables, learning_rate, beta1=0.9, beta2=0.999, epsilon=1e-7, name=None):
+    super().__init__(name=name)
+    self._vars = list(variables)
+    self.learning_rate = learning_rate
+    self._b1, self._b2, self._eps = beta1, beta2, epsilon
+    self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name='step')
+    self.m = [tf.Variable(tf.zeros_like(v), trainable=False) for v in self._vars]
+    self.v = [tf.Variable(tf.zeros_like(v), trainable=False) for v in self._vars]
+
+  def apply(self, grads):
+    self.step.assign_add(1)
+    t = tf.cast(self.step, tf.float32)
+    lr = self.learning_rate * tf.sqrt(1.0 - self._b2 ** t) / (1.0 - self._b1 ** t)
+    for var, g, m, v in zip(self._vars, grads, self.m, self.v):
+      m.assign(self._b1 * m + (1.0 - self._b1) * g)
+      v.assign(self._b2 * v + (1.0 - self._b2) * tf.square(g))
+      var.assign_sub(lr * m / (tf.sqrt(v) + self._eps))

@@ -1,0 +1,92 @@
+"""A run directory: provenance, operative gin config, metrics CSV, TensorBoard, done-sentinel.
+
+    run = RunDir(path)             # refuses a finished run; an unfinished one is resumed
+    run.start(seed=..., flags=...) # appends this session's provenance
+    run.log_metrics({...})         # one CSV row (+ TensorBoard scalars)
+    run.mark_done()
+
+A run is finished when `DONE` exists. Starting a finished run raises RunFinishedError instead of
+overwriting it.
+"""
+import csv
+import os
+
+import gin
+import tensorflow as tf
+
+from bremen_tf import fileio, provenance
+
+DONE_FILE = 'DONE'
+
+
+class RunFinishedError(RuntimeError):
+  pass
+
+
+class RunDir:
+
+  def __init__(self, path):
+    self.path = os.path.abspath(path)
+    if os.path.exists(os.path.join(self.path, DONE_FILE)):
+      raise RunFinishedError(
+          f'{self.path} holds a finished run ({DONE_FILE} exists); it is never overwritten. '
+          'Choose another --root_dir, or delete that directory to run again.')
+    self.resumed = os.path.exists(os.path.join(self.path, 'provenance.json'))
+    os.makedirs(self.path, exist_ok=True)
+    self._writer = None
+
+  def file(self, *parts):
+    return os.path.join(self.path, *parts)
+
+  def start(self, **info):
+    """Records this session (command, revision, machine, packages, `info`) and the gin config."""
+    prov_path = self.file('provenance.json')
+    sessions = fileio.read_json(prov_path)['sessions'] if os.path.exists(prov_path) else []
+    sessions.append(provenance.record(**info))
+    fileio.write_json(prov_path, {'sessions': sessions})
+    fileio.write_text(self.file('config.gin'), gin.config_str())
+
+  def write_operative_config(self):
+    """The gin values actually used (call after the configurables have run once)."""
+    fileio.write_text(self.file('operative_config.gin'), gin.operative_config_str())
+
+  def log_metrics(self, row, step):
+    """Appends `row` to metrics.csv (header from the first row) and writes TensorBoard scalars."""
+    path = self.file('metrics.csv')
+    new = not os.path.exists(path)
+    with open(path, 'a', newline='') as f:
+      writer = csv.DictWriter(f, fieldnames=list(row))
+      if new:
+        writer.writeheader()
+      writer.writerow(row)
+    if self._writer is None:
+      self._writer = tf.summary.create_file_writer(self.file('tensorboard'))
+    with self._writer.as_default():
+      for key, value in row.items():
+        if isinstance(value, (int, float)) and key != 'step':
+          tf.summary.scalar(key, value, step=step)
+    self._writer.flush()
+
+  def read_metrics(self):
+    path = self.file('metrics.csv')
+    if not os.path.exists(path):
+      return []
+    with open(path, newline='') as f:
+      return list(csv.DictReader(f))
+
+  def truncate_metrics(self, max_step):
+    """Drops rows after `max_step` (rows logged after the checkpoint a resume restarts from)."""
+    rows = [r for r in self.read_metrics() if int(float(r['step'])) <= max_step]
+    path = self.file('metrics.csv')
+    if not rows:
+      if os.path.exists(path):
+        os.remove(path)
+      return
+    with fileio.atomic_path(path) as tmp:
+      with open(tmp, 'w', newline='') as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+  def mark_done(self, **summary):
+    fileio.write_json(self.file(DONE_FILE), summary)

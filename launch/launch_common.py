@@ -1,0 +1,30 @@
+"""Flags and set-up shared by the launchers: the Dopamine-style trio plus seed and threads."""
+import os
+import sys
+
+from absl import flags
+import gin
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+flags.DEFINE_multi_string('gin_file', [], 'Gin files, applied in order (repeatable).')
+flags.DEFINE_multi_string('gin_bindings', [], 'Gin bindings, e.g. "f.x = 1" (repeatable).')
+flags.DEFINE_integer('seed', 0, 'Seeds TF, NumPy and the environments.')
+flags.DEFINE_integer('tf_threads', 0, 'TF intra-op threads (0: TF decides). Use 1 to run several '
+                     'jobs side by side on a small machine.')
+FLAGS = flags.FLAGS
+
+
+def parse_gin():
+  """Parses --gin_file/--gin_bindings; a missing file fails with its path named."""
+  for path in FLAGS.gin_file:
+    if not os.path.exists(path):
+      sys.exit(f'error: --gin_file {path} does not exist.')
+  gin.parse_config_files_and_bindings(FLAGS.gin_file, FLAGS.gin_bindings)
+
+
+def configure_tf():
+  import tensorflow as tf  # imported here so --help stays fast
+  if FLAGS.tf_threads:
+    tf.config.threading.set_intra_op_parallelism_threads(FLAGS.tf_threads)
+    tf.config.threading.set_inter_op_parallelism_threads(FLAGS.tf_threads)

@@ -1,0 +1,42 @@
+"""Trains a partially trained SAC behaviour policy (BRAC protocol) and optionally ships it.
+
+  python launch/train_behavior.py --gin_file=gin/behavior/hopper.gin --ship
+
+Resumable: run the same command again after an interruption. The run directory defaults to
+runs/behavior/<env>/seed<seed>; `--ship` copies the partial policy into bremen_tf/behavior_policies/.
+"""
+import os
+
+from absl import app, flags
+import gin
+
+import launch_common
+from bremen_tf import behavior, envs, runs
+
+flags.DEFINE_string('root_dir', None, 'Run directory (default runs/behavior/<env>/seed<seed>).')
+flags.DEFINE_boolean('ship', False, 'Copy the partial policy into bremen_tf/behavior_policies/.')
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  del argv
+  launch_common.parse_gin()
+  launch_common.configure_tf()
+  env_id = gin.query_parameter('train_behavior_policy.env_id')
+  root = FLAGS.root_dir or os.path.join(launch_common.REPO_ROOT, 'runs', 'behavior',
+                                        envs.slug(env_id), f'seed{FLAGS.seed}')
+  run = runs.RunDir(root)
+  run.start(seed=FLAGS.seed, flags=FLAGS.flag_values_dict())
+  print(f'Run directory: {run.path}', flush=True)
+  meta = behavior.train_behavior_policy(run, seed=FLAGS.seed,
+                                        log=lambda m: print(m, flush=True))
+  run.write_operative_config()
+  if meta is None:
+    raise SystemExit(1)
+  run.mark_done(partial_policy_step=meta['sac_steps'])
+  if FLAGS.ship:
+    print(f'Shipped to {behavior.ship(run.path, env_id)}')
+
+
+if __name__ == '__main__':
+  app.run(main)
