@@ -6,54 +6,19 @@ import pytest
 import tensorflow as tf
 
 from bremen_tf import behavior, envs
-
-
-def rollout(env_id, policy, episodes, seed=0):
-  """Real transitions (s, a, s', r, terminated) and per-episode true/predicted returns."""
-  env = envs.make(env_id)
-  spec = envs.get_spec(env_id)
-  rows, episode_ids = [], []
-  for ep in range(episodes):
-    s, _ = env.reset(seed=seed + ep)
-    for t in range(envs.MAX_EPISODE_STEPS):
-      a = np.asarray(policy(t, s), np.float64)
-      s2, r, term, trunc, _ = env.step(a)
-      rows.append((s, a, s2, r, term))
-      episode_ids.append(ep)
-      s = s2
-      if term or trunc:
-        break
-  s, a, s2, r, d = (np.array(x) for x in zip(*rows))
-  f = lambda x: tf.constant(x, tf.float32)
-  r_hat = spec.reward_fn(f(s), f(a), f(s2)).numpy()
-  d_hat = spec.done_fn(f(s2)).numpy()
-  ids = np.array(episode_ids)
-  true_ret = np.bincount(ids, weights=r)
-  pred_ret = np.bincount(ids, weights=r_hat)
-  return r, r_hat, d, d_hat, true_ret, pred_ret
-
-
-def random_policy(env_id, seed=0):
-  rng = np.random.default_rng(seed)
-  act_dim = envs.get_spec(env_id).act_dim
-  return lambda t, s: rng.uniform(-1.0, 1.0, act_dim)
-
-
-def sac_policy(env_id):
-  """The shipped paper-faithful behaviour policy of the same robot (same observation layout)."""
-  name = env_id.split('/')[-1].split('-')[0]
-  actor, _ = behavior.load_behavior_policy(f'bremen/{name}-v0')
-  rng = np.random.default_rng(1)
-
-  def act(t, s):
-    m, std = (x.numpy()[0] for x in actor.params(tf.constant(s[None], tf.float32)))
-    return np.tanh(m + std * rng.standard_normal(m.shape))
-  return act
+from bremen_tf.envs import reward_check
 
 
 def shipped(env_id):
-  name = env_id.split('/')[-1].split('-')[0]
-  return os.path.exists(os.path.join(behavior.SHIPPED_DIR, f'bremen_{name}-v0', 'policy.json'))
+  path = os.path.join(behavior.SHIPPED_DIR, envs.slug(reward_check.paper_env_id(env_id)))
+  return os.path.exists(os.path.join(path, 'policy.json'))
+
+
+def policy_for(env_id, name):
+  if name == 'sac' and not shipped(env_id):
+    pytest.skip(f'no shipped behaviour policy for {env_id}')
+  return (reward_check.random_policy(env_id) if name == 'random'
+          else reward_check.behavior_policy(env_id))
 
 
 @pytest.mark.parametrize('env_id', envs.ENV_IDS)
@@ -81,12 +46,9 @@ def test_paper_env_layout_is_unclipped_qpos_qvel():
 @pytest.mark.parametrize('env_id', envs.PAPER_ENV_IDS)
 @pytest.mark.parametrize('policy_name', ['random', 'sac'])
 def test_paper_reward_and_done_match_env_exactly(env_id, policy_name):
-  if policy_name == 'sac' and not shipped(env_id):
-    pytest.skip(f'no shipped behaviour policy for {env_id}')
-  policy = random_policy(env_id) if policy_name == 'random' else sac_policy(env_id)
-  r, r_hat, d, d_hat, _, _ = rollout(env_id, policy, episodes=2)
-  np.testing.assert_allclose(r_hat, r, rtol=1e-5, atol=1e-4)
-  np.testing.assert_array_equal(d_hat, d)
+  m = reward_check.compare(env_id, policy_for(env_id, policy_name), episodes=2)
+  assert m['max_abs_error'] < 1e-3  # float32 round-off on rewards of size ~1-10
+  assert m['done_agreement'] == 1.0
 
 
 def test_paper_ant_and_halfcheetah_never_terminate():
@@ -112,19 +74,15 @@ def test_paper_done_catches_unhealthy_states():
 @pytest.mark.parametrize('policy_name', ['random', 'sac'])
 def test_v5_reward_matches_closely(env_id, policy_name):
   """v5 pays Δx/dt; the observation-based estimate must track it (README has the figures)."""
-  if policy_name == 'sac' and not shipped(env_id):
-    pytest.skip(f'no shipped behaviour policy for {env_id}')
-  policy = random_policy(env_id) if policy_name == 'random' else sac_policy(env_id)
-  r, r_hat, d, d_hat, true_ret, pred_ret = rollout(env_id, policy, episodes=3)
-  np.testing.assert_array_equal(d_hat, d)
-  corr = np.corrcoef(r, r_hat)[0, 1]
+  m = reward_check.compare(env_id, policy_for(env_id, policy_name), episodes=3)
+  assert m['done_agreement'] == 1.0
   # Uniform-random actions on HalfCheetah jerk the velocity within a step, which a two-point
   # velocity estimate cannot follow (measured 0.984); every other case is >= 0.99.
   min_corr = 0.98 if (env_id == 'HalfCheetah-v5' and policy_name == 'random') else 0.99
-  assert corr >= min_corr, corr
-  # Bias relative to the reward scale (returns near zero make a ratio to the return meaningless).
-  bias = abs(pred_ret.sum() - true_ret.sum()) / np.abs(r).sum()
-  assert bias <= 0.01, bias
+  assert m['correlation'] >= min_corr, m
+  # Random-policy returns are near zero, so their bias is taken relative to Σ|r|.
+  bias = m['return_bias'] if policy_name == 'sac' else m['return_bias_of_abs']
+  assert abs(bias) <= 0.01, m
 
 
 def test_unknown_env_id_is_a_clear_error():

@@ -1,0 +1,51 @@
+"""Measures imagination reward/done against the real envs; writes results/reward_match.md.
+
+  python launch/reward_match.py            # also refreshes the figures in README.md
+
+Random policy and the shipped SAC behaviour policies (sampling), on every env variant.
+"""
+import os
+
+from absl import app, flags
+
+import launch_common
+from bremen_tf import envs, fileio, results
+from bremen_tf.envs import reward_check
+
+flags.DEFINE_integer('episodes', 10, 'Episodes per (env, policy).')
+flags.DEFINE_boolean('update_readme', True, 'Also rewrite the reward-match block of README.md.')
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  del argv
+  launch_common.configure_tf()
+  header = ['env', 'policy', 'steps', 'max abs error', 'correlation', 'done agreement',
+            'mean true return', 'return bias', 'bias / Σ|r|']
+  rows = []
+  for env_id in envs.ENV_IDS:
+    for name in ('random', 'SAC behaviour'):
+      policy = (reward_check.random_policy(env_id, FLAGS.seed) if name == 'random'
+                else reward_check.behavior_policy(env_id, FLAGS.seed))
+      m = reward_check.compare(env_id, policy, FLAGS.episodes, seed=FLAGS.seed)
+      rows.append([env_id, name, m['steps'], f'{m["max_abs_error"]:.1e}',
+                   f'{m["correlation"]:.5f}', f'{m["done_agreement"]:.4f}',
+                   f'{m["true_return_mean"]:.1f}', f'{100 * m["return_bias"]:+.2f}%',
+                   f'{100 * m["return_bias_of_abs"]:+.2f}%'])
+      print(' | '.join(str(c) for c in rows[-1]), flush=True)
+  table = results.markdown_table(header, rows)
+  text = ('# Imagination reward/done vs. the real environments\n\n' + results.provenance_header()
+          + f'\n{FLAGS.episodes} episodes per row; return bias = (Σ predicted − Σ true reward) / '
+          '|Σ true reward|; the last column divides by Σ|true reward| instead, which stays '
+          'meaningful when returns are near zero (random policies).\n\n' + table)
+  out = os.path.join(launch_common.REPO_ROOT, 'results', 'reward_match.md')
+  results.write_csv(out[:-3] + '.csv', header, rows)
+  fileio.write_text(out, text)
+  if FLAGS.update_readme:
+    results.replace_block(os.path.join(launch_common.REPO_ROOT, 'README.md'), 'reward-match',
+                          table)
+  print(f'Wrote {out}')
+
+
+if __name__ == '__main__':
+  app.run(main)
