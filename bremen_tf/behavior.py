@@ -152,7 +152,7 @@ def _save_partial(run, agent, env_id, step, evals, target_return, initial_random
       'threshold': target_return, 'eval_episodes': last['episodes'],
       'eval_return_mean': last['return_mean'], 'eval_return_std': last['return_std'],
       'eval_history': evals, 'training_time_s': elapsed,
-      'actor': {'hidden': [200, 200], 'obs_dim': agent.actor.obs_dim,
+      'actor': {'hidden': list(agent.actor.hidden), 'obs_dim': agent.actor.obs_dim,
                 'act_dim': agent.actor.act_dim},
       'provenance': provenance.record(),
   }

@@ -37,3 +37,34 @@ class MLP(tf.Module):
       if k < len(self.kernels) - 1:
         x = self._activation(x)
     return x
+
+
+class EnsembleMLP(tf.Module):
+  """K MLPs evaluated as one batched op: weights [K, in, out], inputs [K, B, in] -> [K, B, out].
+
+  Each member is initialised like a Keras Dense stack (Glorot-uniform kernels, zero biases), from
+  its own draws, so members differ only in initialisation (reference/bremen.md §3).
+  """
+
+  def __init__(self, n_members, in_dim, hidden, out_dim, activation=tf.nn.relu, seed=0,
+               name=None):
+    super().__init__(name=name)
+    rng = np.random.default_rng(seed)
+    sizes = [in_dim, *hidden, out_dim]
+    self.n_members = n_members
+    self.kernels = [tf.Variable(np.stack([glorot_uniform(rng, i, o) for _ in range(n_members)]),
+                                name=f'kernel_{k}')
+                    for k, (i, o) in enumerate(zip(sizes[:-1], sizes[1:]))]
+    self.biases = [tf.Variable(tf.zeros([n_members, 1, o]), name=f'bias_{k}')
+                   for k, o in enumerate(sizes[1:])]
+    self._activation = activation
+
+  def __call__(self, x):
+    """x: [K, B, in] (each member its own batch) or [B, in] (the same batch for all)."""
+    if x.shape.rank == 2:
+      x = tf.tile(x[None], [self.n_members, 1, 1])
+    for k, (w, b) in enumerate(zip(self.kernels, self.biases)):
+      x = tf.matmul(x, w) + b  # batched matmul over the member axis
+      if k < len(self.kernels) - 1:
+        x = self._activation(x)
+    return x

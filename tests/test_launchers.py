@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 
+from bremen_tf import behavior
 from conftest import write_untrained_policy
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -49,6 +50,9 @@ def test_train_behavior_resumes_then_finishes_and_refuses_to_clobber(tmp_path):
   assert steps == [100, 200, 300]
   meta = json.load(open(os.path.join(root, 'partial_policy', 'policy.json')))
   assert meta['sac_steps'] == 300 and meta['env_steps'] == 600
+  assert meta['actor']['hidden'] == [32, 32]
+  actor, _ = behavior.load_behavior_policy('bremen/Hopper-v0', os.path.join(root, 'partial_policy'))
+  assert actor.mode(np.zeros((2, 11), np.float32)).shape == (2, 3)
   assert len(json.load(open(os.path.join(root, 'provenance.json')))['sessions']) == 2
 
   out = launch('train_behavior.py', *TINY_SAC, f'--root_dir={root}')

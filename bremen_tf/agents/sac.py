@@ -24,7 +24,7 @@ class TanhGaussianActor(tf.Module):
   def __init__(self, obs_dim, act_dim, hidden=(200, 200), low=-1.0, high=1.0, seed=0,
                name='actor'):
     super().__init__(name=name)
-    self.obs_dim, self.act_dim = obs_dim, act_dim
+    self.obs_dim, self.act_dim, self.hidden = obs_dim, act_dim, tuple(hidden)
     self.net = MLP(obs_dim, hidden, 2 * act_dim, seed=seed)
     self.mag = tf.constant((high - low) / 2.0, tf.float32)
     self.center = tf.constant((high + low) / 2.0, tf.float32)
