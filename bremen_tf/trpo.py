@@ -1,0 +1,74 @@
+"""The TRPO update as ME-TRPO/BREMEN ran it (reference/bremen.md §6), over a list of variables.
+
+  step = trpo_step(surrogate_fn, kl_fn, variables, max_kl)
+
+`surrogate_fn()` is the loss to minimise (−mean(ratio·Â)); `kl_fn()` the mean KL(old ‖ new) whose
+Hessian at the current parameters is the Fisher matrix. Both close over the batch. Everything is
+TF control flow, so a caller can wrap the whole update in one tf.function.
+
+  direction  x = CG(F + damping·I, −g), `cg_iters` iterations
+  scale      s = x·sqrt(max_kl / (½ xᵀ(F + damping·I)x))
+  search     θ + 0.5^k·s, k = 0..backtracks−1: accept the first with actual improvement > 0 and
+             actual / (−gᵀs·0.5^k) > accept_ratio; no KL check; none accepted -> θ unchanged.
+"""
+import tensorflow as tf
+
+from bremen_tf.conjugate_gradient import conjugate_gradient
+
+
+def flat_concat(tensors):
+  return tf.concat([tf.reshape(t, [-1]) for t in tensors], axis=0)
+
+
+def assign_flat(variables, flat):
+  offset = 0
+  for v in variables:
+    size = int(tf.size(v))
+    v.assign(tf.reshape(flat[offset:offset + size], v.shape))
+    offset += size
+
+
+def fisher_vector_product(kl_fn, variables, vector, damping=0.0):
+  """(F + damping·I)·vector, F the Hessian of kl_fn() w.r.t. `variables` (double backprop)."""
+  with tf.GradientTape() as outer:
+    with tf.GradientTape() as inner:
+      kl = kl_fn()
+    grads = flat_concat(inner.gradient(kl, variables))
+    grad_dot_v = tf.reduce_sum(grads * tf.stop_gradient(vector))
+  hvp = flat_concat(outer.gradient(grad_dot_v, variables))
+  return hvp + damping * vector
+
+
+def trpo_step(surrogate_fn, kl_fn, variables, max_kl, damping=0.1, cg_iters=10,
+              cg_tolerance=1e-10, backtracks=10, accept_ratio=0.1):
+  """One TRPO update of `variables` in place; returns a dict of scalar diagnostics."""
+  variables = list(variables)
+  old = flat_concat(variables)
+  with tf.GradientTape() as tape:
+    loss_before = surrogate_fn()
+  g = flat_concat(tape.gradient(loss_before, variables))
+  fvp = lambda v: fisher_vector_product(kl_fn, variables, v, damping)
+  x = conjugate_gradient(fvp, -g, cg_iters, cg_tolerance)
+  shs = 0.5 * tf.reduce_sum(x * fvp(x))
+  full_step = x * tf.sqrt(max_kl / tf.maximum(shs, 1e-30))
+  expected_full = -tf.reduce_sum(g * full_step)
+
+  def cond(k, accepted, frac, loss):
+    return tf.logical_and(k < backtracks, tf.logical_not(accepted))
+
+  def body(k, accepted, frac, loss):
+    frac = tf.pow(0.5, tf.cast(k, tf.float32))
+    assign_flat(variables, old + frac * full_step)
+    new_loss = surrogate_fn()
+    improve = loss_before - new_loss
+    ok = tf.logical_and(improve > 0.0, improve / (expected_full * frac) > accept_ratio)
+    return k + 1, ok, frac, new_loss
+
+  _, accepted, frac, loss_after = tf.while_loop(
+      cond, body, [tf.constant(0), tf.constant(False), tf.constant(0.0), loss_before])
+  # Keep the old parameters when no fraction was accepted.
+  frac = tf.where(accepted, frac, 0.0)
+  assign_flat(variables, old + frac * full_step)
+  return {'loss_before': loss_before, 'loss_after': tf.where(accepted, loss_after, loss_before),
+          'accepted': accepted, 'step_fraction': frac, 'expected_improvement': expected_full,
+          'kl_after': kl_fn()}
