@@ -202,3 +202,12 @@ def test_bad_requests_fail_clearly(tmp_path):
   with pytest.raises(FileNotFoundError, match='No behaviour policy .*train_behavior.py'):
     get_dataset(ENV, 'pure', 1000, data_dir=str(tmp_path),
                 behavior_policy_dir=str(tmp_path / 'none'))
+
+
+def test_corrupt_cached_file_says_how_to_recover(tmp_path):
+  from bremen_tf.data import dataset_path
+  path = dataset_path(ENV, 'pure', 1000, data_dir=str(tmp_path))
+  os.makedirs(os.path.dirname(path))
+  open(path, 'wb').write(b'not a zip file')
+  with pytest.raises(DatasetError, match='pure_1000_seed0.npz.*Delete the cached file'):
+    get_dataset(ENV, 'pure', 1000, data_dir=str(tmp_path))

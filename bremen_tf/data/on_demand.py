@@ -64,7 +64,10 @@ def get_dataset(env_id, noise, size, seed=0, data_dir=None, subset_rule='mixture
     raise ValueError(f'Unknown subset_rule {subset_rule!r}; expected one of {SUBSET_RULES}.')
   path = dataset_path(env_id, noise, size, seed, data_dir, subset_rule)
   if os.path.exists(path):
-    dataset = load_dataset(path, env_id)
+    try:
+      dataset = load_dataset(path, env_id)
+    except DatasetError as e:
+      raise DatasetError(f'{e} Delete the cached file to collect it again.') from e
     _check_matches(path, dataset, env_id=env_id, noise=noise, size=size, seed=seed)
     return dataset
 
