@@ -61,7 +61,7 @@ def train_behavior_policy(run, env_id=gin.REQUIRED, seed=0, total_steps=500_000,
     log(f'Resuming {env_id} from step {int(step_var.numpy())} '
         f'({replay.size} transitions in replay).')
   if state['partial'] is not None and stop_at_target:
-    log(f'{env_id}: partial policy already found at step {state["partial"]["step"]}.')
+    log(f'{env_id}: partial policy already found at step {state["partial"]["sac_steps"]}.')
     return state['partial']
 
   env = envs.make(env_id)
@@ -112,15 +112,16 @@ def train_behavior_policy(run, env_id=gin.REQUIRED, seed=0, total_steps=500_000,
           f'± {stats["return_std"]:6.1f} | last {len(recent)} evals >= {target_return:g}: '
           f'{hits}/{target_consecutive} | alpha {float(info["alpha"]):.3f} | '
           f'{rate:5.0f} steps/s | {_format_time(elapsed)}')
-      if (state['partial'] is None and len(recent) == target_consecutive
-          and hits == target_consecutive):
+      found_now = (state['partial'] is None and len(recent) == target_consecutive
+                   and hits == target_consecutive)
+      if found_now:
         state['partial'] = _save_partial(run, agent, env_id, step, state['evals'],
                                          target_return, initial_random_steps, seed, elapsed)
         log(f'[{env_id}] partial policy found at step {step}: {run.file("partial_policy")}')
-      if step % checkpoint_every == 0 or state['partial'] is not None:
+      if step % checkpoint_every == 0 or found_now:
         state['elapsed_s'] = elapsed
         _checkpoint(manager, step_var, step, replay, run, state)
-        if state['partial'] is not None and stop_at_target:
+        if found_now and stop_at_target:
           break
   else:
     state['elapsed_s'] = elapsed_before + time.time() - t_start

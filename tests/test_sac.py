@@ -94,3 +94,21 @@ def test_shipped_policies_load_and_are_small(env_id):
   actor, meta = behavior.load_behavior_policy(env_id)
   assert meta['eval_return_mean'] >= meta['threshold']
   assert actor.mode(tf.zeros([1, actor.obs_dim])).shape == (1, actor.act_dim)
+
+
+def test_rerun_after_partial_found_returns_it_without_training(tmp_path):
+  import gin
+  from bremen_tf import runs
+  gin.clear_config()
+  gin.bind_parameter('Sac.q_hidden', (16, 16))
+  gin.bind_parameter('Sac.actor_hidden', (16, 16))
+  try:
+    kw = dict(env_id='bremen/Hopper-v0', initial_random_steps=100, eval_every=50,
+              eval_episodes=1, target_return=-1e9, total_steps=500)
+    logs = []
+    first = behavior.train_behavior_policy(runs.RunDir(str(tmp_path)), log=logs.append, **kw)
+    assert first['sac_steps'] == 100  # evals at 50 and 100 both pass
+    again = behavior.train_behavior_policy(runs.RunDir(str(tmp_path)), log=logs.append, **kw)
+    assert again == first and 'already found at step 100' in logs[-1]
+  finally:
+    gin.clear_config()
