@@ -22,3 +22,34 @@ class Adam(tf.Module):
       m.assign(self._b1 * m + (1.0 - self._b1) * g)
       v.assign(self._b2 * v + (1.0 - self._b2) * tf.square(g))
       var.assign_sub(lr * m / (tf.sqrt(v) + self._eps))
+
+
+class EnsembleAdam(tf.Module):
+  """Adam over ensemble variables (leading axis = member) with a per-member on/off mask.
+
+  Equivalent to K independent Adam optimisers: each member has its own step count, and a
+  member that is switched off (early-stopped) keeps its weights *and* moments untouched.
+  """
+
+  def __init__(self, variables, n_members, learning_rate, beta1=0.9, beta2=0.999,
+               epsilon=1e-8, name=None):
+    super().__init__(name=name)
+    self._vars = list(variables)
+    self.learning_rate = learning_rate
+    self._b1, self._b2, self._eps = beta1, beta2, epsilon
+    self.steps = tf.Variable(tf.zeros([n_members]), trainable=False, name='steps')
+    self.m = [tf.Variable(tf.zeros_like(v), trainable=False) for v in self._vars]
+    self.v = [tf.Variable(tf.zeros_like(v), trainable=False) for v in self._vars]
+
+  def apply(self, grads, active):
+    """`active`: bool [K]; members that are off are left exactly as they are."""
+    on = tf.cast(active, tf.float32)
+    self.steps.assign_add(on)
+    t = tf.maximum(self.steps, 1.0)
+    lr = self.learning_rate * tf.sqrt(1.0 - self._b2 ** t) / (1.0 - self._b1 ** t)
+    for var, g, m, v in zip(self._vars, grads, self.m, self.v):
+      shape = [-1] + [1] * (var.shape.rank - 1)
+      mask = tf.reshape(on, shape)
+      m.assign(m + mask * (1.0 - self._b1) * (g - m))
+      v.assign(v + mask * (1.0 - self._b2) * (tf.square(g) - v))
+      var.assign_sub(mask * tf.reshape(lr, shape) * m / (tf.sqrt(v) + self._eps))

@@ -1,0 +1,131 @@
+"""The dynamics ensemble as BREMEN's code trained it (reference/bremen.md §2-§3).
+
+K deterministic MLPs [norm s, norm a] -> 2×1024 ReLU -> normalised Δ = s' − s, held as one
+batched network ([K, in, out] weights). Training matches the original's sequential loop member
+by member: the same data, a member-specific shuffle from one RandomState(1) stream, Adam 1e-3 with
+its own state per member, validation every 5 epochs, and a member stops once 20 epochs pass
+without a better validation MSE, keeping its *last* weights. A later `fit` (the next deployment)
+warm-starts weights and Adam moments and recomputes the normalisation on all training data.
+"""
+import gin
+import numpy as np
+import tensorflow as tf
+
+from bremen_tf.networks import EnsembleMLP
+from bremen_tf.optim import EnsembleAdam
+
+OUTPUT_CLIP = 1e5
+
+
+@gin.configurable(denylist=['obs_dim', 'act_dim', 'seed'])
+class DynamicsEnsemble(tf.Module):
+
+  def __init__(self, obs_dim, act_dim, seed=0, n_models=5, hidden=(1024, 1024),
+               learning_rate=1e-3):
+    super().__init__(name='dynamics')
+    self.obs_dim, self.act_dim, self.n_models = obs_dim, act_dim, n_models
+    self.net = EnsembleMLP(n_models, obs_dim + act_dim, hidden, obs_dim, seed=seed)
+    self.optimizer = EnsembleAdam(self.net.trainable_variables, n_models, learning_rate)
+    zeros, ones = (lambda d: tf.Variable(tf.zeros([d]), trainable=False),
+                   lambda d: tf.Variable(tf.ones([d]), trainable=False))
+    self.obs_mean, self.obs_std = zeros(obs_dim), ones(obs_dim)
+    self.act_mean, self.act_std = zeros(act_dim), ones(act_dim)
+    self.delta_mean, self.delta_std = zeros(obs_dim), ones(obs_dim)
+
+  # --- normalisation ------------------------------------------------------------------------
+  def set_normalization(self, obs, act, next_obs):
+    """Mean and population std of s, a and Δ on the training split."""
+    for (mean, std), x in (((self.obs_mean, self.obs_std), obs),
+                           ((self.act_mean, self.act_std), act),
+                           ((self.delta_mean, self.delta_std), next_obs - obs)):
+      mean.assign(np.mean(x, axis=0))
+      std.assign(np.std(x, axis=0))
+
+  def _inputs(self, obs, act):
+    return tf.concat([(obs - self.obs_mean) / (self.obs_std + 1e-10),
+                      (act - self.act_mean) / (self.act_std + 1e-10)], axis=-1)
+
+  def _targets(self, obs, next_obs):
+    return (next_obs - obs - self.delta_mean) / (self.delta_std + 1e-10)
+
+  def _denormalize(self, obs, delta_norm):
+    next_obs = obs + delta_norm * self.delta_std + self.delta_mean
+    return tf.clip_by_value(next_obs, -OUTPUT_CLIP, OUTPUT_CLIP)
+
+  # --- prediction -----------------------------------------------------------------------------
+  def predict_all(self, obs, act):
+    """Every member's next state: [K, B, obs_dim]."""
+    return self._denormalize(obs, self.net(self._inputs(obs, act)))
+
+  def predict(self, obs, act, member):
+    """One member's next state for the whole batch (BREMEN draws one member per step)."""
+    x = self._inputs(obs, act)
+    n_layers = len(self.net.kernels)
+    for k, (w, b) in enumerate(zip(self.net.kernels, self.net.biases)):
+      x = tf.matmul(x, tf.gather(w, member)) + tf.gather(b, member)
+      if k < n_layers - 1:
+        x = tf.nn.relu(x)
+    return self._denormalize(obs, x)
+
+  # --- training -------------------------------------------------------------------------------
+  def _losses(self, x, y, n_train):
+    """Per-member MSE on normalised Δ, plus (1/N)·½Σ‖W‖² over the hidden kernels."""
+    mse = tf.reduce_mean(tf.square(self.net(x) - y), axis=[1, 2])
+    decay = tf.add_n([0.5 * tf.reduce_sum(tf.square(w), axis=[1, 2])
+                      for w in self.net.kernels[:-1]])
+    return mse, mse + decay / n_train
+
+  @tf.function
+  def _train_epoch(self, x, y, batch_index, active, n_train):
+    """One epoch; batch_index [n_batches, K, B] holds each member's own shuffle."""
+    for i in tf.range(tf.shape(batch_index)[0]):
+      idx = batch_index[i]
+      with tf.GradientTape() as tape:
+        _, loss = self._losses(tf.gather(x, idx), tf.gather(y, idx), n_train)
+        total = tf.reduce_sum(loss)  # members are independent: per-member gradients
+      self.optimizer.apply(tape.gradient(total, self.net.trainable_variables), active)
+
+  @tf.function
+  def _validation_mse(self, x, y):
+    return tf.reduce_mean(tf.square(self.net(x) - y), axis=[1, 2])
+
+  def fit(self, train, validation, batch_size=1000, max_epochs=200, eval_every=5, patience=20,
+          shuffle_seed=1, log=None):
+    """Trains on `train` = (s, a, s') with early stopping on `validation`; returns a summary."""
+    obs, act, next_obs = (np.asarray(a, np.float32) for a in train)
+    self.set_normalization(obs, act, next_obs)
+    x = self._inputs(obs, act)
+    y = self._targets(obs, next_obs)
+    vx = self._inputs(*(np.asarray(a, np.float32) for a in validation[:2]))
+    vy = self._targets(np.asarray(validation[0], np.float32),
+                       np.asarray(validation[2], np.float32))
+    n = len(obs)
+    n_batches = n // batch_size
+    if n_batches == 0:
+      raise ValueError(f'{n} training transitions is fewer than one batch of {batch_size}.')
+    rng = np.random.RandomState(shuffle_seed)
+    active = np.ones(self.n_models, bool)
+    best = np.full(self.n_models, np.inf)
+    best_epoch = np.zeros(self.n_models, int)
+    stop_epoch = np.full(self.n_models, max_epochs)
+    for epoch in range(max_epochs):
+      if epoch % eval_every == 0:
+        val = self._validation_mse(vx, vy).numpy()
+        improved = active & (val < best)
+        best[improved], best_epoch[improved] = val[improved], epoch
+        stopping = active & (epoch - best_epoch >= patience)
+        stop_epoch[stopping] = epoch
+        active &= ~stopping
+        if log:
+          log(f'dynamics epoch {epoch}: validation MSE {np.array2string(val, precision=4)}, '
+              f'{active.sum()}/{self.n_models} members training')
+        if not active.any():
+          break
+      perms = np.stack([rng.permutation(n)[:n_batches * batch_size]
+                        for _ in range(self.n_models)])
+      batch_index = perms.reshape(self.n_models, n_batches, batch_size).transpose(1, 0, 2)
+      self._train_epoch(x, y, tf.constant(batch_index, tf.int32), tf.constant(active),
+                        tf.constant(float(n)))
+    final = self._validation_mse(vx, vy).numpy()
+    return {'stop_epoch': stop_epoch.tolist(), 'best_validation_mse': best.tolist(),
+            'final_validation_mse': final.tolist()}
