@@ -74,7 +74,9 @@ def test_paper_done_catches_unhealthy_states():
 @pytest.mark.parametrize('policy_name', ['random', 'sac'])
 def test_v5_reward_matches_closely(env_id, policy_name):
   """v5 pays Δx/dt; the observation-based estimate must track it (README has the figures)."""
-  m = reward_check.compare(env_id, policy_for(env_id, policy_name), episodes=3)
+  # 10 episodes, as in results/reward_match.md: fewer make the return-bias ratio noisy when
+  # episodes are short (the paper-trained policies fall early in v5's Hopper/Walker2d).
+  m = reward_check.compare(env_id, policy_for(env_id, policy_name), episodes=10)
   assert m['done_agreement'] == 1.0
   # HalfCheetah-v5 misses 0.99 narrowly (measured 0.988 random, 0.9895 SAC): its Δx/dt is the
   # mean of 5 substep velocities, and s, s' hold only the first and last. No single weight

@@ -19,9 +19,10 @@ def behavior_policy(env_id, seed=0):
   from bremen_tf import behavior  # local: behavior imports envs
   actor, _ = behavior.load_behavior_policy(paper_env_id(env_id))
   rng = np.random.default_rng(seed)
+  params = tf.function(actor.params)
 
   def act(s):
-    m, std = (x.numpy()[0] for x in actor.params(tf.constant(s[None], tf.float32)))
+    m, std = (x.numpy()[0] for x in params(tf.constant(s[None], tf.float32)))
     return np.tanh(m + std * rng.standard_normal(m.shape))
   return act
 
