@@ -16,6 +16,7 @@ from bremen_tf.data import get_dataset
 
 flags.DEFINE_string('data_dir', None, 'Dataset cache (default: the library default).')
 flags.DEFINE_string('size', '1m', 'Size of the pure dataset whose return is reported.')
+flags.adopt_module_key_flags(launch_common)
 FLAGS = flags.FLAGS
 
 # The paper's "Dataset" row (pure; HalfCheetah differs slightly between its 1M/100K/50K tables).

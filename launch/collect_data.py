@@ -21,6 +21,7 @@ flags.DEFINE_enum('subset_rule', 'mixture', SUBSET_RULES, 'How datasets smaller 
                   'made: mixture (collect n with the 20/40/40 mix) or first_n (the authors\' '
                   'code: the first n of the 1M file).')
 flags.DEFINE_integer('n_envs', 64, 'Environments stepped side by side (one policy call each step).')
+flags.adopt_module_key_flags(launch_common)
 FLAGS = flags.FLAGS
 
 

@@ -14,6 +14,7 @@ from bremen_tf.envs import reward_check
 
 flags.DEFINE_integer('episodes', 10, 'Episodes per (env, policy).')
 flags.DEFINE_boolean('update_readme', True, 'Also rewrite the reward-match block of README.md.')
+flags.adopt_module_key_flags(launch_common)
 FLAGS = flags.FLAGS
 
 

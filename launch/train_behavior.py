@@ -15,6 +15,7 @@ from bremen_tf import behavior, envs, runs
 
 flags.DEFINE_string('root_dir', None, 'Run directory (default runs/behavior/<env>/seed<seed>).')
 flags.DEFINE_boolean('ship', False, 'Copy the partial policy into bremen_tf/behavior_policies/.')
+flags.adopt_module_key_flags(launch_common)
 FLAGS = flags.FLAGS
 
 
