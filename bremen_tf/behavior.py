@@ -183,7 +183,8 @@ def load_behavior_policy(env_id, directory=None):
     shipped = sorted(os.listdir(SHIPPED_DIR)) if os.path.isdir(SHIPPED_DIR) else []
     raise FileNotFoundError(
         f'No behaviour policy for {env_id!r} at {directory}. Shipped: {shipped or "none"}. '
-        f'Train one with: python launch/train_behavior.py --env_id={env_id} --ship')
+        'Train one with: python launch/train_behavior.py '
+        f'--gin_bindings="train_behavior_policy.env_id=\'{env_id}\'" --ship')
   meta = fileio.read_json(meta_path)
   if meta['env_id'] != env_id:
     raise ValueError(f'{meta_path} is a policy for {meta["env_id"]!r}, not {env_id!r}.')
