@@ -65,3 +65,24 @@ def test_linear_baseline_matches_ridge_solution_and_starts_at_zero():
   np.testing.assert_allclose(base.coeffs.numpy(), w, rtol=1e-4, atol=1e-6)
   pred = base.predict(tf.constant(obs, tf.float32), t).numpy()
   assert np.abs(pred - y).max() < 0.1
+
+
+def test_gae_equals_hand_computation_with_padding():
+  from bremen_tf.advantages import gae
+  gamma, lam = 0.9, 0.8
+  rewards = np.array([[1.0, 2.0, 3.0, 0.0], [0.5, -1.0, 2.0, 4.0]], np.float32)
+  values = np.array([[0.2, 0.4, 0.6, 9.9], [1.0, 0.0, -1.0, 0.5]], np.float32)
+  mask = np.array([[1, 1, 1, 0], [1, 1, 1, 1]], np.float32)  # path 0 has 3 steps, then a pad
+  adv, targets = gae(rewards, values, mask, gamma, lam)
+  expected = np.zeros((2, 4))
+  for p in range(2):
+    length = int(mask[p].sum())
+    b = list(values[p, :length]) + [0.0]  # terminal (or truncated) after the last step
+    deltas = [rewards[p, t] + gamma * b[t + 1] - b[t] for t in range(length)]
+    for t in range(length):
+      expected[p, t] = sum((gamma * lam) ** k * deltas[t + k] for k in range(length - t))
+  np.testing.assert_allclose(adv, expected, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(targets, (expected + values * mask) * mask, rtol=1e-5, atol=1e-6)
+  # λ = 1 gives Monte-Carlo returns as targets.
+  _, mc = gae(rewards, values, mask, gamma, 1.0)
+  np.testing.assert_allclose(mc[0, :3], [1 + 0.9 * 2 + 0.81 * 3, 2 + 0.9 * 3, 3], rtol=1e-5)
