@@ -30,7 +30,7 @@ def _pm(mean, std):
 
 def main(argv):
   del argv
-  launch_common.configure_tf()
+  launch_common.setup()
   header = ['env', 'threshold', 'SAC steps to threshold', 'env steps', 'SAC training time',
             'deterministic eval return (20 ep.)', f'pure {FLAGS.size} data: episode return',
             'episodes', 'paper "Dataset"', 'collection speed']

@@ -27,8 +27,7 @@ FLAGS = flags.FLAGS
 
 def main(argv):
   del argv
-  launch_common.parse_gin()
-  launch_common.configure_tf()
+  launch_common.setup()
   env_ids = envs.PAPER_ENV_IDS if FLAGS.env_id == ['all'] else FLAGS.env_id
   noises = NOISES if FLAGS.noise == ['all'] else FLAGS.noise
   try:

@@ -28,3 +28,9 @@ def configure_tf():
   if FLAGS.tf_threads:
     tf.config.threading.set_intra_op_parallelism_threads(FLAGS.tf_threads)
     tf.config.threading.set_inter_op_parallelism_threads(FLAGS.tf_threads)
+
+
+def setup():
+  """What every launcher does first: gin files and bindings, then TF threading."""
+  parse_gin()
+  configure_tf()

@@ -20,7 +20,7 @@ FLAGS = flags.FLAGS
 
 def main(argv):
   del argv
-  launch_common.configure_tf()
+  launch_common.setup()
   header = ['env', 'policy', 'steps', 'max abs error', 'correlation', 'done agreement',
             'mean true return', 'return bias', 'bias / Σ|r|']
   rows = []

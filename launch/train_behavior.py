@@ -21,8 +21,7 @@ FLAGS = flags.FLAGS
 
 def main(argv):
   del argv
-  launch_common.parse_gin()
-  launch_common.configure_tf()
+  launch_common.setup()
   env_id = gin.query_parameter('train_behavior_policy.env_id')
   root = FLAGS.root_dir or os.path.join(launch_common.REPO_ROOT, 'runs', 'behavior',
                                         envs.slug(env_id), f'seed{FLAGS.seed}')
