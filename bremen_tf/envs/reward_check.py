@@ -5,7 +5,7 @@ Used by the tests (assertions) and by `launch/reward_match.py` (the figures in t
 import numpy as np
 import tensorflow as tf
 
-from bremen_tf import envs
+from bremen_tf import behavior, envs
 
 
 def random_policy(env_id, seed=0):
@@ -16,7 +16,6 @@ def random_policy(env_id, seed=0):
 
 def behavior_policy(env_id, seed=0):
   """The shipped paper-faithful SAC policy of the same robot, sampling (v5 shares the layout)."""
-  from bremen_tf import behavior  # local: behavior imports envs
   actor, _ = behavior.load_behavior_policy(paper_env_id(env_id))
   rng = np.random.default_rng(seed)
   params = tf.function(actor.params)
