@@ -57,7 +57,9 @@ def main(argv):
            'the mean over the complete episodes of the `pure` dataset (stochastic policy '
            'samples, as BRAC collects), which is the paper\'s "Dataset" row. Training time is '
            'wall-clock on the machine below with one TF thread, next to another training job. '
-           'Collection speed is for the whole dataset, on the same machine.\n')
+           'Collection speed is for the whole dataset (64 envs, one batched policy call per step) '
+           'on the same machine, with another job on its second core; it is recorded in the '
+           'dataset metadata when the dataset is made.\n')
   if missing:
     notes += f'\nNot yet trained (no shipped policy): {", ".join(missing)}.\n'
   text = ('# Behaviour policies (BRAC protocol, paper-faithful envs)\n\n'
