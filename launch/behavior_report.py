@@ -16,6 +16,8 @@ from bremen_tf.data import get_dataset
 
 flags.DEFINE_string('data_dir', None, 'Dataset cache (default: the library default).')
 flags.DEFINE_string('size', '1m', 'Size of the pure dataset whose return is reported.')
+flags.DEFINE_string('out', None, 'Output Markdown file (default results/behavior_policies.md; a '
+                    '.csv is written beside it).')
 flags.adopt_module_key_flags(launch_common)
 FLAGS = flags.FLAGS
 
@@ -65,7 +67,7 @@ def main(argv):
   text = ('# Behaviour policies (BRAC protocol, paper-faithful envs)\n\n'
           + results.provenance_header(config='gin/behavior/*.gin') + '\n'
           + results.markdown_table(header, rows) + notes)
-  out = os.path.join(launch_common.REPO_ROOT, 'results', 'behavior_policies.md')
+  out = FLAGS.out or os.path.join(launch_common.REPO_ROOT, 'results', 'behavior_policies.md')
   results.write_csv(out[:-3] + '.csv', header, rows)
   fileio.write_text(out, text)
   print(f'Wrote {out}')

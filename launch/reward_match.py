@@ -14,6 +14,9 @@ from bremen_tf.envs import reward_check
 
 flags.DEFINE_integer('episodes', 10, 'Episodes per (env, policy).')
 flags.DEFINE_boolean('update_readme', True, 'Also rewrite the reward-match block of README.md.')
+flags.DEFINE_list('env_id', [], 'Env ids to measure (default: all).')
+flags.DEFINE_string('out', None, 'Output Markdown file (default results/reward_match.md; a .csv '
+                    'is written beside it).')
 flags.adopt_module_key_flags(launch_common)
 FLAGS = flags.FLAGS
 
@@ -22,9 +25,9 @@ def main(argv):
   del argv
   launch_common.setup()
   header = ['env', 'policy', 'steps', 'max abs error', 'correlation', 'done agreement',
-            'mean true return', 'return bias', 'bias / Σ|r|']
+            'mean true return', 'return bias', 'bias / sum of abs(r)']
   rows = []
-  for env_id in envs.ENV_IDS:
+  for env_id in FLAGS.env_id or envs.ENV_IDS:
     for name in ('random', 'SAC behaviour'):
       try:
         policy = (reward_check.random_policy(env_id, FLAGS.seed) if name == 'random'
@@ -41,9 +44,9 @@ def main(argv):
   table = results.markdown_table(header, rows)
   text = ('# Imagination reward/done vs. the real environments\n\n' + results.provenance_header()
           + f'\n{FLAGS.episodes} episodes per row; return bias = (Σ predicted − Σ true reward) / '
-          '|Σ true reward|; the last column divides by Σ|true reward| instead, which stays '
+          'abs(Σ true reward); the last column divides by Σ abs(true reward) instead, which stays '
           'meaningful when returns are near zero (random policies).\n\n' + table)
-  out = os.path.join(launch_common.REPO_ROOT, 'results', 'reward_match.md')
+  out = FLAGS.out or os.path.join(launch_common.REPO_ROOT, 'results', 'reward_match.md')
   results.write_csv(out[:-3] + '.csv', header, rows)
   fileio.write_text(out, text)
   if FLAGS.update_readme:

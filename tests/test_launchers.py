@@ -76,3 +76,19 @@ def test_collect_data_writes_datasets_and_rejects_bad_flags(tmp_path):
   assert out.returncode != 0 and "Unknown noise 'bogus'" in out.stderr
   out = launch('collect_data.py', '--gin_file=gin/nonexistent.gin')
   assert out.returncode != 0 and 'gin/nonexistent.gin does not exist' in out.stderr
+
+
+def test_report_scripts_write_their_tables(tmp_path):
+  out = launch('reward_match.py', '--episodes=1', '--env_id=bremen/Hopper-v0,Hopper-v5',
+               f'--out={tmp_path / "match.md"}', '--noupdate_readme')
+  assert out.returncode == 0, out.stderr
+  text = (tmp_path / 'match.md').read_text()
+  assert 'git revision' in text and text.count('| bremen/Hopper-v0 |') == 2
+  assert (tmp_path / 'match.csv').exists()
+
+  out = launch('behavior_report.py', '--size=2k', f'--data_dir={tmp_path / "data"}',
+               f'--out={tmp_path / "behavior.md"}')
+  assert out.returncode == 0, out.stderr
+  text = (tmp_path / 'behavior.md').read_text()
+  for env in ('Ant', 'HalfCheetah', 'Hopper', 'Walker2d'):
+    assert f'| bremen/{env}-v0 |' in text
