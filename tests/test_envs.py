@@ -75,12 +75,12 @@ def test_paper_done_catches_unhealthy_states():
 def test_v5_reward_matches_closely(env_id, policy_name):
   """v5 pays Δx/dt; the observation-based estimate must track it (README has the figures)."""
   # 10 episodes, as in results/reward_match.md: fewer make the return-bias ratio noisy when
-  # episodes are short (the paper-trained policies fall early in v5's Hopper/Walker2d).
+  # episodes are short (the paper-trained policies fall early in v5's Walker2d and Ant).
   m = reward_check.compare(env_id, policy_for(env_id, policy_name), episodes=10)
   assert m['done_agreement'] == 1.0
   # HalfCheetah-v5 misses 0.99 narrowly (results/reward_match.md: 0.9873 random, 0.9896 SAC):
-  # its Δx/dt is the mean of 5 substep velocities, and s, s' hold only the first and last. No single weight
-  # reaches 0.99 on both policies (scan: 0.5-0.75). Every other case is >= 0.99.
+  # its Δx/dt is the mean of 5 substep velocities, and s, s' hold only the first and last. No
+  # single weight reaches 0.99 on both policies (scan: 0.5-0.75). Every other case is >= 0.99.
   min_corr = 0.985 if env_id == 'HalfCheetah-v5' else 0.99
   assert m['correlation'] >= min_corr, m
   # Random-policy returns are near zero, so their bias is taken relative to Σ|r|.
