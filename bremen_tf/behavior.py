@@ -143,9 +143,6 @@ def _checkpoint(manager, step_var, step, replay, run, state):
 
 def _save_partial(run, agent, env_id, step, evals, target_return, initial_random_steps, seed,
                   elapsed):
-  directory = run.file('partial_policy')
-  os.makedirs(directory, exist_ok=True)
-  tf.train.Checkpoint(actor=agent.actor).write(os.path.join(directory, POLICY_PREFIX))
   last = evals[-1]
   meta = {
       'env_id': env_id, 'algorithm': 'SAC (BRAC train_online recipe)', 'seed': seed,
@@ -153,10 +150,17 @@ def _save_partial(run, agent, env_id, step, evals, target_return, initial_random
       'threshold': target_return, 'eval_episodes': last['episodes'],
       'eval_return_mean': last['return_mean'], 'eval_return_std': last['return_std'],
       'eval_history': evals, 'training_time_s': elapsed,
-      'actor': {'hidden': list(agent.actor.hidden), 'obs_dim': agent.actor.obs_dim,
-                'act_dim': agent.actor.act_dim},
       'provenance': provenance.record(),
   }
+  return write_policy(run.file('partial_policy'), agent.actor, meta)
+
+
+def write_policy(directory, actor, meta):
+  """Writes a behaviour-policy directory: actor checkpoint + policy.json (meta + actor sizes)."""
+  os.makedirs(directory, exist_ok=True)
+  tf.train.Checkpoint(actor=actor).write(os.path.join(directory, POLICY_PREFIX))
+  meta = {**meta, 'actor': {'hidden': list(actor.hidden), 'obs_dim': actor.obs_dim,
+                            'act_dim': actor.act_dim}}
   fileio.write_json(os.path.join(directory, 'policy.json'), meta)
   return meta
 

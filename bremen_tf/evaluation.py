@@ -2,6 +2,7 @@
 import numpy as np
 
 from bremen_tf import envs
+from bremen_tf.data.dataset import return_stats
 
 
 def run_episodes(env_id, policy_fn, n_episodes, seed, clip_actions=True):
@@ -36,7 +37,6 @@ def run_episodes(env_id, policy_fn, n_episodes, seed, clip_actions=True):
 
 
 def summarize(returns):
-  returns = np.asarray(returns, dtype=np.float64)
-  return {'return_mean': float(returns.mean()), 'return_std': float(returns.std()),
-          'return_min': float(returns.min()), 'return_max': float(returns.max()),
-          'episodes': int(returns.size)}
+  """return_stats with 'return_'-prefixed keys (the names evaluation logs and metadata use)."""
+  stats = return_stats(returns)
+  return {('episodes' if k == 'episodes' else f'return_{k}'): v for k, v in stats.items()}

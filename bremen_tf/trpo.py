@@ -23,7 +23,7 @@ def flat_concat(tensors):
 def assign_flat(variables, flat):
   offset = 0
   for v in variables:
-    size = int(tf.size(v))
+    size = v.shape.num_elements()  # static: works inside tf.function
     v.assign(tf.reshape(flat[offset:offset + size], v.shape))
     offset += size
 

@@ -6,6 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 from bremen_tf import behavior, envs
+from bremen_tf.data import noise
 
 
 def random_policy(env_id, seed=0):
@@ -17,13 +18,9 @@ def random_policy(env_id, seed=0):
 def behavior_policy(env_id, seed=0):
   """The shipped paper-faithful SAC policy of the same robot, sampling (v5 shares the layout)."""
   actor, _ = behavior.load_behavior_policy(paper_env_id(env_id))
+  sample = noise.make_action_fn(noise.get_segments('pure')[0], actor, -1.0, 1.0)
   rng = np.random.default_rng(seed)
-  params = tf.function(actor.params)
-
-  def act(s):
-    m, std = (x.numpy()[0] for x in params(tf.constant(s[None], tf.float32)))
-    return np.tanh(m + std * rng.standard_normal(m.shape))
-  return act
+  return lambda s: sample(np.asarray(s, np.float32)[None], rng)[0]
 
 
 def paper_env_id(env_id):
