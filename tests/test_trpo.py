@@ -61,3 +61,11 @@ def test_line_search_keeps_old_parameters_when_nothing_improves():
   info = trpo_step(deceptive, kl, net.trainable_variables, max_kl=0.5)
   assert not bool(info['accepted'])
   np.testing.assert_array_equal(flat_concat(net.trainable_variables).numpy(), old)
+
+
+def test_assign_flat_round_trips_inside_tf_function():
+  from bremen_tf.trpo import assign_flat
+  variables = [tf.Variable(tf.zeros([3, 4])), tf.Variable(tf.zeros([5]))]
+  flat = tf.range(17, dtype=tf.float32)
+  tf.function(lambda: assign_flat(variables, flat))()
+  np.testing.assert_array_equal(flat_concat(variables).numpy(), flat.numpy())
