@@ -1,4 +1,6 @@
 """Real-environment evaluation of any policy, batched over a set of environments."""
+import math
+
 import numpy as np
 
 from bremen_tf import envs
@@ -40,3 +42,16 @@ def summarize(returns):
   """return_stats with 'return_'-prefixed keys (the names evaluation logs and metadata use)."""
   stats = return_stats(returns)
   return {('episodes' if k == 'episodes' else f'return_{k}'): v for k, v in stats.items()}
+
+
+def run_until_steps(env_id, policy_fn, min_steps, seed, max_episode_steps=1000):
+  """Whole episodes, as if run one after another, until their lengths sum to >= min_steps (the
+  original's evaluation: 3000 steps, so 3 or more episodes). Episodes run in lockstep batches
+  sized so that every episode started is needed. Episode k is seeded with seed + k."""
+  returns, lengths = [], []
+  while sum(lengths) < min_steps:
+    n = max(1, math.ceil((min_steps - sum(lengths)) / max_episode_steps))
+    r, l = run_episodes(env_id, policy_fn, n, seed + len(returns))
+    returns.extend(r.tolist())
+    lengths.extend(l.tolist())
+  return np.asarray(returns), np.asarray(lengths)

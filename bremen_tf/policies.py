@@ -68,9 +68,18 @@ class GaussianPolicy(tf.Module):
       w = normc(np.random.RandomState(INIT_SEED), i, o, std)
       self.kernels.append(tf.Variable(w, name=f'kernel_{k}'))
       self.biases.append(tf.Variable(tf.zeros([o]), name=f'bias_{k}'))
+    self.hidden, self.low, self.high = tuple(hidden), low, high
     self._mag = (high - low) / 2.0
     self._center = (high + low) / 2.0
     self.sampling_std, self.const_sampling = sampling_std, const_sampling
+    self.fixed_log_std = None
+
+  def set_fixed_log_std(self, value):
+    """Replaces the state-dependent log σ by a constant for probabilities, KL and sampling (the
+    paper text's π_θ0 = Normal(π̂_β, 1) is value 0.0 with sampling a = μ + σ·ε)."""
+    self.fixed_log_std = float(value)
+    self.const_sampling = False
+    self.sampling_std = 1.0
 
   def mean_log_std(self, obs):
     x = self.normalizer(obs)
@@ -81,6 +90,8 @@ class GaussianPolicy(tf.Module):
     m, l = tf.split(x, 2, axis=-1)
     mean = tf.tanh(m) * self._mag + self._center
     log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (tf.tanh(l) + 1.0)
+    if self.fixed_log_std is not None:
+      log_std = tf.fill(tf.shape(mean), self.fixed_log_std)
     return mean, log_std
 
   def sample(self, obs, noise):

@@ -39,15 +39,52 @@ def fisher_vector_product(kl_fn, variables, vector, damping=0.0):
   return hvp + damping * vector
 
 
+def unflatten(variables, flat):
+  out, offset = [], 0
+  for v in variables:
+    size = v.shape.num_elements()
+    out.append(tf.reshape(flat[offset:offset + size], v.shape))
+    offset += size
+  return out
+
+
+def gaussian_fisher_vector_product(dist_fn, variables, vector, n_rows, damping=0.0):
+  """(F + damping·I)·vector for F the Hessian of Σ_rows KL(old ‖ new) / n_rows at new = old,
+  for a diagonal Gaussian `dist_fn() -> (mean, log_std)`.
+
+  At new = old that Hessian is exactly Jᵀ M J (the KL's first derivatives vanish there), with J
+  the Jacobian of (mean, log_std) and M = diag(1/σ², 2) per row and dimension. One forward-mode
+  product (J v) and one backward pass (Jᵀ u) compute it, about twice as fast as
+  double backprop through the KL (`fisher_vector_product`), which gives the same numbers.
+  """
+  variables = list(variables)
+  with tf.GradientTape() as tape:
+    with tf.autodiff.ForwardAccumulator(variables, unflatten(variables, vector)) as acc:
+      mean, log_std = dist_fn()
+    j_mean, j_log_std = acc.jvp(mean), acc.jvp(log_std)
+  u_mean = tf.stop_gradient(j_mean * tf.exp(-2.0 * log_std)) / n_rows
+  u_log_std = tf.stop_gradient(2.0 * j_log_std) / n_rows
+  grads = tape.gradient([mean, log_std], variables, output_gradients=[u_mean, u_log_std],
+                        unconnected_gradients=tf.UnconnectedGradients.ZERO)
+  return flat_concat(grads) + damping * vector
+
+
 def trpo_step(surrogate_fn, kl_fn, variables, max_kl, damping=0.1, cg_iters=10,
-              cg_tolerance=1e-10, backtracks=10, accept_ratio=0.1):
-  """One TRPO update of `variables` in place; returns a dict of scalar diagnostics."""
+              cg_tolerance=1e-10, backtracks=10, accept_ratio=0.1, fvp_fn=None):
+  """One TRPO update of `variables` in place; returns a dict of scalar diagnostics.
+
+  `fvp_fn(v)`, if given, is the undamped Fisher-vector product to use instead of double
+  backprop through `kl_fn` (e.g. gaussian_fisher_vector_product); `kl_fn` still reports the KL.
+  """
   variables = list(variables)
   old = flat_concat(variables)
   with tf.GradientTape() as tape:
     loss_before = surrogate_fn()
   g = flat_concat(tape.gradient(loss_before, variables))
-  fvp = lambda v: fisher_vector_product(kl_fn, variables, v, damping)
+  if fvp_fn is None:
+    fvp = lambda v: fisher_vector_product(kl_fn, variables, v, damping)
+  else:
+    fvp = lambda v: fvp_fn(v) + damping * v
   x = conjugate_gradient(fvp, -g, cg_iters, cg_tolerance)
   shs = 0.5 * tf.reduce_sum(x * fvp(x))
   full_step = x * tf.sqrt(max_kl / tf.maximum(shs, 1e-30))

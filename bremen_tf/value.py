@@ -25,10 +25,16 @@ class LinearFeatureBaseline(tf.Module):
   def predict(self, obs, timesteps):
     return tf.cast(tf.linalg.matvec(self.features(obs, timesteps), self.coeffs), tf.float32)
 
-  def fit(self, obs, timesteps, targets):
+  def fit(self, obs, timesteps, targets, weights=None):
+    """Ridge fit on rows (obs [N, d] normalised, timesteps [N], targets [N]); rows with weight 0
+    (padding) drop out of XᵀX and Xᵀy."""
     x = self.features(obs, timesteps)
+    y = tf.cast(targets, tf.float64)
+    if weights is not None:
+      w = tf.cast(weights, tf.float64)
+      x, y = x * w[:, None], y * w
     xtx = tf.matmul(x, x, transpose_a=True)
-    xty = tf.linalg.matvec(x, tf.cast(targets, tf.float64), transpose_a=True)
+    xty = tf.linalg.matvec(x, y, transpose_a=True)
     eye = tf.eye(self.n_features, dtype=tf.float64)
 
     def solve(reg):

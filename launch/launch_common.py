@@ -20,6 +20,7 @@ def parse_gin():
   for path in FLAGS.gin_file:
     if not os.path.exists(path):
       sys.exit(f'error: --gin_file {path} does not exist.')
+  gin.add_config_file_search_path(REPO_ROOT)  # so `include 'gin/base/...'` works from anywhere
   gin.parse_config_files_and_bindings(FLAGS.gin_file, FLAGS.gin_bindings)
 
 
@@ -30,7 +31,15 @@ def configure_tf():
     tf.config.threading.set_inter_op_parallelism_threads(FLAGS.tf_threads)
 
 
+def quiet_logs():
+  """Keeps the console for progress lines: no TF C++ or absl INFO chatter."""
+  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+  from absl import logging
+  logging.set_verbosity(logging.WARNING)
+
+
 def setup():
   """What every launcher does first: gin files and bindings, then TF threading."""
+  quiet_logs()
   parse_gin()
   configure_tf()

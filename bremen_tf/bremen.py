@@ -1,0 +1,194 @@
+"""BREMEN offline: Algorithm 1 for one dataset (reference/bremen.md §1-§6, §10).
+
+  dataset -> fit the dynamics ensemble (first 85% trains, last 15% validates)
+          -> behaviour-clone π̂_β on all of it -> copy π̂_β (weights + obs statistics) into π_θ
+          -> `outer_iterations` x [`updates_per_iteration` TRPO updates in imagination,
+                                   then a deterministic evaluation in the real env]
+          -> export the final policy as a SavedModel
+
+ME-TRPO (offline) is the same pipeline with `policy_init='random'`: a fresh normc policy with
+identity observation normalisation, and no behaviour cloning unless `alpha` needs π̂_β.
+
+Resumable: the state after the dynamics fit, after BC and after every outer iteration is
+checkpointed (`checkpoint_every`), and a restarted run continues from the last checkpoint.
+"""
+import math
+import os
+import time
+
+import gin
+import numpy as np
+import tensorflow as tf
+
+from bremen_tf import envs, evaluation, export, fileio
+from bremen_tf.data import get_dataset
+from bremen_tf.dynamics import DynamicsEnsemble
+from bremen_tf.imagined_trpo import ImaginedTRPO
+from bremen_tf.policies import GaussianPolicy, behavior_clone
+
+POLICY_INITS = ('bc', 'bc_unit_std', 'random')
+STATE_FILE = 'train_state.json'
+
+
+def split_sequential(dataset, validation_fraction):
+  """The first (1 − f) of the transitions train, the last f validate (no shuffling)."""
+  n_train = int(round(len(dataset) * (1.0 - validation_fraction)))
+  arrays = (dataset.observations, dataset.actions, dataset.next_observations)
+  return tuple(a[:n_train] for a in arrays), tuple(a[n_train:] for a in arrays)
+
+
+def reset_observations(env_id, n, seed):
+  """n observations from the real env's reset distribution (nothing is simulated)."""
+  env = envs.make(env_id)
+  obs = [env.reset(seed=seed)[0]] + [env.reset()[0] for _ in range(n - 1)]
+  env.close()
+  return np.asarray(obs, np.float32)
+
+
+def _fmt_time(seconds):
+  seconds = int(seconds)
+  return f'{seconds // 3600}h{seconds // 60 % 60:02d}m' if seconds >= 3600 else \
+      f'{seconds // 60}m{seconds % 60:02d}s'
+
+
+class _Stopwatch:
+  def __init__(self):
+    self.t0 = time.time()
+
+  def __call__(self):
+    return time.time() - self.t0
+
+
+@gin.configurable(denylist=['run', 'seed', 'log'])
+def train_offline(run, seed=0, env_id=gin.REQUIRED, noise='pure', dataset_size='1m',
+                  data_dir=None, validation_fraction=0.15, policy_init='bc',
+                  outer_iterations=250, updates_per_iteration=25, eval_min_steps=3000,
+                  checkpoint_every=1, reset_bank_size=10_000, horizon=None, log=print):
+  """Runs (or resumes) one BREMEN offline run in `run` (a runs.RunDir). Returns a summary."""
+  if policy_init not in POLICY_INITS:
+    raise ValueError(f'policy_init must be one of {POLICY_INITS}, got {policy_init!r}.')
+  if not 0.0 < validation_fraction < 1.0:
+    raise ValueError(f'validation_fraction must be in (0, 1), got {validation_fraction}.')
+  spec = envs.get_spec(env_id)
+  tf.random.set_seed(seed)
+  np.random.seed(seed)
+
+  # --- models -----------------------------------------------------------------------------------
+  dynamics = DynamicsEnsemble(spec.obs_dim, spec.act_dim, seed=seed)
+  bc_policy = GaussianPolicy(spec.obs_dim, spec.act_dim, name='bc_policy')
+  policy = GaussianPolicy(spec.obs_dim, spec.act_dim, name='policy')
+  if policy_init == 'bc_unit_std':
+    policy.set_fixed_log_std(0.0)  # the paper text's π_θ0 = Normal(π̂_β, 1)
+  trainer = ImaginedTRPO(policy, bc_policy, dynamics, spec.reward_fn, spec.done_fn,
+                         reset_observations(env_id, reset_bank_size, seed + 7919),
+                         horizon or spec.horizon, seed=seed)
+  use_bc = policy_init != 'random' or trainer.alpha != 0.0
+  if not use_bc:
+    trainer.behavior_policy = None  # ME-TRPO: nothing needs π̂_β, so BC is skipped
+  iteration = tf.Variable(0, dtype=tf.int64, name='iteration')
+  ckpt = tf.train.Checkpoint(dynamics=dynamics, bc_policy=bc_policy, policy=policy,
+                             trainer=trainer, iteration=iteration)
+  manager = tf.train.CheckpointManager(ckpt, run.file('checkpoints'), max_to_keep=1)
+  state_path = run.file(STATE_FILE)
+  state = fileio.read_json(state_path) if os.path.exists(state_path) else {'stage': 'start'}
+  if state['stage'] != 'start':
+    ckpt.restore(state['checkpoint']).assert_existing_objects_matched()
+    run.truncate_metrics(int(iteration.numpy()))
+    log(f'Resuming from {state["checkpoint"]} (stage {state["stage"]}, '
+        f'iteration {int(iteration.numpy())})')
+
+  def save(stage):
+    path = manager.save(checkpoint_number=int(iteration.numpy()))
+    state.update(stage=stage, checkpoint=path)
+    fileio.write_json(state_path, state)  # written last: names a complete checkpoint
+
+  # --- data -------------------------------------------------------------------------------------
+  dataset = get_dataset(env_id, noise, dataset_size, data_dir=data_dir, log=log)
+  log(f'Dataset: {len(dataset):,} transitions of {env_id} {noise}, behaviour return '
+      f'{dataset.metadata.get("behavior_returns", {}).get("mean", float("nan")):.1f}')
+  state.setdefault('dataset', {'size': len(dataset), 'noise': noise,
+                               'behavior_returns': dataset.metadata.get('behavior_returns')})
+
+  # --- dynamics -----------------------------------------------------------------------------------
+  if state['stage'] == 'start':
+    train, validation = split_sequential(dataset, validation_fraction)
+    log(f'[dynamics] fitting {dynamics.n_models} models on {len(train[0]):,} transitions, '
+        f'validating on {len(validation[0]):,}')
+    clock = _Stopwatch()
+    state['dynamics_fit'] = dynamics.fit(train, validation, log=lambda m: log(f'[dynamics] {m}'))
+    state['dynamics_fit']['seconds'] = clock()
+    log(f'[dynamics] done in {_fmt_time(clock())}: stopped at epochs '
+        f'{state["dynamics_fit"]["stop_epoch"]}')
+    save('dynamics')
+
+  # --- behaviour cloning --------------------------------------------------------------------------
+  if state['stage'] == 'dynamics':
+    if use_bc:
+      clock = _Stopwatch()
+      log(f'[bc] behaviour cloning on {len(dataset):,} transitions')
+      _, history = behavior_clone(bc_policy, dataset.observations, dataset.actions, seed=seed,
+                                  log=lambda m: log(f'[bc] {m}'))
+      state['bc'] = {'final_loss': history[-1][1], 'seconds': clock()}
+    if policy_init != 'random':
+      policy.copy_from(bc_policy)
+    save('bc')
+
+  # --- TRPO in imagination ------------------------------------------------------------------------
+  eval_fn = tf.function(lambda obs: policy.mean_log_std(obs)[0])
+
+  def evaluate(it):
+    returns, lengths = evaluation.run_until_steps(
+        env_id, lambda o: eval_fn(tf.constant(o)).numpy(), eval_min_steps,
+        seed=10_000 * (seed + 1) + 100 * it)
+    return {'eval_return_mean': float(returns.mean()), 'eval_return_std': float(returns.std()),
+            'eval_return_min': float(returns.min()), 'eval_return_max': float(returns.max()),
+            'eval_episodes': len(returns), 'eval_steps': int(lengths.sum())}
+
+  if state['stage'] == 'bc':
+    row = {'iteration': 0, 'step': 0, 'trpo_updates': 0, 'imagined_steps': 0,
+           **evaluate(0)}
+    run.log_metrics(row, step=0)
+    which = {'bc': 'BC policy', 'bc_unit_std': 'BC mean, σ=1', 'random': 'random init'}
+    log(f'[eval] iteration 0 ({which[policy_init]}): return {row["eval_return_mean"]:.1f} '
+        f'± {row["eval_return_std"]:.1f} ({row["eval_episodes"]} episodes)')
+    state['initial_eval'] = row
+    save('trpo')
+
+  start_it = int(iteration.numpy())
+  session_clock = _Stopwatch()
+  imagined_total = start_it * updates_per_iteration * trainer.batch_size
+  for it in range(start_it + 1, outer_iterations + 1):
+    clock = _Stopwatch()
+    infos = [{k: v.numpy() for k, v in trainer.update().items()}
+             for _ in range(updates_per_iteration)]
+    train_seconds = clock()
+    imagined = int(sum(i['imagined_steps'] for i in infos))
+    imagined_total += imagined
+    row = {'iteration': it, 'step': it, 'trpo_updates': it * updates_per_iteration,
+           'imagined_steps': imagined_total, **evaluate(it)}
+    for key in ('imagined_return_mean', 'imagined_path_length', 'kl_after', 'kl_to_behavior',
+                'step_fraction', 'policy_log_std_mean'):
+      row[key] = float(np.mean([i[key] for i in infos]))
+    row['accept_rate'] = float(np.mean([i['accepted'] for i in infos]))
+    row['imagined_steps_per_s'] = imagined / train_seconds
+    row['iteration_seconds'] = clock()
+    run.log_metrics(row, step=it)
+    iteration.assign(it)
+    if it % checkpoint_every == 0 or it == outer_iterations:
+      save('trpo')
+    done_here = it - start_it
+    eta = session_clock() / done_here * (outer_iterations - it)
+    log(f'[trpo] iteration {it}/{outer_iterations}: real return {row["eval_return_mean"]:.1f} '
+        f'± {row["eval_return_std"]:.1f} | imagined {row["imagined_return_mean"]:.1f} | '
+        f'KL to BC {row["kl_to_behavior"]:.3g} | accepted {row["accept_rate"]:.0%} | '
+        f'{row["imagined_steps_per_s"]:,.0f} imagined steps/s | ETA {_fmt_time(eta)}')
+
+  export_dir = run.file('policy')
+  export.export_policy(policy, export_dir, {
+      'env_id': env_id, 'algorithm': 'me_trpo' if policy_init == 'random' else 'bremen',
+      'policy_init': policy_init, 'iterations': outer_iterations, 'seed': seed,
+      'sampling_std': policy.sampling_std})
+  log(f'Exported the policy to {export_dir}')
+  final = run.read_metrics()[-1]
+  return {'final_eval_return_mean': float(final['eval_return_mean']),
+          'iterations': outer_iterations, 'export_dir': export_dir}

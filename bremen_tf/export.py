@@ -1,0 +1,74 @@
+"""SavedModel export of a GaussianPolicy, usable with nothing but TensorFlow.
+
+    export_policy(policy, '<run>/policy', metadata)
+    m = tf.saved_model.load('<run>/policy')
+    actions = m.signatures['serving_default'](observations=obs)['actions']   # deterministic μ
+    sample = m.signatures['sample'](observations=obs)                        # μ + g·ε exploration
+
+Signatures take `observations` float32 [batch, obs_dim]; the observation normalisation is part of
+the graph, so raw env observations go in and env actions come out. `bremen_policy.json` beside
+the model records the env id, dimensions and run metadata.
+"""
+import os
+import shutil
+
+import tensorflow as tf
+
+from bremen_tf import fileio
+from bremen_tf.policies import GaussianPolicy
+
+METADATA_FILE = 'bremen_policy.json'
+
+
+class _ExportModule(tf.Module):
+
+  def __init__(self, policy):
+    super().__init__(name='exported_policy')
+    # A private copy, so later training cannot change what was exported.
+    self.policy = GaussianPolicy(policy.obs_dim, policy.act_dim, hidden=policy.hidden,
+                                 low=policy.low, high=policy.high,
+                                 sampling_std=policy.sampling_std,
+                                 const_sampling=policy.const_sampling)
+    self.policy.copy_from(policy)
+    self.policy.fixed_log_std = policy.fixed_log_std
+    spec = tf.TensorSpec([None, policy.obs_dim], tf.float32, name='observations')
+    self.serve = tf.function(self._serve, input_signature=[spec])
+    self.sample = tf.function(self._sample, input_signature=[spec])
+
+  def _serve(self, observations):
+    return {'actions': self.policy.mean_log_std(observations)[0]}
+
+  def _sample(self, observations):
+    mean, log_std = self.policy.mean_log_std(observations)
+    noise = tf.random.normal(tf.shape(mean))
+    return {'actions': self.policy.sample(observations, noise), 'mean': mean,
+            'log_std': log_std}
+
+
+def export_policy(policy, path, metadata=None):
+  """Writes the SavedModel to `path` atomically (a previous export there is replaced)."""
+  module = _ExportModule(policy)
+  tmp = path.rstrip('/') + '.tmp'
+  shutil.rmtree(tmp, ignore_errors=True)
+  tf.saved_model.save(module, tmp, signatures={'serving_default': module.serve,
+                                               'sample': module.sample})
+  meta = {'obs_dim': policy.obs_dim, 'act_dim': policy.act_dim,
+          'signatures': {'serving_default': 'observations -> actions (mean)',
+                         'sample': 'observations -> actions, mean, log_std'},
+          **(metadata or {})}
+  fileio.write_json(os.path.join(tmp, METADATA_FILE), meta)
+  if os.path.exists(path):
+    shutil.rmtree(path)
+  os.replace(tmp, path)
+  return path
+
+
+def load_policy(path):
+  """(deterministic action function obs -> actions, metadata dict) of an exported policy."""
+  meta_path = os.path.join(path, METADATA_FILE)
+  if not os.path.exists(meta_path):
+    raise FileNotFoundError(f'{path} is not an exported policy: {METADATA_FILE} is missing.')
+  model = tf.saved_model.load(path)
+  serve = model.signatures['serving_default']
+  return (lambda obs: serve(observations=tf.constant(obs, tf.float32))['actions'].numpy(),
+          fileio.read_json(meta_path))

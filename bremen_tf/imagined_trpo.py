@@ -1,0 +1,140 @@
+"""TRPO on imagined rollouts: BREMEN's policy update (reference/bremen.md §6).
+
+One `update()` call is one TRPO iteration, entirely inside one tf.function:
+  imagine  P paths side by side through the ensemble until >= batch_size completed steps
+  process  GAE on every completed path (r − α·KL(π‖π_β) rewards, linear baseline values),
+           advantages centred over the real steps, then the original's batch: zero-pad paths to
+           the longest, flatten, keep the first batch_size rows (pad rows included)
+  step     conjugate gradient on the Fisher of mean KL(old ‖ new) over those rows, scaled to
+           `target_kl`, backtracking line search
+  baseline ridge fit on every completed path, *after* the step, with the pre-step targets
+"""
+import gin
+import numpy as np
+import tensorflow as tf
+
+from bremen_tf import imagination, trpo
+from bremen_tf.advantages import gae
+from bremen_tf.policies import gaussian_kl
+from bremen_tf.value import LinearFeatureBaseline
+
+
+@gin.configurable(denylist=['policy', 'behavior_policy', 'dynamics', 'reward_fn', 'done_fn',
+                            'start_obs', 'seed', 'horizon'])
+class ImaginedTRPO(tf.Module):
+
+  def __init__(self, policy, behavior_policy, dynamics, reward_fn, done_fn, start_obs, horizon,
+               seed=0, batch_size=50_000, max_parallel=1000, gamma=0.99, gae_lambda=0.95,
+               target_kl=0.01, alpha=0.0, damping=0.1, cg_iters=10, cg_tolerance=1e-10,
+               backtracks=10, accept_ratio=0.1, center_advantages=True,
+               fisher_product='gauss_newton'):
+    super().__init__(name='imagined_trpo')
+    if alpha and behavior_policy is None:
+      raise ValueError('alpha > 0 penalises KL to the behaviour policy, so it needs one.')
+    # behavior_policy (π̂_β) may be None when nothing needs it (ME-TRPO with alpha = 0).
+    self.policy, self.behavior_policy, self.dynamics = policy, behavior_policy, dynamics
+    self.reward_fn, self.done_fn = reward_fn, done_fn
+    self.start_obs = tf.constant(np.asarray(start_obs, np.float32))
+    self.horizon, self.batch_size = int(horizon), int(batch_size)
+    # The original's sampler: batch_size / H parallel paths, between 1 and 1000.
+    self.n_parallel = max(1, min(int(max_parallel), self.batch_size // self.horizon))
+    self.gamma, self.gae_lambda = float(gamma), float(gae_lambda)
+    self.target_kl, self.alpha = float(target_kl), float(alpha)
+    self.step_kwargs = dict(damping=damping, cg_iters=cg_iters, cg_tolerance=cg_tolerance,
+                            backtracks=backtracks, accept_ratio=accept_ratio)
+    self.center_advantages = center_advantages
+    if fisher_product not in ('gauss_newton', 'double_backprop'):
+      raise ValueError(f"fisher_product must be 'gauss_newton' or 'double_backprop', got "
+                       f'{fisher_product!r}.')
+    self.fisher_product = fisher_product  # same matrix, two ways to multiply by it (speed)
+    self.baseline = LinearFeatureBaseline(policy.obs_dim)
+    self.rng = tf.random.Generator.from_seed(seed)
+    self.update = tf.function(self._update)
+
+  # --- the three phases (separate so bench/ can time them) ------------------------------------
+  def imagine(self):
+    records = imagination.rollout(self.policy, self.dynamics, self.reward_fn, self.done_fn,
+                                  self.start_obs, self.rng, self.n_parallel, self.horizon,
+                                  self.batch_size)
+    return imagination.assemble_paths(records)
+
+  def _flat(self, x):
+    return tf.reshape(x, tf.concat([[-1], tf.shape(x)[2:]], axis=0))
+
+  def process(self, paths):
+    """Advantages and the TRPO batch. Returns (batch dict, baseline-fit dict, diagnostics)."""
+    mask = paths.mask
+    obs_flat = self._flat(paths.obs)
+    norm_obs = self.policy.normalizer(obs_flat)
+    values = tf.reshape(self.baseline.predict(norm_obs, self._flat(paths.timesteps)),
+                        tf.shape(mask)) * mask
+    rewards = paths.rewards
+    if self.alpha:  # explicit KL value penalty, KL(π_θ ‖ π̂_β) at s_t
+      mean, log_std = self.policy.mean_log_std(obs_flat)
+      bmean, blog_std = self.behavior_policy.mean_log_std(obs_flat)
+      kl_bc = tf.reshape(gaussian_kl(mean, log_std, bmean, blog_std), tf.shape(mask))
+      rewards = rewards - self.alpha * kl_bc * mask
+    advantages, targets = gae(rewards, values, mask, self.gamma, self.gae_lambda)
+    if self.center_advantages:
+      n = tf.reduce_sum(mask)
+      mean = tf.reduce_sum(advantages * mask) / n
+      std = tf.sqrt(tf.reduce_sum(tf.square((advantages - mean) * mask)) / n)
+      advantages = (advantages - mean) / (std + 1e-8) * mask  # pad rows stay 0
+    n = self.batch_size
+    batch = {'obs': imagination.first_rows(paths.obs, n),
+             'actions': imagination.first_rows(paths.actions, n),
+             'advantages': imagination.first_rows(advantages, n)}
+    fit = {'norm_obs': norm_obs, 'timesteps': self._flat(paths.timesteps),
+           'targets': self._flat(targets), 'weights': self._flat(mask)}
+    returns = tf.reduce_sum(paths.rewards * mask, axis=1)
+    diagnostics = {'imagined_return_mean': tf.reduce_mean(returns),
+                   'imagined_return_std': tf.math.reduce_std(returns),
+                   'imagined_paths': tf.shape(mask)[0],
+                   'imagined_path_length': tf.reduce_mean(tf.cast(paths.lengths, tf.float32)),
+                   'imagined_steps': tf.reduce_sum(paths.lengths),
+                   'batch_real_rows': tf.reduce_sum(imagination.first_rows(mask, n))}
+    return batch, fit, diagnostics
+
+  def policy_step(self, batch):
+    obs, actions, adv = batch['obs'], batch['actions'], batch['advantages']
+    old_mean, old_log_std = (tf.stop_gradient(t) for t in self.policy.mean_log_std(obs))
+    old_log_prob = _log_prob(old_mean, old_log_std, actions)
+    n = float(self.batch_size)
+
+    def surrogate():
+      mean, log_std = self.policy.mean_log_std(obs)
+      return -tf.reduce_mean(tf.exp(_log_prob(mean, log_std, actions) - old_log_prob) * adv)
+
+    def kl():  # sum over rows / batch_size, pad rows included, as the original
+      mean, log_std = self.policy.mean_log_std(obs)
+      return tf.reduce_sum(gaussian_kl(old_mean, old_log_std, mean, log_std)) / n
+
+    variables = self.policy.trainable_variables
+    fvp = None
+    if self.fisher_product == 'gauss_newton':
+      fvp = lambda v: trpo.gaussian_fisher_vector_product(
+          lambda: self.policy.mean_log_std(obs), variables, v, n)
+    info = trpo.trpo_step(surrogate, kl, variables, self.target_kl, fvp_fn=fvp,
+                          **self.step_kwargs)
+    mean, log_std = self.policy.mean_log_std(obs)
+    info['policy_log_std_mean'] = tf.reduce_mean(log_std)
+    info['kl_to_behavior'] = tf.constant(np.nan)
+    if self.behavior_policy is not None:  # mean KL(π_θ ‖ π̂_β) over the batch rows
+      bmean, blog_std = self.behavior_policy.mean_log_std(obs)
+      info['kl_to_behavior'] = tf.reduce_mean(gaussian_kl(mean, log_std, bmean, blog_std))
+    return info
+
+  def fit_baseline(self, fit):
+    self.baseline.fit(fit['norm_obs'], fit['timesteps'], fit['targets'], fit['weights'])
+
+  def _update(self):
+    paths = self.imagine()
+    batch, fit, diagnostics = self.process(paths)
+    info = self.policy_step(batch)
+    self.fit_baseline(fit)
+    return {**diagnostics, **info}
+
+
+def _log_prob(mean, log_std, actions):
+  z = (actions - mean) * tf.exp(-log_std)
+  return tf.reduce_sum(-0.5 * tf.square(z) - log_std - 0.5 * np.log(2.0 * np.pi), axis=-1)
