@@ -6,9 +6,10 @@
     run.mark_done()
 
 A run is finished when `DONE` exists. Starting a finished run raises RunFinishedError instead of
-overwriting it.
+overwriting it; opening a run another process holds raises RunBusyError.
 """
 import csv
+import fcntl
 import os
 
 import gin
@@ -23,6 +24,10 @@ class RunFinishedError(RuntimeError):
   pass
 
 
+class RunBusyError(RuntimeError):
+  pass
+
+
 class RunDir:
 
   def __init__(self, path):
@@ -33,6 +38,15 @@ class RunDir:
           'Choose another --root_dir, or delete that directory to run again.')
     self.resumed = os.path.exists(os.path.join(self.path, 'provenance.json'))
     os.makedirs(self.path, exist_ok=True)
+    # One process per run directory: a second launch of the same run fails instead of
+    # interleaving checkpoints. The OS drops the lock when the process ends, however it ends.
+    self._lock = open(os.path.join(self.path, '.lock'), 'w')
+    try:
+      fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+      self._lock.close()
+      raise RunBusyError(f'{self.path} is in use by another process; wait for it to finish or '
+                         'choose another --root_dir.') from None
     self._writer = None
 
   def file(self, *parts):
@@ -51,14 +65,22 @@ class RunDir:
     fileio.write_text(self.file('operative_config.gin'), gin.operative_config_str())
 
   def log_metrics(self, row, step):
-    """Appends `row` to metrics.csv (header from the first row) and writes TensorBoard scalars."""
+    """Appends `row` to metrics.csv (header from the first row) and writes TensorBoard scalars.
+
+    Columns are matched by name; a row with new columns rewrites the file with the extended
+    header (earlier rows get blanks there), so the CSV never misaligns."""
     path = self.file('metrics.csv')
-    new = not os.path.exists(path)
-    with open(path, 'a', newline='') as f:
-      writer = csv.DictWriter(f, fieldnames=list(row))
-      if new:
-        writer.writeheader()
-      writer.writerow(row)
+    rows = self.read_metrics()
+    header = list(rows[0]) if rows else list(row)
+    extra = [k for k in row if k not in header]
+    if extra:
+      self._write_rows(header + extra, rows + [row])
+    else:
+      with open(path, 'a', newline='') as f:
+        writer = csv.DictWriter(f, fieldnames=header)
+        if not rows:
+          writer.writeheader()
+        writer.writerow(row)
     if self._writer is None:
       self._writer = tf.summary.create_file_writer(self.file('tensorboard'))
     with self._writer.as_default():
@@ -82,9 +104,12 @@ class RunDir:
       if os.path.exists(path):
         os.remove(path)
       return
-    with fileio.atomic_path(path) as tmp:
+    self._write_rows(list(rows[0]), rows)
+
+  def _write_rows(self, header, rows):
+    with fileio.atomic_path(self.file('metrics.csv')) as tmp:
       with open(tmp, 'w', newline='') as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer = csv.DictWriter(f, fieldnames=header, restval='')
         writer.writeheader()
         writer.writerows(rows)
 

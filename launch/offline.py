@@ -44,7 +44,7 @@ def main(argv):
   launch_common.setup()
   try:
     run = runs.RunDir(FLAGS.root_dir or default_root_dir(FLAGS.gin_file, FLAGS.seed))
-  except runs.RunFinishedError as e:
+  except (runs.RunFinishedError, runs.RunBusyError) as e:
     sys.exit(f'error: {e}')
   config_path = run.file('config.gin')
   if run.resumed and os.path.exists(config_path):

@@ -69,3 +69,26 @@ def test_assign_flat_round_trips_inside_tf_function():
   flat = tf.range(17, dtype=tf.float32)
   tf.function(lambda: assign_flat(variables, flat))()
   np.testing.assert_array_equal(flat_concat(variables).numpy(), flat.numpy())
+
+
+def test_gauss_newton_fisher_product_equals_explicit_fisher_of_a_gaussian_policy():
+  from bremen_tf.policies import GaussianPolicy
+  from bremen_tf.trpo import gaussian_fisher_vector_product
+  policy = GaussianPolicy(3, 2, hidden=(5, 4))
+  rng = np.random.default_rng(1)
+  for v in policy.trainable_variables:  # away from the tiny normc output scale
+    v.assign(rng.normal(size=v.shape).astype(np.float32) * 0.5)
+  obs = tf.constant(rng.normal(size=(32, 3)).astype(np.float32))
+  variables = policy.trainable_variables
+  with tf.GradientTape(persistent=True) as tape:
+    mean, log_std = policy.mean_log_std(obs)
+  jm = tf.concat([tf.reshape(x, [32, 2, -1]) for x in tape.jacobian(mean, variables)], -1).numpy()
+  js = tf.concat([tf.reshape(x, [32, 2, -1]) for x in tape.jacobian(log_std, variables)],
+                 -1).numpy()
+  inv_var = np.exp(-2 * log_std.numpy())
+  # Fisher of N(μ, σ²) in (μ, log σ): diag(1/σ², 2).
+  fisher = (np.einsum('bk,bki,bkj->ij', inv_var, jm, jm) + 2 * np.einsum('bki,bkj->ij', js, js)) / 32
+  v = rng.standard_normal(fisher.shape[0]).astype(np.float32)
+  fvp = gaussian_fisher_vector_product(lambda: policy.mean_log_std(obs), variables,
+                                       tf.constant(v), 32.0, damping=0.1).numpy()
+  np.testing.assert_allclose(fvp, fisher @ v + 0.1 * v, rtol=2e-3, atol=1e-4 * np.abs(fisher @ v).max())

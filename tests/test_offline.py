@@ -1,0 +1,171 @@
+"""launch/offline.py end to end on the smoke settings: artefacts, resume, refusals, export."""
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from bremen_tf import bremen, export, runs
+from bremen_tf.policies import GaussianPolicy
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SMOKE = ['--gin_file=gin/hopper_100k.gin', '--gin_file=gin/smoke/offline.gin']
+
+
+@pytest.fixture(scope='module')
+def data_dir(tmp_path_factory):
+  return str(tmp_path_factory.mktemp('data'))
+
+
+def command(root, data_dir, *extra):
+  return [sys.executable, os.path.join('launch', 'offline.py'), *SMOKE, f'--root_dir={root}',
+          f'--gin_bindings=train_offline.data_dir="{data_dir}"', *extra]
+
+
+def launch(root, data_dir, *extra):
+  return subprocess.run(command(root, data_dir, *extra), cwd=REPO, capture_output=True,
+                        text=True, timeout=300)
+
+
+def metrics(root):
+  with open(os.path.join(root, 'metrics.csv')) as f:
+    return list(csv.DictReader(f))
+
+
+def test_offline_run_writes_every_artefact_and_refuses_to_clobber(tmp_path, data_dir):
+  root = str(tmp_path / 'run')
+  out = launch(root, data_dir)
+  assert out.returncode == 0, out.stdout + out.stderr
+  for name in ('metrics.csv', 'config.gin', 'operative_config.gin', 'provenance.json', 'DONE',
+               'summary.json', 'train_state.json', 'policy/saved_model.pb',
+               'policy/bremen_policy.json'):
+    assert os.path.exists(os.path.join(root, name)), name
+  assert os.listdir(os.path.join(root, 'tensorboard'))
+  assert any(f.endswith('.index') for f in os.listdir(os.path.join(root, 'checkpoints')))
+  rows = metrics(root)
+  assert [int(r['iteration']) for r in rows] == [0, 1, 2]  # BC policy, then 2 iterations
+  assert all(np.isfinite(float(r['eval_return_mean'])) for r in rows)
+  assert int(rows[-1]['trpo_updates']) == 4
+  session = json.load(open(os.path.join(root, 'provenance.json')))['sessions'][0]
+  assert session['git_revision'] and session['seed'] == 0 and 'tensorflow' in session['packages']
+  assert 'offline.py' in session['command']
+  assert 'ImaginedTRPO.target_kl = 0.05' in open(os.path.join(root, 'operative_config.gin')).read()
+  for stage in ('[dynamics]', '[bc]', '[eval] iteration 0', '[trpo] iteration 2/2', 'ETA'):
+    assert stage in out.stdout
+
+  again = launch(root, data_dir)
+  assert again.returncode != 0 and 'finished run' in again.stderr
+  assert len(metrics(root)) == 3
+
+
+def test_interrupted_run_resumes_where_it_stopped(tmp_path, data_dir):
+  root = str(tmp_path / 'run')
+  three = '--gin_bindings=train_offline.outer_iterations=3'
+  proc = subprocess.Popen(command(root, data_dir, three), cwd=REPO, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True)
+  for line in proc.stdout:  # kill as soon as iteration 1 is checkpointed and logged
+    if '[trpo] iteration 1/3' in line:
+      proc.kill()
+      break
+  proc.wait(timeout=60)
+  assert [int(r['iteration']) for r in metrics(root)] == [0, 1]
+  assert not os.path.exists(os.path.join(root, 'DONE'))
+
+  changed = launch(root, data_dir, three, '--gin_bindings=ImaginedTRPO.target_kl=0.5')
+  assert changed.returncode != 0 and 'different gin config' in changed.stderr
+
+  out = launch(root, data_dir, three)
+  assert out.returncode == 0, out.stdout + out.stderr
+  assert 'Resuming' in out.stdout and '[dynamics] fitting' not in out.stdout
+  assert '[trpo] iteration 1/3' not in out.stdout and '[trpo] iteration 2/3' in out.stdout
+  assert [int(r['iteration']) for r in metrics(root)] == [0, 1, 2, 3]
+  assert len(json.load(open(os.path.join(root, 'provenance.json')))['sessions']) == 2
+
+
+def test_me_trpo_skips_bc_and_bad_settings_fail_clearly(tmp_path, data_dir):
+  out = launch(str(tmp_path / 'me'), data_dir, '--gin_file=gin/algos/me_trpo.gin',
+               '--gin_bindings=train_offline.outer_iterations=1')
+  assert out.returncode == 0, out.stdout + out.stderr
+  assert '[bc]' not in out.stdout and 'random init' in out.stdout
+  bad = launch(str(tmp_path / 'bad'), data_dir, "--gin_bindings=train_offline.policy_init='x'")
+  assert bad.returncode != 0 and 'policy_init must be one of' in bad.stderr
+  missing = launch(str(tmp_path / 'missing'), data_dir, '--gin_file=gin/nope.gin')
+  assert missing.returncode != 0 and 'gin/nope.gin does not exist' in missing.stderr
+
+
+def test_a_second_process_cannot_open_a_busy_run(tmp_path):
+  first = runs.RunDir(str(tmp_path))
+  code = f'from bremen_tf import runs; runs.RunDir({str(tmp_path)!r})'
+  out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+  assert out.returncode != 0 and 'in use by another process' in out.stderr
+  del first
+
+
+def trained_looking_policy():
+  policy = GaussianPolicy(11, 3)
+  rng = np.random.default_rng(0)
+  policy.normalizer.update(rng.normal(3.0, 2.0, size=(100, 11)).astype(np.float32))
+  for v in policy.trainable_variables:
+    v.assign(v + rng.normal(scale=0.1, size=v.shape).astype(np.float32))
+  return policy
+
+
+def test_exported_policy_runs_without_bremen_tf(tmp_path):
+  policy = trained_looking_policy()
+  path = export.export_policy(policy, str(tmp_path / 'policy'), {'env_id': 'bremen/Hopper-v0'})
+  obs = np.random.default_rng(1).normal(3.0, 2.0, size=(7, 11)).astype(np.float32)
+  np.save(tmp_path / 'obs.npy', obs)
+  script = f'''
+import sys
+sys.modules['bremen_tf'] = None  # any import of the package now fails
+try:
+  import bremen_tf
+  raise SystemExit('bremen_tf was importable')
+except ImportError:
+  pass
+import numpy as np, tensorflow as tf
+m = tf.saved_model.load({path!r})
+obs = np.load({str(tmp_path / 'obs.npy')!r})
+out = m.signatures['serving_default'](observations=tf.constant(obs))
+np.save({str(tmp_path / 'actions.npy')!r}, out['actions'].numpy())
+s = m.signatures['sample'](observations=tf.constant(obs))
+assert s['actions'].shape == (7, 3) and s['log_std'].shape == (7, 3)
+'''
+  subprocess.run([sys.executable, '-c', script], check=True, cwd=str(tmp_path),
+                 env={**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '2'})
+  expected = policy.mean_log_std(tf.constant(obs))[0].numpy()
+  np.testing.assert_allclose(np.load(tmp_path / 'actions.npy'), expected, rtol=1e-5, atol=1e-6)
+  act, meta = export.load_policy(path)
+  np.testing.assert_allclose(act(obs), expected, rtol=1e-5, atol=1e-6)
+  assert meta['env_id'] == 'bremen/Hopper-v0' and meta['obs_dim'] == 11
+
+
+def test_export_replaces_a_previous_export_and_load_rejects_other_dirs(tmp_path):
+  policy = trained_looking_policy()
+  path = str(tmp_path / 'policy')
+  export.export_policy(GaussianPolicy(11, 3), path)
+  export.export_policy(policy, path)
+  obs = np.ones((2, 11), np.float32)
+  np.testing.assert_allclose(export.load_policy(path)[0](obs),
+                             policy.mean_log_std(tf.constant(obs))[0].numpy(), rtol=1e-5)
+  assert not os.path.exists(path + '.tmp')
+  with pytest.raises(FileNotFoundError, match='not an exported policy'):
+    export.load_policy(str(tmp_path))
+
+
+def test_sequential_split_and_reset_bank():
+  from bremen_tf.data.dataset import Dataset
+  n = 20
+  d = Dataset(*(np.arange(n * k, dtype=np.float32).reshape(n, k) for k in (2, 1)),
+              rewards=np.zeros(n, np.float32), next_observations=np.zeros((n, 2), np.float32),
+              terminals=np.zeros(n, bool), timeouts=np.zeros(n, bool))
+  train, val = bremen.split_sequential(d, 0.15)
+  assert len(train[0]) == 17 and len(val[0]) == 3
+  np.testing.assert_array_equal(val[0], d.observations[17:])  # the last 15%, unshuffled
+  bank = bremen.reset_observations('bremen/Hopper-v0', 50, seed=0)
+  assert bank.shape == (50, 11) and len(np.unique(bank[:, 0])) == 50
+  assert np.all(np.abs(bank[:, 0] - 1.25) <= 0.005 + 1e-6)  # z = init 1.25 ± U(0.005)
