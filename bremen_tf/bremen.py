@@ -24,6 +24,7 @@ from bremen_tf import envs, evaluation, export, fileio
 from bremen_tf.data import get_dataset
 from bremen_tf.dynamics import DynamicsEnsemble
 from bremen_tf.imagined_trpo import ImaginedTRPO
+from bremen_tf.model_diagnostics import model_diagnostics
 from bremen_tf.policies import GaussianPolicy, behavior_clone
 
 POLICY_INITS = ('bc', 'bc_unit_std', 'random')
@@ -63,7 +64,8 @@ class _Stopwatch:
 def train_offline(run, seed=0, env_id=gin.REQUIRED, noise='pure', dataset_size='1m',
                   data_dir=None, validation_fraction=0.15, policy_init='bc',
                   outer_iterations=250, updates_per_iteration=25, eval_min_steps=3000,
-                  checkpoint_every=1, reset_bank_size=10_000, horizon=None, log=print):
+                  checkpoint_every=1, reset_bank_size=10_000, horizon=None, eval_model=False,
+                  log=print):
   """Runs (or resumes) one BREMEN offline run in `run` (a runs.RunDir). Returns a summary."""
   if policy_init not in POLICY_INITS:
     raise ValueError(f'policy_init must be one of {POLICY_INITS}, got {policy_init!r}.')
@@ -137,12 +139,16 @@ def train_offline(run, seed=0, env_id=gin.REQUIRED, noise='pure', dataset_size='
   eval_fn = tf.function(lambda obs: policy.mean_log_std(obs)[0])
 
   def evaluate(it):
-    returns, lengths = evaluation.run_until_steps(
+    out = evaluation.run_until_steps(
         env_id, lambda o: eval_fn(tf.constant(o)).numpy(), eval_min_steps,
-        seed=10_000 * (seed + 1) + 100 * it)
+        seed=10_000 * (seed + 1) + 100 * it, record=eval_model)
+    returns, lengths = out[:2]
+    extra = {}
+    if eval_model:  # reference §11, on the evaluation episodes
+      extra = model_diagnostics(dynamics, policy, spec.reward_fn, out[2], seed=seed + it)
     return {'eval_return_mean': float(returns.mean()), 'eval_return_std': float(returns.std()),
             'eval_return_min': float(returns.min()), 'eval_return_max': float(returns.max()),
-            'eval_episodes': len(returns), 'eval_steps': int(lengths.sum())}
+            'eval_episodes': len(returns), 'eval_steps': int(lengths.sum()), **extra}
 
   if state['stage'] == 'bc':
     row = {'iteration': 0, 'step': 0, 'trpo_updates': 0, 'imagined_steps': 0,

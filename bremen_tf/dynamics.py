@@ -24,6 +24,7 @@ class DynamicsEnsemble(tf.Module):
                learning_rate=1e-3, batch_size=1000, max_epochs=200, eval_every=5, patience=20):
     super().__init__(name='dynamics')
     self.obs_dim, self.act_dim, self.n_models = obs_dim, act_dim, n_models
+    self.net_sizes = tuple(hidden)
     self.fit_defaults = dict(batch_size=batch_size, max_epochs=max_epochs,
                              eval_every=eval_every, patience=patience)
     self.net = EnsembleMLP(n_models, obs_dim + act_dim, hidden, obs_dim, seed=seed)

@@ -95,11 +95,13 @@ class ImaginedTRPO(tf.Module):
                    'batch_real_rows': tf.reduce_sum(imagination.first_rows(mask, n))}
     return batch, fit, diagnostics
 
-  def policy_step(self, batch):
+  def step_functions(self, batch):
+    """(surrogate, kl, fvp or None, variables) for the TRPO step on `batch`."""
     obs, actions, adv = batch['obs'], batch['actions'], batch['advantages']
     old_mean, old_log_std = (tf.stop_gradient(t) for t in self.policy.mean_log_std(obs))
     old_log_prob = _log_prob(old_mean, old_log_std, actions)
     n = float(self.batch_size)
+    variables = self.policy.trainable_variables
 
     def surrogate():
       mean, log_std = self.policy.mean_log_std(obs)
@@ -109,13 +111,17 @@ class ImaginedTRPO(tf.Module):
       mean, log_std = self.policy.mean_log_std(obs)
       return tf.reduce_sum(gaussian_kl(old_mean, old_log_std, mean, log_std)) / n
 
-    variables = self.policy.trainable_variables
     fvp = None
     if self.fisher_product == 'gauss_newton':
       fvp = lambda v: trpo.gaussian_fisher_vector_product(
           lambda: self.policy.mean_log_std(obs), variables, v, n)
+    return surrogate, kl, fvp, variables
+
+  def policy_step(self, batch):
+    surrogate, kl, fvp, variables = self.step_functions(batch)
     info = trpo.trpo_step(surrogate, kl, variables, self.target_kl, fvp_fn=fvp,
                           **self.step_kwargs)
+    obs = batch['obs']
     mean, log_std = self.policy.mean_log_std(obs)
     info['policy_log_std_mean'] = tf.reduce_mean(log_std)
     info['kl_to_behavior'] = tf.constant(np.nan)

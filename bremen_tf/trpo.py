@@ -69,15 +69,14 @@ def gaussian_fisher_vector_product(dist_fn, variables, vector, n_rows, damping=0
   return flat_concat(grads) + damping * vector
 
 
-def trpo_step(surrogate_fn, kl_fn, variables, max_kl, damping=0.1, cg_iters=10,
-              cg_tolerance=1e-10, backtracks=10, accept_ratio=0.1, fvp_fn=None):
-  """One TRPO update of `variables` in place; returns a dict of scalar diagnostics.
+def trpo_direction(surrogate_fn, kl_fn, variables, max_kl, damping=0.1, cg_iters=10,
+                   cg_tolerance=1e-10, fvp_fn=None):
+  """Loss before the step, the scaled full step and its expected improvement −gᵀs.
 
   `fvp_fn(v)`, if given, is the undamped Fisher-vector product to use instead of double
-  backprop through `kl_fn` (e.g. gaussian_fisher_vector_product); `kl_fn` still reports the KL.
+  backprop through `kl_fn` (e.g. gaussian_fisher_vector_product).
   """
   variables = list(variables)
-  old = flat_concat(variables)
   with tf.GradientTape() as tape:
     loss_before = surrogate_fn()
   g = flat_concat(tape.gradient(loss_before, variables))
@@ -88,7 +87,15 @@ def trpo_step(surrogate_fn, kl_fn, variables, max_kl, damping=0.1, cg_iters=10,
   x = conjugate_gradient(fvp, -g, cg_iters, cg_tolerance)
   shs = 0.5 * tf.reduce_sum(x * fvp(x))
   full_step = x * tf.sqrt(max_kl / tf.maximum(shs, 1e-30))
-  expected_full = -tf.reduce_sum(g * full_step)
+  return loss_before, full_step, -tf.reduce_sum(g * full_step)
+
+
+def line_search(surrogate_fn, variables, loss_before, full_step, expected_full, backtracks=10,
+                accept_ratio=0.1):
+  """θ + 0.5^k·s for k = 0.. until improvement > 0 and improvement / expected > accept_ratio;
+  no KL check; keeps θ when nothing passes. Returns (accepted, fraction, loss after)."""
+  variables = list(variables)
+  old = flat_concat(variables)
 
   def cond(k, accepted, frac, loss):
     return tf.logical_and(k < backtracks, tf.logical_not(accepted))
@@ -103,9 +110,17 @@ def trpo_step(surrogate_fn, kl_fn, variables, max_kl, damping=0.1, cg_iters=10,
 
   _, accepted, frac, loss_after = tf.while_loop(
       cond, body, [tf.constant(0), tf.constant(False), tf.constant(0.0), loss_before])
-  # Keep the old parameters when no fraction was accepted.
   frac = tf.where(accepted, frac, 0.0)
   assign_flat(variables, old + frac * full_step)
-  return {'loss_before': loss_before, 'loss_after': tf.where(accepted, loss_after, loss_before),
-          'accepted': accepted, 'step_fraction': frac, 'expected_improvement': expected_full,
-          'kl_after': kl_fn()}
+  return accepted, frac, tf.where(accepted, loss_after, loss_before)
+
+
+def trpo_step(surrogate_fn, kl_fn, variables, max_kl, damping=0.1, cg_iters=10,
+              cg_tolerance=1e-10, backtracks=10, accept_ratio=0.1, fvp_fn=None):
+  """One TRPO update of `variables` in place; returns a dict of scalar diagnostics."""
+  loss_before, full_step, expected_full = trpo_direction(
+      surrogate_fn, kl_fn, variables, max_kl, damping, cg_iters, cg_tolerance, fvp_fn)
+  accepted, frac, loss_after = line_search(surrogate_fn, variables, loss_before, full_step,
+                                           expected_full, backtracks, accept_ratio)
+  return {'loss_before': loss_before, 'loss_after': loss_after, 'accepted': accepted,
+          'step_fraction': frac, 'expected_improvement': expected_full, 'kl_after': kl_fn()}

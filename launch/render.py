@@ -6,8 +6,9 @@
 
 The policy acts deterministically (the exported mean, clipped to the action bounds) from the env
 reset with --seed; the episode's return and length are printed. The env defaults to the one in the
-policy's bremen_policy.json. Frames are written to a temporary file beside --out, which is renamed
-onto --out only when the video is complete.
+policy's bremen_policy.json. The view is the model's 'track' camera, which follows the agent
+(--camera=free: gymnasium's default view, which does not). Frames are written to a temporary file
+beside --out, which is renamed onto --out only when the video is complete.
 
 Headless rendering: MUJOCO_GL selects the OpenGL backend. Unset, EGL is used and OSMesa is tried if
 EGL fails; set it (egl, osmesa, glfw) to use exactly that backend.
@@ -21,6 +22,8 @@ rebuilds the MuJoCo env, renders each recorded state with env.render() and write
 frame shows the state exactly (gymnasium's own render after a step shows the body positions from
 the start of the last physics substep, a few milliseconds earlier).
 """
+import ctypes.util
+import importlib.util
 import json
 import math
 import multiprocessing
@@ -35,19 +38,26 @@ import numpy as np
 import launch_common
 
 VIDEO_FORMATS = ('.mp4', '.gif')
-POLICY_METADATA = 'bremen_policy.json'  # bremen_tf.export.METADATA_FILE (not imported: that loads TF)
+POLICY_METADATA = 'bremen_policy.json'  # = bremen_tf.export.METADATA_FILE (that module loads TF)
 GIF_MAX_FPS = 50  # GIF delays are whole centiseconds and browsers slow down delays under 20 ms
 
-flags.DEFINE_string('policy_dir', None, 'An exported policy directory (holding bremen_policy.json).')
+flags.DEFINE_string('policy_dir', None, 'An exported policy directory (has bremen_policy.json).')
 flags.DEFINE_string('out', None, 'The video to write: a path ending in .mp4 or .gif.')
 flags.DEFINE_string('env_id', None, "Environment (default: the policy metadata's env_id).")
-flags.DEFINE_integer('seed', 0, 'Seed of the env reset.')
 flags.DEFINE_integer('max_steps', 1000, 'Episode length cap (the env time limit still applies).')
 flags.DEFINE_float('fps', None, "Frames per second (default: the env's render_fps, else 30). A GIF "
                    f'keeps every k-th frame to stay at or below {GIF_MAX_FPS} fps.')
 flags.DEFINE_integer('width', 480, 'Frame width in pixels.')
 flags.DEFINE_integer('height', 480, 'Frame height in pixels.')
+flags.DEFINE_string('camera', 'track', "A camera of the MuJoCo model, or 'free' for gymnasium's "
+                    "default view. The default 'track' (every locomotion model here has it) "
+                    "follows the agent; gymnasium's default view stays put and the agent soon "
+                    'runs out of the frame.')
 flags.mark_flags_as_required(['policy_dir', 'out'])
+# --seed (default 0: the env reset seed here) and --tf_threads come from launch_common; its gin
+# flags are not used.
+flags.declare_key_flag('seed')
+flags.declare_key_flag('tf_threads')
 FLAGS = flags.FLAGS
 
 
@@ -68,7 +78,6 @@ def check_flags():
   if FLAGS.fps is not None and not FLAGS.fps > 0:
     sys.exit(f'error: --fps must be positive, got {FLAGS.fps}.')
   needed = ['imageio', 'imageio_ffmpeg'] if fmt == '.mp4' else ['PIL']
-  import importlib.util
   missing = [m for m in needed if importlib.util.find_spec(m) is None]
   if missing:
     pip = {'imageio': 'imageio', 'imageio_ffmpeg': 'imageio-ffmpeg', 'PIL': 'pillow'}
@@ -80,8 +89,8 @@ def check_flags():
     sys.exit(f'error: --policy_dir {path} does not exist.')
   meta_path = os.path.join(path, POLICY_METADATA)
   if not os.path.isfile(meta_path):
-    sys.exit(f'error: {path} is not an exported policy: {POLICY_METADATA} is missing (it is written '
-             'by bremen_tf.export.export_policy, e.g. into <run dir>/policy).')
+    sys.exit(f'error: {path} is not an exported policy: {POLICY_METADATA} is missing (it is '
+             'written by bremen_tf.export.export_policy, e.g. into <run dir>/policy).')
   try:
     with open(meta_path) as f:
       meta = json.load(f)
@@ -93,21 +102,31 @@ def check_flags():
   return fmt, meta
 
 
-def make_env(env_id, width, height, size_given):
-  """The env with render_mode='rgb_array' (and width/height if it takes them)."""
+def make_env(env_id, width, height, size_given, camera):
+  """The env with render_mode='rgb_array', width/height if it takes them and the camera."""
   from bremen_tf import envs
+  import mujoco
   try:
     envs.get_spec(env_id)
   except ValueError as e:
     sys.exit(f'error: {e}')
+  kwargs = {'render_mode': 'rgb_array'}
+  if camera != 'free':
+    kwargs['camera_name'] = camera
   try:
-    return envs.make(env_id, render_mode='rgb_array', width=width, height=height)
+    env = envs.make(env_id, width=width, height=height, **kwargs)
   except TypeError as e:
     if 'width' not in str(e) and 'height' not in str(e):
       raise
     if size_given:
       sys.exit(f'error: {env_id} does not take width/height, so --width/--height cannot be used.')
-    return envs.make(env_id, render_mode='rgb_array')
+    env = envs.make(env_id, **kwargs)
+  model = env.unwrapped.model
+  if camera != 'free' and mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, camera) < 0:
+    names = [mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_CAMERA, i) for i in range(model.ncam)]
+    sys.exit(f'error: {env_id} has no camera {camera!r}; its cameras: '
+             f'{", ".join(repr(n) for n in names) or "none"}, or \'free\'.')
+  return env
 
 
 def run_episode(env, action_fn, seed, max_steps):
@@ -146,8 +165,8 @@ def gif_schedule(n_states, fps):
 def _render_worker(conn, backend, env_bytes, qpos, qvel, index, path, fmt, fps, durations):
   """Runs in a fresh process (no TensorFlow): renders the states qpos[i], qvel[i] for i in
   `index` and writes the video to `path`. Reports to `conn`: ('started',) after the first frame,
-  then ('done', frames) or ('error', message); ('backend_error', message) if no frame could be
-  rendered at all."""
+  then ('done', frames, width, height) or ('error', message); ('backend_error', message) if not
+  even the first frame could be rendered."""
   os.environ['MUJOCO_GL'] = backend  # before mujoco is imported (by the unpickling below)
   if backend in ('egl', 'osmesa'):
     os.environ['PYOPENGL_PLATFORM'] = backend
@@ -163,7 +182,7 @@ def _render_worker(conn, backend, env_bytes, qpos, qvel, index, path, fmt, fps, 
     os._exit(0)  # skip the env's destructors: they print tracebacks for a half-made GL context
   conn.send(('started',))
   try:
-    step = max(1, len(index) // 4)
+    milestones = {len(index) * q // 4 for q in (1, 2, 3)} if len(index) >= 100 else set()
     if fmt == '.mp4':
       import imageio.v2 as imageio
       writer = imageio.get_writer(path, format='FFMPEG', mode='I', fps=fps, codec='libx264',
@@ -174,7 +193,7 @@ def _render_worker(conn, backend, env_bytes, qpos, qvel, index, path, fmt, fps, 
         for n, i in enumerate(index[1:], 2):
           env.set_state(qpos[i], qvel[i])
           writer.append_data(env.render())
-          if n % step == 0 and n < len(index):
+          if n in milestones:
             print(f'  {n}/{len(index)} frames', flush=True)
     else:
       from PIL import Image
@@ -186,19 +205,51 @@ def _render_worker(conn, backend, env_bytes, qpos, qvel, index, path, fmt, fps, 
       for n, i in enumerate(index[1:], 2):
         env.set_state(qpos[i], qvel[i])
         frames.append(to_gif_frame(env.render()))
-        if n % step == 0 and n < len(index):
+        if n in milestones:
           print(f'  {n}/{len(index)} frames', flush=True)
       frames[0].save(path, format='GIF', save_all=True, append_images=frames[1:],
                      duration=durations if len(durations) > 1 else durations[0], loop=0)
     env.close()
-    conn.send(('done', len(index)))
+    conn.send(('done', len(index), first.shape[1], first.shape[0]))
   except Exception as e:  # pylint: disable=broad-except
     conn.send(('error', f'{type(e).__name__}: {e}'))
   conn.close()
 
 
+def _render_once(ctx, backend, job):
+  """One rendering process with MUJOCO_GL=backend: ('done', (frames, width, height)), or
+  ('backend', why) if it could not render a single frame, or ('error', why) if it failed later."""
+  library = {'egl': 'EGL', 'osmesa': 'OSMesa'}.get(backend)
+  if library and ctypes.util.find_library(library) is None:
+    return 'backend', f'lib{library} is not installed'
+  print(f'Rendering {len(job[3])} frames with MUJOCO_GL={backend}', flush=True)
+  receiver, sender = ctx.Pipe(duplex=False)
+  os.environ['MUJOCO_GL'] = backend  # inherited by the new process (which sets it again)
+  proc = ctx.Process(target=_render_worker, args=(sender, backend, *job))
+  proc.start()
+  sender.close()
+  messages = []
+  while not messages or messages[-1][0] not in ('done', 'error', 'backend_error'):
+    try:
+      messages.append(receiver.recv())
+    except EOFError:  # the process ended without a final word: it crashed
+      break
+  proc.join()
+  receiver.close()
+  crash = f'the rendering process died with exit code {proc.exitcode}'
+  if not messages:
+    return 'backend', crash
+  kind, *payload = messages[-1]
+  if kind == 'done':
+    return 'done', tuple(payload)
+  if kind == 'backend_error':
+    return 'backend', payload[0]
+  return 'error', payload[0] if kind == 'error' else crash
+
+
 def render_video(env, qpos, qvel, index, out, fmt, fps, durations, backends):
-  """Renders in a fresh process with the first backend that works; writes `out` atomically."""
+  """Renders in a fresh process with the first backend that works; writes `out` atomically.
+  Returns ((frames, width, height), backend)."""
   from bremen_tf import fileio  # NumPy only
   try:
     env_bytes = pickle.dumps(env.unwrapped)
@@ -208,38 +259,20 @@ def render_video(env, qpos, qvel, index, out, fmt, fps, durations, backends):
   ctx = multiprocessing.get_context('spawn')
   failures = []
   with fileio.atomic_path(out) as tmp:
-    for backend in backends:
-      print(f'Rendering {len(index)} frames at {FLAGS.width}x{FLAGS.height} with '
-            f'MUJOCO_GL={backend}', flush=True)
-      receiver, sender = ctx.Pipe(duplex=False)
-      os.environ['MUJOCO_GL'] = backend  # inherited by the new process (which also sets it)
-      proc = ctx.Process(target=_render_worker, args=(sender, backend, env_bytes, qpos, qvel,
-                                                      index, tmp, fmt, fps, durations))
-      proc.start()
-      sender.close()
-      messages = []
-      while not messages or messages[-1][0] not in ('done', 'error', 'backend_error'):
-        try:
-          messages.append(receiver.recv())
-        except EOFError:  # the process ended without a final word: it crashed
-          break
-      proc.join()
-      receiver.close()
-      last = messages[-1] if messages else ('backend_error', None)
-      if last[0] == 'done':
-        return last[1], backend
-      if last[0] == 'error':
-        sys.exit(f'error: writing {out} failed: {last[1]}')
-      crash = f'the rendering process died with exit code {proc.exitcode}'
-      if messages and messages[-1][0] == 'started':
-        sys.exit(f'error: {crash} while rendering with MUJOCO_GL={backend}.')
-      failures.append(f'MUJOCO_GL={backend}: {last[1] or crash}')
-      if backend != backends[-1]:
-        print(f'MUJOCO_GL={backend} does not work here ({last[1] or crash}); '
-              f'trying MUJOCO_GL={backends[backends.index(backend) + 1]}', flush=True)
+    for n, backend in enumerate(backends):
+      status, result = _render_once(ctx, backend, (env_bytes, qpos, qvel, index, tmp, fmt, fps,
+                                                   durations))
+      if status == 'done':
+        return result, backend
+      if status == 'error':
+        sys.exit(f'error: rendering {out} with MUJOCO_GL={backend} failed: {result}')
+      failures.append(f'MUJOCO_GL={backend}: {result}')
+      if n + 1 < len(backends):
+        print(f'MUJOCO_GL={backend} does not work here ({result}); trying '
+              f'MUJOCO_GL={backends[n + 1]}', flush=True)
     sys.exit('error: no headless OpenGL rendering: ' + '; '.join(failures) + '.\n'
-             'Install EGL (Debian/Ubuntu: apt-get install libegl1 libgl1-mesa-dri, or a GPU driver '
-             'with EGL) or OSMesa (apt-get install libosmesa6), or with a display set '
+             'Install EGL (Debian/Ubuntu: apt-get install libegl1 libgl1-mesa-dri, or a GPU '
+             'driver with EGL) or OSMesa (apt-get install libosmesa6), or with a display set '
              'MUJOCO_GL=glfw.')
 
 
@@ -247,6 +280,8 @@ def main(argv):
   if len(argv) > 1:
     sys.exit(f'error: unexpected arguments {argv[1:]}.')
   launch_common.quiet_logs()
+  if FLAGS.gin_file or FLAGS.gin_bindings:
+    sys.exit('error: render.py takes no gin configuration (--gin_file/--gin_bindings).')
   fmt, meta = check_flags()
   requested_gl = os.environ.get('MUJOCO_GL')
   backends = [requested_gl] if requested_gl else ['egl', 'osmesa']
@@ -257,7 +292,7 @@ def main(argv):
   if not env_id:
     sys.exit(f'error: {FLAGS.policy_dir}/{POLICY_METADATA} names no env_id; pass --env_id.')
   size_given = FLAGS['width'].present or FLAGS['height'].present
-  env = make_env(env_id, FLAGS.width, FLAGS.height, size_given)
+  env = make_env(env_id, FLAGS.width, FLAGS.height, size_given, FLAGS.camera)
   obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
   if (meta['obs_dim'], meta['act_dim']) != (obs_dim, act_dim):
     sys.exit(f'error: the policy in {FLAGS.policy_dir} takes obs_dim={meta["obs_dim"]} '
@@ -269,6 +304,7 @@ def main(argv):
           flush=True)
   fps = FLAGS.fps or env.metadata.get('render_fps') or 30
 
+  launch_common.configure_tf()
   from bremen_tf import export
   try:
     action_fn, _ = export.load_policy(FLAGS.policy_dir)
@@ -292,9 +328,10 @@ def main(argv):
   else:
     index, durations = list(range(len(qpos))), None
   start = time.time()
-  frames, backend = render_video(env, qpos, qvel, index, FLAGS.out, fmt, fps, durations, backends)
+  (frames, width, height), backend = render_video(env, qpos, qvel, index, FLAGS.out, fmt, fps,
+                                                   durations, backends)
   shown_fps = fps / (index[1] - index[0]) if len(index) > 1 else fps
-  print(f'Wrote {FLAGS.out}: {frames} frames {FLAGS.width}x{FLAGS.height} at {shown_fps:.3g} fps, '
+  print(f'Wrote {FLAGS.out}: {frames} frames {width}x{height} at {shown_fps:.3g} fps, '
         f'{os.path.getsize(FLAGS.out) / 1e6:.2f} MB (MUJOCO_GL={backend}, '
         f'{time.time() - start:.1f} s)', flush=True)
 
