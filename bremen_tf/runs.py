@@ -20,6 +20,15 @@ from bremen_tf import fileio, provenance
 DONE_FILE = 'DONE'
 
 
+def read_metrics(run_path):
+  """The rows of <run_path>/metrics.csv as dicts ([] before the first row); no lock needed."""
+  path = os.path.join(run_path, 'metrics.csv')
+  if not os.path.exists(path):
+    return []
+  with open(path, newline='') as f:
+    return list(csv.DictReader(f))
+
+
 class RunFinishedError(RuntimeError):
   pass
 
@@ -90,11 +99,7 @@ class RunDir:
     self._writer.flush()
 
   def read_metrics(self):
-    path = self.file('metrics.csv')
-    if not os.path.exists(path):
-      return []
-    with open(path, newline='') as f:
-      return list(csv.DictReader(f))
+    return read_metrics(self.path)
 
   def truncate_metrics(self, max_step):
     """Drops rows after `max_step` (rows logged after the checkpoint a resume restarts from)."""

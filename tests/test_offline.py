@@ -61,6 +61,12 @@ def test_offline_run_writes_every_artefact_and_refuses_to_clobber(tmp_path, data
   assert again.returncode != 0 and 'finished run' in again.stderr
   assert len(metrics(root)) == 3
 
+  plot = subprocess.run([sys.executable, 'launch/plot_offline.py', f'--runs={root}',
+                         f'--out={tmp_path}/curves'], cwd=REPO, capture_output=True, text=True)
+  assert plot.returncode == 0, plot.stderr
+  assert os.path.getsize(tmp_path / 'curves.png') > 1000
+  assert '| bremen/Hopper-v0 pure 3k | 2 of 2 | yes |' in open(tmp_path / 'curves.md').read()
+
 
 def test_interrupted_run_resumes_where_it_stopped(tmp_path, data_dir):
   root = str(tmp_path / 'run')

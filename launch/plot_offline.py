@@ -1,0 +1,107 @@
+"""Plots offline runs: the policy's real return per outer iteration beside BC's and the dataset's.
+
+  python launch/plot_offline.py --runs=runs/offline/halfcheetah_100k+evidence-budget/seed0,\
+runs/offline/hopper_100k+evidence-budget/seed0 --out=results/learning_evidence
+
+Writes <out>.png (one panel per run) and <out>.md / .csv (the numbers behind it, with each run's
+budget and how far it got). Unfinished runs are plotted as far as they went, and say so. For a
+BC-initialised run, iteration 0 is the BC policy itself (evaluated before any TRPO update).
+"""
+import os
+import re
+
+from absl import app, flags
+
+import launch_common
+from bremen_tf import fileio, results, runs
+
+flags.DEFINE_list('runs', None, 'Run directories to plot.')
+flags.DEFINE_string('out', None, 'Output path without extension (e.g. results/learning_evidence).')
+flags.mark_flags_as_required(['runs', 'out'])
+FLAGS = flags.FLAGS
+
+
+def _binding(config, name, default=None):
+  m = re.search(rf'^{re.escape(name)}\s*=\s*(.+)$', config, re.M)
+  return m.group(1).strip().strip("'\"") if m else default
+
+
+def load_run(path):
+  if not os.path.exists(os.path.join(path, 'metrics.csv')):
+    raise SystemExit(f'error: {path} has no metrics.csv; is it a run directory?')
+  metrics = runs.read_metrics(path)
+  state = fileio.read_json(os.path.join(path, 'train_state.json'))
+  with open(os.path.join(path, 'config.gin')) as f:
+    config = f.read()
+  iterations = [int(r['iteration']) for r in metrics]
+  returns = [float(r['eval_return_mean']) for r in metrics]
+  stds = [float(r['eval_return_std']) for r in metrics]
+  dataset = (state.get('dataset') or {}).get('behavior_returns') or {}
+  return {
+      'path': path, 'env_id': _binding(config, 'train_offline.env_id'),
+      'size': _binding(config, 'train_offline.dataset_size', '1m'),
+      'noise': _binding(config, 'train_offline.noise', 'pure'),
+      'policy_init': _binding(config, 'train_offline.policy_init', 'bc'),
+      'budget': int(_binding(config, 'train_offline.outer_iterations', '250')),
+      'updates_per_iteration': int(_binding(config, 'train_offline.updates_per_iteration', '25')),
+      'finished': os.path.exists(os.path.join(path, 'DONE')),
+      'iterations': iterations, 'returns': returns, 'stds': stds,
+      'dataset_return': dataset.get('mean'),
+      'dynamics_epochs': (state.get('dynamics_fit') or {}).get('stop_epoch'),
+  }
+
+
+def main(argv):
+  del argv
+  launch_common.quiet_logs()
+  import matplotlib
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt
+  data = [load_run(p) for p in FLAGS.runs]
+  fig, axes = plt.subplots(1, len(data), figsize=(5.5 * len(data), 4), squeeze=False)
+  table, csv_rows = [], []
+  for ax, d in zip(axes[0], data):
+    name = f'{d["env_id"]} {d["noise"]} {d["size"]}'
+    label = 'BREMEN' if d['policy_init'] == 'bc' else f'policy_init={d["policy_init"]}'
+    ax.plot(d['iterations'], d['returns'], 'o-', label=f'{label} (deterministic, real env)')
+    lo = [m - s for m, s in zip(d['returns'], d['stds'])]
+    hi = [m + s for m, s in zip(d['returns'], d['stds'])]
+    ax.fill_between(d['iterations'], lo, hi, alpha=0.2)
+    if d['policy_init'] == 'bc' and d['iterations'] and d['iterations'][0] == 0:
+      ax.axhline(d['returns'][0], color='tab:orange', ls='--', label='BC policy (iteration 0)')
+    if d['dataset_return'] is not None:
+      ax.axhline(d['dataset_return'], color='tab:green', ls=':', label='dataset (behaviour)')
+    ax.set_title(name + ('' if d['finished'] else ' (unfinished)'))
+    ax.set_xlabel(f'outer iteration ({d["updates_per_iteration"]} TRPO updates each)')
+    ax.set_ylabel('average return')
+    ax.legend(fontsize=8)
+    last = d['returns'][-1]
+    bc = d['returns'][0] if d['policy_init'] == 'bc' else None
+    best = max(d['returns'][1:]) if len(d['returns']) > 1 else float('nan')
+    table.append([name, f'{d["iterations"][-1]} of {d["budget"]}',
+                  'yes' if d['finished'] else 'no', f'{d["dataset_return"]:.1f}',
+                  f'{bc:.1f}' if bc is not None else 'n/a',
+                  f'{last:.1f} ± {d["stds"][-1]:.1f}', f'{best:.1f}',
+                  str(d['dynamics_epochs'])])
+    for it, m, s in zip(d['iterations'], d['returns'], d['stds']):
+      csv_rows.append([name, d['path'], it, m, s, d['dataset_return']])
+  fig.tight_layout()
+  os.makedirs(os.path.dirname(os.path.abspath(FLAGS.out)), exist_ok=True)
+  with fileio.atomic_path(FLAGS.out + '.png') as tmp:
+    fig.savefig(tmp, dpi=110, format='png')
+  runs_list = '\n'.join(f'- `{d["path"]}`' for d in data)
+  text = (f'# Offline learning curves\n\n' + results.provenance_header(runs_list.replace('\n', ' ')) +
+          f'\n![learning curves]({os.path.basename(FLAGS.out)}.png)\n\n' +
+          results.markdown_table(
+              ['run', 'iterations done', 'finished', 'dataset return', 'BC policy (it. 0)',
+               'last iteration', 'best iteration ≥ 1', 'dynamics stop epochs'], table) +
+          '\nReturns: deterministic mean action in the real env, whole episodes totalling '
+          '≥ 3000 steps per evaluation (mean ± std over those episodes).\n')
+  fileio.write_text(FLAGS.out + '.md', text)
+  results.write_csv(FLAGS.out + '.csv', ['run', 'path', 'iteration', 'eval_return_mean',
+                                         'eval_return_std', 'dataset_return'], csv_rows)
+  print(f'Wrote {FLAGS.out}.png, .md and .csv')
+
+
+if __name__ == '__main__':
+  app.run(main)
