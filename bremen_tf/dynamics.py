@@ -83,6 +83,7 @@ class DynamicsEnsemble(tf.Module):
     def predict(obs, act, member):
       x = self._inputs(obs, act)
       branches = [lambda layers=layers: forward(x, layers) for layers in members]
+      member = tf.convert_to_tensor(member, tf.int32)
       return self._denormalize(obs, tf.switch_case(member, branches))
     return predict
 
