@@ -68,3 +68,15 @@ def test_behavior_cloning_fits_and_collapses_log_std():
   copy.copy_from(pol)
   np.testing.assert_array_equal(copy.mean_log_std(obs[:5])[0], pol.mean_log_std(obs[:5])[0])
   np.testing.assert_array_equal(copy.normalizer.mean_std()[1], pol.normalizer.mean_std()[1])
+
+
+def test_fixed_unit_log_std_variant_samples_and_scores_with_sigma_one():
+  policy = GaussianPolicy(4, 2)
+  obs = tf.random.stateless_normal([5, 4], seed=[0, 0])
+  mean, _ = policy.mean_log_std(obs)
+  policy.set_fixed_log_std(0.0)  # the paper text's Normal(π̂_β, 1)
+  mean2, log_std = policy.mean_log_std(obs)
+  np.testing.assert_array_equal(log_std.numpy(), np.zeros((5, 2)))
+  np.testing.assert_allclose(mean2.numpy(), mean.numpy())
+  noise = tf.ones([5, 2])
+  np.testing.assert_allclose(policy.sample(obs, noise).numpy(), mean.numpy() + 1.0, rtol=1e-6)
