@@ -27,7 +27,7 @@ class ImaginedTRPO(tf.Module):
                seed=0, batch_size=50_000, max_parallel=1000, gamma=0.99, gae_lambda=0.95,
                target_kl=0.01, alpha=0.0, damping=0.1, cg_iters=10, cg_tolerance=1e-10,
                backtracks=10, accept_ratio=0.1, center_advantages=True,
-               fisher_product='gauss_newton'):
+               fisher_product='gauss_newton', fisher_subsample=1.0):
     super().__init__(name='imagined_trpo')
     if alpha and behavior_policy is None:
       raise ValueError('alpha > 0 penalises KL to the behaviour policy, so it needs one.')
@@ -47,6 +47,11 @@ class ImaginedTRPO(tf.Module):
       raise ValueError(f"fisher_product must be 'gauss_newton' or 'double_backprop', got "
                        f'{fisher_product!r}.')
     self.fisher_product = fisher_product  # same matrix, two ways to multiply by it (speed)
+    if not 0.0 < fisher_subsample <= 1.0:
+      raise ValueError(f'fisher_subsample must be in (0, 1], got {fisher_subsample}.')
+    # rllab's subsample_factor: the Fisher products (not the gradient, the step size's KL or
+    # the line search) use a random fraction of the batch rows. 1.0 is the original.
+    self.fisher_rows = max(1, int(round(fisher_subsample * self.batch_size)))
     self.baseline = LinearFeatureBaseline(policy.obs_dim)
     self.rng = tf.random.Generator.from_seed(seed)
     self.update = tf.function(self._update)
@@ -96,7 +101,7 @@ class ImaginedTRPO(tf.Module):
     return batch, fit, diagnostics
 
   def step_functions(self, batch):
-    """(surrogate, kl, fvp or None, variables) for the TRPO step on `batch`."""
+    """(surrogate, kl, undamped Fisher-vector product, variables) for the TRPO step."""
     obs, actions, adv = batch['obs'], batch['actions'], batch['advantages']
     old_mean, old_log_std = (tf.stop_gradient(t) for t in self.policy.mean_log_std(obs))
     old_log_prob = _log_prob(old_mean, old_log_std, actions)
@@ -111,10 +116,22 @@ class ImaginedTRPO(tf.Module):
       mean, log_std = self.policy.mean_log_std(obs)
       return tf.reduce_sum(gaussian_kl(old_mean, old_log_std, mean, log_std)) / n
 
-    fvp = None
+    fisher_obs = obs
+    if self.fisher_rows < self.batch_size:
+      rows = tf.argsort(self.rng.uniform([self.batch_size]))[:self.fisher_rows]
+      fisher_obs = tf.gather(obs, rows)
+    m = float(self.fisher_rows)
     if self.fisher_product == 'gauss_newton':
       fvp = lambda v: trpo.gaussian_fisher_vector_product(
-          lambda: self.policy.mean_log_std(obs), variables, v, n)
+          lambda: self.policy.mean_log_std(fisher_obs), variables, v, m)
+    else:
+      fisher_mean, fisher_log_std = self.policy.mean_log_std(fisher_obs)
+      fisher_mean, fisher_log_std = tf.stop_gradient(fisher_mean), tf.stop_gradient(fisher_log_std)
+
+      def fisher_kl():
+        mean, log_std = self.policy.mean_log_std(fisher_obs)
+        return tf.reduce_sum(gaussian_kl(fisher_mean, fisher_log_std, mean, log_std)) / m
+      fvp = lambda v: trpo.fisher_vector_product(fisher_kl, variables, v)
     return surrogate, kl, fvp, variables
 
   def policy_step(self, batch):

@@ -167,3 +167,10 @@ def test_model_diagnostics_are_zero_for_a_perfect_model():
   assert d['model_step_mse'] == 0.0 and d['model_traj_mse'] == 0.0
   assert d['model_energy_distance'] == 0.0 and d['model_traj_steps'] == 4
   assert abs(d['model_step_return'] - 4.0) < 1e-6  # 4 steps of +0.5 in 2 dims
+
+
+def test_fisher_subsample_still_steps_within_a_loose_trust_region():
+  trainer, _ = tiny_trainer('bremen/HalfCheetah-v0', fisher_subsample=0.25)
+  assert trainer.fisher_rows == 100
+  info = trainer.update()
+  assert bool(info['accepted']) and 0.0 < float(info['kl_after']) <= 0.01 * 3
