@@ -94,9 +94,13 @@ def test_interrupted_run_resumes_where_it_stopped(tmp_path, data_dir):
 
 def test_me_trpo_skips_bc_and_bad_settings_fail_clearly(tmp_path, data_dir):
   out = launch(str(tmp_path / 'me'), data_dir, '--gin_file=gin/algos/me_trpo.gin',
-               '--gin_bindings=train_offline.outer_iterations=1')
+               '--gin_bindings=train_offline.outer_iterations=1',
+               '--gin_bindings=train_offline.eval_model=True')
   assert out.returncode == 0, out.stdout + out.stderr
   assert '[bc]' not in out.stdout and 'random init' in out.stdout
+  row = metrics(str(tmp_path / 'me'))[-1]  # §11 diagnostics on the evaluation episodes
+  for key in ('model_step_mse', 'model_traj_mse', 'model_energy_distance'):
+    assert np.isfinite(float(row[key])) and float(row[key]) >= 0
   bad = launch(str(tmp_path / 'bad'), data_dir, "--gin_bindings=train_offline.policy_init='x'")
   assert bad.returncode != 0 and 'policy_init must be one of' in bad.stderr
   missing = launch(str(tmp_path / 'missing'), data_dir, '--gin_file=gin/nope.gin')
