@@ -16,17 +16,12 @@ import gin
 import numpy as np
 import tensorflow as tf
 
-from bremen_tf import envs, evaluation, fileio, provenance
+from bremen_tf import envs, evaluation, fileio, provenance, runs
 from bremen_tf.agents.sac import Sac, TanhGaussianActor
 from bremen_tf.replay import ReplayBuffer
 
 SHIPPED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'behavior_policies')
 POLICY_PREFIX = 'policy'
-
-
-def _format_time(seconds):
-  seconds = int(seconds)
-  return f'{seconds // 3600}h{seconds // 60 % 60:02d}m{seconds % 60:02d}s'
 
 
 @gin.configurable(denylist=['run'])
@@ -111,7 +106,7 @@ def train_behavior_policy(run, env_id=gin.REQUIRED, seed=0, total_steps=500_000,
       log(f'[{env_id}] step {step:7d} | eval {stats["return_mean"]:8.1f} '
           f'± {stats["return_std"]:6.1f} | last {len(recent)} evals >= {target_return:g}: '
           f'{hits}/{target_consecutive} | alpha {float(info["alpha"]):.3f} | '
-          f'{rate:5.0f} steps/s | {_format_time(elapsed)}')
+          f'{rate:5.0f} steps/s | {runs.format_duration(elapsed)}')
       found_now = (state['partial'] is None and len(recent) == target_consecutive
                    and hits == target_consecutive)
       if found_now:

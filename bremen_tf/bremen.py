@@ -12,7 +12,6 @@ identity observation normalisation, and no behaviour cloning unless `alpha` need
 Resumable: the state after the dynamics fit, after BC and after every outer iteration is
 checkpointed (`checkpoint_every`), and a restarted run continues from the last checkpoint.
 """
-import math
 import os
 import time
 
@@ -20,7 +19,7 @@ import gin
 import numpy as np
 import tensorflow as tf
 
-from bremen_tf import envs, evaluation, export, fileio
+from bremen_tf import envs, evaluation, export, fileio, runs
 from bremen_tf.data import get_dataset
 from bremen_tf.dynamics import DynamicsEnsemble
 from bremen_tf.imagined_trpo import ImaginedTRPO
@@ -44,20 +43,6 @@ def reset_observations(env_id, n, seed):
   obs = [env.reset(seed=seed)[0]] + [env.reset()[0] for _ in range(n - 1)]
   env.close()
   return np.asarray(obs, np.float32)
-
-
-def _fmt_time(seconds):
-  seconds = int(seconds)
-  return f'{seconds // 3600}h{seconds // 60 % 60:02d}m' if seconds >= 3600 else \
-      f'{seconds // 60}m{seconds % 60:02d}s'
-
-
-class _Stopwatch:
-  def __init__(self):
-    self.t0 = time.time()
-
-  def __call__(self):
-    return time.time() - self.t0
 
 
 @gin.configurable(denylist=['run', 'seed', 'log'])
@@ -116,21 +101,21 @@ def train_offline(run, seed=0, env_id=gin.REQUIRED, noise='pure', dataset_size='
     train, validation = split_sequential(dataset, validation_fraction)
     log(f'[dynamics] fitting {dynamics.n_models} models on {len(train[0]):,} transitions, '
         f'validating on {len(validation[0]):,}')
-    clock = _Stopwatch()
+    t0 = time.time()
     state['dynamics_fit'] = dynamics.fit(train, validation, log=lambda m: log(f'[dynamics] {m}'))
-    state['dynamics_fit']['seconds'] = clock()
-    log(f'[dynamics] done in {_fmt_time(clock())}: stopped at epochs '
+    state['dynamics_fit']['seconds'] = time.time() - t0
+    log(f'[dynamics] done in {runs.format_duration(time.time() - t0)}: stopped at epochs '
         f'{state["dynamics_fit"]["stop_epoch"]}')
     save('dynamics')
 
   # --- behaviour cloning --------------------------------------------------------------------------
   if state['stage'] == 'dynamics':
     if use_bc:
-      clock = _Stopwatch()
+      t0 = time.time()
       log(f'[bc] behaviour cloning on {len(dataset):,} transitions')
       _, history = behavior_clone(bc_policy, dataset.observations, dataset.actions, seed=seed,
                                   log=lambda m: log(f'[bc] {m}'))
-      state['bc'] = {'final_loss': history[-1][1], 'seconds': clock()}
+      state['bc'] = {'final_loss': history[-1][1], 'seconds': time.time() - t0}
     if policy_init != 'random':
       policy.copy_from(bc_policy)
     save('bc')
@@ -161,13 +146,13 @@ def train_offline(run, seed=0, env_id=gin.REQUIRED, noise='pure', dataset_size='
     save('trpo')
 
   start_it = int(iteration.numpy())
-  session_clock = _Stopwatch()
+  session_start = time.time()
   imagined_total = start_it * updates_per_iteration * trainer.batch_size
   for it in range(start_it + 1, outer_iterations + 1):
-    clock = _Stopwatch()
+    t0 = time.time()
     infos = [{k: v.numpy() for k, v in trainer.update().items()}
              for _ in range(updates_per_iteration)]
-    train_seconds = clock()
+    train_seconds = time.time() - t0
     imagined = int(sum(i['imagined_steps'] for i in infos))
     imagined_total += imagined
     row = {'iteration': it, 'step': it, 'trpo_updates': it * updates_per_iteration,
@@ -177,17 +162,17 @@ def train_offline(run, seed=0, env_id=gin.REQUIRED, noise='pure', dataset_size='
       row[key] = float(np.mean([i[key] for i in infos]))
     row['accept_rate'] = float(np.mean([i['accepted'] for i in infos]))
     row['imagined_steps_per_s'] = imagined / train_seconds
-    row['iteration_seconds'] = clock()
+    row['iteration_seconds'] = time.time() - t0
     run.log_metrics(row, step=it)
     iteration.assign(it)
     if it % checkpoint_every == 0 or it == outer_iterations:
       save('trpo')
     done_here = it - start_it
-    eta = session_clock() / done_here * (outer_iterations - it)
+    eta = (time.time() - session_start) / done_here * (outer_iterations - it)
     log(f'[trpo] iteration {it}/{outer_iterations}: real return {row["eval_return_mean"]:.1f} '
         f'± {row["eval_return_std"]:.1f} | imagined {row["imagined_return_mean"]:.1f} | '
         f'KL to BC {row["kl_to_behavior"]:.3g} | accepted {row["accept_rate"]:.0%} | '
-        f'{row["imagined_steps_per_s"]:,.0f} imagined steps/s | ETA {_fmt_time(eta)}')
+        f'{row["imagined_steps_per_s"]:,.0f} imagined steps/s | ETA {runs.format_duration(eta)}')
 
   export_dir = run.file('policy')
   export.export_policy(policy, export_dir, {

@@ -90,8 +90,12 @@ def assemble_paths(records):
                lengths)
 
 
+def flatten_paths(x):
+  """[n_paths, L, ...] -> [n_paths·L, ...], row-major (path by path)."""
+  return tf.reshape(x, tf.concat([[-1], tf.shape(x)[2:]], axis=0))
+
+
 def first_rows(x, n):
-  """Flattens [n_paths, L, ...] row-major and keeps the first n rows: the original's batch
-  (pad to the longest path, flatten, cut to batch_size), pad rows included."""
-  flat = tf.reshape(x, tf.concat([[-1], tf.shape(x)[2:]], axis=0))
-  return flat[:n]
+  """The first n rows of flatten_paths(x): the original's batch (pad to the longest path,
+  flatten, cut to batch_size), pad rows included."""
+  return flatten_paths(x)[:n]

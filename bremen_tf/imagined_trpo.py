@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from bremen_tf import imagination, trpo
 from bremen_tf.advantages import gae
-from bremen_tf.policies import gaussian_kl
+from bremen_tf.policies import gaussian_kl, gaussian_log_prob
 from bremen_tf.value import LinearFeatureBaseline
 
 
@@ -63,15 +63,12 @@ class ImaginedTRPO(tf.Module):
                                   self.batch_size)
     return imagination.assemble_paths(records)
 
-  def _flat(self, x):
-    return tf.reshape(x, tf.concat([[-1], tf.shape(x)[2:]], axis=0))
-
   def process(self, paths):
     """Advantages and the TRPO batch. Returns (batch dict, baseline-fit dict, diagnostics)."""
     mask = paths.mask
-    obs_flat = self._flat(paths.obs)
+    obs_flat = imagination.flatten_paths(paths.obs)
     norm_obs = self.policy.normalizer(obs_flat)
-    values = tf.reshape(self.baseline.predict(norm_obs, self._flat(paths.timesteps)),
+    values = tf.reshape(self.baseline.predict(norm_obs, imagination.flatten_paths(paths.timesteps)),
                         tf.shape(mask)) * mask
     rewards = paths.rewards
     if self.alpha:  # explicit KL value penalty, KL(π_θ ‖ π̂_β) at s_t
@@ -89,8 +86,8 @@ class ImaginedTRPO(tf.Module):
     batch = {'obs': imagination.first_rows(paths.obs, n),
              'actions': imagination.first_rows(paths.actions, n),
              'advantages': imagination.first_rows(advantages, n)}
-    fit = {'norm_obs': norm_obs, 'timesteps': self._flat(paths.timesteps),
-           'targets': self._flat(targets), 'weights': self._flat(mask)}
+    fit = {'norm_obs': norm_obs, 'timesteps': imagination.flatten_paths(paths.timesteps),
+           'targets': imagination.flatten_paths(targets), 'weights': imagination.flatten_paths(mask)}
     returns = tf.reduce_sum(paths.rewards * mask, axis=1)
     diagnostics = {'imagined_return_mean': tf.reduce_mean(returns),
                    'imagined_return_std': tf.math.reduce_std(returns),
@@ -104,13 +101,13 @@ class ImaginedTRPO(tf.Module):
     """(surrogate, kl, undamped Fisher-vector product, variables) for the TRPO step."""
     obs, actions, adv = batch['obs'], batch['actions'], batch['advantages']
     old_mean, old_log_std = (tf.stop_gradient(t) for t in self.policy.mean_log_std(obs))
-    old_log_prob = _log_prob(old_mean, old_log_std, actions)
+    old_log_prob = gaussian_log_prob(old_mean, old_log_std, actions)
     n = float(self.batch_size)
     variables = self.policy.trainable_variables
 
     def surrogate():
       mean, log_std = self.policy.mean_log_std(obs)
-      return -tf.reduce_mean(tf.exp(_log_prob(mean, log_std, actions) - old_log_prob) * adv)
+      return -tf.reduce_mean(tf.exp(gaussian_log_prob(mean, log_std, actions) - old_log_prob) * adv)
 
     def kl():  # sum over rows / batch_size, pad rows included, as the original
       mean, log_std = self.policy.mean_log_std(obs)
@@ -157,7 +154,3 @@ class ImaginedTRPO(tf.Module):
     self.fit_baseline(fit)
     return {**diagnostics, **info}
 
-
-def _log_prob(mean, log_std, actions):
-  z = (actions - mean) * tf.exp(-log_std)
-  return tf.reduce_sum(-0.5 * tf.square(z) - log_std - 0.5 * np.log(2.0 * np.pi), axis=-1)

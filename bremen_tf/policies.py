@@ -102,14 +102,18 @@ class GaussianPolicy(tf.Module):
 
   def log_prob(self, obs, actions):
     """log N(actions; μ, σ²) under the network's σ (what TRPO's ratio uses)."""
-    mean, log_std = self.mean_log_std(obs)
-    z = (actions - mean) * tf.exp(-log_std)
-    return tf.reduce_sum(-0.5 * tf.square(z) - log_std - 0.5 * np.log(2.0 * np.pi), axis=-1)
+    return gaussian_log_prob(*self.mean_log_std(obs), actions)
 
   def copy_from(self, other):
     """Every variable, both heads and the observation statistics (BC -> TRPO initialisation)."""
     for dst, src in zip(self.variables, other.variables):
       dst.assign(src)
+
+
+def gaussian_log_prob(mean, log_std, actions):
+  """log N(actions; mean, exp(log_std)²) of a diagonal Gaussian, summed over dimensions."""
+  z = (actions - mean) * tf.exp(-log_std)
+  return tf.reduce_sum(-0.5 * tf.square(z) - log_std - 0.5 * np.log(2.0 * np.pi), axis=-1)
 
 
 def gaussian_kl(mean0, log_std0, mean1, log_std1):

@@ -20,6 +20,12 @@ from bremen_tf import fileio, provenance
 DONE_FILE = 'DONE'
 
 
+def format_duration(seconds):
+  """'1h02m03s' for progress lines."""
+  seconds = int(seconds)
+  return f'{seconds // 3600}h{seconds // 60 % 60:02d}m{seconds % 60:02d}s'
+
+
 def read_metrics(run_path):
   """The rows of <run_path>/metrics.csv as dicts ([] before the first row); no lock needed."""
   path = os.path.join(run_path, 'metrics.csv')

@@ -20,12 +20,19 @@ def flat_concat(tensors):
   return tf.concat([tf.reshape(t, [-1]) for t in tensors], axis=0)
 
 
-def assign_flat(variables, flat):
-  offset = 0
+def unflatten(variables, flat):
+  """Splits a flat vector into tensors shaped like `variables`."""
+  out, offset = [], 0
   for v in variables:
     size = v.shape.num_elements()  # static: works inside tf.function
-    v.assign(tf.reshape(flat[offset:offset + size], v.shape))
+    out.append(tf.reshape(flat[offset:offset + size], v.shape))
     offset += size
+  return out
+
+
+def assign_flat(variables, flat):
+  for v, value in zip(variables, unflatten(variables, flat)):
+    v.assign(value)
 
 
 def fisher_vector_product(kl_fn, variables, vector, damping=0.0):
@@ -37,15 +44,6 @@ def fisher_vector_product(kl_fn, variables, vector, damping=0.0):
     grad_dot_v = tf.reduce_sum(grads * tf.stop_gradient(vector))
   hvp = flat_concat(outer.gradient(grad_dot_v, variables))
   return hvp + damping * vector
-
-
-def unflatten(variables, flat):
-  out, offset = [], 0
-  for v in variables:
-    size = v.shape.num_elements()
-    out.append(tf.reshape(flat[offset:offset + size], v.shape))
-    offset += size
-  return out
 
 
 def gaussian_fisher_vector_product(dist_fn, variables, vector, n_rows, damping=0.0):
