@@ -12,7 +12,10 @@ identity observation normalisation, and no behaviour cloning unless `alpha` need
 Resumable: the state after the dynamics fit, after BC and after every outer iteration is
 checkpointed (`checkpoint_every`), and a restarted run continues from the last checkpoint.
 """
+import hashlib
+import json
 import os
+import shutil
 import time
 
 import gin
@@ -37,6 +40,42 @@ def split_sequential(dataset, validation_fraction):
   return tuple(a[:n_train] for a in arrays), tuple(a[n_train:] for a in arrays)
 
 
+def dynamics_cache_key(env_id, noise, dataset_size, n, validation_fraction, seed, dynamics):
+  """Everything the fitted ensemble depends on (the fit is deterministic given these)."""
+  key = dict(env_id=env_id, noise=noise, dataset_size=dataset_size, n=n, seed=seed,
+             validation_fraction=validation_fraction, n_models=dynamics.n_models,
+             hidden=list(dynamics.net_sizes), learning_rate=dynamics.optimizer.learning_rate,
+             **dynamics.fit_defaults)
+  digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+  name = f'{env_id.replace("/", "_")}_{noise}_{dataset_size}_seed{seed}_{digest}'
+  return name, key
+
+
+def load_cached_dynamics(cache_dir, name, dynamics):
+  """The cached fit summary (and `dynamics` restored), or None if the cache has no entry."""
+  entry = os.path.join(cache_dir, name)
+  info_path = os.path.join(entry, 'fit.json')
+  if not os.path.exists(info_path):
+    return None
+  info = fileio.read_json(info_path)
+  tf.train.Checkpoint(dynamics=dynamics).read(
+      os.path.join(entry, 'dynamics')).assert_existing_objects_matched()
+  return info
+
+
+def save_cached_dynamics(cache_dir, name, key, dynamics, fit):
+  """Writes the entry atomically (a directory renamed into place; a concurrent writer loses)."""
+  entry = os.path.join(cache_dir, name)
+  tmp = f'{entry}.tmp{os.getpid()}'
+  shutil.rmtree(tmp, ignore_errors=True)
+  tf.train.Checkpoint(dynamics=dynamics).write(os.path.join(tmp, 'dynamics'))
+  fileio.write_json(os.path.join(tmp, 'fit.json'), {**fit, 'key': key})
+  try:
+    os.replace(tmp, entry)
+  except OSError:  # another run cached the same fit first
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
 def reset_observations(env_id, n, seed):
   """n observations from the real env's reset distribution (nothing is simulated)."""
   env = envs.make(env_id)
@@ -50,8 +89,19 @@ def train_offline(run, seed=0, env_id=gin.REQUIRED, noise='pure', dataset_size='
                   data_dir=None, validation_fraction=0.15, policy_init='bc',
                   outer_iterations=250, updates_per_iteration=25, eval_min_steps=3000,
                   checkpoint_every=1, reset_bank_size=10_000, horizon=None, eval_model=False,
-                  log=print):
-  """Runs (or resumes) one BREMEN offline run in `run` (a runs.RunDir). Returns a summary."""
+                  dynamics_cache_dir=None, algorithm='bremen', log=print):
+  """Runs (or resumes) one offline run in `run` (a runs.RunDir). Returns a summary.
+
+  `algorithm` 'bremen' runs BREMEN/ME-TRPO (below); 'bc', 'bcq' and 'brac' run the model-free
+  baselines of bremen_tf/model_free.py on the same dataset. `dynamics_cache_dir`, if set, shares
+  one dynamics fit between runs with the same data, seed and ensemble settings (e.g. BREMEN and
+  ME-TRPO): the fit is deterministic given those, so this only saves time.
+  """
+  if algorithm != 'bremen':
+    from bremen_tf import model_free  # pylint: disable=g-import-not-at-top
+    return model_free.train_model_free(run, seed=seed, algorithm=algorithm, env_id=env_id,
+                                       noise=noise, dataset_size=dataset_size,
+                                       data_dir=data_dir, log=log)
   if policy_init not in POLICY_INITS:
     raise ValueError(f'policy_init must be one of {POLICY_INITS}, got {policy_init!r}.')
   if not 0.0 < validation_fraction < 1.0:
@@ -99,11 +149,25 @@ def train_offline(run, seed=0, env_id=gin.REQUIRED, noise='pure', dataset_size='
   # --- dynamics -----------------------------------------------------------------------------------
   if state['stage'] == 'start':
     train, validation = split_sequential(dataset, validation_fraction)
-    log(f'[dynamics] fitting {dynamics.n_models} models on {len(train[0]):,} transitions, '
-        f'validating on {len(validation[0]):,}')
+    cached = None
+    if dynamics_cache_dir:
+      cache_name, cache_key = dynamics_cache_key(env_id, noise, dataset_size, len(dataset),
+                                                 validation_fraction, seed, dynamics)
+      cached = load_cached_dynamics(dynamics_cache_dir, cache_name, dynamics)
     t0 = time.time()
-    state['dynamics_fit'] = dynamics.fit(train, validation, log=lambda m: log(f'[dynamics] {m}'))
-    state['dynamics_fit']['seconds'] = time.time() - t0
+    if cached is not None:
+      log(f'[dynamics] reusing the fit cached in {os.path.join(dynamics_cache_dir, cache_name)}')
+      state['dynamics_fit'] = {**{k: v for k, v in cached.items() if k != 'key'},
+                               'cached_from': os.path.join(dynamics_cache_dir, cache_name)}
+    else:
+      log(f'[dynamics] fitting {dynamics.n_models} models on {len(train[0]):,} transitions, '
+          f'validating on {len(validation[0]):,}')
+      state['dynamics_fit'] = dynamics.fit(train, validation,
+                                           log=lambda m: log(f'[dynamics] {m}'))
+      state['dynamics_fit']['seconds'] = time.time() - t0
+      if dynamics_cache_dir:
+        save_cached_dynamics(dynamics_cache_dir, cache_name, cache_key, dynamics,
+                             state['dynamics_fit'])
     log(f'[dynamics] done in {runs.format_duration(time.time() - t0)}: stopped at epochs '
         f'{state["dynamics_fit"]["stop_epoch"]}')
     save('dynamics')

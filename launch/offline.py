@@ -17,23 +17,12 @@ from absl import app, flags
 import gin
 
 import launch_common
-from bremen_tf import bremen, fileio, runs
+from bremen_tf import bremen, fileio, model_free, runs  # pylint: disable=unused-import (registers gin)
 
 flags.DEFINE_string('root_dir', None,
                     'Run directory (default runs/offline/<gin file names>/seed<seed>).')
 flags.adopt_module_key_flags(launch_common)
 FLAGS = flags.FLAGS
-
-
-def default_root_dir(gin_files, seed):
-  """runs/offline/hopper_100k/seed0; extra gin files are appended: hopper_100k+algos-me_trpo."""
-  names = []
-  for path in gin_files:
-    stem = os.path.splitext(os.path.basename(path))[0]
-    parent = os.path.basename(os.path.dirname(os.path.abspath(path)))
-    names.append(stem if parent == 'gin' else f'{parent}-{stem}')
-  return os.path.join(launch_common.REPO_ROOT, 'runs', 'offline', '+'.join(names) or 'default',
-                      f'seed{seed}')
 
 
 def main(argv):
@@ -43,7 +32,8 @@ def main(argv):
     sys.exit('error: give at least one --gin_file, e.g. --gin_file=gin/hopper_100k.gin')
   launch_common.setup()
   try:
-    run = runs.RunDir(FLAGS.root_dir or default_root_dir(FLAGS.gin_file, FLAGS.seed))
+    run = runs.RunDir(FLAGS.root_dir
+                      or launch_common.default_root_dir(FLAGS.gin_file, FLAGS.seed))
   except (runs.RunFinishedError, runs.RunBusyError) as e:
     sys.exit(f'error: {e}')
   config_path = run.file('config.gin')
