@@ -48,14 +48,41 @@ class _ExportModule(tf.Module):
 def export_policy(policy, path, metadata=None):
   """Writes the SavedModel to `path` atomically (a previous export there is replaced)."""
   module = _ExportModule(policy)
+  return _save(module, {'serving_default': module.serve, 'sample': module.sample}, path, {
+      'obs_dim': policy.obs_dim, 'act_dim': policy.act_dim,
+      'signatures': {'serving_default': 'observations -> actions (mean)',
+                     'sample': 'observations -> actions, mean, log_std'},
+      **(metadata or {})})
+
+
+def export_test_policies(networks, policies, obs_dim, path, metadata):
+  """Exports model-free test policies: `policies` name -> fn(obs) -> actions, the first served as
+  `serving_default` and each also under its own name; `networks` are the tf.Modules they read."""
+  module = tf.Module(name='exported_policies')
+  module.networks = dict(networks)  # tracked, so their variables are saved
+  spec = tf.TensorSpec([None, obs_dim], tf.float32, name='observations')
+  signatures = {}
+  for k, (name, fn) in enumerate(policies.items()):
+    traced = tf.function(_serving(fn), input_signature=[spec])
+    setattr(module, f'policy_{name}', traced)
+    signatures[name] = traced
+    if k == 0:
+      signatures['serving_default'] = traced
+  return _save(module, signatures, path, {
+      'obs_dim': obs_dim, 'signatures': {name: 'observations -> actions' for name in signatures},
+      **metadata})
+
+
+def _serving(fn):
+  def serve(observations):
+    return {'actions': fn(observations)}
+  return serve
+
+
+def _save(module, signatures, path, meta):
   tmp = path.rstrip('/') + '.tmp'
   shutil.rmtree(tmp, ignore_errors=True)
-  tf.saved_model.save(module, tmp, signatures={'serving_default': module.serve,
-                                               'sample': module.sample})
-  meta = {'obs_dim': policy.obs_dim, 'act_dim': policy.act_dim,
-          'signatures': {'serving_default': 'observations -> actions (mean)',
-                         'sample': 'observations -> actions, mean, log_std'},
-          **(metadata or {})}
+  tf.saved_model.save(module, tmp, signatures=signatures)
   fileio.write_json(os.path.join(tmp, METADATA_FILE), meta)
   if os.path.exists(path):
     shutil.rmtree(path)

@@ -72,10 +72,11 @@ def build_grid():
     if not os.path.exists(full):
       sys.exit(f'error: gin file {path} does not exist.')
   runs = []
-  # Algorithm-major, so BREMEN's dynamics fits are cached before ME-TRPO asks for them.
-  for algo in FLAGS.algos:
-    for cell in gin_files:
-      for seed in FLAGS.seeds:
+  # Seed-major, so each pass over the seeds completes a table; within a seed algorithm-major, so
+  # BREMEN's dynamics fits are cached before ME-TRPO (listed last) asks for them.
+  for seed in FLAGS.seeds:
+    for algo in FLAGS.algos:
+      for cell in gin_files:
         files = [cell] + ([ALGO_GIN[algo]] if ALGO_GIN[algo] else []) + FLAGS.extra_gin
         files = [f if os.path.isabs(f) else os.path.join(launch_common.REPO_ROOT, f)
                  for f in files]

@@ -1,0 +1,139 @@
+"""BRAC primal (reference/brac_protocol.md §4.2) with the KL value penalty, and its max-Q policy.
+
+  D̂(s) = mean_i [log π(a_i|s) − log π_b(clip(a_i)|s)],  a_i ~ π(·|s), i = 1..N (reparameterised)
+  Q target  y = r + γ·d·(E(Q̄(s′, a′)) − α_e·log π(a′|s′) − α·D̂(s′)),   a′ ~ π(·|s′)
+  policy    mean(α_e·log π(ã|s) + α·D̂(s) − 1[step > warm_start]·E(Q(s, ã)))
+  E(Q) = λ·min + (1 − λ)·max over the Q ensemble.
+
+Defaults are the README/run_primal.sh settings (α = 0.1 fixed, policy lr 3e-4, KL, value penalty);
+`value_penalty=False` gives the policy-regularisation variant. π_b is a fixed, separately cloned
+TanhGaussianActor (BRAC trains it with the BC agent first). Test policies: `main` (mode) and
+`max_q` (10 samples from π, the one with the highest Q_1).
+"""
+import gin
+import tensorflow as tf
+
+from bremen_tf.agents.common import (argmax_rows, clip_inside, clip_pass_through, ensemble_q,
+                                     polyak, relu_v2)
+from bremen_tf.agents.sac import QNetwork, TanhGaussianActor
+from bremen_tf.optim import Adam
+
+DIVERGENCES = ('kl',)
+
+
+@gin.configurable(denylist=['obs_dim', 'act_dim', 'behavior_actor', 'seed'])
+class BRACAgent(tf.Module):
+
+  def __init__(self, obs_dim, act_dim, behavior_actor, seed=0, actor_hidden=(200, 200),
+               q_hidden=(300, 300), n_q=2, q_learning_rate=1e-3, policy_learning_rate=3e-4,
+               alpha_learning_rate=1e-3, alpha=0.1, train_alpha=False, alpha_max=500.0,
+               alpha_entropy=0.0, train_alpha_entropy=False, target_entropy=None,
+               target_divergence=0.0, warm_start=20_000, n_div_samples=4,
+               ensemble_q_lambda=1.0, value_penalty=True, divergence='kl', discount=0.99,
+               tau=0.005, batch_size=256, n_max_q_samples=10, copy_targets_at_init=False):
+    super().__init__(name='brac')
+    if divergence not in DIVERGENCES:
+      raise ValueError(f'divergence must be one of {DIVERGENCES} (the primal forms ported here), '
+                       f'got {divergence!r}.')
+    self.obs_dim, self.act_dim, self.batch_size = obs_dim, act_dim, batch_size
+    self.low, self.high = -1.0, 1.0
+    self.behavior_actor = behavior_actor
+    self.actor = TanhGaussianActor(obs_dim, act_dim, actor_hidden, seed=seed)
+    self.qs = [QNetwork(obs_dim, act_dim, q_hidden, seed + 1 + k, f'q{k}') for k in range(n_q)]
+    # Like BRAC, targets are initialised independently and only Polyak-averaged (quirk 3).
+    self.q_targets = [QNetwork(obs_dim, act_dim, q_hidden, seed + 101 + k, f'q_target{k}')
+                      for k in range(n_q)]
+    self._q_vars = [v for q in self.qs for v in q.trainable_variables]
+    self._q_target_vars = [v for q in self.q_targets for v in q.trainable_variables]
+    if copy_targets_at_init:
+      for v, tv in zip(self._q_vars, self._q_target_vars):
+        tv.assign(v)
+    self.alpha_var = tf.Variable(float(alpha), name='alpha')
+    self.alpha_entropy_var = tf.Variable(float(alpha_entropy), name='alpha_entropy')
+    self.train_alpha, self.train_alpha_entropy = train_alpha, train_alpha_entropy
+    self.alpha_max, self.target_divergence = alpha_max, target_divergence
+    self.target_entropy = float(-act_dim if target_entropy is None else target_entropy)
+    self.warm_start, self.n_div_samples = warm_start, n_div_samples
+    self.lam, self.value_penalty = ensemble_q_lambda, value_penalty
+    self.discount, self.tau, self.n_max_q_samples = discount, tau, n_max_q_samples
+    self.global_step = tf.Variable(0, dtype=tf.int64, name='global_step')
+    self.q_optimizer = Adam(self._q_vars, q_learning_rate, name='q_opt')
+    self.actor_optimizer = Adam(self.actor.trainable_variables, policy_learning_rate,
+                                name='actor_opt')
+    self.alpha_optimizer = Adam([self.alpha_var], alpha_learning_rate, name='alpha_opt')
+    self.alpha_entropy_optimizer = Adam([self.alpha_entropy_var], alpha_learning_rate,
+                                        name='alpha_entropy_opt')
+
+  @property
+  def alpha(self):
+    return clip_pass_through(self.alpha_var, 0.0, self.alpha_max)
+
+  @property
+  def alpha_entropy(self):
+    return relu_v2(self.alpha_entropy_var)
+
+  def divergence(self, obs):
+    """D̂(s) [B] from N reparameterised samples of π (gradients flow into π)."""
+    n, b = self.n_div_samples, tf.shape(obs)[0]
+    tiled = tf.tile(obs, [n, 1])  # [N·B, obs_dim], sample-major
+    act, logp = self.actor.sample(tiled)
+    logp_b = self.behavior_actor.log_prob(tiled, clip_inside(act, self.low, self.high))
+    return tf.reduce_mean(tf.reshape(logp - logp_b, [n, b]), axis=0)
+
+  def q_target(self, reward, next_obs, discount):
+    next_act, next_logp = self.actor.sample(next_obs)
+    q_next = ensemble_q(tf.stack([q(next_obs, next_act) for q in self.q_targets]), self.lam)
+    v_next = q_next - self.alpha_entropy * next_logp
+    if self.value_penalty:
+      v_next -= self.alpha * self.divergence(next_obs)
+    return tf.stop_gradient(reward + self.discount * discount * v_next)
+
+  def update(self, batch):
+    """One BRAC step (targets → Q → policy → α → α_e) on a batch dict s1, a1, r, s2, discount."""
+    s1, a1, s2 = batch['s1'], batch['a1'], batch['s2']
+    polyak(self._q_vars, self._q_target_vars, self.tau)
+    target = self.q_target(batch['r'], s2, batch['discount'])
+    with tf.GradientTape() as tape:
+      # The ensemble's losses are summed, not averaged (quirk 6).
+      q_loss = tf.add_n([tf.reduce_mean(tf.square(q(s1, a1) - target)) for q in self.qs])
+    self.q_optimizer.apply(tape.gradient(q_loss, self._q_vars))
+
+    use_q = tf.cast(self.global_step >= self.warm_start, tf.float32)
+    with tf.GradientTape() as tape:
+      act, logp = self.actor.sample(s1)
+      div = self.divergence(s1)
+      q_pi = ensemble_q(tf.stack([q(s1, act) for q in self.qs]), self.lam)
+      p_loss = tf.reduce_mean(tf.stop_gradient(self.alpha_entropy) * logp
+                              + tf.stop_gradient(self.alpha) * div - use_q * q_pi)
+    self.actor_optimizer.apply(tape.gradient(p_loss, self.actor.trainable_variables))
+
+    if self.train_alpha:
+      div = tf.stop_gradient(self.divergence(s1))
+      with tf.GradientTape() as tape:
+        a_loss = -tf.reduce_mean(self.alpha * (div - self.target_divergence))
+      self.alpha_optimizer.apply(tape.gradient(a_loss, [self.alpha_var]))
+    if self.train_alpha_entropy:
+      _, logp = self.actor.sample(s1)
+      with tf.GradientTape() as tape:
+        e_loss = tf.reduce_mean(self.alpha_entropy * tf.stop_gradient(-logp
+                                                                      - self.target_entropy))
+      self.alpha_entropy_optimizer.apply(tape.gradient(e_loss, [self.alpha_entropy_var]))
+    self.global_step.assign_add(1)
+    return {'q_loss': q_loss, 'p_loss': p_loss, 'divergence': tf.reduce_mean(div),
+            'q_mean': tf.reduce_mean(q_pi), 'alpha': self.alpha,
+            'entropy': -tf.reduce_mean(logp)}
+
+  def max_q_action(self, obs):
+    """BRAC's MaxQ policy: N samples from π, the one the first Q net rates highest."""
+    n = self.n_max_q_samples
+    tiled = tf.tile(obs, [n, 1])
+    act, _ = self.actor.sample(tiled)
+    candidates = tf.reshape(act, [n, -1, self.act_dim])
+    scores = tf.reshape(self.qs[0](tiled, act), [n, -1])
+    return argmax_rows(candidates, scores)
+
+  def test_policies(self):
+    return {'main': self.actor.mode, 'max_q': self.max_q_action}
+
+  def export_modules(self):
+    return {'actor': self.actor, 'q0': self.qs[0]}
