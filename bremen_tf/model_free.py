@@ -174,12 +174,13 @@ def train_model_free(run, seed, algorithm, env_id, noise, dataset_size, data_dir
       row = {'iteration': -(-done // eval_every), 'step': done, 'train_steps': done,
              **evaluate(done), **info, 'train_steps_per_s': chunk / seconds}
       run.log_metrics(row, step=done)
+    if done % checkpoint_every == 0 or done % eval_every == 0 or done == train_steps:
+      save('train')
+    if done % eval_every == 0 or done == train_steps:
       eta = (time.time() - session_start) / (done - start_step) * (train_steps - done)
       report(row)
       log(f'[{algorithm}]   losses ' + ', '.join(f'{k} {v:.4g}' for k, v in info.items())
           + f' | {chunk / seconds:,.0f} steps/s | ETA {runs.format_duration(eta)}')
-    if done % checkpoint_every == 0 or done % eval_every == 0 or done == train_steps:
-      save('train')
 
   export_dir = run.file('policy')
   export.export_test_policies(agent.export_modules(), agent.test_policies(), spec.obs_dim,

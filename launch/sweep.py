@@ -2,8 +2,10 @@
 process, several at once.
 
   python launch/sweep.py --gin_files=gin/halfcheetah_100k.gin,gin/hopper_100k.gin \
-      --algos=bremen,me_trpo,bc,bcq,brac --seeds=0,1,2 --extra_gin=gin/budget/table.gin
+      --algos=bremen,bc,bcq,brac,me_trpo --seeds=0,1,2 --extra_gin=gin/budget/table.gin
 
+--gin_bindings are passed to every run (they are part of its config, so keep them the same when
+resuming).
 Finished runs (DONE in the run directory) are skipped, unfinished ones resume where they stopped,
 and runs in use by another process are reported as busy. Each run writes its output to
 <runs_dir>/../sweep_logs/<run name>_seed<seed>.log. By default as many runs go at once as the
@@ -50,7 +52,8 @@ class Run:
   def command(self, threads):
     script = os.path.join(launch_common.REPO_ROOT, 'launch', 'offline.py')
     return ([sys.executable, script, f'--root_dir={self.path}', f'--seed={self.seed}',
-             f'--tf_threads={threads}'] + [f'--gin_file={g}' for g in self.gin_files])
+             f'--tf_threads={threads}'] + [f'--gin_file={g}' for g in self.gin_files]
+            + [f'--gin_bindings={b}' for b in FLAGS.gin_bindings])
 
   def last_line(self):
     try:

@@ -1,0 +1,127 @@
+"""Model-free baselines through launch/offline.py, the sweep and the tables: artefacts, export,
+resume, skipping finished runs, generated tables."""
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+from bremen_tf import bremen
+from bremen_tf.dynamics import DynamicsEnsemble
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SMOKE = ['--gin_file=gin/hopper_100k.gin', '--gin_file=gin/smoke/model_free.gin']
+
+
+def launch(root, data_dir, algo, *extra, popen=False):
+  cmd = [sys.executable, os.path.join('launch', 'offline.py'), SMOKE[0],
+         f'--gin_file=gin/algos/{algo}.gin', SMOKE[1], f'--root_dir={root}',
+         f'--gin_bindings=train_offline.data_dir="{data_dir}"', *extra]
+  if popen:
+    return subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+  return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+
+
+def metrics(root):
+  with open(os.path.join(root, 'metrics.csv')) as f:
+    return list(csv.DictReader(f))
+
+
+def test_brac_run_writes_metrics_for_both_test_policies_and_exports_them(tmp_path):
+  root = str(tmp_path / 'brac')
+  out = launch(root, str(tmp_path / 'data'), 'brac')
+  assert out.returncode == 0, out.stdout + out.stderr
+  assert '[behavior] cloning' in out.stdout and 'max_q:' in out.stdout
+  rows = metrics(root)
+  assert [int(r['step']) for r in rows] == [0, 100, 200]
+  for key in ('eval_return_mean', 'eval_max_q_return_mean', 'q_loss', 'divergence'):
+    assert np.isfinite(float(rows[-1][key]))
+  summary = json.load(open(os.path.join(root, 'summary.json')))
+  assert summary['final_eval_max_q_return_mean'] == float(rows[-1]['eval_max_q_return_mean'])
+  for name in ('DONE', 'config.gin', 'operative_config.gin', 'provenance.json'):
+    assert os.path.exists(os.path.join(root, name))
+  assert "train_offline.algorithm = 'brac'" in open(os.path.join(root, 'config.gin')).read()
+  model = tf.saved_model.load(os.path.join(root, 'policy'))
+  obs = tf.random.normal([7, 11])
+  for name in ('serving_default', 'main', 'max_q'):
+    actions = model.signatures[name](observations=obs)['actions'].numpy()
+    assert actions.shape == (7, 3) and np.all(np.abs(actions) <= 1.0)
+  meta = json.load(open(os.path.join(root, 'policy', 'bremen_policy.json')))
+  assert meta['algorithm'] == 'brac' and meta['obs_dim'] == 11
+  again = launch(root, str(tmp_path / 'data'), 'brac')
+  assert again.returncode != 0 and 'finished run' in again.stderr
+
+
+def test_interrupted_bcq_run_resumes_from_its_last_evaluation(tmp_path):
+  root, data = str(tmp_path / 'bcq'), str(tmp_path / 'data')
+  proc = launch(root, data, 'bcq', popen=True)
+  for line in proc.stdout:  # kill right after the step-100 evaluation (checkpointed with it)
+    if line.startswith('[bcq]   losses'):
+      proc.kill()
+      break
+  proc.wait(timeout=60)
+  assert [int(r['step']) for r in metrics(root)] == [0, 100]
+  out = launch(root, data, 'bcq')
+  assert out.returncode == 0, out.stdout + out.stderr
+  assert 'Resuming' in out.stdout and 'step 100/200' not in out.stdout
+  assert [int(r['step']) for r in metrics(root)] == [0, 100, 200]
+  model = tf.saved_model.load(os.path.join(root, 'policy'))
+  assert model.signatures['serving_default'](observations=tf.zeros([2, 11]))['actions'].shape \
+      == (2, 3)
+
+
+def test_sweep_runs_skips_finished_runs_and_tables_summarise_them(tmp_path):
+  runs_dir, data = str(tmp_path / 'runs' / 'offline'), str(tmp_path / 'data')
+  sweep = [sys.executable, 'launch/sweep.py', '--gin_files=gin/hopper_100k.gin',
+           '--algos=bc,brac', '--seeds=0,1', '--extra_gin=gin/smoke/model_free.gin',
+           f'--runs_dir={runs_dir}', f'--gin_bindings=train_offline.data_dir="{data}"',
+           '--parallel=2', '--status_every=5']
+  out = subprocess.run(sweep, cwd=REPO, capture_output=True, text=True, timeout=600)
+  assert out.returncode == 0, out.stdout + out.stderr
+  names = ['hopper_100k+algos-bc+smoke-model_free', 'hopper_100k+algos-brac+smoke-model_free']
+  for name in names:
+    for seed in (0, 1):
+      assert os.path.exists(os.path.join(runs_dir, name, f'seed{seed}', 'DONE'))
+      assert f'done     {name}/seed{seed}' in out.stdout
+  assert os.path.exists(tmp_path / 'runs' / 'sweep_logs' / f'{names[0]}_seed0.log')
+  again = subprocess.run(sweep, cwd=REPO, capture_output=True, text=True, timeout=120)
+  assert again.returncode == 0 and '4 done' in again.stdout and 'running' not in again.stdout
+
+  tables = subprocess.run([sys.executable, 'launch/tables.py', f'--runs={runs_dir}/*/seed*',
+                           f'--out_dir={tmp_path / "results"}'], cwd=REPO, capture_output=True,
+                          text=True, timeout=120)
+  assert tables.returncode == 0, tables.stderr
+  md = open(tmp_path / 'results' / 'offline_3k.md').read()
+  for method in ('| BC |', '| BRAC |', '| BRAC (max Q) |'):
+    assert method in md
+  assert '(n=2)' in md and '200 gradient steps' not in md and '0k gradient steps' in md
+  with open(tmp_path / 'results' / 'offline_3k.csv') as f:
+    rows = {r['method']: r for r in csv.DictReader(f)}
+  finals = [float(metrics(os.path.join(runs_dir, names[0], f'seed{s}'))[-1]['eval_return_mean'])
+            for s in (0, 1)]
+  assert float(rows['bc']['mean']) == np.mean(finals) and rows['bc']['seeds'] == '2'
+  assert os.path.getsize(tmp_path / 'results' / 'offline_3k_curves.png') > 1000
+
+
+def test_dynamics_cache_round_trip_and_key(tmp_path):
+  rng = np.random.default_rng(0)
+  obs, act = rng.standard_normal((300, 3)).astype(np.float32), rng.standard_normal((300, 1))
+  data = (obs, act.astype(np.float32), obs + 0.1 * act.astype(np.float32))
+  model = DynamicsEnsemble(3, 1, seed=0, n_models=2, hidden=(8,), batch_size=50, max_epochs=2)
+  fit = model.fit(data, data)
+  name, key = bremen.dynamics_cache_key('e/X-v0', 'pure', '3k', 300, 0.15, 0, model)
+  cache = str(tmp_path / 'cache')
+  bremen.save_cached_dynamics(cache, name, key, model, fit)
+  fresh = DynamicsEnsemble(3, 1, seed=1, n_models=2, hidden=(8,), batch_size=50, max_epochs=2)
+  assert bremen.load_cached_dynamics(cache, 'missing', fresh) is None
+  info = bremen.load_cached_dynamics(cache, name, fresh)
+  assert info['stop_epoch'] == fit['stop_epoch']
+  np.testing.assert_allclose(fresh.predict_all(obs[:5], data[1][:5]),
+                             model.predict_all(obs[:5], data[1][:5]))
+  longer = DynamicsEnsemble(3, 1, seed=0, n_models=2, hidden=(8,), batch_size=50, max_epochs=3)
+  assert bremen.dynamics_cache_key('e/X-v0', 'pure', '3k', 300, 0.15, 0, longer)[0] != name
+  assert bremen.dynamics_cache_key('e/X-v0', 'pure', '3k', 300, 0.15, 1, model)[0] != name
