@@ -23,14 +23,13 @@ import numpy as np
 import tensorflow as tf
 
 from bremen_tf import envs, evaluation, export, fileio, runs
-from bremen_tf.data import get_dataset
 from bremen_tf.dynamics import DynamicsEnsemble
 from bremen_tf.imagined_trpo import ImaginedTRPO
 from bremen_tf.model_diagnostics import model_diagnostics
 from bremen_tf.policies import GaussianPolicy, behavior_clone
+from bremen_tf.run_state import RunState, load_run_dataset
 
 POLICY_INITS = ('bc', 'bc_unit_std', 'random')
-STATE_FILE = 'train_state.json'
 
 
 def split_sequential(dataset, validation_fraction):
@@ -125,26 +124,11 @@ def train_offline(run, seed=0, env_id=gin.REQUIRED, noise='pure', dataset_size='
   iteration = tf.Variable(0, dtype=tf.int64, name='iteration')
   ckpt = tf.train.Checkpoint(dynamics=dynamics, bc_policy=bc_policy, policy=policy,
                              trainer=trainer, iteration=iteration)
-  manager = tf.train.CheckpointManager(ckpt, run.file('checkpoints'), max_to_keep=1)
-  state_path = run.file(STATE_FILE)
-  state = fileio.read_json(state_path) if os.path.exists(state_path) else {'stage': 'start'}
-  if state['stage'] != 'start':
-    ckpt.restore(state['checkpoint']).assert_existing_objects_matched()
-    run.truncate_metrics(int(iteration.numpy()))
-    log(f'Resuming from {state["checkpoint"]} (stage {state["stage"]}, '
-        f'iteration {int(iteration.numpy())})')
-
-  def save(stage):
-    path = manager.save(checkpoint_number=int(iteration.numpy()))
-    state.update(stage=stage, checkpoint=path)
-    fileio.write_json(state_path, state)  # written last: names a complete checkpoint
+  run_state = RunState(run, ckpt, iteration, log=log)
+  state, save = run_state.state, run_state.save
 
   # --- data -------------------------------------------------------------------------------------
-  dataset = get_dataset(env_id, noise, dataset_size, data_dir=data_dir, log=log)
-  log(f'Dataset: {len(dataset):,} transitions of {env_id} {noise}, behaviour return '
-      f'{dataset.metadata.get("behavior_returns", {}).get("mean", float("nan")):.1f}')
-  state.setdefault('dataset', {'size': len(dataset), 'noise': noise,
-                               'behavior_returns': dataset.metadata.get('behavior_returns')})
+  dataset = load_run_dataset(run_state, env_id, noise, dataset_size, data_dir, log=log)
 
   # --- dynamics -----------------------------------------------------------------------------------
   if state['stage'] == 'start':

@@ -10,23 +10,21 @@ Stages (train_state.json): start → behavior (BRAC's π_b cloned) → train (at
 metrics.csv: one row per evaluation, `step` = train steps so far (row 0 = the initial policy);
 `eval_return_*` is the main test policy, `eval_max_q_return_*` BRAC's max-Q policy.
 """
-import os
 import time
 
 import gin
 import numpy as np
 import tensorflow as tf
 
-from bremen_tf import envs, evaluation, export, fileio, runs
+from bremen_tf import envs, evaluation, export, runs
 from bremen_tf.agents.bc import BCAgent
 from bremen_tf.agents.bcq import BCQAgent
 from bremen_tf.agents.brac import BRACAgent
-from bremen_tf.data import get_dataset
+from bremen_tf.run_state import RunState, load_run_dataset
 
 ALGORITHMS = ('bc', 'bcq', 'brac')
 # BRAC protocol: BC 300k steps (run_bc.sh), BCQ and BRAC 500k.
 DEFAULT_TRAIN_STEPS = {'bc': 300_000, 'bcq': 500_000, 'brac': 500_000}
-STATE_FILE = 'train_state.json'
 
 
 def transition_tensors(dataset):
@@ -94,24 +92,9 @@ def train_model_free(run, seed, algorithm, env_id, noise, dataset_size, data_dir
   step = tf.Variable(0, dtype=tf.int64, name='step')
   ckpt = tf.train.Checkpoint(agent=agent, rng=rng, step=step,
                              **({'behavior': behavior} if behavior else {}))
-  manager = tf.train.CheckpointManager(ckpt, run.file('checkpoints'), max_to_keep=1)
-  state_path = run.file(STATE_FILE)
-  state = fileio.read_json(state_path) if os.path.exists(state_path) else {'stage': 'start'}
-  if state['stage'] != 'start':
-    ckpt.restore(state['checkpoint']).assert_existing_objects_matched()
-    run.truncate_metrics(int(step.numpy()))
-    log(f'Resuming from {state["checkpoint"]} (stage {state["stage"]}, step {int(step)})')
-
-  def save(stage):
-    path = manager.save(checkpoint_number=int(step.numpy()))
-    state.update(stage=stage, checkpoint=path)
-    fileio.write_json(state_path, state)  # written last: names a complete checkpoint
-
-  dataset = get_dataset(env_id, noise, dataset_size, data_dir=data_dir, log=log)
-  log(f'Dataset: {len(dataset):,} transitions of {env_id} {noise}, behaviour return '
-      f'{dataset.metadata.get("behavior_returns", {}).get("mean", float("nan")):.1f}')
-  state.setdefault('dataset', {'size': len(dataset), 'noise': noise,
-                               'behavior_returns': dataset.metadata.get('behavior_returns')})
+  run_state = RunState(run, ckpt, step, log=log)
+  state, save = run_state.state, run_state.save
+  dataset = load_run_dataset(run_state, env_id, noise, dataset_size, data_dir, log=log)
   data = transition_tensors(dataset)
 
   # --- BRAC's behaviour policy π_b --------------------------------------------------------------

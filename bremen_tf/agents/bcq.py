@@ -12,7 +12,6 @@ Two bugs of the BRAC code are fixed by default (the paper's BCQ) and reachable b
 `freeze_target_perturber=True` never moves the target ξ̄ from its initialisation (quirk 2).
 """
 import gin
-import numpy as np
 import tensorflow as tf
 
 from bremen_tf.agents.common import argmax_rows, ensemble_q, polyak
