@@ -64,20 +64,24 @@ def read_run(path):
     per_it = int(binding(config, 'train_offline.updates_per_iteration', '25'))
     epochs = binding(config, 'DynamicsEnsemble.max_epochs', '200')
     bc_steps = binding(config, 'behavior_clone.steps', '300_000').replace('_', '')
-    imagined = float(last.get('imagined_steps') or 0)
+    batch = int(binding(config, 'ImaginedTRPO.batch_size', '50_000').replace('_', ''))
     method = {'bc': 'bremen', 'bc_unit_std': 'bremen_unit_std', 'random': 'me_trpo'}[policy_init]
-    budget = (f'{iterations * per_it} TRPO updates ({iterations} x {per_it}, '
-              f'{imagined / 1e6:.2g}M imagined steps), dynamics <= {epochs} epochs'
+    budget = (f'{iterations * per_it} TRPO updates ({iterations} x {per_it}, batches of '
+              f'{batch:,} imagined steps), dynamics <= {epochs} epochs'
               + ('' if method == 'me_trpo' else f', BC {int(bc_steps) // 1000}k steps'))
     curve = [(int(r['iteration']) / iterations, float(r['eval_return_mean'])) for r in metrics]
+    speed = [float(r['imagined_steps_per_s']) for r in metrics if r.get('imagined_steps_per_s')]
     return [dict(base, method=method, budget=budget, curve=curve,
-                 final=float(last['eval_return_mean']))]
+                 final=float(last['eval_return_mean']),
+                 speed=f'{np.median(speed):,.0f} imagined steps/s' if speed else '')]
   steps = int(binding(config, 'train_model_free.train_steps', '0').replace('_', '') or 0)
   steps = steps or int(float(last['train_steps']))
   budget = f'{steps // 1000}k gradient steps'
   if algorithm == 'brac':
     b_steps = binding(config, 'train_model_free.behavior_steps', '300_000').replace('_', '')
     budget += f' (+ {int(b_steps) // 1000}k for π_b)'
+  speed = [float(r['train_steps_per_s']) for r in metrics if r.get('train_steps_per_s')]
+  base['speed'] = f'{np.median(speed):,.0f} gradient steps/s' if speed else ''
   records = []
   for method, key in ((algorithm, 'eval_return_mean'), ('brac_max_q', 'eval_max_q_return_mean')):
     if method == 'brac_max_q' and algorithm != 'brac':
@@ -155,7 +159,8 @@ def write_size(size, records, out_dir):
                        p_std, p_data, p_ratio,
                        '; '.join(sorted({r['budget'] for r in cells[(e, m)]}))])
       for b in sorted({r['budget'] for r in cells[(e, m)]}):
-        budgets.append([METHOD_NAMES[m], e, b])
+        speeds = [r['speed'] for r in cells[(e, m)] if r['budget'] == b and r['speed']]
+        budgets.append([METHOD_NAMES[m], e, b, ' / '.join(speeds)])
     row += [f'{paper[m][e][0]} ± {paper[m][e][1]}' if m in paper and e in paper[m] else '—'
             for e in envs]
     ret_rows.append(row)
@@ -211,7 +216,8 @@ def write_size(size, records, out_dir):
           + '\n## Ordering of the methods (highest first)\n\n'
           + results.markdown_table(['Env', 'ours', 'paper', 'pairs ordered alike'], orders)
           + '\n## Budget each cell ran with\n\n'
-          + results.markdown_table(['Method', 'Env', 'budget'], budgets)
+          + results.markdown_table(['Method', 'Env', 'budget', 'median speed (per run, one TF '
+                                    'thread, two runs on the 2 cores as the sweep runs them)'], budgets)
           + f'\n## Learning curves\n\n![learning curves](offline_{size}_curves.png)\n\n'
           'Mean ± std over seeds (all runs, finished or not) against the fraction of each '
           'run\'s budget; for BREMEN the point at 0 is the BC policy.\n')
