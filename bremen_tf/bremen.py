@@ -83,6 +83,53 @@ def reset_observations(env_id, n, seed):
   return np.asarray(obs, np.float32)
 
 
+def build_models(env_id, seed, policy_init, reset_bank_size, horizon):
+  """(dynamics ensemble, π̂_β, π_θ, ImaginedTRPO trainer) for `env_id`."""
+  spec = envs.get_spec(env_id)
+  dynamics = DynamicsEnsemble(spec.obs_dim, spec.act_dim, seed=seed)
+  bc_policy = GaussianPolicy(spec.obs_dim, spec.act_dim, name='bc_policy')
+  policy = GaussianPolicy(spec.obs_dim, spec.act_dim, name='policy')
+  if policy_init == 'bc_unit_std':
+    policy.set_fixed_log_std(0.0)  # the paper text's π_θ0 = Normal(π̂_β, 1)
+  trainer = ImaginedTRPO(policy, bc_policy, dynamics, spec.reward_fn, spec.done_fn,
+                         reset_observations(env_id, reset_bank_size, seed + 7919),
+                         horizon or spec.horizon, seed=seed)
+  return dynamics, bc_policy, policy, trainer
+
+
+def evaluate_policy(env_id, action_fn, min_steps, seed, model=None, diagnostics_seed=0):
+  """Deterministic real-env evaluation: whole episodes totalling >= min_steps. With `model` =
+  (dynamics, policy, reward_fn), also the §11 model diagnostics on those episodes."""
+  out = evaluation.run_until_steps(env_id, lambda o: action_fn(tf.constant(o)).numpy(),
+                                   min_steps, seed=seed, record=model is not None)
+  returns, lengths = out[:2]
+  extra = model_diagnostics(*model, out[2], seed=diagnostics_seed) if model else {}
+  return {'eval_return_mean': float(returns.mean()), 'eval_return_std': float(returns.std()),
+          'eval_return_min': float(returns.min()), 'eval_return_max': float(returns.max()),
+          'eval_episodes': len(returns), 'eval_steps': int(lengths.sum()), **extra}
+
+
+def trpo_iteration(trainer, updates):
+  """`updates` TRPO updates in imagination: {'imagined': steps, 'row': metrics averages}."""
+  t0 = time.time()
+  infos = [{k: v.numpy() for k, v in trainer.update().items()} for _ in range(updates)]
+  seconds = time.time() - t0
+  imagined = int(sum(i['imagined_steps'] for i in infos))
+  row = {key: float(np.mean([i[key] for i in infos]))
+         for key in ('imagined_return_mean', 'imagined_path_length', 'kl_after',
+                     'kl_to_behavior', 'step_fraction', 'policy_log_std_mean')}
+  row['accept_rate'] = float(np.mean([i['accepted'] for i in infos]))
+  row['imagined_steps_per_s'] = imagined / seconds
+  return {'imagined': imagined, 'row': row}
+
+
+def describe_iteration(row):
+  return (f'real return {row["eval_return_mean"]:.1f} ± {row["eval_return_std"]:.1f} | '
+          f'imagined {row["imagined_return_mean"]:.1f} | KL to BC {row["kl_to_behavior"]:.3g} | '
+          f'accepted {row["accept_rate"]:.0%} | {row["imagined_steps_per_s"]:,.0f} imagined '
+          'steps/s')
+
+
 @gin.configurable(denylist=['run', 'seed', 'log'])
 def train_offline(run, seed=0, env_id=gin.REQUIRED, noise='pure', dataset_size='1m',
                   data_dir=None, validation_fraction=0.15, policy_init='bc',
@@ -110,14 +157,8 @@ def train_offline(run, seed=0, env_id=gin.REQUIRED, noise='pure', dataset_size='
   np.random.seed(seed)
 
   # --- models -----------------------------------------------------------------------------------
-  dynamics = DynamicsEnsemble(spec.obs_dim, spec.act_dim, seed=seed)
-  bc_policy = GaussianPolicy(spec.obs_dim, spec.act_dim, name='bc_policy')
-  policy = GaussianPolicy(spec.obs_dim, spec.act_dim, name='policy')
-  if policy_init == 'bc_unit_std':
-    policy.set_fixed_log_std(0.0)  # the paper text's π_θ0 = Normal(π̂_β, 1)
-  trainer = ImaginedTRPO(policy, bc_policy, dynamics, spec.reward_fn, spec.done_fn,
-                         reset_observations(env_id, reset_bank_size, seed + 7919),
-                         horizon or spec.horizon, seed=seed)
+  dynamics, bc_policy, policy, trainer = build_models(env_id, seed, policy_init, reset_bank_size,
+                                                      horizon)
   use_bc = policy_init != 'random' or trainer.alpha != 0.0
   if not use_bc:
     trainer.behavior_policy = None  # ME-TRPO: nothing needs π̂_β, so BC is skipped
@@ -172,16 +213,9 @@ def train_offline(run, seed=0, env_id=gin.REQUIRED, noise='pure', dataset_size='
   eval_fn = tf.function(lambda obs: policy.mean_log_std(obs)[0])
 
   def evaluate(it):
-    out = evaluation.run_until_steps(
-        env_id, lambda o: eval_fn(tf.constant(o)).numpy(), eval_min_steps,
-        seed=10_000 * (seed + 1) + 100 * it, record=eval_model)
-    returns, lengths = out[:2]
-    extra = {}
-    if eval_model:  # reference §11, on the evaluation episodes
-      extra = model_diagnostics(dynamics, policy, spec.reward_fn, out[2], seed=seed + it)
-    return {'eval_return_mean': float(returns.mean()), 'eval_return_std': float(returns.std()),
-            'eval_return_min': float(returns.min()), 'eval_return_max': float(returns.max()),
-            'eval_episodes': len(returns), 'eval_steps': int(lengths.sum()), **extra}
+    return evaluate_policy(env_id, eval_fn, eval_min_steps, seed=10_000 * (seed + 1) + 100 * it,
+                           model=(dynamics, policy, spec.reward_fn) if eval_model else None,
+                           diagnostics_seed=seed + it)
 
   if state['stage'] == 'bc':
     row = {'iteration': 0, 'step': 0, 'trpo_updates': 0, 'imagined_steps': 0,
@@ -198,18 +232,10 @@ def train_offline(run, seed=0, env_id=gin.REQUIRED, noise='pure', dataset_size='
   imagined_total = start_it * updates_per_iteration * trainer.batch_size
   for it in range(start_it + 1, outer_iterations + 1):
     t0 = time.time()
-    infos = [{k: v.numpy() for k, v in trainer.update().items()}
-             for _ in range(updates_per_iteration)]
-    train_seconds = time.time() - t0
-    imagined = int(sum(i['imagined_steps'] for i in infos))
-    imagined_total += imagined
+    stats = trpo_iteration(trainer, updates_per_iteration)
+    imagined_total += stats['imagined']
     row = {'iteration': it, 'step': it, 'trpo_updates': it * updates_per_iteration,
-           'imagined_steps': imagined_total, **evaluate(it)}
-    for key in ('imagined_return_mean', 'imagined_path_length', 'kl_after', 'kl_to_behavior',
-                'step_fraction', 'policy_log_std_mean'):
-      row[key] = float(np.mean([i[key] for i in infos]))
-    row['accept_rate'] = float(np.mean([i['accepted'] for i in infos]))
-    row['imagined_steps_per_s'] = imagined / train_seconds
+           'imagined_steps': imagined_total, **evaluate(it), **stats['row']}
     row['iteration_seconds'] = time.time() - t0
     run.log_metrics(row, step=it)
     iteration.assign(it)
@@ -217,10 +243,8 @@ def train_offline(run, seed=0, env_id=gin.REQUIRED, noise='pure', dataset_size='
       save('trpo')
     done_here = it - start_it
     eta = (time.time() - session_start) / done_here * (outer_iterations - it)
-    log(f'[trpo] iteration {it}/{outer_iterations}: real return {row["eval_return_mean"]:.1f} '
-        f'± {row["eval_return_std"]:.1f} | imagined {row["imagined_return_mean"]:.1f} | '
-        f'KL to BC {row["kl_to_behavior"]:.3g} | accepted {row["accept_rate"]:.0%} | '
-        f'{row["imagined_steps_per_s"]:,.0f} imagined steps/s | ETA {runs.format_duration(eta)}')
+    log(f'[trpo] iteration {it}/{outer_iterations}: {describe_iteration(row)} | '
+        f'ETA {runs.format_duration(eta)}')
 
   export_dir = run.file('policy')
   export.export_policy(policy, export_dir, {

@@ -129,9 +129,20 @@ def bc_loss(policy, obs, actions, noise):
   return tf.reduce_mean(tf.square(actions - (mean + noise * tf.exp(log_std))))
 
 
+BC_LEARNING_RATE = 5e-4
+
+
+def make_bc_optimizer(policy):
+  """The Adam `behavior_clone` makes (at its gin-bound learning rate), made ahead so that a caller
+  can keep it, and checkpoint it, across BC runs (the deployment loop keeps Adam's moments)."""
+  learning_rate = gin.get_bindings('behavior_clone').get('learning_rate', BC_LEARNING_RATE)
+  return Adam(policy.trainable_variables, learning_rate, epsilon=1e-8)
+
+
 @gin.configurable(denylist=['policy', 'observations', 'actions'])
 def behavior_clone(policy, observations, actions, steps=300_000, batch_size=256,
-                   learning_rate=5e-4, seed=0, optimizer=None, log_every=10_000, log=None):
+                   learning_rate=BC_LEARNING_RATE, seed=0, optimizer=None, log_every=10_000,
+                   log=None):
   """BC as the original: update the running obs statistics with the data, then `steps` Adam
   steps on uniformly sampled minibatches. Returns (optimizer, list of (step, loss))."""
   policy.normalizer.update(observations)

@@ -15,14 +15,14 @@ flags.DEFINE_integer('tf_threads', 0, 'TF intra-op threads (0: TF decides). Use 
 FLAGS = flags.FLAGS
 
 
-def default_root_dir(gin_files, seed):
-  """runs/offline/hopper_100k/seed0; extra gin files are appended: hopper_100k+algos-me_trpo."""
+def default_root_dir(gin_files, seed, kind='offline'):
+  """runs/<kind>/hopper_100k/seed0; extra gin files are appended: hopper_100k+algos-me_trpo."""
   names = []
   for path in gin_files:
     stem = os.path.splitext(os.path.basename(path))[0]
     parent = os.path.basename(os.path.dirname(os.path.abspath(path)))
     names.append(stem if parent == 'gin' else f'{parent}-{stem}')
-  return os.path.join(REPO_ROOT, 'runs', 'offline', '+'.join(names) or 'default',
+  return os.path.join(REPO_ROOT, 'runs', kind, '+'.join(names) or 'default',
                       f'seed{seed}')
 
 

@@ -21,7 +21,7 @@ def policy_for(env_id, name):
           else reward_check.behavior_policy(env_id))
 
 
-@pytest.mark.parametrize('env_id', envs.ENV_IDS)
+@pytest.mark.parametrize('env_id', envs.LOCOMOTION_ENV_IDS)
 def test_observation_and_action_dims(env_id):
   spec = envs.get_spec(env_id)
   env = envs.make(env_id)

@@ -14,8 +14,9 @@ from bremen_tf.data import noise as noise_lib
 from bremen_tf.data.dataset import Dataset, episode_returns, return_stats
 
 
-def _collect_segment(env_id, action_fn, count, n_envs, rng, seed, progress):
-  """`count` transitions from whole episodes in order of completion, the last one cut.
+def _collect_segment(env_id, action_fn, count, n_envs, rng, seed, progress, cut=True):
+  """`count` transitions from whole episodes in order of completion, the last one cut (with
+  `cut=False`: every finished episode, so at least `count` transitions and no cut).
 
   Running episodes are discarded when enough whole ones are done, so parallel envs never leave
   many half episodes (that would over-weight early-episode states); only the segment's final
@@ -42,9 +43,11 @@ def _collect_segment(env_id, action_fn, count, n_envs, rng, seed, progress):
   for env in env_list:
     env.close()
 
-  rows = [t for ep in finished for t in ep][:count]
+  rows = [t for ep in finished for t in ep]
+  if cut:
+    rows = rows[:count]
   s, a, r, s2, term, tout = (np.array(x) for x in zip(*rows))
-  cut = [] if (term[-1] or tout[-1]) else [count - 1]
+  cut = [] if (term[-1] or tout[-1]) else [len(rows) - 1]
   tout[cut] = True
   return Dataset(observations=s, actions=a.astype(np.float32), rewards=r.astype(np.float32),
                  next_observations=s2, terminals=term.astype(bool), timeouts=tout.astype(bool),
@@ -59,6 +62,26 @@ def _next_actions(dataset, action_fn, rng):
   idx = np.flatnonzero(ends)
   next_actions[idx] = action_fn(dataset.next_observations[idx], rng)
   return next_actions
+
+
+def collect_episodes(env_id, action_fn, min_transitions, seed=0, n_envs=16, log=print):
+  """Whole episodes of `action_fn(obs [B, obs_dim], rng) -> actions` until they hold at least
+  `min_transitions` (a deployment, reference/bremen.md §7: it may overshoot by < one episode)."""
+  rng = np.random.default_rng(seed)
+  t0, last_print = time.time(), [time.time()]
+
+  def progress(done):
+    if time.time() - last_print[0] > 10:
+      last_print[0] = time.time()
+      log(f'  [{env_id}] {min(done, min_transitions):,}/{min_transitions:,} transitions, '
+          f'{done / max(time.time() - t0, 1e-9):,.0f}/s')
+
+  dataset = _collect_segment(env_id, action_fn, min_transitions, n_envs, rng, seed, progress,
+                             cut=False)
+  dataset.metadata.update({'env_id': env_id, 'size': len(dataset), 'seed': seed,
+                           'behavior_returns': return_stats(episode_returns(dataset)),
+                           'collection_seconds': time.time() - t0})
+  return dataset
 
 
 def collect(env_id, actor, noise, n, seed=0, n_envs=64, log=print):

@@ -56,8 +56,17 @@ _add(EnvSpec('HalfCheetah-v5', 'HalfCheetah-v5', {}, 17, 6, False,
 _add(EnvSpec('Ant-v5', 'Ant-v5', {'include_cfrc_ext_in_observation': False}, 27, 8, False,
              fns.ant_v5_reward, fns.ant_v5_done, 250, 1000.0))
 
+# Manipulation (gymnasium-robotics, dense reward, 50-step episodes; envs/manipulation.py).
+_add(EnvSpec('bremen/FetchReach-v0', 'bremen/FetchReach-v0', {}, 13, 4, True,
+             fns.fetch_reach_reward, fns.fetch_reach_done, 50, 0.0))
+_add(EnvSpec('bremen/HandReach-v0', 'bremen/HandReach-v0', {}, 78, 20, True,
+             fns.hand_reach_reward, fns.hand_reach_done, 50, 0.0))
+
 ENV_IDS = tuple(_SPECS)
-PAPER_ENV_IDS = tuple(k for k, s in _SPECS.items() if s.paper_faithful)
+MANIPULATION_ENV_IDS = ('bremen/FetchReach-v0', 'bremen/HandReach-v0')
+LOCOMOTION_ENV_IDS = tuple(k for k in ENV_IDS if k not in MANIPULATION_ENV_IDS)
+# The paper-faithful locomotion envs (the BRAC-protocol datasets and behaviour policies).
+PAPER_ENV_IDS = tuple(k for k in LOCOMOTION_ENV_IDS if _SPECS[k].paper_faithful)
 
 
 def _register():
@@ -66,6 +75,10 @@ def _register():
     if gym_id not in gymnasium.registry:
       gymnasium.register(gym_id, entry_point=f'bremen_tf.envs.paper:make_paper_{name.lower()}',
                          max_episode_steps=MAX_EPISODE_STEPS)
+  for name, maker in (('FetchReach', 'make_fetch_reach'), ('HandReach', 'make_hand_reach')):
+    gym_id = f'bremen/{name}-v0'
+    if gym_id not in gymnasium.registry:  # the inner env already stops episodes at 50 steps
+      gymnasium.register(gym_id, entry_point=f'bremen_tf.envs.manipulation:{maker}')
 
 
 _register()

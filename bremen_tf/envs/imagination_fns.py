@@ -123,3 +123,16 @@ def ant_v5_reward(s, a, s_next):
 
 def ant_v5_done(s_next):
   return tf.logical_not(_ant_v5_healthy(s_next))
+
+
+# --- manipulation (reference/bremen.md §9): minus the distance of the achieved goal to the goal ---
+def fetch_reach_reward(s, a, s_next):
+  return -tf.norm(s_next[:, 0:3] - s_next[:, -3:], axis=-1)  # gripper position vs goal
+
+
+def hand_reach_reward(s, a, s_next):
+  return -tf.norm(s_next[:, -30:-15] - s_next[:, -15:], axis=-1)  # fingertips vs goal
+
+
+fetch_reach_done = _never_done
+hand_reach_done = _never_done

@@ -1,0 +1,112 @@
+"""The deployment-efficient loop: deployment counting, data accumulation, BC on the newest batch
+with accumulating statistics, warm-started dynamics, resume in the middle of a deployment."""
+import csv
+import os
+import subprocess
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+from bremen_tf import deployment
+from bremen_tf.data.dataset import Dataset, load_dataset
+from bremen_tf.dynamics import DynamicsEnsemble
+from bremen_tf.policies import GaussianPolicy
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SMOKE = ['--gin_file=gin/deployment/hopper_100k.gin', '--gin_file=gin/smoke/deployment.gin']
+
+
+def command(root, *extra):
+  return [sys.executable, os.path.join('launch', 'deployment.py'), *SMOKE,
+          f'--root_dir={root}', *extra]
+
+
+def read_csv(path):
+  with open(path) as f:
+    return list(csv.DictReader(f))
+
+
+def test_deployment_run_counts_accumulates_and_resumes_mid_deployment(tmp_path):
+  root = str(tmp_path / 'run')
+  proc = subprocess.Popen(command(root), cwd=REPO, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True)
+  first = []
+  for line in proc.stdout:  # kill once deployment 2's batch is saved, before its dynamics fit ends
+    first.append(line)
+    if line.startswith('[dynamics] fitting') and any('[deployment 2/2]' in l for l in first):
+      proc.kill()
+      break
+  proc.wait(timeout=60)
+  assert not os.path.exists(os.path.join(root, 'DONE'))
+  batch2 = open(os.path.join(root, 'data', 'deployment_2.npz'), 'rb').read()
+
+  out = subprocess.run(command(root), cwd=REPO, capture_output=True, text=True, timeout=300)
+  assert out.returncode == 0, out.stdout + out.stderr
+  assert 'Resuming' in out.stdout and 'collecting' not in out.stdout  # no batch collected twice
+  assert open(os.path.join(root, 'data', 'deployment_2.npz'), 'rb').read() == batch2
+
+  b1, b2 = (load_dataset(os.path.join(root, 'data', f'deployment_{d}.npz'), 'bremen/Hopper-v0')
+            for d in (1, 2))
+  assert len(b1) >= 1500 and len(b2) >= 1500  # whole episodes, at least the batch size
+  assert b1.terminals.any() and not (b1.timeouts & ~b1.terminals).any()  # no cut episode
+  rows = read_csv(os.path.join(root, 'metrics.csv'))
+  assert [int(r['iteration']) for r in rows] == [1, 2, 3, 4]
+  assert [int(r['deployment']) for r in rows] == [1, 1, 2, 2]
+  assert [int(r['real_transitions']) for r in rows] == [len(b1)] * 2 + [len(b1) + len(b2)] * 2
+  assert rows[0]['kl_to_previous_deployment'] == 'nan'
+  assert float(rows[2]['kl_to_previous_deployment']) > 0
+  deployments = read_csv(os.path.join(root, 'deployments.csv'))
+  assert [int(r['deployment']) for r in deployments] == [1, 2]
+  assert int(deployments[1]['real_transitions']) == len(b1) + len(b2)
+  assert f'[bc] cloning the newest batch ({len(b2):,} transitions)' in out.stdout
+  assert f'[dynamics] fitting on {int(round(len(b1) * 0.85)) + int(round(len(b2) * 0.85)):,}' \
+      in out.stdout
+  for d in (1, 2):
+    model = tf.saved_model.load(os.path.join(root, 'policies', f'deployment_{d}'))
+    assert model.signatures['serving_default'](observations=tf.zeros([1, 11]))['actions'] \
+        .shape == (1, 3)
+  # BC trains on the newest batch only, but its observation statistics accumulate every batch.
+  reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(os.path.join(root, 'checkpoints')))
+  assert reader.get_tensor('bc_policy/normalizer/count/.ATTRIBUTES/VARIABLE_VALUE') \
+      == len(b1) + len(b2)
+  again = subprocess.run(command(root), cwd=REPO, capture_output=True, text=True, timeout=120)
+  assert again.returncode != 0 and 'finished run' in again.stderr
+
+
+def test_split_batches_splits_each_batch_then_concatenates():
+  def batch(start, n):
+    obs = np.arange(start, start + n, dtype=np.float32)[:, None]
+    return Dataset(obs, np.zeros((n, 1), np.float32), np.zeros(n, np.float32), obs + 0.5,
+                   np.zeros(n, bool), np.zeros(n, bool))
+  train, validation = deployment.split_batches([batch(0, 20), batch(100, 40)], 0.15)
+  np.testing.assert_array_equal(train[0][:, 0], np.r_[0:17, 100:134])
+  np.testing.assert_array_equal(validation[0][:, 0], np.r_[17:20, 134:140])
+  np.testing.assert_array_equal(train[2][:, 0], np.r_[0:17, 100:134] + 0.5)
+
+
+def test_reinitialize_restores_the_initial_weights_but_keeps_the_statistics():
+  policy = GaussianPolicy(4, 2)
+  initial = [v.numpy() for v in policy.trainable_variables]
+  policy.normalizer.update(np.ones((10, 4), np.float32))
+  for v in policy.trainable_variables:
+    v.assign_add(tf.ones_like(v))
+  deployment.reinitialize(policy)
+  for v, w in zip(policy.trainable_variables, initial):
+    np.testing.assert_array_equal(v.numpy(), w)
+  assert float(policy.normalizer.count) == 10
+
+
+def test_a_second_fit_warm_starts_from_the_first():
+  rng = np.random.default_rng(0)
+  obs, act = rng.standard_normal((400, 3)).astype(np.float32), rng.standard_normal((400, 1))
+  data = (obs, act.astype(np.float32), obs + 0.1 * np.tanh(act).astype(np.float32))
+  model = DynamicsEnsemble(3, 1, seed=0, n_models=2, hidden=(16,), batch_size=50, max_epochs=40)
+  first = model.fit(data, data)
+  second = model.fit(data, data, max_epochs=1)
+  # The second fit's epoch-0 validation error is where the first ended, not a fresh model's.
+  np.testing.assert_allclose(second['best_validation_mse'], first['final_validation_mse'],
+                             rtol=1e-5)
+  fresh = DynamicsEnsemble(3, 1, seed=0, n_models=2, hidden=(16,), batch_size=50)
+  assert np.all(np.array(fresh.fit(data, data, max_epochs=1)['best_validation_mse'])
+                > 1.5 * np.array(first['final_validation_mse']))
