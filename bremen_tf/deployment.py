@@ -58,16 +58,25 @@ def reinitialize(policy):
 
 
 @gin.configurable(denylist=['run', 'seed', 'log'])
-def train_deployment(run, seed=0, env_id=gin.REQUIRED, policy_init='bc', deployments=5,
-                     transitions_per_deployment=200_000, iterations_per_deployment=80,
-                     updates_per_iteration=25, bc_data='newest', validation_fraction=0.15,
-                     eval_min_steps=3000, reset_bank_size=10_000, horizon=None,
-                     collect_envs=16, log=print):
+def train_deployment(run, seed=0, env_id=gin.REQUIRED, algorithm='bremen', policy_init='bc',
+                     deployments=5, transitions_per_deployment=200_000,
+                     iterations_per_deployment=80, updates_per_iteration=25, bc_data='newest',
+                     validation_fraction=0.15, eval_min_steps=3000, reset_bank_size=10_000,
+                     horizon=None, collect_envs=16, log=print):
   """Runs (or resumes) one deployment-efficient run in `run` (a runs.RunDir); returns a summary.
 
-  `bc_data`: 'newest' (the original) or 'all' (its --all_bc). Defaults are HalfCheetah/Ant's
-  (5 deployments of 200K, 80 x 25 = 2,000 TRPO updates each); see gin/deployment/.
+  `algorithm` 'bremen' is BREMEN (or ME-TRPO with policy_init='random'); 'bcq', 'brac', 'bc' are
+  the recursive model-free baselines (bremen_tf/deployment_model_free.py). `bc_data`: 'newest'
+  (the original) or 'all' (its --all_bc). Defaults are HalfCheetah/Ant's (5 deployments of 200K,
+  80 x 25 = 2,000 TRPO updates each); see gin/deployment/.
   """
+  if algorithm != 'bremen':
+    from bremen_tf.deployment_model_free import (  # pylint: disable=g-import-not-at-top
+        train_deployment_model_free)
+    return train_deployment_model_free(run, seed=seed, env_id=env_id, algorithm=algorithm,
+                                       deployments=deployments,
+                                       transitions_per_deployment=transitions_per_deployment,
+                                       collect_envs=collect_envs, log=log)
   if policy_init not in POLICY_INITS:
     raise ValueError(f'policy_init must be one of {POLICY_INITS}, got {policy_init!r}.')
   if bc_data not in ('newest', 'all'):
@@ -197,7 +206,7 @@ def train_deployment(run, seed=0, env_id=gin.REQUIRED, policy_init='bc', deploym
     export.export_policy(policy, export_dir, {
         'env_id': env_id, 'algorithm': 'me_trpo' if policy_init == 'random' else 'bremen',
         'deployment': d, 'seed': seed, 'sampling_std': policy.sampling_std})
-    _write_deployments(run, state['deployments'])
+    write_deployments(run, state['deployments'])
     previous.copy_from(policy)
     save('trpo_done')
     log(f'[deployment {d}/{deployments}] done: real return {summary["eval_return_mean"]:.1f} '
@@ -210,7 +219,7 @@ def train_deployment(run, seed=0, env_id=gin.REQUIRED, policy_init='bc', deploym
           'export_dir': run.file('policies', f'deployment_{deployments}')}
 
 
-def _write_deployments(run, rows):
+def write_deployments(run, rows):
   """deployments.csv: one row per finished deployment (rewritten whole, atomically)."""
   keys = ['deployment', 'transitions', 'real_transitions', 'data_return_mean', 'data_episodes',
           'eval_return_mean', 'eval_return_std', 'iteration']

@@ -55,6 +55,55 @@ def make_trainer(agent, data, rng):
   return run
 
 
+def train_in_chunks(train, step, until, eval_every, checkpoint_every, on_eval, save):
+  """Runs `train` (a make_trainer function) in chunks until `step` reaches `until`. At every
+  multiple of `eval_every` and at `until`, calls on_eval(step, mean diagnostics, steps/s), which
+  logs and checkpoints; at other multiples of `checkpoint_every`, calls save()."""
+  while int(step.numpy()) < until:
+    done = int(step.numpy())
+    chunk = min(eval_every - done % eval_every, checkpoint_every - done % checkpoint_every,
+                until - done)
+    t0 = time.time()
+    info = train(chunk)
+    seconds = time.time() - t0
+    step.assign_add(chunk)
+    done = int(step.numpy())
+    if done % eval_every == 0 or done == until:
+      on_eval(done, info, chunk / seconds)
+    elif done % checkpoint_every == 0:
+      save()
+
+
+def clone_behavior(behavior, data, rng, steps, log_every, log):
+  """Trains BRAC's π_b (a BCAgent) for `steps`; returns the last chunk's diagnostics."""
+  train, done = make_trainer(behavior, data, rng), 0
+  log(f'[behavior] cloning π_b with the BC agent for {steps:,} steps')
+  while done < steps:
+    chunk = min(log_every, steps - done)
+    info = train(chunk)
+    done += chunk
+    log(f'[behavior] step {done:,}/{steps:,}: nll {info["nll"]:.3f}, '
+        f'entropy {info["entropy"]:.2f}')
+  return info
+
+
+def evaluate_test_policies(env_id, policies, episodes, seed):
+  """Each test policy (name -> tf.function obs -> actions) on `episodes` real episodes; keys
+  eval_return_* for 'main', eval_<name>_return_* for the others."""
+  row = {}
+  for name, fn in policies.items():
+    returns, lengths = evaluation.run_episodes(
+        env_id, lambda o, fn=fn: fn(tf.constant(o)).numpy(), episodes, seed=seed)
+    prefix = 'eval' if name == 'main' else f'eval_{name}'
+    row.update({f'{prefix}_return_mean': float(returns.mean()),
+                f'{prefix}_return_std': float(returns.std()),
+                f'{prefix}_return_min': float(returns.min()),
+                f'{prefix}_return_max': float(returns.max())})
+    if name == 'main':
+      row.update(eval_episodes=len(returns), eval_steps=int(lengths.sum()))
+  return row
+
+
 def make_agent(algorithm, obs_dim, act_dim, seed):
   """(agent, behaviour agent or None)."""
   if algorithm == 'bc':
@@ -100,15 +149,8 @@ def train_model_free(run, seed, algorithm, env_id, noise, dataset_size, data_dir
   # --- BRAC's behaviour policy π_b --------------------------------------------------------------
   if state['stage'] == 'start':
     if behavior is not None:
-      t0, train_b = time.time(), make_trainer(behavior, data, rng)
-      log(f'[behavior] cloning π_b with the BC agent for {behavior_steps:,} steps')
-      done = 0
-      while done < behavior_steps:
-        chunk = min(eval_every, behavior_steps - done)
-        info = train_b(chunk)
-        done += chunk
-        log(f'[behavior] step {done:,}/{behavior_steps:,}: nll {info["nll"]:.3f}, '
-            f'entropy {info["entropy"]:.2f}')
+      t0 = time.time()
+      info = clone_behavior(behavior, data, rng, behavior_steps, eval_every, log)
       state['behavior'] = {'steps': behavior_steps, 'final_nll': info['nll'],
                            'seconds': time.time() - t0}
     save('behavior')
@@ -117,19 +159,8 @@ def train_model_free(run, seed, algorithm, env_id, noise, dataset_size, data_dir
   policies = {name: tf.function(fn) for name, fn in agent.test_policies().items()}
 
   def evaluate(n_done):
-    row = {}
-    for name, fn in policies.items():
-      returns, lengths = evaluation.run_episodes(
-          env_id, lambda o, fn=fn: fn(tf.constant(o)).numpy(), eval_episodes,
-          seed=10_000 * (seed + 1) + n_done // eval_every * 100)
-      prefix = 'eval' if name == 'main' else f'eval_{name}'
-      row.update({f'{prefix}_return_mean': float(returns.mean()),
-                  f'{prefix}_return_std': float(returns.std()),
-                  f'{prefix}_return_min': float(returns.min()),
-                  f'{prefix}_return_max': float(returns.max())})
-      if name == 'main':
-        row.update(eval_episodes=len(returns), eval_steps=int(lengths.sum()))
-    return row
+    return evaluate_test_policies(env_id, policies, eval_episodes,
+                                  seed=10_000 * (seed + 1) + n_done // eval_every * 100)
 
   def report(row):
     extra = ''.join(f' | {n}: {row[f"eval_{n}_return_mean"]:.1f}' for n in policies
@@ -143,27 +174,20 @@ def train_model_free(run, seed, algorithm, env_id, noise, dataset_size, data_dir
     report(row)
     save('train')
 
-  train = make_trainer(agent, data, rng)
   session_start, start_step = time.time(), int(step.numpy())
-  while int(step.numpy()) < train_steps:
-    done = int(step.numpy())
-    chunk = min(eval_every - done % eval_every, train_steps - done)
-    t0 = time.time()
-    info = train(chunk)
-    seconds = time.time() - t0
-    step.assign_add(chunk)
-    done = int(step.numpy())
-    if done % eval_every == 0 or done == train_steps:
-      row = {'iteration': -(-done // eval_every), 'step': done, 'train_steps': done,
-             **evaluate(done), **info, 'train_steps_per_s': chunk / seconds}
-      run.log_metrics(row, step=done)
-    if done % checkpoint_every == 0 or done % eval_every == 0 or done == train_steps:
-      save('train')
-    if done % eval_every == 0 or done == train_steps:
-      eta = (time.time() - session_start) / (done - start_step) * (train_steps - done)
-      report(row)
-      log(f'[{algorithm}]   losses ' + ', '.join(f'{k} {v:.4g}' for k, v in info.items())
-          + f' | {chunk / seconds:,.0f} steps/s | ETA {runs.format_duration(eta)}')
+
+  def on_eval(done, info, steps_per_s):
+    row = {'iteration': -(-done // eval_every), 'step': done, 'train_steps': done,
+           **evaluate(done), **info, 'train_steps_per_s': steps_per_s}
+    run.log_metrics(row, step=done)
+    save('train')
+    eta = (time.time() - session_start) / (done - start_step) * (train_steps - done)
+    report(row)
+    log(f'[{algorithm}]   losses ' + ', '.join(f'{k} {v:.4g}' for k, v in info.items())
+        + f' | {steps_per_s:,.0f} steps/s | ETA {runs.format_duration(eta)}')
+
+  train_in_chunks(make_trainer(agent, data, rng), step, train_steps, eval_every,
+                  checkpoint_every, on_eval, lambda: save('train'))
 
   export_dir = run.file('policy')
   export.export_test_policies(agent.export_modules(), agent.test_policies(), spec.obs_dim,

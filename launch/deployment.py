@@ -17,7 +17,7 @@ from absl import app, flags
 import gin
 
 import launch_common
-from bremen_tf import deployment, fileio, runs
+from bremen_tf import deployment, deployment_model_free, fileio, runs  # pylint: disable=unused-import (registers gin)
 
 flags.DEFINE_string('root_dir', None,
                     'Run directory (default runs/deployment/<gin file names>/seed<seed>).')

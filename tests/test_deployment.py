@@ -110,3 +110,33 @@ def test_a_second_fit_warm_starts_from_the_first():
   fresh = DynamicsEnsemble(3, 1, seed=0, n_models=2, hidden=(16,), batch_size=50)
   assert np.all(np.array(fresh.fit(data, data, max_epochs=1)['best_validation_mse'])
                 > 1.5 * np.array(first['final_validation_mse']))
+
+
+def test_recursive_bcq_trains_on_the_growing_data_across_deployments(tmp_path):
+  root = str(tmp_path / 'bcq')
+  out = subprocess.run(command(root, '--gin_file=gin/deployment/bcq.gin'), cwd=REPO,
+                       capture_output=True, text=True, timeout=300)
+  assert out.returncode == 0, out.stdout + out.stderr
+  assert 'collecting 1,500 transitions with uniform-random actions' in out.stdout
+  assert 'with the deployment-1 policy + N(0, 0.1²)' in out.stdout
+  b1, b2 = (load_dataset(os.path.join(root, 'data', f'deployment_{d}.npz')) for d in (1, 2))
+  rows = read_csv(os.path.join(root, 'metrics.csv'))
+  # Training continues across deployments: 100 steps each, an evaluation every 50.
+  assert [int(r['step']) for r in rows] == [50, 100, 150, 200]
+  assert [int(r['deployment']) for r in rows] == [1, 1, 2, 2]
+  assert [int(r['real_transitions']) for r in rows] == [len(b1)] * 2 + [len(b1) + len(b2)] * 2
+  assert [int(r['deployment']) for r in read_csv(os.path.join(root, 'deployments.csv'))] \
+      == [1, 2]
+  for d in (1, 2):
+    assert os.path.exists(os.path.join(root, 'policies', f'deployment_{d}', 'saved_model.pb'))
+
+
+def test_alpha_ablation_clones_behavior_but_starts_random(tmp_path):
+  root = str(tmp_path / 'alpha')
+  out = subprocess.run(command(root, '--gin_file=gin/deployment/ablation/alpha_0.1.gin'),
+                       cwd=REPO, capture_output=True, text=True, timeout=300)
+  assert out.returncode == 0, out.stdout + out.stderr
+  assert out.stdout.count('[bc] cloning the newest batch') == 2  # π̂_β for the penalty
+  rows = read_csv(os.path.join(root, 'metrics.csv'))
+  assert float(rows[-1]['kl_to_previous_deployment']) >= 0
+  assert "ImaginedTRPO.alpha = 0.1" in open(os.path.join(root, 'config.gin')).read()
