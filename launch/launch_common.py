@@ -1,5 +1,6 @@
 """Flags and set-up shared by the launchers: the Dopamine-style trio plus seed and threads."""
 import os
+import re
 import sys
 
 from absl import flags
@@ -24,6 +25,17 @@ def default_root_dir(gin_files, seed, kind='offline'):
     names.append(stem if parent == 'gin' else f'{parent}-{stem}')
   return os.path.join(REPO_ROOT, 'runs', kind, '+'.join(names) or 'default',
                       f'seed{seed}')
+
+
+def gin_binding(config, name, default=None):
+  """The value bound to `name` in a config.gin text (quotes stripped), or `default`."""
+  m = re.search(rf'^{re.escape(name)}\s*=\s*(.+)$', config, re.M)
+  return m.group(1).strip().strip("'\"") if m else default
+
+
+def env_name(env_id):
+  """'bremen/Hopper-v0' -> 'Hopper'."""
+  return re.sub(r'-v\d+$', '', env_id.split('/')[-1])
 
 
 def parse_gin():

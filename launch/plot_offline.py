@@ -8,22 +8,17 @@ budget and how far it got). Unfinished runs are plotted as far as they went, and
 BC-initialised run, iteration 0 is the BC policy itself (evaluated before any TRPO update).
 """
 import os
-import re
 
 from absl import app, flags
 
 import launch_common
+from launch_common import gin_binding
 from bremen_tf import fileio, results, runs
 
 flags.DEFINE_list('runs', None, 'Run directories to plot.')
 flags.DEFINE_string('out', None, 'Output path without extension (e.g. results/learning_evidence).')
 flags.mark_flags_as_required(['runs', 'out'])
 FLAGS = flags.FLAGS
-
-
-def _binding(config, name, default=None):
-  m = re.search(rf'^{re.escape(name)}\s*=\s*(.+)$', config, re.M)
-  return m.group(1).strip().strip("'\"") if m else default
 
 
 def load_run(path):
@@ -38,12 +33,12 @@ def load_run(path):
   stds = [float(r['eval_return_std']) for r in metrics]
   dataset = (state.get('dataset') or {}).get('behavior_returns') or {}
   return {
-      'path': path, 'env_id': _binding(config, 'train_offline.env_id'),
-      'size': _binding(config, 'train_offline.dataset_size', '1m'),
-      'noise': _binding(config, 'train_offline.noise', 'pure'),
-      'policy_init': _binding(config, 'train_offline.policy_init', 'bc'),
-      'budget': int(_binding(config, 'train_offline.outer_iterations', '250')),
-      'updates_per_iteration': int(_binding(config, 'train_offline.updates_per_iteration', '25')),
+      'path': path, 'env_id': gin_binding(config, 'train_offline.env_id'),
+      'size': gin_binding(config, 'train_offline.dataset_size', '1m'),
+      'noise': gin_binding(config, 'train_offline.noise', 'pure'),
+      'policy_init': gin_binding(config, 'train_offline.policy_init', 'bc'),
+      'budget': int(gin_binding(config, 'train_offline.outer_iterations', '250')),
+      'updates_per_iteration': int(gin_binding(config, 'train_offline.updates_per_iteration', '25')),
       'finished': os.path.exists(os.path.join(path, 'DONE')),
       'iterations': iterations, 'returns': returns, 'stds': stds,
       'dataset_return': dataset.get('mean'),
@@ -90,7 +85,7 @@ def main(argv):
   with fileio.atomic_path(FLAGS.out + '.png') as tmp:
     fig.savefig(tmp, dpi=110, format='png')
   runs_list = '\n'.join(f'- `{d["path"]}`' for d in data)
-  text = (f'# Offline learning curves\n\n' + results.provenance_header(runs_list.replace('\n', ' ')) +
+  text = ('# Offline learning curves\n\n' + results.provenance_header(runs_list.replace('\n', ' ')) +
           f'\n![learning curves]({os.path.basename(FLAGS.out)}.png)\n\n' +
           results.markdown_table(
               ['run', 'iterations done', 'finished', 'dataset return', 'BC policy (it. 0)',

@@ -12,12 +12,12 @@ BRAC (the mode) and BRAC (max Q). Unfinished runs are counted, not averaged.
 import collections
 import glob
 import os
-import re
 
 from absl import app, flags
 import numpy as np
 
 import launch_common
+from launch_common import env_name, gin_binding as binding
 from bremen_tf import fileio, results, runs
 from bremen_tf.paper_results import METHOD_NAMES, METHODS, OFFLINE
 
@@ -27,16 +27,6 @@ flags.DEFINE_string('out_dir', 'results', 'Where offline_<size>.md/.csv/_curves.
 FLAGS = flags.FLAGS
 
 ENV_ORDER = ('Ant', 'HalfCheetah', 'Hopper', 'Walker2d')
-
-
-def binding(config, name, default=None):
-  m = re.search(rf'^{re.escape(name)}\s*=\s*(.+)$', config, re.M)
-  return m.group(1).strip().strip("'\"") if m else default
-
-
-def env_name(env_id):
-  """'bremen/Hopper-v0' -> 'Hopper'."""
-  return re.sub(r'-v\d+$', '', env_id.split('/')[-1])
 
 
 def read_run(path):

@@ -73,6 +73,15 @@ def test_deployment_run_counts_accumulates_and_resumes_mid_deployment(tmp_path):
   again = subprocess.run(command(root), cwd=REPO, capture_output=True, text=True, timeout=120)
   assert again.returncode != 0 and 'finished run' in again.stderr
 
+  out = str(tmp_path / 'results' / 'deployment')
+  tables = subprocess.run([sys.executable, 'launch/deployment_tables.py', f'--runs={root}',
+                           f'--out={out}'], cwd=REPO, capture_output=True, text=True, timeout=120)
+  assert tables.returncode == 0, tables.stderr
+  returns = [float(r['eval_return_mean']) for r in deployments]
+  assert (f'| Hopper | 1,500 | BREMEN | 1 | 0 | {returns[0]:.0f} ± 0 (n=1) / '
+          f'{returns[1]:.0f} ± 0 (n=1) |') in open(out + '.md').read()
+  assert os.path.getsize(out + '.png') > 1000 and os.path.exists(out + '_kl.png')
+
 
 def test_split_batches_splits_each_batch_then_concatenates():
   def batch(start, n):

@@ -1,0 +1,144 @@
+"""Deployment runs -> results/deployment.md (+ .csv) and return-vs-deployment plots.
+
+  python launch/deployment_tables.py                           # runs/deployment/*/seed*
+  python launch/deployment_tables.py --runs='runs/deployment/*halfcheetah*/seed*' --out=/tmp/dep
+
+Per env, batch size and method: the evaluation return at the end of each deployment (mean ± std
+over seeds, number of seeds) and the real transitions so far; one plot panel per env and batch
+size (mean ± std over seeds against the deployment), like the paper's figure; and, for the
+ablation, the KL of the policy to the previous deployment's policy per outer iteration.
+"""
+import collections
+import csv
+import glob
+import os
+
+from absl import app, flags
+import numpy as np
+
+import launch_common
+from bremen_tf import fileio, results, runs
+from launch_common import env_name, gin_binding as binding
+
+flags.DEFINE_string('runs', 'runs/deployment/*/seed*', 'Glob of deployment run directories.')
+flags.DEFINE_string('out', 'results/deployment', 'Output path without extension.')
+FLAGS = flags.FLAGS
+
+METHOD_ORDER = ('bremen', 'me_trpo', 'bcq', 'brac', 'bc')
+
+
+def method_of(config):
+  algorithm = binding(config, 'train_deployment.algorithm', 'bremen')
+  if algorithm != 'bremen':
+    return algorithm.upper() if algorithm != 'brac' else 'BRAC'
+  alpha = float(binding(config, 'ImaginedTRPO.alpha', '0') or 0)
+  random_init = binding(config, 'train_deployment.policy_init', 'bc') == 'random'
+  if alpha:
+    return f'KL penalty α={alpha:g}' + (' (no BC init)' if random_init else ' + BC init')
+  return 'ME-TRPO' if random_init else 'BREMEN'
+
+
+def read_run(path):
+  if not (os.path.exists(os.path.join(path, 'config.gin'))
+          and os.path.exists(os.path.join(path, 'deployments.csv'))):
+    return None
+  with open(os.path.join(path, 'config.gin')) as f:
+    config = f.read()
+  with open(os.path.join(path, 'deployments.csv')) as f:
+    deployments = list(csv.DictReader(f))
+  metrics = runs.read_metrics(path) if os.path.exists(os.path.join(path, 'metrics.csv')) else []
+  size = int(binding(config, 'train_deployment.transitions_per_deployment',
+                     '200_000').replace('_', ''))
+  return {'path': path, 'env': env_name(binding(config, 'train_deployment.env_id')),
+          'size': size, 'method': method_of(config),
+          'planned': int(binding(config, 'train_deployment.deployments', '5')),
+          'finished': os.path.exists(os.path.join(path, 'DONE')),
+          'returns': [float(r['eval_return_mean']) for r in deployments],
+          'transitions': [int(r['real_transitions']) for r in deployments],
+          'kl': [(int(r['iteration']), float(r['kl_to_previous_deployment'])) for r in metrics
+                 if r.get('kl_to_previous_deployment') not in (None, '', 'nan')],
+          'config': config}
+
+
+def main(argv):
+  del argv
+  launch_common.quiet_logs()
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  data = [r for p in sorted(glob.glob(FLAGS.runs)) if (r := read_run(p))]
+  if not data:
+    raise SystemExit(f'error: no deployment runs with deployments.csv match {FLAGS.runs!r}.')
+  groups = collections.defaultdict(list)
+  for r in data:
+    groups[(r['env'], r['size'], r['method'])].append(r)
+  panels = sorted({(r['env'], r['size']) for r in data})
+  fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.2), squeeze=False)
+  rows, csv_rows = [], []
+  for ax, (env, size) in zip(axes[0], panels):
+    methods = sorted({m for e, s, m in groups if (e, s) == (env, size)},
+                     key=lambda m: (m.lower().replace('-', '_') not in METHOD_ORDER, m))
+    for m in methods:
+      group = groups[(env, size, m)]
+      n_dep = max(len(r['returns']) for r in group)
+      means, stds, counts = [], [], []
+      for d in range(n_dep):
+        values = [r['returns'][d] for r in group if len(r['returns']) > d]
+        means.append(np.mean(values))
+        stds.append(np.std(values))
+        counts.append(len(values))
+        transitions = [r['transitions'][d] for r in group if len(r['transitions']) > d]
+        csv_rows.append([env, size, m, d + 1, np.mean(transitions), means[-1], stds[-1],
+                         len(values)])
+      x = np.arange(1, n_dep + 1)
+      ax.plot(x, means, 'o-', label=f'{m} (n={len(group)})')
+      ax.fill_between(x, np.array(means) - stds, np.array(means) + stds, alpha=0.15)
+      cells = [f'{mu:.0f} ± {sd:.0f} (n={c})' for mu, sd, c in zip(means, stds, counts)]
+      unfinished = sum(not r['finished'] for r in group)
+      rows.append([env, f'{size:,}', m, len(group), unfinished, ' / '.join(cells)])
+    ax.set_title(f'{env}, {size:,} transitions per deployment')
+    ax.set_xlabel('deployment')
+    ax.set_ylabel('average return (real env, deterministic)')
+    ax.legend(fontsize=8)
+  fig.tight_layout()
+  os.makedirs(os.path.dirname(os.path.abspath(FLAGS.out)), exist_ok=True)
+  with fileio.atomic_path(FLAGS.out + '.png') as tmp:
+    fig.savefig(tmp, dpi=100, format='png')
+  plt.close(fig)
+
+  kl_runs = [r for r in data if r['kl']]
+  if kl_runs:
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for r in kl_runs:
+      its, kls = zip(*r['kl'])
+      ax.plot(its, kls, '.-', ms=3, label=f'{r["env"]} {r["method"]} '
+              f'({os.path.basename(r["path"])})')
+    ax.set_yscale('log')
+    ax.set_xlabel('outer iteration')
+    ax.set_ylabel('KL(π ‖ previous deployment\'s policy)')
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    with fileio.atomic_path(FLAGS.out + '_kl.png') as tmp:
+      fig.savefig(tmp, dpi=100, format='png')
+    plt.close(fig)
+
+  base = os.path.basename(FLAGS.out)
+  text = ('# Deployment-efficient RL: return after each deployment\n\n'
+          + results.provenance_header(f'the runs matching `{FLAGS.runs}` ({len(data)} run '
+                                      'directories)')
+          + f'\n![return per deployment]({base}.png)\n\n'
+          + results.markdown_table(['env', 'batch', 'method', 'seeds', 'unfinished',
+                                    'return after deployment 1 / 2 / ... (mean ± std over seeds)'],
+                                   rows)
+          + '\nThe return is the deterministic policy\'s real-env evaluation at the end of each '
+          'deployment\'s training (before the next batch is collected).\n'
+          + (f'\n![KL to the previous deployment]({base}_kl.png)\n' if kl_runs else ''))
+  fileio.write_text(FLAGS.out + '.md', text)
+  results.write_csv(FLAGS.out + '.csv', ['env', 'batch', 'method', 'deployment',
+                                         'real_transitions', 'return_mean', 'return_std',
+                                         'seeds'], csv_rows)
+  print(f'Wrote {FLAGS.out}.md, .csv and .png')
+
+
+if __name__ == '__main__':
+  app.run(main)
