@@ -21,6 +21,8 @@ from bremen_tf import fileio, results, runs
 from launch_common import env_name, gin_binding as binding
 
 flags.DEFINE_string('runs', 'runs/deployment/*/seed*', 'Glob of deployment run directories.')
+flags.DEFINE_string('sac_runs', 'runs/deployment_sac/*/seed*',
+                    'Glob of online SAC runs (launch/train_behavior.py), plotted against samples.')
 flags.DEFINE_string('out', 'results/deployment', 'Output path without extension.')
 FLAGS = flags.FLAGS
 
@@ -60,6 +62,19 @@ def read_run(path):
           'config': config}
 
 
+def read_sac_run(path):
+  """An online SAC run's evaluation return against the env steps it had taken."""
+  if not (os.path.exists(os.path.join(path, 'metrics.csv'))
+          and os.path.exists(os.path.join(path, 'config.gin'))):
+    return None
+  with open(os.path.join(path, 'config.gin')) as f:
+    config = f.read()
+  metrics = runs.read_metrics(path)
+  return {'path': path, 'env': env_name(binding(config, 'train_behavior_policy.env_id')),
+          'env_steps': [int(float(r['env_steps'])) for r in metrics],
+          'returns': [float(r['eval_return_mean']) for r in metrics]}
+
+
 def main(argv):
   del argv
   launch_common.quiet_logs()
@@ -73,9 +88,11 @@ def main(argv):
   for r in data:
     groups[(r['env'], r['size'], r['method'])].append(r)
   panels = sorted({(r['env'], r['size']) for r in data})
-  fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.2), squeeze=False)
+  sac = [read_sac_run(p) for p in sorted(glob.glob(FLAGS.sac_runs))]
+  sac = [r for r in sac if r]
+  fig, axes = plt.subplots(2, len(panels), figsize=(6 * len(panels), 8.4), squeeze=False)
   rows, csv_rows = [], []
-  for ax, (env, size) in zip(axes[0], panels):
+  for ax, ax_samples, (env, size) in zip(axes[0], axes[1], panels):
     methods = sorted({m for e, s, m in groups if (e, s) == (env, size)},
                      key=lambda m: (m.lower().replace('-', '_') not in METHOD_ORDER, m))
     for m in methods:
@@ -93,13 +110,24 @@ def main(argv):
       x = np.arange(1, n_dep + 1)
       ax.plot(x, means, 'o-', label=f'{m} (n={len(group)})')
       ax.fill_between(x, np.array(means) - stds, np.array(means) + stds, alpha=0.15)
+      samples = [np.mean([r['transitions'][d] for r in group if len(r['transitions']) > d])
+                 for d in range(n_dep)]
+      ax_samples.plot(samples, means, 'o-', label=f'{m} ({n_dep} deployments)')
       cells = [f'{mu:.0f} ± {sd:.0f} (n={c})' for mu, sd, c in zip(means, stds, counts)]
       unfinished = sum(not r['finished'] for r in group)
       rows.append([env, f'{size:,}', m, len(group), unfinished, ' / '.join(cells)])
     ax.set_title(f'{env}, {size:,} transitions per deployment')
     ax.set_xlabel('deployment')
+    ax.set_xticks(range(1, max(len(r['returns']) for r in data) + 1))
     ax.set_ylabel('average return (real env, deterministic)')
     ax.legend(fontsize=8)
+    for r in (r for r in sac if r['env'] == env):
+      ax_samples.plot(r['env_steps'], r['returns'], '-', lw=1,
+                      label=f'online SAC, a new policy every step ({os.path.basename(r["path"])})')
+    ax_samples.set_xlabel('real transitions')
+    ax_samples.set_ylabel('average return')
+    ax_samples.set_title(f'{env}: against samples (SAC: deployment-unconstrained)')
+    ax_samples.legend(fontsize=7)
   fig.tight_layout()
   os.makedirs(os.path.dirname(os.path.abspath(FLAGS.out)), exist_ok=True)
   with fileio.atomic_path(FLAGS.out + '.png') as tmp:

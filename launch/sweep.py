@@ -1,8 +1,11 @@
-"""Runs a grid of offline runs (gin files x algorithms x seeds), each as its own launch/offline.py
-process, several at once.
+"""Runs a grid of runs (gin files x algorithms x seeds), each as its own launch/offline.py (or,
+with --kind=deployment, launch/deployment.py) process, several at once.
 
   python launch/sweep.py --gin_files=gin/halfcheetah_100k.gin,gin/hopper_100k.gin \
       --algos=bremen,bc,bcq,brac,me_trpo --seeds=0,1,2 --extra_gin=gin/budget/table.gin
+
+  python launch/sweep.py --kind=deployment --gin_files=gin/deployment/halfcheetah_200k.gin \
+      --algos=bremen,me_trpo,brac --seeds=0,1
 
 --gin_bindings are passed to every run (they are part of its config, so keep them the same when
 resuming).
@@ -22,16 +25,28 @@ from absl import app, flags
 
 import launch_common
 
-ALGO_GIN = {'bremen': None, 'me_trpo': 'gin/algos/me_trpo.gin', 'bc': 'gin/algos/bc.gin',
-            'bcq': 'gin/algos/bcq.gin', 'brac': 'gin/algos/brac.gin'}
+# Per kind of run: its launcher and the gin file that selects each algorithm.
+KINDS = {
+    'offline': ('offline.py', {'bremen': None, 'me_trpo': 'gin/algos/me_trpo.gin',
+                               'bc': 'gin/algos/bc.gin', 'bcq': 'gin/algos/bcq.gin',
+                               'brac': 'gin/algos/brac.gin'}),
+    'deployment': ('deployment.py', {'bremen': None, 'me_trpo': 'gin/deployment/me_trpo.gin',
+                                     'bcq': 'gin/deployment/bcq.gin',
+                                     'brac': 'gin/deployment/brac.gin',
+                                     'alpha_0.1': 'gin/deployment/ablation/alpha_0.1.gin',
+                                     'alpha_1.0': 'gin/deployment/ablation/alpha_1.0.gin'}),
+}
 
-flags.DEFINE_list('gin_files', None, 'Table-cell gin files, e.g. gin/hopper_100k.gin.')
-flags.DEFINE_list('algos', ['bremen'], f'Algorithms, from {sorted(ALGO_GIN)}.')
+flags.DEFINE_enum('kind', 'offline', list(KINDS), 'launch/offline.py or launch/deployment.py runs.')
+flags.DEFINE_list('gin_files', None, 'Experiment gin files, e.g. gin/hopper_100k.gin or '
+                  'gin/deployment/halfcheetah_200k.gin.')
+flags.DEFINE_list('algos', ['bremen'], 'Algorithms: offline ' + ', '.join(KINDS['offline'][1])
+                  + '; deployment ' + ', '.join(KINDS['deployment'][1]) + '.')
 flags.DEFINE_list('seeds', ['0', '1', '2'], 'Seeds.')
 flags.DEFINE_multi_string('extra_gin', [], 'Gin files added after the algorithm (e.g. a budget).')
 flags.DEFINE_integer('parallel', os.cpu_count() or 1, 'Runs at once.')
 flags.DEFINE_integer('threads_per_run', 1, 'TF threads per run.')
-flags.DEFINE_string('runs_dir', 'runs/offline', 'Parent of the run directories.')
+flags.DEFINE_string('runs_dir', None, 'Parent of the run directories (default runs/<kind>).')
 flags.DEFINE_integer('status_every', 60, 'Seconds between progress blocks (also on any change).')
 flags.DEFINE_bool('dry_run', False, 'Print the runs and their commands, start nothing.')
 FLAGS = flags.FLAGS
@@ -42,7 +57,7 @@ class Run:
   def __init__(self, gin_files, seed, runs_dir):
     self.gin_files, self.seed = gin_files, seed
     # The same naming as launch/offline.py's default, under --runs_dir.
-    default = launch_common.default_root_dir(gin_files, seed)
+    default = launch_common.default_root_dir(gin_files, seed, kind=FLAGS.kind)
     self.name = os.path.basename(os.path.dirname(default))
     self.path = os.path.join(runs_dir, self.name, f'seed{seed}')
     self.log_path = os.path.join(os.path.dirname(os.path.abspath(runs_dir)), 'sweep_logs',
@@ -50,7 +65,7 @@ class Run:
     self.proc, self.status, self.started = None, 'waiting', None
 
   def command(self, threads):
-    script = os.path.join(launch_common.REPO_ROOT, 'launch', 'offline.py')
+    script = os.path.join(launch_common.REPO_ROOT, 'launch', KINDS[FLAGS.kind][0])
     return ([sys.executable, script, f'--root_dir={self.path}', f'--seed={self.seed}',
              f'--tf_threads={threads}'] + [f'--gin_file={g}' for g in self.gin_files]
             + [f'--gin_bindings={b}' for b in FLAGS.gin_bindings])
@@ -66,11 +81,13 @@ class Run:
 
 
 def build_grid():
+  algo_gin = KINDS[FLAGS.kind][1]
+  runs_dir = FLAGS.runs_dir or os.path.join('runs', FLAGS.kind)
   for algo in FLAGS.algos:
-    if algo not in ALGO_GIN:
-      sys.exit(f'error: unknown algorithm {algo!r}; choose from {sorted(ALGO_GIN)}.')
+    if algo not in algo_gin:
+      sys.exit(f'error: unknown {FLAGS.kind} algorithm {algo!r}; choose from {sorted(algo_gin)}.')
   gin_files = FLAGS.gin_files or sys.exit('error: give --gin_files, e.g. gin/hopper_100k.gin')
-  for path in gin_files + FLAGS.extra_gin + [g for a in FLAGS.algos if (g := ALGO_GIN[a])]:
+  for path in gin_files + FLAGS.extra_gin + [g for a in FLAGS.algos if (g := algo_gin[a])]:
     full = path if os.path.isabs(path) else os.path.join(launch_common.REPO_ROOT, path)
     if not os.path.exists(full):
       sys.exit(f'error: gin file {path} does not exist.')
@@ -80,10 +97,10 @@ def build_grid():
   for seed in FLAGS.seeds:
     for algo in FLAGS.algos:
       for cell in gin_files:
-        files = [cell] + ([ALGO_GIN[algo]] if ALGO_GIN[algo] else []) + FLAGS.extra_gin
+        files = [cell] + ([algo_gin[algo]] if algo_gin[algo] else []) + FLAGS.extra_gin
         files = [f if os.path.isabs(f) else os.path.join(launch_common.REPO_ROOT, f)
                  for f in files]
-        runs.append(Run(files, int(seed), FLAGS.runs_dir))
+        runs.append(Run(files, int(seed), runs_dir))
   return runs
 
 
