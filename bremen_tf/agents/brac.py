@@ -98,7 +98,7 @@ class BRACAgent(tf.Module):
       q_loss = tf.add_n([tf.reduce_mean(tf.square(q(s1, a1) - target)) for q in self.qs])
     self.q_optimizer.apply(tape.gradient(q_loss, self._q_vars))
 
-    use_q = tf.cast(self.global_step >= self.warm_start, tf.float32)
+    use_q = tf.cast(self.global_step > self.warm_start, tf.float32)  # as BRAC: strictly after
     with tf.GradientTape() as tape:
       act, logp = self.actor.sample(s1)
       div = self.divergence(s1)
