@@ -17,7 +17,6 @@ Every iteration logs the KL of π_θ to the previous deployment's policy on the 
 Resumable at every stage: train_state.json names the stage (collected, dynamics, bc, trpo) and
 the deployment; the batches are saved in <run>/data/ as they are collected.
 """
-import os
 import time
 
 import gin
@@ -34,6 +33,34 @@ from bremen_tf.policies import (GaussianPolicy, behavior_clone, gaussian_kl,
 from bremen_tf.run_state import RunState
 
 DEPLOYMENTS_FILE = 'deployments.csv'
+
+
+def load_batches(run, env_id, count):
+  """The first `count` deployments' batches, saved in <run>/data/ as they were collected."""
+  return [load_dataset(run.file('data', f'deployment_{d}.npz'), env_id)
+          for d in range(1, count + 1)]
+
+
+def uniform_actions(act_dim):
+  return lambda obs, rng: rng.uniform(-1.0, 1.0, (len(obs), act_dim))
+
+
+def collect_deployment(run, state, env_id, d, deployments, action_fn, how, size, seed, n_envs,
+                       log):
+  """Deployment d: whole episodes of `action_fn` until `size` transitions, saved to
+  <run>/data/deployment_<d>.npz and recorded in `state` (a RunState's dict). Returns the batch."""
+  log(f'[deployment {d}/{deployments}] collecting {size:,} transitions with {how}')
+  batch = collect_episodes(env_id, action_fn, size, seed=1_000_003 * (seed + 1) + d,
+                           n_envs=n_envs, log=log)
+  save_dataset(run.file('data', f'deployment_{d}.npz'), batch)
+  returns = batch.metadata['behavior_returns']
+  state['deployment'] = d
+  state.setdefault('deployments', []).append(
+      {'deployment': d, 'transitions': len(batch), 'data_return_mean': returns['mean'],
+       'data_episodes': returns['episodes']})
+  log(f'[deployment {d}/{deployments}] {len(batch):,} transitions, episode return '
+      f'{returns["mean"]:.1f} over {returns["episodes"]} episodes')
+  return batch
 
 
 def split_batches(batches, validation_fraction):
@@ -81,12 +108,10 @@ def train_deployment(run, seed=0, env_id=gin.REQUIRED, algorithm='bremen', polic
     raise ValueError(f'policy_init must be one of {POLICY_INITS}, got {policy_init!r}.')
   if bc_data not in ('newest', 'all'):
     raise ValueError(f"bc_data must be 'newest' or 'all', got {bc_data!r}.")
-  for name, value in (('deployments', deployments),
-                      ('transitions_per_deployment', transitions_per_deployment),
-                      ('iterations_per_deployment', iterations_per_deployment),
-                      ('updates_per_iteration', updates_per_iteration)):
-    if value <= 0:
-      raise ValueError(f'{name} must be positive, got {value}.')
+  runs.require_positive(deployments=deployments,
+                        transitions_per_deployment=transitions_per_deployment,
+                        iterations_per_deployment=iterations_per_deployment,
+                        updates_per_iteration=updates_per_iteration)
   spec = envs.get_spec(env_id)
   tf.random.set_seed(seed)
   np.random.seed(seed)
@@ -105,9 +130,7 @@ def train_deployment(run, seed=0, env_id=gin.REQUIRED, algorithm='bremen', polic
   state, save = run_state.state, run_state.save
   state.setdefault('deployment', 0)  # deployments collected so far
 
-  data_dir = run.file('data')
-  batches = [load_dataset(os.path.join(data_dir, f'deployment_{d}.npz'), env_id)
-             for d in range(1, state['deployment'] + 1)]
+  batches = load_batches(run, env_id, state['deployment'])
   mean_fn = tf.function(lambda obs: policy.mean_log_std(obs)[0])
   sample_fn = tf.function(lambda obs, noise: policy.sample(obs, noise))
 
@@ -119,19 +142,15 @@ def train_deployment(run, seed=0, env_id=gin.REQUIRED, algorithm='bremen', polic
 
   def collect(d):
     if d == 1:
-      action_fn = lambda obs, rng: rng.uniform(-1.0, 1.0, (len(obs), spec.act_dim))
-      how = 'uniform-random actions'
-    else:
-      action_fn = lambda obs, rng: sample_fn(
-          tf.constant(obs, tf.float32),
-          tf.constant(rng.standard_normal((len(obs), spec.act_dim)), tf.float32)).numpy()
-      how = f'the deployment-{d - 1} policy (μ + {policy.sampling_std}·ε)'
-    log(f'[deployment {d}/{deployments}] collecting {transitions_per_deployment:,} transitions '
-        f'with {how}')
-    batch = collect_episodes(env_id, action_fn, transitions_per_deployment,
-                             seed=1_000_003 * (seed + 1) + d, n_envs=collect_envs, log=log)
-    save_dataset(os.path.join(data_dir, f'deployment_{d}.npz'), batch)
-    return batch
+      return collect_deployment(run, state, env_id, d, deployments,
+                                uniform_actions(spec.act_dim), 'uniform-random actions',
+                                transitions_per_deployment, seed, collect_envs, log)
+    action_fn = lambda obs, rng: sample_fn(
+        tf.constant(obs, tf.float32),
+        tf.constant(rng.standard_normal((len(obs), spec.act_dim)), tf.float32)).numpy()
+    return collect_deployment(run, state, env_id, d, deployments, action_fn,
+                              f'the deployment-{d - 1} policy (μ + {policy.sampling_std}·ε)',
+                              transitions_per_deployment, seed, collect_envs, log)
 
   session_start, start_it = time.time(), int(iteration.numpy())
   total_iterations = deployments * iterations_per_deployment
@@ -142,13 +161,6 @@ def train_deployment(run, seed=0, env_id=gin.REQUIRED, algorithm='bremen', polic
         break
       d += 1
       batches.append(collect(d))
-      returns = batches[-1].metadata['behavior_returns']
-      state.update(deployment=d)
-      state.setdefault('deployments', []).append(
-          {'deployment': d, 'transitions': len(batches[-1]),
-           'data_return_mean': returns['mean'], 'data_episodes': returns['episodes']})
-      log(f'[deployment {d}/{deployments}] {len(batches[-1]):,} transitions, episode return '
-          f'{returns["mean"]:.1f} over {returns["episodes"]} episodes')
       save('collected')
     if state['stage'] == 'collected':
       train, validation = split_batches(batches, validation_fraction)

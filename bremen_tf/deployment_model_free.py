@@ -10,7 +10,6 @@ The agent is trained on, not re-created, between deployments (the same networks 
 the growing data). Same run directory, metrics (deployment, real_transitions, eval_return_*) and
 resume as the BREMEN loop (bremen_tf/deployment.py).
 """
-import os
 import time
 
 import gin
@@ -18,12 +17,11 @@ import numpy as np
 import tensorflow as tf
 
 from bremen_tf import envs, export, runs
-from bremen_tf.data.collection import collect_episodes
-from bremen_tf.data.dataset import Dataset, load_dataset, save_dataset
-from bremen_tf.deployment import write_deployments
+from bremen_tf.data.dataset import Dataset
+from bremen_tf.deployment import (collect_deployment, load_batches, uniform_actions,
+                                  write_deployments)
 from bremen_tf.model_free import (ALGORITHMS, clone_behavior, evaluate_test_policies,
-                                  make_agent, make_trainer, train_in_chunks, transition_tensors)
-from bremen_tf.run_state import RunState
+                                  make_trainer, setup_run, train_in_chunks, transition_tensors)
 
 
 def concat(batches):
@@ -42,37 +40,24 @@ def train_deployment_model_free(run, seed, env_id, algorithm, deployments,
   if algorithm not in ALGORITHMS:
     raise ValueError(f'algorithm must be bremen or one of {ALGORITHMS}, got {algorithm!r}.')
   spec = envs.get_spec(env_id)
-  tf.random.set_seed(seed)
-  np.random.seed(seed)
-  agent, behavior = make_agent(algorithm, spec.obs_dim, spec.act_dim, seed)
-  rng = tf.random.Generator.from_seed(seed)
-  step = tf.Variable(0, dtype=tf.int64, name='step')
-  ckpt = tf.train.Checkpoint(agent=agent, rng=rng, step=step,
-                             **({'behavior': behavior} if behavior else {}))
-  run_state = RunState(run, ckpt, step, log=log)
+  agent, behavior, rng, step, run_state = setup_run(run, algorithm, spec, seed, log)
   state, save = run_state.state, run_state.save
   state.setdefault('deployment', 0)
-  data_dir = run.file('data')
-  batches = [load_dataset(os.path.join(data_dir, f'deployment_{d}.npz'), env_id)
-             for d in range(1, state['deployment'] + 1)]
+  batches = load_batches(run, env_id, state['deployment'])
   policies = {name: tf.function(fn) for name, fn in agent.test_policies().items()}
   main = policies['main']
 
   def collect(d):
     if d == 1:
-      action_fn = lambda obs, r: r.uniform(-1.0, 1.0, (len(obs), spec.act_dim))
-      how = 'uniform-random actions'
-    else:
-      action_fn = lambda obs, r: np.clip(
-          main(tf.constant(obs, tf.float32)).numpy()
-          + exploration_std * r.standard_normal((len(obs), spec.act_dim)), -1.0, 1.0)
-      how = f'the deployment-{d - 1} policy + N(0, {exploration_std}²)'
-    log(f'[deployment {d}/{deployments}] collecting {transitions_per_deployment:,} transitions '
-        f'with {how}')
-    batch = collect_episodes(env_id, action_fn, transitions_per_deployment,
-                             seed=1_000_003 * (seed + 1) + d, n_envs=collect_envs, log=log)
-    save_dataset(os.path.join(data_dir, f'deployment_{d}.npz'), batch)
-    return batch
+      return collect_deployment(run, state, env_id, d, deployments,
+                                uniform_actions(spec.act_dim), 'uniform-random actions',
+                                transitions_per_deployment, seed, collect_envs, log)
+    action_fn = lambda obs, r: np.clip(
+        main(tf.constant(obs, tf.float32)).numpy()
+        + exploration_std * r.standard_normal((len(obs), spec.act_dim)), -1.0, 1.0)
+    return collect_deployment(run, state, env_id, d, deployments, action_fn,
+                              f'the deployment-{d - 1} policy + N(0, {exploration_std}²)',
+                              transitions_per_deployment, seed, collect_envs, log)
 
   session_start, start_step = time.time(), int(step.numpy())
   while True:
@@ -82,11 +67,6 @@ def train_deployment_model_free(run, seed, env_id, algorithm, deployments,
         break
       d += 1
       batches.append(collect(d))
-      returns = batches[-1].metadata['behavior_returns']
-      state.update(deployment=d)
-      state.setdefault('deployments', []).append(
-          {'deployment': d, 'transitions': len(batches[-1]),
-           'data_return_mean': returns['mean'], 'data_episodes': returns['episodes']})
       save('collected')
     data = transition_tensors(concat(batches))
     if state['stage'] == 'collected':

@@ -104,6 +104,19 @@ def evaluate_test_policies(env_id, policies, episodes, seed):
   return row
 
 
+def setup_run(run, algorithm, spec, seed, log):
+  """Seeds, the agent (and BRAC's π_b), the batch RNG and the step counter, restored if the run
+  is resumed: (agent, behaviour agent or None, rng, step, RunState)."""
+  tf.random.set_seed(seed)
+  np.random.seed(seed)
+  agent, behavior = make_agent(algorithm, spec.obs_dim, spec.act_dim, seed)
+  rng = tf.random.Generator.from_seed(seed)
+  step = tf.Variable(0, dtype=tf.int64, name='step')
+  ckpt = tf.train.Checkpoint(agent=agent, rng=rng, step=step,
+                             **({'behavior': behavior} if behavior else {}))
+  return agent, behavior, rng, step, RunState(run, ckpt, step, log=log)
+
+
 def make_agent(algorithm, obs_dim, act_dim, seed):
   """(agent, behaviour agent or None)."""
   if algorithm == 'bc':
@@ -128,20 +141,11 @@ def train_model_free(run, seed, algorithm, env_id, noise, dataset_size, data_dir
   if algorithm not in ALGORITHMS:
     raise ValueError(f'algorithm must be bremen or one of {ALGORITHMS}, got {algorithm!r}.')
   train_steps = DEFAULT_TRAIN_STEPS[algorithm] if train_steps is None else int(train_steps)
-  for name, value in (('train_steps', train_steps), ('eval_every', eval_every),
-                      ('eval_episodes', eval_episodes), ('checkpoint_every', checkpoint_every),
-                      ('behavior_steps', behavior_steps)):
-    if value <= 0:
-      raise ValueError(f'{name} must be positive, got {value}.')
+  runs.require_positive(train_steps=train_steps, eval_every=eval_every,
+                        eval_episodes=eval_episodes, checkpoint_every=checkpoint_every,
+                        behavior_steps=behavior_steps)
   spec = envs.get_spec(env_id)
-  tf.random.set_seed(seed)
-  np.random.seed(seed)
-  agent, behavior = make_agent(algorithm, spec.obs_dim, spec.act_dim, seed)
-  rng = tf.random.Generator.from_seed(seed)
-  step = tf.Variable(0, dtype=tf.int64, name='step')
-  ckpt = tf.train.Checkpoint(agent=agent, rng=rng, step=step,
-                             **({'behavior': behavior} if behavior else {}))
-  run_state = RunState(run, ckpt, step, log=log)
+  agent, behavior, rng, step, run_state = setup_run(run, algorithm, spec, seed, log)
   state, save = run_state.state, run_state.save
   dataset = load_run_dataset(run_state, env_id, noise, dataset_size, data_dir, log=log)
   data = transition_tensors(dataset)

@@ -26,6 +26,13 @@ def format_duration(seconds):
   return f'{seconds // 3600}h{seconds // 60 % 60:02d}m{seconds % 60:02d}s'
 
 
+def require_positive(**values):
+  """Raises ValueError naming the first setting that is not > 0."""
+  for name, value in values.items():
+    if value <= 0:
+      raise ValueError(f'{name} must be positive, got {value}.')
+
+
 def read_metrics(run_path):
   """The rows of <run_path>/metrics.csv as dicts ([] before the first row); no lock needed."""
   path = os.path.join(run_path, 'metrics.csv')

@@ -61,6 +61,43 @@ def quiet_logs():
   logging.set_verbosity(logging.WARNING)
 
 
+def check_args(argv, example):
+  """Exits with a clear error on positional arguments or when no --gin_file is given."""
+  if len(argv) > 1:
+    sys.exit(f'error: unexpected arguments {argv[1:]}; settings go in --gin_file/--gin_bindings.')
+  if not FLAGS.gin_file:
+    sys.exit(f'error: give at least one --gin_file, e.g. --gin_file={example}')
+
+
+def open_run(root):
+  """The RunDir at `root`, recorded as started; exits with a clear error if it is finished,
+  busy, or holds an unfinished run with a different gin config (call after setup())."""
+  import gin  # pylint: disable=g-import-not-at-top,redefined-outer-name
+  from bremen_tf import runs  # pylint: disable=g-import-not-at-top (imports TF)
+  try:
+    run = runs.RunDir(root)
+  except (runs.RunFinishedError, runs.RunBusyError) as e:
+    sys.exit(f'error: {e}')
+  config_path = run.file('config.gin')
+  if run.resumed and os.path.exists(config_path):
+    with open(config_path) as f:
+      if f.read() != gin.config_str():
+        sys.exit(f'error: {run.path} holds an unfinished run with a different gin config '
+                 f'(see {config_path}). Resume it with the same --gin_file/--gin_bindings, or '
+                 'choose another --root_dir.')
+  run.start(seed=FLAGS.seed, flags=FLAGS.flag_values_dict())
+  print(f'Run directory: {run.path}' + (' (resuming)' if run.resumed else ''), flush=True)
+  return run
+
+
+def finish_run(run, summary):
+  """operative_config.gin, DONE and summary.json of a run that completed."""
+  from bremen_tf import fileio  # pylint: disable=g-import-not-at-top
+  run.write_operative_config()
+  run.mark_done(**summary)
+  fileio.write_json(run.file('summary.json'), summary)
+
+
 def setup():
   """What every launcher does first: gin files and bindings, then TF threading."""
   quiet_logs()

@@ -149,3 +149,13 @@ def test_alpha_ablation_clones_behavior_but_starts_random(tmp_path):
   rows = read_csv(os.path.join(root, 'metrics.csv'))
   assert float(rows[-1]['kl_to_previous_deployment']) >= 0
   assert "ImaginedTRPO.alpha = 0.1" in open(os.path.join(root, 'config.gin')).read()
+
+
+def test_launcher_errors_are_clear(tmp_path):
+  none = subprocess.run([sys.executable, 'launch/deployment.py'], cwd=REPO, capture_output=True,
+                        text=True, timeout=120)
+  assert none.returncode != 0 and 'give at least one --gin_file' in none.stderr
+  bad = subprocess.run(command(str(tmp_path / 'bad'),
+                               "--gin_bindings=train_deployment.bc_data='some'"),
+                       cwd=REPO, capture_output=True, text=True, timeout=120)
+  assert bad.returncode != 0 and "bc_data must be 'newest' or 'all'" in bad.stderr
