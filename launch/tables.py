@@ -1,5 +1,5 @@
 """The paper's offline tables from our run directories: results/offline_<size>.md, .csv, and
-learning-curve PNGs.
+learning curves (offline_<size>_curves.png, numbers in offline_<size>_curves.csv).
 
   python launch/tables.py                       # runs/offline/*+budget-table/seed*, every size
   python launch/tables.py --runs='runs/offline/*/seed*' --sizes=100k --out_dir=/tmp/t
@@ -105,8 +105,8 @@ def write_size(size, records, out_dir):
   envs = [e for e in ENV_ORDER if any(r['env'] == e for r in records)]
   methods = [m for m in METHODS if any(r['method'] == m for r in records)]
   cells = collections.defaultdict(list)
-  for r in records:
-    cells[(r['env'], r['method'])].append(r)
+  for record in records:
+    cells[(record['env'], record['method'])].append(record)
   paper = OFFLINE.get(size, {})
 
   def stats(env, method):
@@ -165,17 +165,19 @@ def write_size(size, records, out_dir):
 
   # Learning curves: mean ± std over seeds against the fraction of each run's budget.
   fig, axes = plt.subplots(1, len(envs), figsize=(6 * len(envs), 4.2), squeeze=False)
+  curve_rows = []
   for ax, e in zip(axes[0], envs):
     for m in methods:
       runs_here = cells[(e, m)]
       if not runs_here:
         continue
       xs = sorted({x for r in runs_here for x, _ in r['curve']})
-      ys = [[y for x2, y in r['curve'] if x2 == x] for x in xs]
+      ys = [[y for run in runs_here for x2, y in run['curve'] if x2 == x] for x in xs]
       seen = [(x, v) for x, v in zip(xs, ys) if v]
       mean = np.array([np.mean(v) for _, v in seen])
       std = np.array([np.std(v) for _, v in seen])
       x = np.array([x for x, _ in seen])
+      curve_rows += [[e, m, xi, mi, si, len(v)] for xi, mi, si, (_, v) in zip(x, mean, std, seen)]
       ax.plot(x, mean, 'o-', ms=3, label=f'{METHOD_NAMES[m]} (n={len(runs_here)})')
       ax.fill_between(x, mean - std, mean + std, alpha=0.15)
     ax.axhline(dataset[e], color='k', ls=':', label='dataset')
@@ -211,6 +213,9 @@ def write_size(size, records, out_dir):
           + f'\n## Learning curves\n\n![learning curves](offline_{size}_curves.png)\n\n'
           'Mean ± std over seeds (all runs, finished or not) against the fraction of each '
           'run\'s budget; for BREMEN the point at 0 is the BC policy.\n')
+  results.write_csv(os.path.join(out_dir, f'offline_{size}_curves.csv'),
+                    ['env', 'method', 'budget_fraction', 'return_mean', 'return_std', 'runs'],
+                    curve_rows)
   md = os.path.join(out_dir, f'offline_{size}.md')
   fileio.write_text(md, text)
   results.write_csv(os.path.join(out_dir, f'offline_{size}.csv'),

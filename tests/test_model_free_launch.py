@@ -105,6 +105,14 @@ def test_sweep_runs_skips_finished_runs_and_tables_summarise_them(tmp_path):
             for s in (0, 1)]
   assert float(rows['bc']['mean']) == np.mean(finals) and rows['bc']['seeds'] == '2'
   assert os.path.getsize(tmp_path / 'results' / 'offline_3k_curves.png') > 1000
+  with open(tmp_path / 'results' / 'offline_3k_curves.csv') as f:
+    curves = list(csv.DictReader(f))
+  for method, name in (('bc', names[0]), ('brac', names[1])):  # each method its own runs' mean
+    ours = [float(r['return_mean']) for r in curves if r['method'] == method]
+    runs_rows = [metrics(os.path.join(runs_dir, name, f'seed{s}')) for s in (0, 1)]
+    expected = [np.mean([float(rows[i]['eval_return_mean']) for rows in runs_rows])
+                for i in range(len(runs_rows[0]))]
+    np.testing.assert_allclose(ours, expected)
 
 
 def test_dynamics_cache_round_trip_and_key(tmp_path):
