@@ -25,7 +25,7 @@ import tensorflow as tf
 
 from bremen_tf import envs, export, fileio, runs
 from bremen_tf.bremen import (POLICY_INITS, build_models, describe_iteration, evaluate_policy,
-                              trpo_iteration)
+                              split_sequential, trpo_iteration)
 from bremen_tf.data.collection import collect_episodes
 from bremen_tf.data.dataset import load_dataset, save_dataset
 from bremen_tf.policies import (GaussianPolicy, behavior_clone, gaussian_kl,
@@ -41,14 +41,15 @@ def load_batches(run, env_id, count):
           for d in range(1, count + 1)]
 
 
-def uniform_actions(act_dim):
-  return lambda obs, rng: rng.uniform(-1.0, 1.0, (len(obs), act_dim))
-
-
 def collect_deployment(run, state, env_id, d, deployments, action_fn, how, size, seed, n_envs,
                        log):
-  """Deployment d: whole episodes of `action_fn` until `size` transitions, saved to
-  <run>/data/deployment_<d>.npz and recorded in `state` (a RunState's dict). Returns the batch."""
+  """Deployment d: whole episodes until `size` transitions, saved to <run>/data/deployment_<d>.npz
+  and recorded in `state` (a RunState's dict). Deployment 1 takes uniform-random actions, later
+  ones `action_fn(obs, rng)` (the current policy, described by `how`). Returns the batch."""
+  if d == 1:
+    act_dim = envs.get_spec(env_id).act_dim
+    action_fn = lambda obs, rng: rng.uniform(-1.0, 1.0, (len(obs), act_dim))
+    how = 'uniform-random actions'
   log(f'[deployment {d}/{deployments}] collecting {size:,} transitions with {how}')
   batch = collect_episodes(env_id, action_fn, size, seed=1_000_003 * (seed + 1) + d,
                            n_envs=n_envs, log=log)
@@ -65,12 +66,7 @@ def collect_deployment(run, state, env_id, d, deployments, action_fn, how, size,
 
 def split_batches(batches, validation_fraction):
   """Each batch split sequentially (first 1 − f trains), the parts concatenated across batches."""
-  train, validation = [], []
-  for b in batches:
-    n_train = int(round(len(b) * (1.0 - validation_fraction)))
-    arrays = (b.observations, b.actions, b.next_observations)
-    train.append([a[:n_train] for a in arrays])
-    validation.append([a[n_train:] for a in arrays])
+  train, validation = zip(*(split_sequential(b, validation_fraction) for b in batches))
   join = lambda parts: tuple(np.concatenate(p) for p in zip(*parts))
   return join(train), join(validation)
 
@@ -141,10 +137,6 @@ def train_deployment(run, seed=0, env_id=gin.REQUIRED, algorithm='bremen', polic
     return tf.reduce_mean(gaussian_kl(mean, log_std, prev_mean, prev_log_std))
 
   def collect(d):
-    if d == 1:
-      return collect_deployment(run, state, env_id, d, deployments,
-                                uniform_actions(spec.act_dim), 'uniform-random actions',
-                                transitions_per_deployment, seed, collect_envs, log)
     action_fn = lambda obs, rng: sample_fn(
         tf.constant(obs, tf.float32),
         tf.constant(rng.standard_normal((len(obs), spec.act_dim)), tf.float32)).numpy()

@@ -18,8 +18,7 @@ import tensorflow as tf
 
 from bremen_tf import envs, export, runs
 from bremen_tf.data.dataset import Dataset
-from bremen_tf.deployment import (collect_deployment, load_batches, uniform_actions,
-                                  write_deployments)
+from bremen_tf.deployment import collect_deployment, load_batches, write_deployments
 from bremen_tf.model_free import (ALGORITHMS, clone_behavior, evaluate_test_policies,
                                   make_trainer, setup_run, train_in_chunks, transition_tensors)
 
@@ -48,10 +47,6 @@ def train_deployment_model_free(run, seed, env_id, algorithm, deployments,
   main = policies['main']
 
   def collect(d):
-    if d == 1:
-      return collect_deployment(run, state, env_id, d, deployments,
-                                uniform_actions(spec.act_dim), 'uniform-random actions',
-                                transitions_per_deployment, seed, collect_envs, log)
     action_fn = lambda obs, r: np.clip(
         main(tf.constant(obs, tf.float32)).numpy()
         + exploration_std * r.standard_normal((len(obs), spec.act_dim)), -1.0, 1.0)
