@@ -181,6 +181,16 @@ def test_same_seed_same_data(tmp_path):
   np.testing.assert_array_equal(a.observations, b.observations)
 
 
+def test_deployment_collection_overshoots_by_less_than_one_episode():
+  # HalfCheetah episodes all last 1000 steps, so 4 parallel envs finish together: 2,500 wanted
+  # is 3 whole episodes (not the 4 that end on the same step).
+  from bremen_tf.data.collection import collect_episodes
+  uniform = lambda obs, rng: rng.uniform(-1, 1, (len(obs), 6))
+  batch = collect_episodes('bremen/HalfCheetah-v0', uniform, 2500, n_envs=4, log=lambda m: None)
+  assert len(batch) == 3000
+  assert batch.timeouts.sum() == 3 and batch.metadata['behavior_returns']['episodes'] == 3
+
+
 def test_first_n_rule_takes_the_prefix(tmp_path, monkeypatch):
   policy_dir = str(tmp_path / 'policy')
   write_untrained_policy(policy_dir, ENV)

@@ -18,8 +18,10 @@ def _collect_segment(env_id, action_fn, count, n_envs, rng, seed, progress, cut=
   """`count` transitions from whole episodes in order of completion, the last one cut (with
   `cut=False`: every finished episode, so at least `count` transitions and no cut).
 
-  Running episodes are discarded when enough whole ones are done, so parallel envs never leave
-  many half episodes (that would over-weight early-episode states); only the segment's final
+  Running episodes are discarded as soon as enough whole ones are done, also when other envs
+  finish one on the same step, so parallel envs never leave many half episodes (that would
+  over-weight early-episode states) and with `cut=False` the overshoot stays below one episode,
+  as in sequential collection. With `cut=True` only the segment's final
   transition can cut an episode, as in BRAC's sequential collection.
   """
   env_list = [envs.make(env_id) for _ in range(n_envs)]
@@ -37,6 +39,8 @@ def _collect_segment(env_id, action_fn, count, n_envs, rng, seed, progress, cut=
         finished.append(running[k])
         n_finished += len(running[k])
         running[k] = []
+        if n_finished >= count:
+          break  # enough: episodes ending on this same step in later envs are not needed
         next_obs = env.reset()[0].astype(np.float32)
       obs[k] = next_obs
     progress(n_finished)
