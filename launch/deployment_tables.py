@@ -3,8 +3,9 @@
   python launch/deployment_tables.py                           # runs/deployment/*/seed*
   python launch/deployment_tables.py --runs='runs/deployment/*halfcheetah*/seed*' --out=/tmp/dep
 
-Per env, batch size and method: the evaluation return at the end of each deployment (mean ± std
-over seeds, number of seeds) and the real transitions so far; one plot panel per env and batch
+Per env and batch size, a table with a row per method: its budget per deployment and the
+evaluation return at the end of each deployment (mean ± std over seeds), plus online SAC's return
+at the same number of env steps if SAC runs exist; one plot panel per env and batch
 size (mean ± std over seeds against the deployment), like the paper's figure; and, for the
 ablation, the KL of the policy to the previous deployment's policy per outer iteration.
 """
@@ -40,6 +41,31 @@ def method_of(config):
   return 'ME-TRPO' if random_init else 'BREMEN'
 
 
+def budget_of(config):
+  """The training budget per deployment, as the run's config.gin bound it (else the defaults)."""
+  number = lambda key, default: int(binding(config, key, default).replace('_', ''))
+  algorithm = binding(config, 'train_deployment.algorithm', 'bremen')
+  if algorithm != 'bremen':
+    budget = f'{number("train_deployment_model_free.train_steps", "500_000"):,} gradient steps'
+    if algorithm == 'brac':
+      budget += (f' (+ {number("train_deployment_model_free.behavior_steps", "300_000"):,}'
+                 ' for π_b)')
+    return budget
+  iterations = number('train_deployment.iterations_per_deployment', '80')
+  updates = number('train_deployment.updates_per_iteration', '25')
+  budget = (f'{iterations * updates} TRPO updates ({iterations} x {updates}), dynamics <= '
+            f'{number("DynamicsEnsemble.max_epochs", "200")} epochs')
+  if binding(config, 'train_deployment.policy_init', 'bc') != 'random':
+    budget += f', BC {number("behavior_clone.steps", "300_000"):,} steps'
+  return budget
+
+
+def sac_return_at(run, env_steps):
+  """A SAC run's last evaluation return with at most `env_steps` env steps (None if none)."""
+  seen = [ret for steps, ret in zip(run['env_steps'], run['returns']) if steps <= env_steps]
+  return seen[-1] if seen else None
+
+
 def read_run(path):
   if not (os.path.exists(os.path.join(path, 'config.gin'))
           and os.path.exists(os.path.join(path, 'deployments.csv'))):
@@ -52,7 +78,7 @@ def read_run(path):
   size = int(binding(config, 'train_deployment.transitions_per_deployment',
                      '200_000').replace('_', ''))
   return {'path': path, 'env': env_name(binding(config, 'train_deployment.env_id')),
-          'size': size, 'method': method_of(config),
+          'size': size, 'method': method_of(config), 'budget': budget_of(config),
           'planned': int(binding(config, 'train_deployment.deployments', '5')),
           'finished': os.path.exists(os.path.join(path, 'DONE')),
           'returns': [float(r['eval_return_mean']) for r in deployments],
@@ -91,8 +117,10 @@ def main(argv):
   sac = [read_sac_run(p) for p in sorted(glob.glob(FLAGS.sac_runs))]
   sac = [r for r in sac if r]
   fig, axes = plt.subplots(2, len(panels), figsize=(6 * len(panels), 8.4), squeeze=False)
-  rows, csv_rows = [], []
+  tables, csv_rows = collections.defaultdict(list), []
   for ax, ax_samples, (env, size) in zip(axes[0], axes[1], panels):
+    panel_deps = max(len(r['returns']) for r in data if (r['env'], r['size']) == (env, size))
+    pad = lambda cells: cells + ['–'] * (panel_deps - len(cells))
     methods = sorted({m for e, s, m in groups if (e, s) == (env, size)},
                      key=lambda m: (m.lower().replace('-', '_') not in METHOD_ORDER, m))
     for m in methods:
@@ -113,15 +141,26 @@ def main(argv):
       samples = [np.mean([r['transitions'][d] for r in group if len(r['transitions']) > d])
                  for d in range(n_dep)]
       ax_samples.plot(samples, means, 'o-', label=f'{m} ({n_dep} deployments)')
-      cells = [f'{mu:.0f} ± {sd:.0f} (n={c})' for mu, sd, c in zip(means, stds, counts)]
+      cells = [f'{mu:.0f} ± {sd:.0f}' + (f' (n={c})' if c != len(group) else '')
+               for mu, sd, c in zip(means, stds, counts)]
       unfinished = sum(not r['finished'] for r in group)
-      rows.append([env, f'{size:,}', m, len(group), unfinished, ' / '.join(cells)])
+      budget = '; '.join(sorted({r['budget'] for r in group}))
+      tables[(env, size)].append([m, len(group), unfinished, budget] + pad(cells))
     ax.set_title(f'{env}, {size:,} transitions per deployment')
     ax.set_xlabel('deployment')
-    ax.set_xticks(range(1, max(len(r['returns']) for r in data) + 1))
+    ax.set_xticks(range(1, panel_deps + 1))
     ax.set_ylabel('average return (real env, deterministic)')
     ax.legend(fontsize=8)
-    for r in (r for r in sac if r['env'] == env):
+    env_sac = [r for r in sac if r['env'] == env]
+    if env_sac:  # the reference at each deployment's nominal sample count
+      cells = []
+      for d in range(1, panel_deps + 1):
+        values = [v for r in env_sac if (v := sac_return_at(r, d * size)) is not None]
+        cells.append(f'{np.mean(values):.0f} ± {np.std(values):.0f}' if values else '–')
+      tables[(env, size)].append(
+          [f'online SAC at {size:,} x d env steps', len(env_sac), '', 'a new policy after '
+           'every gradient step (deployment-unconstrained)'] + cells)
+    for r in env_sac:
       ax_samples.plot(r['env_steps'], r['returns'], '-', lw=1,
                       label=f'online SAC, a new policy every step ({os.path.basename(r["path"])})')
     ax_samples.set_xlabel('real transitions')
@@ -155,10 +194,13 @@ def main(argv):
           + results.provenance_header(f'the runs matching `{FLAGS.runs}` ({len(data)} run '
                                       'directories)')
           + f'\n![return per deployment]({base}.png)\n\n'
-          + results.markdown_table(['env', 'batch', 'method', 'seeds', 'unfinished',
-                                    'return after deployment 1 / 2 / ... (mean ± std over seeds)'],
-                                   rows)
-          + '\nThe return is the deterministic policy\'s real-env evaluation at the end of each '
+          + ''.join(f'## {env}, {size:,} transitions per deployment\n\n'
+                    + results.markdown_table(
+                        ['method', 'seeds', 'unfinished', 'budget per deployment']
+                        + [f'deployment {d}' for d in range(1, len(rows[0]) - 3)], rows)
+                    + '\n' for (env, size), rows in sorted(tables.items()))
+          + 'Returns are mean ± std over seeds (n: seeds that reached that deployment, if not '
+          'all). The return is the deterministic policy\'s real-env evaluation at the end of each '
           'deployment\'s training (before the next batch is collected).\n'
           + (f'\n![KL to the previous deployment]({base}_kl.png)\n' if kl_runs else ''))
   fileio.write_text(FLAGS.out + '.md', text)

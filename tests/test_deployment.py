@@ -48,7 +48,8 @@ def test_deployment_run_counts_accumulates_and_resumes_mid_deployment(tmp_path):
 
   b1, b2 = (load_dataset(os.path.join(root, 'data', f'deployment_{d}.npz'), 'bremen/Hopper-v0')
             for d in (1, 2))
-  assert len(b1) >= 1500 and len(b2) >= 1500  # whole episodes, at least the batch size
+  # whole episodes, at least the batch size, overshooting by less than one episode
+  assert 1500 <= len(b1) < 2500 and 1500 <= len(b2) < 2500
   assert b1.terminals.any() and not (b1.timeouts & ~b1.terminals).any()  # no cut episode
   rows = read_csv(os.path.join(root, 'metrics.csv'))
   assert [int(r['iteration']) for r in rows] == [1, 2, 3, 4]
@@ -73,13 +74,24 @@ def test_deployment_run_counts_accumulates_and_resumes_mid_deployment(tmp_path):
   again = subprocess.run(command(root), cwd=REPO, capture_output=True, text=True, timeout=120)
   assert again.returncode != 0 and 'finished run' in again.stderr
 
+  # An online SAC reference run (as launch/train_behavior.py writes it): its row holds the last
+  # evaluation with at most d x 1,500 env steps.
+  sac = tmp_path / 'sac' / 'hopper' / 'seed0'
+  sac.mkdir(parents=True)
+  (sac / 'config.gin').write_text("train_behavior_policy.env_id = 'bremen/Hopper-v0'\n")
+  (sac / 'metrics.csv').write_text('step,env_steps,eval_return_mean\n0,1000,11.0\n'
+                                   '500,1500,22.0\n1000,2000,33.0\n2000,3000,44.0\n')
   out = str(tmp_path / 'results' / 'deployment')
   tables = subprocess.run([sys.executable, 'launch/deployment_tables.py', f'--runs={root}',
-                           f'--out={out}'], cwd=REPO, capture_output=True, text=True, timeout=120)
+                           f'--sac_runs={tmp_path}/sac/*/seed*', f'--out={out}'],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
   assert tables.returncode == 0, tables.stderr
   returns = [float(r['eval_return_mean']) for r in deployments]
-  assert (f'| Hopper | 1,500 | BREMEN | 1 | 0 | {returns[0]:.0f} ± 0 (n=1) / '
-          f'{returns[1]:.0f} ± 0 (n=1) |') in open(out + '.md').read()
+  md = open(out + '.md').read()
+  assert '## Hopper, 1,500 transitions per deployment' in md
+  assert (f'| BREMEN | 1 | 0 | 4 TRPO updates (2 x 2), dynamics <= 3 epochs, BC 200 steps | '
+          f'{returns[0]:.0f} ± 0 | {returns[1]:.0f} ± 0 |') in md
+  assert '| online SAC at 1,500 x d env steps | 1 |  | ' in md and '| 22 ± 0 | 44 ± 0 |' in md
   assert os.path.getsize(out + '.png') > 1000 and os.path.exists(out + '_kl.png')
 
 
