@@ -1,5 +1,4 @@
 """Dataset format, validating loader, BRAC noise semantics, collection and data on demand."""
-import json
 import os
 
 import numpy as np
