@@ -55,6 +55,15 @@ def test_brac_run_writes_metrics_for_both_test_policies_and_exports_them(tmp_pat
   again = launch(root, str(tmp_path / 'data'), 'brac')
   assert again.returncode != 0 and 'finished run' in again.stderr
 
+  out = str(tmp_path / 'plot')
+  plot = subprocess.run([sys.executable, 'launch/plot_model_free.py', f'--runs={root}',
+                         f'--out={out}'], cwd=REPO, capture_output=True, text=True, timeout=120)
+  assert plot.returncode == 0, plot.stderr
+  md = open(out + '.md').read()
+  assert '| step | eval_return_mean | eval_max_q_return_mean | q_mean | divergence | q_loss |' in md
+  assert f'| 200 | {float(rows[-1]["eval_return_mean"]):.4g} |' in md
+  assert os.path.getsize(out + '.png') > 1000
+
 
 def test_interrupted_bcq_run_resumes_from_its_last_evaluation(tmp_path):
   root, data = str(tmp_path / 'bcq'), str(tmp_path / 'data')
