@@ -104,9 +104,7 @@ def read_sac_run(path):
 def main(argv):
   del argv
   launch_common.quiet_logs()
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  plt = launch_common.pyplot()
   data = [r for p in sorted(glob.glob(FLAGS.runs)) if (r := read_run(p))]
   if not data:
     raise SystemExit(f'error: no deployment runs with deployments.csv match {FLAGS.runs!r}.')

@@ -61,6 +61,14 @@ def quiet_logs():
   logging.set_verbosity(logging.WARNING)
 
 
+def pyplot():
+  """matplotlib.pyplot on the headless Agg backend (imported late: only plotting tools need it)."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  return plt
+
+
 def check_args(argv, example):
   """Exits with a clear error on positional arguments or when no --gin_file is given."""
   if len(argv) > 1:

@@ -50,9 +50,7 @@ def load_run(path):
 def main(argv):
   del argv
   launch_common.quiet_logs()
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  plt = launch_common.pyplot()
   data = [load_run(p) for p in FLAGS.runs]
   fig, axes = plt.subplots(2, len(data), figsize=(6.5 * len(data), 7), squeeze=False)
   text, csv_rows = [], []

@@ -49,9 +49,7 @@ def load_run(path):
 def main(argv):
   del argv
   launch_common.quiet_logs()
-  import matplotlib
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt
+  plt = launch_common.pyplot()
   data = [load_run(p) for p in FLAGS.runs]
   fig, axes = plt.subplots(1, len(data), figsize=(5.5 * len(data), 4), squeeze=False)
   table, csv_rows = [], []

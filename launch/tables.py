@@ -99,9 +99,7 @@ def pair_agreement(ours, paper):
 
 
 def write_size(size, records, out_dir):
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  plt = launch_common.pyplot()
   envs = [e for e in ENV_ORDER if any(r['env'] == e for r in records)]
   methods = [m for m in METHODS if any(r['method'] == m for r in records)]
   cells = collections.defaultdict(list)
