@@ -124,20 +124,17 @@ def main(argv):
     for m in methods:
       group = groups[(env, size, m)]
       n_dep = max(len(r['returns']) for r in group)
-      means, stds, counts = [], [], []
+      means, stds, counts, samples = [], [], [], []
       for d in range(n_dep):
         values = [r['returns'][d] for r in group if len(r['returns']) > d]
         means.append(np.mean(values))
         stds.append(np.std(values))
         counts.append(len(values))
-        transitions = [r['transitions'][d] for r in group if len(r['transitions']) > d]
-        csv_rows.append([env, size, m, d + 1, np.mean(transitions), means[-1], stds[-1],
-                         len(values)])
+        samples.append(np.mean([r['transitions'][d] for r in group if len(r['transitions']) > d]))
+        csv_rows.append([env, size, m, d + 1, samples[-1], means[-1], stds[-1], len(values)])
       x = np.arange(1, n_dep + 1)
       ax.plot(x, means, 'o-', label=f'{m} (n={len(group)})')
       ax.fill_between(x, np.array(means) - stds, np.array(means) + stds, alpha=0.15)
-      samples = [np.mean([r['transitions'][d] for r in group if len(r['transitions']) > d])
-                 for d in range(n_dep)]
       ax_samples.plot(samples, means, 'o-', label=f'{m} ({n_dep} deployments)')
       cells = [f'{mu:.0f} ± {sd:.0f}' + (f' (n={c})' if c != len(group) else '')
                for mu, sd, c in zip(means, stds, counts)]

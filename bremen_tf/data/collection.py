@@ -19,10 +19,10 @@ def _collect_segment(env_id, action_fn, count, n_envs, rng, seed, progress, cut=
   `cut=False`: every finished episode, so at least `count` transitions and no cut).
 
   Running episodes are discarded as soon as enough whole ones are done, also when other envs
-  finish one on the same step, so parallel envs never leave many half episodes (that would
-  over-weight early-episode states) and with `cut=False` the overshoot stays below one episode,
-  as in sequential collection. With `cut=True` only the segment's final
-  transition can cut an episode, as in BRAC's sequential collection.
+  finish one on the same step: parallel envs never leave many half episodes (that would
+  over-weight early-episode states), and with `cut=False` the overshoot stays below one episode.
+  With `cut=True` only the segment's final transition can cut an episode. Both as in BRAC's
+  sequential collection.
   """
   env_list = [envs.make(env_id) for _ in range(n_envs)]
   obs = np.stack([e.reset(seed=seed + k)[0] for k, e in enumerate(env_list)]).astype(np.float32)
