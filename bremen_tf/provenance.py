@@ -1,5 +1,6 @@
 """Where a result came from: code revision, command, machine, package versions, date."""
 import datetime
+import functools
 import importlib.metadata
 import os
 import platform
@@ -10,13 +11,20 @@ _PACKAGES = ('tensorflow', 'tensorflow-probability', 'gymnasium', 'mujoco', 'num
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def git_revision():
-  """The checkout's commit, with '-dirty' if tracked files differ from it; 'unknown' outside git."""
+@functools.cache
+def git_revision(root=REPO_ROOT):
+  """The checkout's commit, with '-dirty' if tracked files differ from it; 'unknown' outside git.
+
+  Read once per process: the code that runs is the code as it was when the process first asked
+  (the launchers ask at import, in launch_common). Otherwise a script that writes several tracked
+  result files would call its own earlier outputs a dirty tree, and a long run would record
+  commits made while it ran.
+  """
   try:
-    rev = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=REPO_ROOT, capture_output=True,
+    rev = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=root, capture_output=True,
                          text=True, check=True).stdout.strip()
     dirty = subprocess.run(['git', 'status', '--porcelain', '--untracked-files=no'],
-                           cwd=REPO_ROOT, capture_output=True, text=True).stdout.strip()
+                           cwd=root, capture_output=True, text=True).stdout.strip()
     return rev + ('-dirty' if dirty else '')
   except (OSError, subprocess.CalledProcessError):
     return 'unknown'

@@ -6,6 +6,12 @@ import sys
 from absl import flags
 import gin
 
+from bremen_tf import provenance
+
+# The revision of the code this process runs, read before the launcher writes anything
+# (provenance.git_revision keeps the first answer).
+provenance.git_revision()
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 flags.DEFINE_multi_string('gin_file', [], 'Gin files, applied in order (repeatable).')

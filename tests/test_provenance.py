@@ -1,0 +1,27 @@
+"""The git revision recorded with results: clean/dirty, and fixed at the process's first ask."""
+import subprocess
+
+from bremen_tf import provenance
+
+
+def _git(root, *args):
+  subprocess.run(['git', '-c', 'user.name=t', '-c', 'user.email=t@t', *args], cwd=root,
+                 check=True, capture_output=True)
+
+
+def test_revision_is_read_once_so_a_scripts_own_outputs_do_not_make_it_dirty(tmp_path):
+  root = str(tmp_path)
+  _git(root, 'init', '-q')
+  (tmp_path / 'table.md').write_text('old\n')
+  _git(root, 'add', 'table.md')
+  _git(root, 'commit', '-q', '-m', 'first')
+  head = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=root, capture_output=True,
+                        text=True, check=True).stdout.strip()
+  assert provenance.git_revision(root) == head
+  (tmp_path / 'table.md').write_text('regenerated\n')  # the script writes a tracked result
+  assert provenance.git_revision(root) == head  # what the process ran
+  assert provenance.git_revision.__wrapped__(root) == head + '-dirty'  # a fresh read sees it
+
+
+def test_revision_outside_git_is_unknown(tmp_path):
+  assert provenance.git_revision(str(tmp_path)) == 'unknown'
