@@ -53,11 +53,16 @@ def budget_of(config):
     return budget
   iterations = number('train_deployment.iterations_per_deployment', '80')
   updates = number('train_deployment.updates_per_iteration', '25')
-  budget = (f'{iterations * updates} TRPO updates ({iterations} x {updates}), dynamics <= '
+  budget = (f'{iterations * updates} TRPO updates ({iterations} x {updates}) on '
+            f'{number("ImaginedTRPO.batch_size", "50_000"):,}-step imagined batches, dynamics <= '
             f'{number("DynamicsEnsemble.max_epochs", "200")} epochs')
   if binding(config, 'train_deployment.policy_init', 'bc') != 'random':
     budget += f', BC {number("behavior_clone.steps", "300_000"):,} steps'
   return budget
+
+
+def cell(mean, std, decimals):
+  return f'{mean:.{decimals}f} ± {std:.{decimals}f}'
 
 
 def sac_return_at(run, env_steps):
@@ -108,9 +113,10 @@ def main(argv):
   data = [r for p in sorted(glob.glob(FLAGS.runs)) if (r := read_run(p))]
   if not data:
     raise SystemExit(f'error: no deployment runs with deployments.csv match {FLAGS.runs!r}.')
+  # Runs of one method at different budgets are separate rows and curves, never averaged.
   groups = collections.defaultdict(list)
   for r in data:
-    groups[(r['env'], r['size'], r['method'])].append(r)
+    groups[(r['env'], r['size'], r['method'], r['budget'])].append(r)
   panels = sorted({(r['env'], r['size']) for r in data})
   sac = [read_sac_run(p) for p in sorted(glob.glob(FLAGS.sac_runs))]
   sac = [r for r in sac if r]
@@ -119,10 +125,15 @@ def main(argv):
   for ax, ax_samples, (env, size) in zip(axes[0], axes[1], panels):
     panel_deps = max(len(r['returns']) for r in data if (r['env'], r['size']) == (env, size))
     pad = lambda cells: cells + ['–'] * (panel_deps - len(cells))
-    methods = sorted({m for e, s, m in groups if (e, s) == (env, size)},
-                     key=lambda m: (m.lower().replace('-', '_') not in METHOD_ORDER, m))
-    for m in methods:
-      group = groups[(env, size, m)]
+    keys = sorted({(m, b) for e, s, m, b in groups if (e, s) == (env, size)},
+                  key=lambda mb: (mb[0].lower().replace('-', '_') not in METHOD_ORDER, mb))
+    # FetchReach's returns are about -10: keep a decimal where returns are small.
+    decimals = 0 if max(abs(v) for r in data if (r['env'], r['size']) == (env, size)
+                        for v in r['returns']) >= 100 else 1
+    for m, budget in keys:
+      group = groups[(env, size, m, budget)]
+      # Name the budget in the legend when the method runs at more than one in this panel.
+      label = m if sum(k[0] == m for k in keys) == 1 else f'{m}, {budget.split(" (")[0]}'
       n_dep = max(len(r['returns']) for r in group)
       means, stds, counts, samples = [], [], [], []
       for d in range(n_dep):
@@ -131,15 +142,15 @@ def main(argv):
         stds.append(np.std(values))
         counts.append(len(values))
         samples.append(np.mean([r['transitions'][d] for r in group if len(r['transitions']) > d]))
-        csv_rows.append([env, size, m, d + 1, samples[-1], means[-1], stds[-1], len(values)])
+        csv_rows.append([env, size, m, budget, d + 1, samples[-1], means[-1], stds[-1],
+                         len(values)])
       x = np.arange(1, n_dep + 1)
-      ax.plot(x, means, 'o-', label=f'{m} (n={len(group)})')
+      ax.plot(x, means, 'o-', label=f'{label} (n={len(group)})')
       ax.fill_between(x, np.array(means) - stds, np.array(means) + stds, alpha=0.15)
-      ax_samples.plot(samples, means, 'o-', label=f'{m} ({n_dep} deployments)')
-      cells = [f'{mu:.0f} ± {sd:.0f}' + (f' (n={c})' if c != len(group) else '')
+      ax_samples.plot(samples, means, 'o-', label=f'{label} ({n_dep} deployments)')
+      cells = [cell(mu, sd, decimals) + (f' (n={c})' if c != len(group) else '')
                for mu, sd, c in zip(means, stds, counts)]
       unfinished = sum(not r['finished'] for r in group)
-      budget = '; '.join(sorted({r['budget'] for r in group}))
       tables[(env, size)].append([m, len(group), unfinished, budget] + pad(cells))
     ax.set_title(f'{env}, {size:,} transitions per deployment')
     ax.set_xlabel('deployment')
@@ -151,7 +162,7 @@ def main(argv):
       cells = []
       for d in range(1, panel_deps + 1):
         values = [v for r in env_sac if (v := sac_return_at(r, d * size)) is not None]
-        cells.append(f'{np.mean(values):.0f} ± {np.std(values):.0f}' if values else '–')
+        cells.append(cell(np.mean(values), np.std(values), decimals) if values else '–')
       tables[(env, size)].append(
           [f'online SAC at {size:,} x d env steps', len(env_sac), '', 'a new policy after '
            'every gradient step (deployment-unconstrained)'] + cells)
@@ -160,7 +171,7 @@ def main(argv):
                       label=f'online SAC, a new policy every step ({os.path.basename(r["path"])})')
     ax_samples.set_xlabel('real transitions')
     ax_samples.set_ylabel('average return')
-    ax_samples.set_title(f'{env}: against samples (SAC: deployment-unconstrained)')
+    ax_samples.set_title(f'{env}: against real transitions')
     ax_samples.legend(fontsize=7)
   fig.tight_layout()
   os.makedirs(os.path.dirname(os.path.abspath(FLAGS.out)), exist_ok=True)
@@ -199,7 +210,7 @@ def main(argv):
           'deployment\'s training (before the next batch is collected).\n'
           + (f'\n![KL to the previous deployment]({base}_kl.png)\n' if kl_runs else ''))
   fileio.write_text(FLAGS.out + '.md', text)
-  results.write_csv(FLAGS.out + '.csv', ['env', 'batch', 'method', 'deployment',
+  results.write_csv(FLAGS.out + '.csv', ['env', 'batch', 'method', 'budget', 'deployment',
                                          'real_transitions', 'return_mean', 'return_std',
                                          'seeds'], csv_rows)
   print(f'Wrote {FLAGS.out}.md, .csv and .png')

@@ -2,6 +2,7 @@
 with accumulating statistics, warm-started dynamics, resume in the middle of a deployment."""
 import csv
 import os
+import shutil
 import subprocess
 import sys
 
@@ -81,17 +82,30 @@ def test_deployment_run_counts_accumulates_and_resumes_mid_deployment(tmp_path):
   (sac / 'config.gin').write_text("train_behavior_policy.env_id = 'bremen/Hopper-v0'\n")
   (sac / 'metrics.csv').write_text('step,env_steps,eval_return_mean\n0,1000,11.0\n'
                                    '500,1500,22.0\n1000,2000,33.0\n2000,3000,44.0\n')
+  # The same run at another imagined batch size is a row of its own, not a second seed.
+  other = tmp_path / 'run_other_budget'
+  shutil.copytree(root, other)
+  config = (other / 'config.gin').read_text()
+  (other / 'config.gin').write_text(config.replace('ImaginedTRPO.batch_size = 1000',
+                                                   'ImaginedTRPO.batch_size = 500'))
   out = str(tmp_path / 'results' / 'deployment')
-  tables = subprocess.run([sys.executable, 'launch/deployment_tables.py', f'--runs={root}',
+  tables = subprocess.run([sys.executable, 'launch/deployment_tables.py', f'--runs={root}*',
                            f'--sac_runs={tmp_path}/sac/*/seed*', f'--out={out}'],
                           cwd=REPO, capture_output=True, text=True, timeout=120)
   assert tables.returncode == 0, tables.stderr
   returns = [float(r['eval_return_mean']) for r in deployments]
   md = open(out + '.md').read()
   assert '## Hopper, 1,500 transitions per deployment' in md
-  assert (f'| BREMEN | 1 | 0 | 4 TRPO updates (2 x 2), dynamics <= 3 epochs, BC 200 steps | '
-          f'{returns[0]:.0f} ± 0 | {returns[1]:.0f} ± 0 |') in md
-  assert '| online SAC at 1,500 x d env steps | 1 |  | ' in md and '| 22 ± 0 | 44 ± 0 |' in md
+  d = 0 if max(abs(r) for r in returns) >= 100 else 1  # small returns keep a decimal
+  for batch in ('1,000', '500'):
+    assert (f'| BREMEN | 1 | 0 | 4 TRPO updates (2 x 2) on {batch}-step imagined batches, '
+            f'dynamics <= 3 epochs, BC 200 steps | '
+            f'{returns[0]:.{d}f} ± {0:.{d}f} | {returns[1]:.{d}f} ± {0:.{d}f} |') in md
+  assert '| online SAC at 1,500 x d env steps | 1 |  | ' in md
+  assert f'| {22:.{d}f} ± {0:.{d}f} | {44:.{d}f} ± {0:.{d}f} |' in md
+  table_rows = read_csv(out + '.csv')
+  assert {r['budget'].split(' on ')[1].split('-')[0] for r in table_rows} == {'1,000', '500'}
+  assert all(r['seeds'] == '1' for r in table_rows)
   assert os.path.getsize(out + '.png') > 1000 and os.path.exists(out + '_kl.png')
 
 
