@@ -3,7 +3,7 @@
   python launch/deployment_tables.py                           # runs/deployment/*/seed*
   python launch/deployment_tables.py --runs='runs/deployment/*halfcheetah*/seed*' --out=/tmp/dep
 
-Per env and batch size, a table with a row per method: its budget per deployment and the
+Per env and batch size, a table with a row per method and budget: the budget per deployment and the
 evaluation return at the end of each deployment (mean ± std over seeds), plus online SAC's return
 at the same number of env steps if SAC runs exist; one plot panel per env and batch
 size (mean ± std over seeds against the deployment), like the paper's figure; and, for the
@@ -59,6 +59,12 @@ def budget_of(config):
   if binding(config, 'train_deployment.policy_init', 'bc') != 'random':
     budget += f', BC {number("behavior_clone.steps", "300_000"):,} steps'
   return budget
+
+
+def method_rank(method):
+  """BREMEN first, then the baselines in METHOD_ORDER, then the rest (the ablation)."""
+  name = method.lower().replace('-', '_')
+  return METHOD_ORDER.index(name) if name in METHOD_ORDER else len(METHOD_ORDER)
 
 
 def cell(mean, std, decimals):
@@ -126,7 +132,7 @@ def main(argv):
     panel_deps = max(len(r['returns']) for r in data if (r['env'], r['size']) == (env, size))
     pad = lambda cells: cells + ['–'] * (panel_deps - len(cells))
     keys = sorted({(m, b) for e, s, m, b in groups if (e, s) == (env, size)},
-                  key=lambda mb: (mb[0].lower().replace('-', '_') not in METHOD_ORDER, mb))
+                  key=lambda mb: (method_rank(mb[0]), mb))
     # FetchReach's returns are about -10: keep a decimal where returns are small.
     decimals = 0 if max(abs(v) for r in data if (r['env'], r['size']) == (env, size)
                         for v in r['returns']) >= 100 else 1
@@ -184,8 +190,8 @@ def main(argv):
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for r in kl_runs:
       its, kls = zip(*r['kl'])
-      ax.plot(its, kls, '.-', ms=3, label=f'{r["env"]} {r["method"]} '
-              f'({os.path.basename(r["path"])})')
+      ax.plot(its, kls, '.-', ms=3, label=f'{r["env"]} {r["method"]}, '
+              f'{r["budget"].split(" (")[0]} ({os.path.basename(r["path"])})')
     ax.set_yscale('log')
     ax.set_xlabel('outer iteration')
     ax.set_ylabel('KL(π ‖ previous deployment\'s policy)')
