@@ -61,6 +61,11 @@ def budget_of(config):
   return budget
 
 
+def short_budget(budget):
+  """'500 TRPO updates (20 x 25) on ...' -> '500 TRPO updates' (for plot legends)."""
+  return budget.split(' (')[0]
+
+
 def method_rank(method):
   """BREMEN first, then the baselines in METHOD_ORDER, then the rest (the ablation)."""
   name = method.lower().replace('-', '_')
@@ -139,7 +144,7 @@ def main(argv):
     for m, budget in keys:
       group = groups[(env, size, m, budget)]
       # Name the budget in the legend when the method runs at more than one in this panel.
-      label = m if sum(k[0] == m for k in keys) == 1 else f'{m}, {budget.split(" (")[0]}'
+      label = m if sum(k[0] == m for k in keys) == 1 else f'{m}, {short_budget(budget)}'
       n_dep = max(len(r['returns']) for r in group)
       means, stds, counts, samples = [], [], [], []
       for d in range(n_dep):
@@ -191,7 +196,7 @@ def main(argv):
     for r in kl_runs:
       its, kls = zip(*r['kl'])
       ax.plot(its, kls, '.-', ms=3, label=f'{r["env"]} {r["method"]}, '
-              f'{r["budget"].split(" (")[0]} ({os.path.basename(r["path"])})')
+              f'{short_budget(r["budget"])} ({os.path.basename(r["path"])})')
     ax.set_yscale('log')
     ax.set_xlabel('outer iteration')
     ax.set_ylabel('KL(π ‖ previous deployment\'s policy)')
