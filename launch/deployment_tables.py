@@ -6,8 +6,10 @@
 Per env and batch size, a table with a row per method and budget: the budget per deployment and the
 evaluation return at the end of each deployment (mean ± std over seeds), plus online SAC's return
 at the same number of env steps if SAC runs exist; one plot panel per env and batch
-size (mean ± std over seeds against the deployment), like the paper's figure; and, for the
-ablation, the KL of the policy to the previous deployment's policy per outer iteration.
+size (mean ± std over seeds against the deployment), like the paper's figure; each run's return
+after every outer iteration (`_iterations.png`: the trend within a deployment, which the
+end-of-deployment values hide when evaluation is noisy or the policy exploits the model); and, for
+the ablation, the KL of the policy to the previous deployment's policy per outer iteration.
 """
 import collections
 import csv
@@ -101,7 +103,52 @@ def read_run(path):
           'transitions': [int(r['real_transitions']) for r in deployments],
           'kl': [(int(r['iteration']), float(r['kl_to_previous_deployment'])) for r in metrics
                  if r.get('kl_to_previous_deployment') not in (None, '', 'nan')],
+          'curve': [(int(r['deployment']), float(r['eval_return_mean'])) for r in metrics
+                    if r.get('eval_return_mean') not in (None, '', 'nan')],
           'config': config}
+
+
+def within_deployment_x(deployments):
+  """x for each outer iteration: deployment d's k-th of n iterations sits at d - 1 + k / n.
+
+  So every method's last iteration of deployment d is at x = d, whatever its iteration count.
+  """
+  counts = collections.Counter(deployments)
+  seen = collections.Counter()
+  xs = []
+  for d in deployments:
+    seen[d] += 1
+    xs.append(d - 1 + seen[d] / counts[d])
+  return xs
+
+
+def plot_iterations(plt, data, path):
+  """One panel per env and batch size: each run's real return after every outer iteration."""
+  panels = sorted({(r['env'], r['size']) for r in data if r['curve']})
+  if not panels:
+    return False
+  fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.2), squeeze=False)
+  for ax, (env, size) in zip(axes[0], panels):
+    panel = sorted((r for r in data if (r['env'], r['size']) == (env, size) and r['curve']),
+                   key=lambda r: (method_rank(r['method']), r['method'], r['budget'], r['path']))
+    for r in panel:
+      deployments, returns = zip(*r['curve'])
+      ax.plot(within_deployment_x(deployments), returns, '.-', ms=3, lw=1,
+              label=f'{r["method"]}, {short_budget(r["budget"])} '
+                    f'({os.path.basename(r["path"])})')
+    n_dep = max(max(d for d, _ in r['curve']) for r in panel)
+    for d in range(1, n_dep):
+      ax.axvline(d, color='grey', lw=0.5, ls=':')
+    ax.set_xticks(range(0, n_dep + 1))
+    ax.set_xlabel('deployment (outer iterations spread evenly within each)')
+    ax.set_ylabel('average return (real env, deterministic)')
+    ax.set_title(f'{env}, {size:,} transitions per deployment: every outer iteration')
+    ax.legend(fontsize=7)
+  fig.tight_layout()
+  with fileio.atomic_path(path) as tmp:
+    fig.savefig(tmp, dpi=100, format='png')
+  plt.close(fig)
+  return True
 
 
 def read_sac_run(path):
@@ -190,6 +237,7 @@ def main(argv):
     fig.savefig(tmp, dpi=100, format='png')
   plt.close(fig)
 
+  has_iterations = plot_iterations(plt, data, FLAGS.out + '_iterations.png')
   kl_runs = [r for r in data if r['kl']]
   if kl_runs:
     fig, ax = plt.subplots(figsize=(6.5, 4))
@@ -219,6 +267,8 @@ def main(argv):
           + 'Returns are mean ± std over seeds (n: seeds that reached that deployment, if not '
           'all). The return is the deterministic policy\'s real-env evaluation at the end of each '
           'deployment\'s training (before the next batch is collected).\n'
+          + (f'\n![return after every outer iteration]({base}_iterations.png)\n'
+             if has_iterations else '')
           + (f'\n![KL to the previous deployment]({base}_kl.png)\n' if kl_runs else ''))
   fileio.write_text(FLAGS.out + '.md', text)
   results.write_csv(FLAGS.out + '.csv', ['env', 'batch', 'method', 'budget', 'deployment',

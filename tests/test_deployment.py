@@ -107,6 +107,8 @@ def test_deployment_run_counts_accumulates_and_resumes_mid_deployment(tmp_path):
   assert {r['budget'].split(' on ')[1].split('-')[0] for r in table_rows} == {'1,000', '500'}
   assert all(r['seeds'] == '1' for r in table_rows)
   assert os.path.getsize(out + '.png') > 1000 and os.path.exists(out + '_kl.png')
+  assert os.path.getsize(out + '_iterations.png') > 1000
+  assert '(deployment_iterations.png)' in md
 
 
 def test_split_batches_splits_each_batch_then_concatenates():
