@@ -100,6 +100,9 @@ def read_run(path):
           'planned': int(binding(config, 'train_deployment.deployments', '5')),
           'finished': os.path.exists(os.path.join(path, 'DONE')),
           'returns': [float(r['eval_return_mean']) for r in deployments],
+          # What the deployed policy (with its exploration noise) earned on the batch it collected:
+          # deployment d's batch comes from deployment d - 1's policy (d = 1: uniform random).
+          'data_returns': [float(r['data_return_mean']) for r in deployments],
           'transitions': [int(r['real_transitions']) for r in deployments],
           'kl': [(int(r['iteration']), float(r['kl_to_previous_deployment'])) for r in metrics
                  if r.get('kl_to_previous_deployment') not in (None, '', 'nan')],
@@ -179,7 +182,7 @@ def main(argv):
   sac = [read_sac_run(p) for p in sorted(glob.glob(FLAGS.sac_runs))]
   sac = [r for r in sac if r]
   fig, axes = plt.subplots(2, len(panels), figsize=(6 * len(panels), 8.4), squeeze=False)
-  tables, csv_rows = collections.defaultdict(list), []
+  tables, data_tables, csv_rows = collections.defaultdict(list), collections.defaultdict(list), []
   for ax, ax_samples, (env, size) in zip(axes[0], axes[1], panels):
     panel_deps = max(len(r['returns']) for r in data if (r['env'], r['size']) == (env, size))
     pad = lambda cells: cells + ['–'] * (panel_deps - len(cells))
@@ -193,15 +196,17 @@ def main(argv):
       # Name the budget in the legend when the method runs at more than one in this panel.
       label = m if sum(k[0] == m for k in keys) == 1 else f'{m}, {short_budget(budget)}'
       n_dep = max(len(r['returns']) for r in group)
-      means, stds, counts, samples = [], [], [], []
+      means, stds, counts, samples, data_cells = [], [], [], [], []
       for d in range(n_dep):
         values = [r['returns'][d] for r in group if len(r['returns']) > d]
+        data_values = [r['data_returns'][d] for r in group if len(r['data_returns']) > d]
         means.append(np.mean(values))
         stds.append(np.std(values))
         counts.append(len(values))
         samples.append(np.mean([r['transitions'][d] for r in group if len(r['transitions']) > d]))
+        data_cells.append(cell(np.mean(data_values), np.std(data_values), decimals))
         csv_rows.append([env, size, m, budget, d + 1, samples[-1], means[-1], stds[-1],
-                         len(values)])
+                         len(values), np.mean(data_values)])
       x = np.arange(1, n_dep + 1)
       ax.plot(x, means, 'o-', label=f'{label} (n={len(group)})')
       ax.fill_between(x, np.array(means) - stds, np.array(means) + stds, alpha=0.15)
@@ -210,6 +215,7 @@ def main(argv):
                for mu, sd, c in zip(means, stds, counts)]
       unfinished = sum(not r['finished'] for r in group)
       tables[(env, size)].append([m, len(group), unfinished, budget] + pad(cells))
+      data_tables[(env, size)].append([m, short_budget(budget)] + pad(data_cells))
     ax.set_title(f'{env}, {size:,} transitions per deployment')
     ax.set_xlabel('deployment')
     ax.set_xticks(range(1, panel_deps + 1))
@@ -269,11 +275,21 @@ def main(argv):
           'deployment\'s training (before the next batch is collected).\n'
           + (f'\n![return after every outer iteration]({base}_iterations.png)\n'
              if has_iterations else '')
-          + (f'\n![KL to the previous deployment]({base}_kl.png)\n' if kl_runs else ''))
+          + (f'\n![KL to the previous deployment]({base}_kl.png)\n' if kl_runs else '')
+          + '\n## What the deployed policies collected\n\n'
+          'The average episode return of each deployment\'s batch, over all its episodes: '
+          'deployment 1 collects with uniform-random actions, deployment d > 1 with deployment '
+          'd - 1\'s policy plus its exploration noise. Mean ± std over seeds. Over many episodes, '
+          'this is a steadier measure of the deployed policy than the evaluation above.\n\n'
+          + ''.join(f'### {env}, {size:,} transitions per deployment\n\n'
+                    + results.markdown_table(
+                        ['method', 'budget per deployment']
+                        + [f'batch {d}' for d in range(1, len(rows[0]) - 1)], rows)
+                    + '\n' for (env, size), rows in sorted(data_tables.items())))
   fileio.write_text(FLAGS.out + '.md', text)
   results.write_csv(FLAGS.out + '.csv', ['env', 'batch', 'method', 'budget', 'deployment',
                                          'real_transitions', 'return_mean', 'return_std',
-                                         'seeds'], csv_rows)
+                                         'seeds', 'data_return_mean'], csv_rows)
   print(f'Wrote {FLAGS.out}.md, .csv and .png')
 
 

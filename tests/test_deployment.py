@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from bremen_tf import deployment
@@ -109,6 +110,11 @@ def test_deployment_run_counts_accumulates_and_resumes_mid_deployment(tmp_path):
   assert os.path.getsize(out + '.png') > 1000 and os.path.exists(out + '_kl.png')
   assert os.path.getsize(out + '_iterations.png') > 1000
   assert '(deployment_iterations.png)' in md
+  # The batches' returns: deployment d's batch, collected by deployment d - 1's policy.
+  data = [float(r['data_return_mean']) for r in deployments]
+  assert (f'| BREMEN | 4 TRPO updates | {data[0]:.{d}f} ± {0:.{d}f} | '
+          f'{data[1]:.{d}f} ± {0:.{d}f} |') in md
+  assert [float(r['data_return_mean']) for r in table_rows[:2]] == pytest.approx(data)
 
 
 def test_split_batches_splits_each_batch_then_concatenates():
