@@ -84,6 +84,15 @@ def sac_return_at(run, env_steps):
   return seen[-1] if seen else None
 
 
+def panel_tables(tables, heading, columns, column_name):
+  """Markdown: per (env, batch size) a heading and a table, one column per deployment."""
+  return ''.join(f'{heading} {env}, {size:,} transitions per deployment\n\n'
+                 + results.markdown_table(
+                     columns + [f'{column_name} {d}'
+                                for d in range(1, len(rows[0]) - len(columns) + 1)], rows)
+                 + '\n' for (env, size), rows in sorted(tables.items()))
+
+
 def read_run(path):
   if not (os.path.exists(os.path.join(path, 'config.gin'))
           and os.path.exists(os.path.join(path, 'deployments.csv'))):
@@ -148,9 +157,7 @@ def plot_iterations(plt, data, path):
     ax.set_title(f'{env}, {size:,} transitions per deployment: every outer iteration')
     ax.legend(fontsize=7)
   fig.tight_layout()
-  with fileio.atomic_path(path) as tmp:
-    fig.savefig(tmp, dpi=100, format='png')
-  plt.close(fig)
+  launch_common.save_png(plt, fig, path)
   return True
 
 
@@ -204,9 +211,10 @@ def main(argv):
         stds.append(np.std(values))
         counts.append(len(values))
         samples.append(np.mean([r['transitions'][d] for r in group if len(r['transitions']) > d]))
-        data_cells.append(cell(np.mean(data_values), np.std(data_values), decimals))
+        data_mean = np.mean(data_values)
+        data_cells.append(cell(data_mean, np.std(data_values), decimals))
         csv_rows.append([env, size, m, budget, d + 1, samples[-1], means[-1], stds[-1],
-                         len(values), np.mean(data_values)])
+                         len(values), data_mean])
       x = np.arange(1, n_dep + 1)
       ax.plot(x, means, 'o-', label=f'{label} (n={len(group)})')
       ax.fill_between(x, np.array(means) - stds, np.array(means) + stds, alpha=0.15)
@@ -238,10 +246,7 @@ def main(argv):
     ax_samples.set_title(f'{env}: against real transitions')
     ax_samples.legend(fontsize=7)
   fig.tight_layout()
-  os.makedirs(os.path.dirname(os.path.abspath(FLAGS.out)), exist_ok=True)
-  with fileio.atomic_path(FLAGS.out + '.png') as tmp:
-    fig.savefig(tmp, dpi=100, format='png')
-  plt.close(fig)
+  launch_common.save_png(plt, fig, FLAGS.out + '.png')
 
   has_iterations = plot_iterations(plt, data, FLAGS.out + '_iterations.png')
   kl_runs = [r for r in data if r['kl']]
@@ -256,20 +261,15 @@ def main(argv):
     ax.set_ylabel('KL(π ‖ previous deployment\'s policy)')
     ax.legend(fontsize=7)
     fig.tight_layout()
-    with fileio.atomic_path(FLAGS.out + '_kl.png') as tmp:
-      fig.savefig(tmp, dpi=100, format='png')
-    plt.close(fig)
+    launch_common.save_png(plt, fig, FLAGS.out + '_kl.png')
 
   base = os.path.basename(FLAGS.out)
   text = ('# Deployment-efficient RL: return after each deployment\n\n'
           + results.provenance_header(f'the runs matching `{FLAGS.runs}` ({len(data)} run '
                                       'directories)')
           + f'\n![return per deployment]({base}.png)\n\n'
-          + ''.join(f'## {env}, {size:,} transitions per deployment\n\n'
-                    + results.markdown_table(
-                        ['method', 'seeds', 'unfinished', 'budget per deployment']
-                        + [f'deployment {d}' for d in range(1, len(rows[0]) - 3)], rows)
-                    + '\n' for (env, size), rows in sorted(tables.items()))
+          + panel_tables(tables, '##', ['method', 'seeds', 'unfinished', 'budget per deployment'],
+                         'deployment')
           + 'Returns are mean ± std over seeds (n: seeds that reached that deployment, if not '
           'all). The return is the deterministic policy\'s real-env evaluation at the end of each '
           'deployment\'s training (before the next batch is collected).\n'
@@ -281,11 +281,7 @@ def main(argv):
           'deployment 1 collects with uniform-random actions, deployment d > 1 with deployment '
           'd - 1\'s policy plus its exploration noise. Mean ± std over seeds. Over many episodes, '
           'this is a steadier measure of the deployed policy than the evaluation above.\n\n'
-          + ''.join(f'### {env}, {size:,} transitions per deployment\n\n'
-                    + results.markdown_table(
-                        ['method', 'budget per deployment']
-                        + [f'batch {d}' for d in range(1, len(rows[0]) - 1)], rows)
-                    + '\n' for (env, size), rows in sorted(data_tables.items())))
+          + panel_tables(data_tables, '###', ['method', 'budget per deployment'], 'batch'))
   fileio.write_text(FLAGS.out + '.md', text)
   results.write_csv(FLAGS.out + '.csv', ['env', 'batch', 'method', 'budget', 'deployment',
                                          'real_transitions', 'return_mean', 'return_std',

@@ -6,7 +6,7 @@ import sys
 from absl import flags
 import gin
 
-from bremen_tf import provenance
+from bremen_tf import fileio, provenance
 
 # The revision of the code this process runs, read before the launcher writes anything
 # (provenance.git_revision keeps the first answer).
@@ -73,6 +73,14 @@ def pyplot():
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
   return plt
+
+
+def save_png(plt, fig, path, dpi=100):
+  """Writes `fig` to `path` atomically (creating its directory) and closes it."""
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  with fileio.atomic_path(path) as tmp:
+    fig.savefig(tmp, dpi=dpi, format='png')
+  plt.close(fig)
 
 
 def check_args(argv, example):

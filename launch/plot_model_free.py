@@ -73,10 +73,7 @@ def main(argv):
     csv_rows += [[run['path'], column, r[0], r[i]] for r in run['rows']
                  for i, column in enumerate(run['columns'], start=1) if r[i] is not None]
   fig.tight_layout()
-  os.makedirs(os.path.dirname(os.path.abspath(FLAGS.out)), exist_ok=True)
-  with fileio.atomic_path(FLAGS.out + '.png') as tmp:
-    fig.savefig(tmp, dpi=100, format='png')
-  plt.close(fig)
+  launch_common.save_png(plt, fig, FLAGS.out + '.png')
   base = os.path.basename(FLAGS.out)
   fileio.write_text(FLAGS.out + '.md', '# Model-free offline runs: returns and diagnostics\n\n'
                     + results.provenance_header(', '.join(FLAGS.runs))

@@ -79,9 +79,7 @@ def main(argv):
     for it, m, s in zip(d['iterations'], d['returns'], d['stds']):
       csv_rows.append([name, d['path'], it, m, s, d['dataset_return']])
   fig.tight_layout()
-  os.makedirs(os.path.dirname(os.path.abspath(FLAGS.out)), exist_ok=True)
-  with fileio.atomic_path(FLAGS.out + '.png') as tmp:
-    fig.savefig(tmp, dpi=110, format='png')
+  launch_common.save_png(plt, fig, FLAGS.out + '.png', dpi=110)
   runs_list = '\n'.join(f'- `{d["path"]}`' for d in data)
   text = ('# Offline learning curves\n\n' + results.provenance_header(runs_list.replace('\n', ' ')) +
           f'\n![learning curves]({os.path.basename(FLAGS.out)}.png)\n\n' +

@@ -185,9 +185,7 @@ def write_size(size, records, out_dir):
     ax.legend(fontsize=7)
   fig.tight_layout()
   png = os.path.join(out_dir, f'offline_{size}_curves.png')
-  with fileio.atomic_path(png) as tmp:
-    fig.savefig(tmp, dpi=100, format='png')
-  plt.close(fig)
+  launch_common.save_png(plt, fig, png)
 
   paths = sorted({r['path'] for r in records})
   ratio_header = ['Method'] + [f'{e}: {w}' for e in envs for w in ('ours', 'paper')]
