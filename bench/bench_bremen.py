@@ -1,15 +1,17 @@
 """Benchmark of one BREMEN TRPO update and of ensemble training; writes results/performance.md.
 
-  python bench/bench_bremen.py                 # both shapes, 3 timed repeats each
-  python bench/bench_bremen.py --repeats=1 --out=/tmp/perf.md
+  python bench/bench_bremen.py                    # 1 and 2 TF threads, 3 timed repeats each
+  python bench/bench_bremen.py --threads=1 --repeats=1 --out=/tmp/perf.md
 
-Each figure stands beside
-  (a) its FLOP-bound time: the phase's floating-point operations (counted from the layer sizes,
-      below) divided by the matmul rate measured at the start of this run, and
-  (b) a naive reference run in the same process, written the way the original TF1 code ran:
-      a Python loop over imagined steps calling the policy and the drawn member separately,
-      conjugate gradient in Python with one call per Fisher-vector product (double backprop),
-      a Python line search, and ensemble members trained one after another.
+Each thread count runs in its own process (TF fixes its thread pools at start-up). In each, every
+phase of the update is timed for two implementations side by side, alternating repeats:
+  reference  the implementation of commit 731004b (`ImaginedTRPO.fisher_product='gauss_newton'`:
+             each Fisher product runs the forward pass again, forward-mode then backward; the
+             surrogate's gradient on a forward pass of its own)
+  ours       the default (`'cached'`, bremen_tf/policy_fisher.py: one forward pass serves the
+             gradient and all products, row blocks kept in cache)
+beside the FLOP floor: the *minimal* floating-point operations of the phase (counted from the
+layer sizes below, for any faithful implementation) over the matmul rate measured in the run.
 
 Shapes: Hopper (50 parallel paths x H 1000) and HalfCheetah (200 x 250), 50,000 imagined steps.
 Termination is switched off for the timing so that every update has exactly that shape (an
@@ -17,6 +19,7 @@ untrained model's predicted falls would make Hopper paths arbitrarily short). Mo
 randomly initialised; the timing does not depend on the weights.
 """
 import os
+import subprocess
 import sys
 import time
 
@@ -29,20 +32,26 @@ import launch_common  # noqa: E402  (REPO_ROOT, quiet logs)
 
 flags.DEFINE_integer('repeats', 3, 'Timed repeats per figure (the median is reported).')
 flags.DEFINE_string('out', None, 'Markdown output (default results/performance.md).')
-flags.DEFINE_integer('threads', 0, 'TF threads (0: TF decides, i.e. all cores).')
+flags.DEFINE_list('threads', ['1', '2'], 'TF thread counts, each timed in its own process.')
+flags.DEFINE_string('csv_out', None, 'Internal: one thread count\'s timings to this CSV.')
 FLAGS = flags.FLAGS
 
 SHAPES = {'Hopper': 'bremen/Hopper-v0', 'HalfCheetah': 'bremen/HalfCheetah-v0'}
+IMPLEMENTATIONS = {'reference': 'gauss_newton', 'ours': 'cached'}
+CG_PRODUCTS = 10 + 1  # cg_iters products, one more for the step size
 
 
-def median_time(fn, repeats):
-  fn()  # warm-up (tracing)
-  times = []
+def median_times(fns, repeats):
+  """{name: median seconds} for {name: fn}, warmed up, then timed alternately."""
+  for fn in fns.values():
+    fn()  # warm-up (tracing)
+  times = {name: [] for name in fns}
   for _ in range(repeats):
-    t0 = time.perf_counter()
-    fn()
-    times.append(time.perf_counter() - t0)
-  return float(np.median(times))
+    for name, fn in fns.items():
+      t0 = time.perf_counter()
+      fn()
+      times[name].append(time.perf_counter() - t0)
+  return {name: float(np.median(t)) for name, t in times.items()}
 
 
 def matmul_rate(tf, repeats):
@@ -56,7 +65,7 @@ def matmul_rate(tf, repeats):
     for _ in range(8):
       x = tf.matmul(x, a) * 1e-3
     return tf.reduce_sum(x)
-  seconds = median_time(lambda: chain().numpy(), repeats)
+  seconds = median_times({'chain': lambda: chain().numpy()}, repeats)['chain']
   return 8 * 2 * n ** 3 / seconds
 
 
@@ -65,7 +74,23 @@ def mlp_flops(sizes):
   return 2 * sum(i * o for i, o in zip(sizes[:-1], sizes[1:]))
 
 
-def bench_update(tf, name, env_id, rate, repeats):
+def minimal_flops(n, model_sizes, policy_sizes, evaluations):
+  """Minimal FLOPs per phase of one update on n rows. A forward pass is `fwd`; backprop to the
+  weights and to every layer's input but the first is `bwd`; a Fisher product is J v (the same
+  two terms per layer) and Jᵀu back, on activations kept from one forward pass."""
+  fwd = mlp_flops(policy_sizes)
+  bwd = fwd + mlp_flops(policy_sizes[1:])
+  return {
+      'imagination': n * (mlp_flops(model_sizes) + fwd),
+      'policy step: gradient + conjugate gradient': n * (fwd + bwd + CG_PRODUCTS * 2 * bwd),
+      'line search': n * fwd * evaluations,
+      # kl after the step, log σ and KL to π̂_β diagnostics: one forward of each policy
+      'diagnostics': n * 2 * fwd,
+  }
+
+
+def bench_update(tf, env_id, repeats):
+  """Per phase: {implementation: seconds}, minimal FLOPs, line-search evaluations."""
   from bremen_tf import envs, trpo
   from bremen_tf.bremen import reset_observations
   from bremen_tf.dynamics import DynamicsEnsemble
@@ -74,153 +99,68 @@ def bench_update(tf, name, env_id, rate, repeats):
   spec = envs.get_spec(env_id)
   never = lambda s: tf.zeros(tf.shape(s)[:1], tf.bool)
   dynamics = DynamicsEnsemble(spec.obs_dim, spec.act_dim)
-  policy = GaussianPolicy(spec.obs_dim, spec.act_dim)
-  behavior = GaussianPolicy(spec.obs_dim, spec.act_dim, name='bc')
-  trainer = ImaginedTRPO(policy, behavior, dynamics, spec.reward_fn, never,
-                         reset_observations(env_id, 1000, 0), spec.horizon, target_kl=0.05)
-  n = trainer.batch_size
-  snapshot = [v.numpy() for v in policy.trainable_variables]
+  starts = reset_observations(env_id, 1000, 0)
+  trainers, fns = {}, {}
+  for name, fisher in IMPLEMENTATIONS.items():
+    policy = GaussianPolicy(spec.obs_dim, spec.act_dim)
+    behavior = GaussianPolicy(spec.obs_dim, spec.act_dim, name='bc')
+    trainers[name] = ImaginedTRPO(policy, behavior, dynamics, spec.reward_fn, never, starts,
+                                  spec.horizon, target_kl=0.05, fisher_product=fisher)
+  paths = tf.function(trainers['ours'].imagine)()
+  batch, fit, _ = tf.function(trainers['ours'].process)(paths)
+  snapshot = [v.numpy() for v in trainers['ours'].policy.trainable_variables]
 
-  def restore():
-    for v, x in zip(policy.trainable_variables, snapshot):
-      v.assign(x)
+  def phase_fns(trainer):
+    variables = trainer.policy.trainable_variables
 
-  imagine = tf.function(trainer.imagine, reduce_retracing=True)
-  process = tf.function(trainer.process, reduce_retracing=True)
-  paths = imagine()
-  batch, fit, _ = process(paths)
+    def line_search_surrogate():
+      """The surrogate as the reference builds it: timed alone, the cached forward pass (which in
+      the update serves the gradient and the products) would be unused work."""
+      fisher, trainer.fisher_product = trainer.fisher_product, 'gauss_newton'
+      surrogate = trainer.step_functions(batch)[0]
+      trainer.fisher_product = fisher
+      return surrogate
 
-  @tf.function
-  def direction():
-    surrogate, kl, fvp, variables = trainer.step_functions(batch)
-    return trpo.trpo_direction(surrogate, kl, variables, trainer.target_kl, fvp_fn=fvp)
-  loss_before, full_step, expected = direction()
-
-  @tf.function
-  def search():
-    surrogate, _, _, variables = trainer.step_functions(batch)
-    return trpo.line_search(surrogate, variables, loss_before, full_step, expected)
-
-  def timed_search():
-    restore()
-    return search()[1].numpy()
-
-  fit_baseline = tf.function(trainer.fit_baseline)
-  frac = timed_search()
-  evaluations = 1 + int(round(-np.log2(frac))) if frac > 0 else 10
-  times = {
-      'imagination': median_time(lambda: imagine().obs.numpy(), repeats),
-      'advantages': median_time(lambda: process(paths)[0]['obs'].numpy(), repeats),
-      'conjugate gradient': median_time(lambda: direction()[1].numpy(), repeats),
-      'line search': median_time(timed_search, repeats),
-      'baseline fit': median_time(lambda: (fit_baseline(fit), trainer.baseline.coeffs.numpy()),
-                                  repeats),
-  }
-  restore()
-  times['whole update (one tf.function)'] = median_time(
-      lambda: (restore(), trainer.update()['kl_after'].numpy()), repeats)
-
-  # The rllab option (not the default): Fisher products on a 10% subsample of the rows.
-  trainer.fisher_rows = n // 10
-  subsampled_update = tf.function(trainer._update)
-  times['whole update, fisher_subsample=0.1 (option)'] = median_time(
-      lambda: (restore(), subsampled_update()['kl_after'].numpy()), repeats)
-  trainer.fisher_rows = n
-
-  # FLOPs per phase, from the layer sizes.
-  model = mlp_flops([spec.obs_dim + spec.act_dim, *dynamics.net_sizes, spec.obs_dim])
-  pol = mlp_flops([spec.obs_dim, *policy.hidden, 2 * spec.act_dim])
-  n_params = sum(v.shape.num_elements() for v in policy.trainable_variables)
-  n_features = 2 * spec.obs_dim + 4
-  flops = {
-      'imagination': n * (model + pol),
-      'advantages': n * 2 * n_features,
-      # gradient (forward + backward = 3 forwards); each Fisher product = forward + JVP +
-      # backward = 5 forwards; CG uses cg_iters of them plus one for the step size.
-      'conjugate gradient': n * pol * (3 + 5 * (10 + 1)) + 10 * 4 * n_params,
-      'line search': n * pol * (1 + evaluations),
-      'baseline fit': n * 2 * n_features ** 2,
-  }
-  flops['whole update (one tf.function)'] = sum(flops.values()) + 2 * n * pol  # + KL diagnostics
-  flops['whole update, fisher_subsample=0.1 (option)'] = (
-      flops['whole update (one tf.function)'] - n * pol * 5 * 11 * 0.9)
-
-  naive = naive_update(tf, trainer, spec, never, repeats)
-  return times, flops, naive, evaluations
-
-
-def naive_update(tf, trainer, spec, done_fn, repeats):
-  """The original's way: per-step Python imagination with separate per-member networks, Python
-  CG with one double-backprop Fisher-vector product call per iteration, Python line search."""
-  from bremen_tf import trpo
-  policy, dynamics = trainer.policy, trainer.dynamics
-  members = [[(w[k], b[k, 0]) for w, b in zip(dynamics.net.kernels, dynamics.net.biases)]
-             for k in range(dynamics.n_models)]
-
-  def member_fn(layers):
-    layers = [(tf.constant(w), tf.constant(b)) for w, b in layers]
+    def restore():
+      for v, x in zip(variables, snapshot):
+        v.assign(x)
 
     @tf.function
-    def f(obs, act):
-      x = dynamics._inputs(obs, act)
-      for i, (w, b) in enumerate(layers):
-        x = tf.matmul(x, w) + b
-        if i < len(layers) - 1:
-          x = tf.nn.relu(x)
-      return dynamics._denormalize(obs, x)
-    return f
-  member_fns = [member_fn(layers) for layers in members]
-  act_fn = tf.function(lambda o: policy.sample(o, tf.random.normal([tf.shape(o)[0],
-                                                                     policy.act_dim])))
-  reward_fn = tf.function(spec.reward_fn)
-  done_fn = tf.function(done_fn)
-  starts = trainer.start_obs.numpy()
-  rng = np.random.default_rng(0)
-  p, h = trainer.n_parallel, trainer.horizon
+    def direction():
+      surrogate, kl, fvp, _, loss_and_gradient = trainer.step_functions(batch)
+      return trpo.trpo_direction(surrogate, kl, variables, trainer.target_kl, fvp_fn=fvp,
+                                 loss_and_gradient=loss_and_gradient)
+    loss_before, full_step, expected = direction()
 
-  def imagine():
-    obs = starts[rng.integers(len(starts), size=p)]
-    rows = []
-    for _ in range(h):
-      act = act_fn(obs).numpy()
-      clipped = np.clip(act, -1, 1)
-      nxt = member_fns[rng.integers(dynamics.n_models)](obs, clipped).numpy()
-      rew = reward_fn(obs, clipped, nxt).numpy()
-      done_fn(nxt).numpy()
-      rows.append((obs, act, rew))
-      obs = nxt
-    return rows
+    @tf.function
+    def search():  # the same code in both: a forward pass per step size tried
+      return trpo.line_search(line_search_surrogate(), variables, loss_before, full_step,
+                              expected)
 
-  batch, _, _ = trainer.process(trainer.imagine())
-  surrogate, kl, _, variables = trainer.step_functions(batch)
-  grad_fn = tf.function(lambda: trpo.flat_concat(
-      tf.gradients(surrogate(), variables)))
-  fvp_fn = tf.function(lambda v: trpo.fisher_vector_product(kl, variables, v, 0.1))
-  loss_fn = tf.function(surrogate)
-
-  def step():
-    g = grad_fn().numpy()
-    x, r = np.zeros_like(g), -g.copy()
-    pv, rr = r.copy(), r @ r
-    for _ in range(10):
-      z = fvp_fn(tf.constant(pv)).numpy()
-      a = rr / (pv @ z)
-      x += a * pv
-      r -= a * z
-      new_rr = r @ r
-      pv = r + new_rr / rr * pv
-      rr = new_rr
-    shs = 0.5 * x @ fvp_fn(tf.constant(x)).numpy()
-    full = x * np.sqrt(trainer.target_kl / shs)
-    old = trpo.flat_concat(variables).numpy()
-    before = loss_fn().numpy()
-    for k in range(10):
-      trpo.assign_flat(variables, tf.constant(old + 0.5 ** k * full))
-      if before - loss_fn().numpy() > 0:
-        break
-    trpo.assign_flat(variables, tf.constant(old))
-
-  return {'imagination': median_time(imagine, repeats), 'policy step': median_time(step, repeats)}
+    imagine = tf.function(trainer.imagine)
+    process = tf.function(trainer.process)
+    fit_baseline = tf.function(trainer.fit_baseline)
+    return {
+        'imagination': lambda: imagine().obs.numpy(),
+        'advantages': lambda: process(paths)[0]['obs'].numpy(),
+        'policy step: gradient + conjugate gradient': lambda: direction()[1].numpy(),
+        'line search': lambda: (restore(), search()[1].numpy())[1],
+        'baseline fit': lambda: (fit_baseline(fit), trainer.baseline.coeffs.numpy()),
+        'whole update (one tf.function)': lambda: (
+            restore(), trainer.rng.reset_from_seed(0), trainer.update()['kl_after'].numpy()),
+    }
+  fns = {name: phase_fns(trainer) for name, trainer in trainers.items()}
+  frac = fns['ours']['line search']()
+  evaluations = 1 + int(round(-np.log2(frac))) if frac > 0 else 10
+  times = {}
+  for phase in fns['ours']:
+    times[phase] = median_times({name: fns[name][phase] for name in fns}, repeats)
+  flops = minimal_flops(trainers['ours'].batch_size,
+                        [spec.obs_dim + spec.act_dim, *dynamics.net_sizes, spec.obs_dim],
+                        [spec.obs_dim, *trainers['ours'].policy.hidden, 2 * spec.act_dim],
+                        evaluations)
+  flops['whole update (one tf.function)'] = sum(flops.values())
+  return times, flops, evaluations
 
 
 def bench_training(tf, rate, repeats, n_batches=10):
@@ -233,8 +173,7 @@ def bench_training(tf, rate, repeats, n_batches=10):
   index = tf.constant(np.stack([np.random.permutation(n_batches * b).reshape(n_batches, b)
                                 for _ in range(model.n_models)], axis=1), tf.int32)
   active = tf.ones([model.n_models], tf.bool)
-  ours = median_time(lambda: model._train_epoch(x, y, index, active, tf.constant(1e5)),
-                     repeats) / n_batches
+  ours = lambda: model._train_epoch(x, y, index, active, tf.constant(1e5))
 
   # Naive: K separate networks, each trained on its own batch stream, one after another.
   from bremen_tf.networks import MLP
@@ -256,72 +195,119 @@ def bench_training(tf, rate, repeats, n_batches=10):
       for i in range(n_batches):
         idx = index[i, k]
         step(tf.gather(x, idx), tf.gather(y, idx))
-  naive_time = median_time(naive, repeats) / n_batches
+  times = median_times({'ours': ours, 'naive': naive}, repeats)
+  ours, naive_time = times['ours'] / n_batches, times['naive'] / n_batches
   flops = model.n_models * b * 3 * mlp_flops([obs_dim + act_dim, *model.net_sizes, obs_dim])
   return ours, naive_time, flops
+
+
+def measure(tf, repeats):
+  """This process's rows: [shape, phase, implementation, seconds, minimal flops, rate]."""
+  rate = matmul_rate(tf, repeats)
+  print(f'matmul rate: {rate / 1e9:.0f} GFLOP/s', flush=True)
+  rows = []
+  for name, env_id in SHAPES.items():
+    print(f'[{name}] timing one update, reference and ours ...', flush=True)
+    times, flops, evaluations = bench_update(tf, env_id, repeats)
+    for phase, by_impl in times.items():
+      for impl, seconds in by_impl.items():
+        rows.append([name, phase, impl, seconds, flops.get(phase, 0), rate, evaluations])
+    whole = times['whole update (one tf.function)']
+    print(f'[{name}] whole update: reference {whole["reference"]:.2f} s, ours '
+          f'{whole["ours"]:.2f} s ({whole["reference"] / whole["ours"]:.2f}x)', flush=True)
+  print('[training] ensemble training step ...', flush=True)
+  ours, naive_time, flops = bench_training(tf, rate, repeats)
+  rows += [['training', 'batch step', 'ours', ours, flops, rate, 0],
+           ['training', 'batch step', 'members one after another', naive_time, flops, rate, 0]]
+  return rows
+
+
+COLUMNS = ['shape', 'phase', 'implementation', 'seconds', 'minimal_flops', 'matmul_rate',
+           'line_search_evaluations']
+
+
+def report(rows_by_threads):
+  """Markdown: per shape a table of phases x (threads, implementation)."""
+  from bremen_tf import results
+  lines = []
+  threads = sorted(rows_by_threads)
+  rates = ', '.join(f'{int(rows[0][5] / 1e9)} GFLOP/s at {t} thread{"s" * (t > 1)}'
+                    for t, rows in sorted(rows_by_threads.items()))
+  lines += [f'Measured matmul rate (2048² float32 chain): {rates}. Floor = the phase\'s minimal '
+            'FLOPs / that rate. "reference" is the implementation of 731004b '
+            '(`fisher_product=\'gauss_newton\'`), "ours" the default (`\'cached\'`); both timed '
+            'in the same process, alternating.', '']
+  for shape in SHAPES:
+    header = ['phase', 'GFLOP (minimal)']
+    for t in threads:
+      header += [f'{t}T reference s', f'{t}T ours s', f'{t}T speed-up', f'{t}T ours / floor']
+    table = []
+    evaluations = None
+    for phase in dict.fromkeys(r[1] for r in rows_by_threads[threads[0]] if r[0] == shape):
+      row = None
+      for t in threads:
+        got = {r[2]: r for r in rows_by_threads[t] if r[0] == shape and r[1] == phase}
+        ref, ours = got['reference'], got['ours']
+        evaluations = ours[6]
+        if row is None:
+          row = [phase, f'{ours[4] / 1e9:.1f}' if ours[4] else '~0']
+        floor = ours[4] / ours[5]
+        row += [f'{ref[3]:.3f}', f'{ours[3]:.3f}', f'{ref[3] / ours[3]:.2f}x',
+                f'{ours[3] / floor:.2f}x' if ours[4] else '']
+      table.append(row)
+    lines += [f'## {shape} shape', '',
+              f'{"50 paths x 1000 steps" if shape == "Hopper" else "200 paths x 250 steps"}, '
+              f'50,000 imagined steps; the line search evaluated {evaluations} step size(s).', '',
+              results.markdown_table(header, table), '']
+  lines += ['## Ensemble training (HalfCheetah shape: 5 x (23 -> 1024 -> 1024 -> 17), batch 1000)',
+            '']
+  table = []
+  for t in threads:
+    got = {r[2]: r for r in rows_by_threads[t] if r[0] == 'training'}
+    for impl, r in got.items():
+      table.append([f'{t}', impl, f'{r[3]:.3f}', f'{5 * 1000 / r[3]:,.0f}',
+                    f'{r[3] / (r[4] / r[5]):.2f}x'])
+  lines += [results.markdown_table(['threads', 'implementation', 'seconds per batch step',
+                                    'samples/s (5 members)', 'x floor'], table), '']
+  return lines
 
 
 def main(argv):
   del argv
   launch_common.quiet_logs()
-  import tensorflow as tf
+  if FLAGS.csv_out:  # a child: one thread count
+    import tensorflow as tf
+    threads = int(FLAGS.threads[0])
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    from bremen_tf import results
+    results.write_csv(FLAGS.csv_out, COLUMNS, measure(tf, FLAGS.repeats))
+    return
+  import csv
+  import tempfile
   from bremen_tf import fileio, results
-  if FLAGS.threads:
-    tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
-  rate = matmul_rate(tf, FLAGS.repeats)
-  print(f'matmul rate: {rate / 1e9:.0f} GFLOP/s', flush=True)
+  threads = [int(t) for t in FLAGS.threads]
+  if not threads or min(threads) < 1:
+    sys.exit(f'error: --threads must be positive integers, got {FLAGS.threads}.')
+  rows_by_threads = {}
+  with tempfile.TemporaryDirectory() as tmp:
+    for t in threads:
+      print(f'=== {t} TF thread(s) ===', flush=True)
+      path = os.path.join(tmp, f'threads{t}.csv')
+      subprocess.run([sys.executable, os.path.abspath(__file__), f'--threads={t}',
+                      f'--repeats={FLAGS.repeats}', f'--csv_out={path}'], check=True)
+      with open(path) as f:
+        reader = csv.reader(line for line in f if not line.startswith('#'))
+        next(reader)
+        rows_by_threads[t] = [[r[0], r[1], r[2], float(r[3]), float(r[4]), float(r[5]),
+                               int(r[6])] for r in reader]
   out = FLAGS.out or os.path.join(launch_common.REPO_ROOT, 'results', 'performance.md')
   lines = ['# Performance of one BREMEN TRPO update and of ensemble training', '',
            results.provenance_header(f'bench/bench_bremen.py, {FLAGS.repeats} repeats (median), '
-                                     f'TF threads: {FLAGS.threads or "all"}'), '',
-           f'Measured matmul rate (2048² float32 chain): **{rate / 1e9:.0f} GFLOP/s**. '
-           'FLOP-bound time = counted FLOPs / that rate; "x FLOP-bound" = measured / FLOP-bound.',
-           '']
-  csv_rows = []
-  for name, env_id in SHAPES.items():
-    print(f'[{name}] timing one update ...', flush=True)
-    times, flops, naive, evaluations = bench_update(tf, name, env_id, rate, FLAGS.repeats)
-    rows = []
-    for phase, seconds in times.items():
-      bound = flops[phase] / rate
-      rows.append([phase, f'{seconds:.3f}', f'{flops[phase] / 1e9:.1f}', f'{bound:.3f}',
-                   f'{seconds / bound:.1f}x'])
-      csv_rows.append([name, phase, seconds, flops[phase], bound])
-    whole = times['whole update (one tf.function)']
-    naive_total = naive['imagination'] + naive['policy step'] + times['advantages'] + \
-        times['baseline fit']
-    lines += [f'## {name} shape', '',
-              f'{"50 paths x 1000 steps" if name == "Hopper" else "200 paths x 250 steps"}, '
-              f'50,000 imagined steps; the line search evaluated {evaluations} step size(s).', '',
-              results.markdown_table(['phase', 'seconds', 'GFLOP', 'FLOP-bound s',
-                                      'x FLOP-bound'], rows),
-              f'Naive reference (same process): imagination {naive["imagination"]:.2f} s, '
-              f'policy step (Python CG + line search) {naive["policy step"]:.2f} s; '
-              f'a naive update ≈ {naive_total:.2f} s, so ours is '
-              f'**{naive_total / whole:.1f}x faster** '
-              f'(imagination alone {naive["imagination"] / times["imagination"]:.1f}x; '
-              f'with the 10% Fisher subsample option '
-              f'{naive_total / times["whole update, fisher_subsample=0.1 (option)"]:.1f}x).', '']
-    csv_rows.append([name, 'naive imagination', naive['imagination'], '', ''])
-    csv_rows.append([name, 'naive policy step', naive['policy step'], '', ''])
-    print(f'[{name}] update {whole:.2f} s ({whole / (flops["whole update (one tf.function)"] / rate):.1f}x '
-          f'FLOP-bound), naive {naive_total:.2f} s', flush=True)
-  print('[training] ensemble training step ...', flush=True)
-  ours, naive_time, flops = bench_training(tf, rate, FLAGS.repeats)
-  lines += ['## Ensemble training (HalfCheetah shape: 5 x (23 -> 1024 -> 1024 -> 17), batch 1000)',
-            '', results.markdown_table(
-                ['', 'seconds per batch step', 'samples/s (x5 members)', 'x FLOP-bound'],
-                [['ours (one batched op)', f'{ours:.3f}', f'{1000 / ours:,.0f}',
-                  f'{ours / (flops / rate):.1f}x'],
-                 ['naive (members one after another)', f'{naive_time:.3f}',
-                  f'{1000 / naive_time:,.0f}', f'{naive_time / (flops / rate):.1f}x']]),
-            f'Batched training is {naive_time / ours:.2f}x the speed of the naive loop.', '']
-  csv_rows += [['training', 'ours per batch', ours, flops, flops / rate],
-               ['training', 'naive per batch', naive_time, flops, flops / rate]]
-  fileio.write_text(out, '\n'.join(lines))
-  results.write_csv(os.path.splitext(out)[0] + '.csv',
-                    ['shape', 'phase', 'seconds', 'flops', 'flop_bound_seconds'], csv_rows)
+                                     f'TF threads: {", ".join(map(str, threads))}'), '']
+  fileio.write_text(out, '\n'.join(lines + report(rows_by_threads)))
+  results.write_csv(os.path.splitext(out)[0] + '.csv', ['threads'] + COLUMNS,
+                    [[t] + r for t, rows in rows_by_threads.items() for r in rows])
   print(f'Wrote {out}')
 
 

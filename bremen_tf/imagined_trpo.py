@@ -16,6 +16,13 @@ import tensorflow as tf
 from bremen_tf import imagination, trpo
 from bremen_tf.advantages import gae
 from bremen_tf.policies import gaussian_kl, gaussian_log_prob
+from bremen_tf.policy_fisher import PolicyFisher
+
+# Three ways to multiply by the same Fisher matrix (speed only; tests hold them equal):
+#   'cached'          one forward pass per step serves the gradient and every product (default)
+#   'gauss_newton'    JᵀMJ by forward-mode + backward through a fresh forward pass per product
+#   'double_backprop' the Hessian of the KL by double backprop, the original's way
+FISHER_PRODUCTS = ('cached', 'gauss_newton', 'double_backprop')
 from bremen_tf.value import LinearFeatureBaseline
 
 
@@ -27,7 +34,7 @@ class ImaginedTRPO(tf.Module):
                seed=0, batch_size=50_000, max_parallel=1000, gamma=0.99, gae_lambda=0.95,
                target_kl=0.01, alpha=0.0, damping=0.1, cg_iters=10, cg_tolerance=1e-10,
                backtracks=10, accept_ratio=0.1, center_advantages=True,
-               fisher_product='gauss_newton', fisher_subsample=1.0):
+               fisher_product='cached', fisher_subsample=1.0):
     super().__init__(name='imagined_trpo')
     if alpha and behavior_policy is None:
       raise ValueError('alpha > 0 penalises KL to the behaviour policy, so it needs one.')
@@ -43,10 +50,10 @@ class ImaginedTRPO(tf.Module):
     self.step_kwargs = dict(damping=damping, cg_iters=cg_iters, cg_tolerance=cg_tolerance,
                             backtracks=backtracks, accept_ratio=accept_ratio)
     self.center_advantages = center_advantages
-    if fisher_product not in ('gauss_newton', 'double_backprop'):
-      raise ValueError(f"fisher_product must be 'gauss_newton' or 'double_backprop', got "
+    if fisher_product not in FISHER_PRODUCTS:
+      raise ValueError(f'fisher_product must be one of {FISHER_PRODUCTS}, got '
                        f'{fisher_product!r}.')
-    self.fisher_product = fisher_product  # same matrix, two ways to multiply by it (speed)
+    self.fisher_product = fisher_product
     if not 0.0 < fisher_subsample <= 1.0:
       raise ValueError(f'fisher_subsample must be in (0, 1], got {fisher_subsample}.')
     # rllab's subsample_factor: the Fisher products (not the gradient, the step size's KL or
@@ -98,16 +105,33 @@ class ImaginedTRPO(tf.Module):
     return batch, fit, diagnostics
 
   def step_functions(self, batch):
-    """(surrogate, kl, undamped Fisher-vector product, variables) for the TRPO step."""
+    """(surrogate, kl, undamped Fisher-vector product, variables, loss_and_gradient) for the
+    TRPO step; loss_and_gradient is None unless the forward pass computed it already."""
     obs, actions, adv = batch['obs'], batch['actions'], batch['advantages']
-    old_mean, old_log_std = (tf.stop_gradient(t) for t in self.policy.mean_log_std(obs))
-    old_log_prob = gaussian_log_prob(old_mean, old_log_std, actions)
     n = float(self.batch_size)
     variables = self.policy.trainable_variables
 
-    def surrogate():
-      mean, log_std = self.policy.mean_log_std(obs)
+    def surrogate_of(mean, log_std):
       return -tf.reduce_mean(tf.exp(gaussian_log_prob(mean, log_std, actions) - old_log_prob) * adv)
+
+    if self.fisher_product == 'cached':
+      # One forward pass: θ_old's distribution, the surrogate's value and gradient (backprop
+      # from the output layer through the stored activations), and every Fisher product.
+      cached = PolicyFisher(self.policy, obs, n)
+      old_mean, old_log_std = tf.stop_gradient(cached.mean), tf.stop_gradient(cached.log_std)
+      old_log_prob = gaussian_log_prob(old_mean, old_log_std, actions)
+      z = tf.stop_gradient(cached.z)
+      with tf.GradientTape() as tape:
+        tape.watch(z)
+        loss_before = surrogate_of(*self.policy.heads(z))
+      loss_and_gradient = loss_before, cached.vjp(tape.gradient(loss_before, z))
+    else:
+      old_mean, old_log_std = (tf.stop_gradient(t) for t in self.policy.mean_log_std(obs))
+      old_log_prob = gaussian_log_prob(old_mean, old_log_std, actions)
+      loss_and_gradient = None
+
+    def surrogate():
+      return surrogate_of(*self.policy.mean_log_std(obs))
 
     def kl():  # sum over rows / batch_size, pad rows included, as the original
       mean, log_std = self.policy.mean_log_std(obs)
@@ -118,7 +142,11 @@ class ImaginedTRPO(tf.Module):
       rows = tf.argsort(self.rng.uniform([self.batch_size]))[:self.fisher_rows]
       fisher_obs = tf.gather(obs, rows)
     m = float(self.fisher_rows)
-    if self.fisher_product == 'gauss_newton':
+    if self.fisher_product == 'cached':
+      if self.fisher_rows < self.batch_size:
+        cached = PolicyFisher(self.policy, fisher_obs, m)
+      fvp = cached.product
+    elif self.fisher_product == 'gauss_newton':
       fvp = lambda v: trpo.gaussian_fisher_vector_product(
           lambda: self.policy.mean_log_std(fisher_obs), variables, v, m)
     else:
@@ -129,12 +157,12 @@ class ImaginedTRPO(tf.Module):
         mean, log_std = self.policy.mean_log_std(fisher_obs)
         return tf.reduce_sum(gaussian_kl(fisher_mean, fisher_log_std, mean, log_std)) / m
       fvp = lambda v: trpo.fisher_vector_product(fisher_kl, variables, v)
-    return surrogate, kl, fvp, variables
+    return surrogate, kl, fvp, variables, loss_and_gradient
 
   def policy_step(self, batch):
-    surrogate, kl, fvp, variables = self.step_functions(batch)
+    surrogate, kl, fvp, variables, loss_and_gradient = self.step_functions(batch)
     info = trpo.trpo_step(surrogate, kl, variables, self.target_kl, fvp_fn=fvp,
-                          **self.step_kwargs)
+                          loss_and_gradient=loss_and_gradient, **self.step_kwargs)
     obs = batch['obs']
     mean, log_std = self.policy.mean_log_std(obs)
     info['policy_log_std_mean'] = tf.reduce_mean(log_std)

@@ -82,12 +82,23 @@ class GaussianPolicy(tf.Module):
     self.sampling_std = 1.0
 
   def mean_log_std(self, obs):
+    return self.heads(self.layers(obs)[1])
+
+  def layers(self, obs):
+    """(the input of every dense layer: normalised obs, then each ReLU output; the output
+    layer's pre-activations z = [m, l]). policy_fisher.py keeps these for its products."""
     x = self.normalizer(obs)
+    inputs = []
     for k, (w, b) in enumerate(zip(self.kernels, self.biases)):
+      inputs.append(x)
       x = tf.matmul(x, w) + b
       if k < len(self.kernels) - 1:
         x = tf.nn.relu(x)
-    m, l = tf.split(x, 2, axis=-1)
+    return inputs, x
+
+  def heads(self, z):
+    """(μ, log σ) from the output layer's pre-activations z = [m, l]."""
+    m, l = tf.split(z, 2, axis=-1)
     mean = tf.tanh(m) * self._mag + self._center
     log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (tf.tanh(l) + 1.0)
     if self.fixed_log_std is not None:

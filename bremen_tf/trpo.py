@@ -68,16 +68,20 @@ def gaussian_fisher_vector_product(dist_fn, variables, vector, n_rows, damping=0
 
 
 def trpo_direction(surrogate_fn, kl_fn, variables, max_kl, damping=0.1, cg_iters=10,
-                   cg_tolerance=1e-10, fvp_fn=None):
+                   cg_tolerance=1e-10, fvp_fn=None, loss_and_gradient=None):
   """Loss before the step, the scaled full step and its expected improvement −gᵀs.
 
   `fvp_fn(v)`, if given, is the undamped Fisher-vector product to use instead of double
-  backprop through `kl_fn` (e.g. gaussian_fisher_vector_product).
+  backprop through `kl_fn` (e.g. gaussian_fisher_vector_product). `loss_and_gradient`, if given,
+  is (surrogate_fn() at the current parameters, its flat gradient), already computed (e.g. on the
+  forward pass whose activations the Fisher product keeps).
   """
   variables = list(variables)
-  with tf.GradientTape() as tape:
-    loss_before = surrogate_fn()
-  g = flat_concat(tape.gradient(loss_before, variables))
+  if loss_and_gradient is None:
+    with tf.GradientTape() as tape:
+      loss_before = surrogate_fn()
+    loss_and_gradient = loss_before, flat_concat(tape.gradient(loss_before, variables))
+  loss_before, g = loss_and_gradient
   if fvp_fn is None:
     fvp = lambda v: fisher_vector_product(kl_fn, variables, v, damping)
   else:
@@ -114,10 +118,12 @@ def line_search(surrogate_fn, variables, loss_before, full_step, expected_full, 
 
 
 def trpo_step(surrogate_fn, kl_fn, variables, max_kl, damping=0.1, cg_iters=10,
-              cg_tolerance=1e-10, backtracks=10, accept_ratio=0.1, fvp_fn=None):
+              cg_tolerance=1e-10, backtracks=10, accept_ratio=0.1, fvp_fn=None,
+              loss_and_gradient=None):
   """One TRPO update of `variables` in place; returns a dict of scalar diagnostics."""
   loss_before, full_step, expected_full = trpo_direction(
-      surrogate_fn, kl_fn, variables, max_kl, damping, cg_iters, cg_tolerance, fvp_fn)
+      surrogate_fn, kl_fn, variables, max_kl, damping, cg_iters, cg_tolerance, fvp_fn,
+      loss_and_gradient)
   accepted, frac, loss_after = line_search(surrogate_fn, variables, loss_before, full_step,
                                            expected_full, backtracks, accept_ratio)
   return {'loss_before': loss_before, 'loss_after': loss_after, 'accepted': accepted,

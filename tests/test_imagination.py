@@ -117,13 +117,14 @@ def test_imagined_update_moves_the_policy_within_the_trust_region_and_fits_the_b
   assert np.abs(trainer.baseline.coeffs.numpy()).max() > 0  # fitted after the step
 
 
-def test_gauss_newton_and_double_backprop_fisher_give_the_same_update():
+def test_cached_gauss_newton_and_double_backprop_fisher_give_the_same_update():
   results = []
-  for fisher in ('gauss_newton', 'double_backprop'):
+  for fisher in ('cached', 'gauss_newton', 'double_backprop'):
     trainer, policy = tiny_trainer('bremen/HalfCheetah-v0', fisher_product=fisher)
     trainer.update()
     results.append(np.concatenate([v.numpy().ravel() for v in policy.trainable_variables]))
   np.testing.assert_allclose(results[0], results[1], rtol=1e-3, atol=1e-6)
+  np.testing.assert_allclose(results[0], results[2], rtol=1e-3, atol=1e-6)
 
 
 def test_alpha_penalty_needs_a_behavior_policy():
