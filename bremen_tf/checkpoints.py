@@ -9,8 +9,6 @@ import glob
 import os
 import shutil
 
-import tensorflow as tf
-
 from bremen_tf import fileio
 
 INDEX = 'checkpoint'  # the index file tf.train.latest_checkpoint reads
@@ -31,9 +29,11 @@ def write(ckpt, prefix):
 
 
 def mark_latest(path):
-  """Points the index file at `path`, for tools that use tf.train.latest_checkpoint."""
-  tf.compat.v1.train.update_checkpoint_state(os.path.dirname(path), path,
-                                             all_model_checkpoint_paths=[path])
+  """Points the index file (a CheckpointState text proto) at `path`, for tools that use
+  tf.train.latest_checkpoint; RunState itself reads only train_state.json."""
+  name = os.path.basename(path)  # relative, as CheckpointManager writes it
+  fileio.write_text(os.path.join(os.path.dirname(path), INDEX),
+                    f'model_checkpoint_path: "{name}"\nall_model_checkpoint_paths: "{name}"\n')
 
 
 def remove_all_but(directory, keep):

@@ -104,25 +104,41 @@ def test_a_kill_at_any_step_of_a_save_leaves_a_run_that_resumes(tmp_path, monkey
   np.testing.assert_array_equal(open_state(path)[1].numpy(), 2.0 if named else 1.0)
 
 
+def without_random_name(path):
+  """fileio's temporary '.tmp-<random><name>' as '<name> (tmp)'."""
+  head, name = os.path.split(path)
+  for target in ('train_state.json', 'checkpoint'):
+    if name.startswith('.tmp-') and name.endswith(target):
+      return os.path.join(head, target) + ' (tmp)'
+  return path
+
+
 def test_a_save_is_on_disk_before_it_is_named_and_deleted_only_after(tmp_path, monkeypatch):
   path = str(tmp_path)
   run_state, _ = open_state(path)
   run_state.save('dynamics')
   events = []
+
+  def spy(name, real):
+    def call(p, *args):
+      events.append((name, os.path.relpath(p, path)))
+      return real(p, *args)
+    return call
   for owner, name in ((fileio, 'fsync'), (os, 'replace'), (os, 'remove')):
-    real = getattr(owner, name)
-    monkeypatch.setattr(owner, name, lambda p, *a, real=real, name=name: (
-        events.append((name, os.path.relpath(p, path))), real(p, *a))[1])
+    monkeypatch.setattr(owner, name, spy(name, getattr(owner, name)))
   run_state.save('bc')
   monkeypatch.undo()
-  events = [(name, 'train_state.json' if 'train_state.json' in p else p) for name, p in events]
   assert sorted(events[:2]) == [('fsync', 'checkpoints/save-2.data-00000-of-00001'),
                                 ('fsync', 'checkpoints/save-2.index')]
-  assert events[2:6] == [
+  events = [(name, without_random_name(p)) for name, p in events[2:]]
+  assert events[:-2] == [
       ('fsync', 'checkpoints'),  # the checkpoint is on disk
-      ('fsync', 'train_state.json'), ('replace', 'train_state.json'), ('fsync', '.')]  # named
-  assert sorted(events[6:]) == [('remove', 'checkpoints/save-1.data-00000-of-00001'),
-                                ('remove', 'checkpoints/save-1.index')]
+      ('fsync', 'train_state.json (tmp)'), ('replace', 'train_state.json (tmp)'),
+      ('fsync', '.'),  # named by the state file
+      ('fsync', 'checkpoints/checkpoint (tmp)'), ('replace', 'checkpoints/checkpoint (tmp)'),
+      ('fsync', 'checkpoints')]  # and by the index
+  assert sorted(events[-2:]) == [('remove', 'checkpoints/save-1.data-00000-of-00001'),
+                                 ('remove', 'checkpoints/save-1.index')]  # then deleted
 
 
 def test_a_run_saved_by_the_old_checkpoint_manager_resumes(tmp_path):
