@@ -9,17 +9,7 @@ import tensorflow as tf
 
 from bremen_tf import checkpoints, fileio
 from bremen_tf.run_state import RunState
-
-
-class Run:  # the part of runs.RunDir that RunState uses
-  def __init__(self, path):
-    self.path = path
-
-  def file(self, *parts):
-    return os.path.join(self.path, *parts)
-
-  def truncate_metrics(self, step):
-    pass
+from conftest import RunStub
 
 
 class Crash(Exception):
@@ -30,7 +20,7 @@ def open_state(path):
   """A fresh process's view: new variables, restored by RunState if the run has a state."""
   value, counter = tf.Variable(np.zeros(1000, np.float32)), tf.Variable(0, dtype=tf.int64)
   ckpt = tf.train.Checkpoint(value=value, counter=counter)
-  return RunState(Run(path), ckpt, counter, log=lambda m: None), value
+  return RunState(RunStub(path), ckpt, counter, log=lambda m: None), value
 
 
 def crash_on_call(monkeypatch, owner, name, call, after=False):
