@@ -9,8 +9,9 @@
 ME-TRPO (offline) is the same pipeline with `policy_init='random'`: a fresh normc policy with
 identity observation normalisation, and no behaviour cloning unless `alpha` needs π̂_β.
 
-Resumable: the state after the dynamics fit, after BC and after every outer iteration is
-checkpointed (`checkpoint_every`), and a restarted run continues from the last checkpoint.
+Resumable: the state during the dynamics fit (every DynamicsEnsemble.checkpoint_seconds), after
+it, after BC and after every outer iteration (`checkpoint_every`) is checkpointed, and a restarted
+run continues from the last checkpoint.
 """
 import hashlib
 import json
@@ -27,6 +28,7 @@ from bremen_tf.dynamics import DynamicsEnsemble
 from bremen_tf.imagined_trpo import ImaginedTRPO
 from bremen_tf.model_diagnostics import model_diagnostics
 from bremen_tf.policies import GaussianPolicy, behavior_clone
+from bremen_tf.resumable_fit import FIT_STAGE, fit_dynamics
 from bremen_tf.run_state import RunState, load_run_dataset
 
 POLICY_INITS = ('bc', 'bc_unit_std', 'random')
@@ -172,7 +174,7 @@ def train_offline(run, seed=0, env_id=gin.REQUIRED, noise='pure', dataset_size='
   dataset = load_run_dataset(run_state, env_id, noise, dataset_size, data_dir, log=log)
 
   # --- dynamics -----------------------------------------------------------------------------------
-  if state['stage'] == 'start':
+  if state['stage'] in ('start', FIT_STAGE):
     train, validation = split_sequential(dataset, validation_fraction)
     cached = None
     if dynamics_cache_dir:
@@ -184,12 +186,11 @@ def train_offline(run, seed=0, env_id=gin.REQUIRED, noise='pure', dataset_size='
       log(f'[dynamics] reusing the fit cached in {os.path.join(dynamics_cache_dir, cache_name)}')
       state['dynamics_fit'] = {**{k: v for k, v in cached.items() if k != 'key'},
                                'cached_from': os.path.join(dynamics_cache_dir, cache_name)}
+      state.pop('dynamics_progress', None)  # of a fit this run had begun before the cache had it
     else:
       log(f'[dynamics] fitting {dynamics.n_models} models on {len(train[0]):,} transitions, '
           f'validating on {len(validation[0]):,}')
-      state['dynamics_fit'] = dynamics.fit(train, validation,
-                                           log=lambda m: log(f'[dynamics] {m}'))
-      state['dynamics_fit']['seconds'] = time.time() - t0
+      state['dynamics_fit'] = fit_dynamics(run_state, dynamics, train, validation, log)
       if dynamics_cache_dir:
         save_cached_dynamics(dynamics_cache_dir, cache_name, cache_key, dynamics,
                              state['dynamics_fit'])

@@ -14,8 +14,8 @@ deployments. The ablation of the paper (explicit KL value penalty, `ImaginedTRPO
 without BC initialisation) clones π̂_β for the penalty but does not initialise π_θ from it.
 Every iteration logs the KL of π_θ to the previous deployment's policy on the newest batch.
 
-Resumable at every stage: train_state.json names the stage (collected, dynamics, bc, trpo) and
-the deployment; the batches are saved in <run>/data/ as they are collected.
+Resumable at every stage: train_state.json names the stage (collected, dynamics_fit, dynamics, bc,
+trpo) and the deployment; the batches are saved in <run>/data/ as they are collected.
 """
 import time
 
@@ -30,6 +30,7 @@ from bremen_tf.data.collection import collect_episodes
 from bremen_tf.data.dataset import load_dataset, save_dataset
 from bremen_tf.policies import (GaussianPolicy, behavior_clone, gaussian_kl,
                                 make_bc_optimizer)
+from bremen_tf.resumable_fit import FIT_STAGE, fit_dynamics
 from bremen_tf.run_state import RunState
 
 DEPLOYMENTS_FILE = 'deployments.csv'
@@ -154,13 +155,13 @@ def train_deployment(run, seed=0, env_id=gin.REQUIRED, algorithm='bremen', polic
       d += 1
       batches.append(collect(d))
       save('collected')
-    if state['stage'] == 'collected':
+    if state['stage'] in ('collected', FIT_STAGE):
       train, validation = split_batches(batches, validation_fraction)
-      t0 = time.time()
       log(f'[dynamics] fitting on {len(train[0]):,} transitions (warm start), validating on '
           f'{len(validation[0]):,}')
-      fit = dynamics.fit(train, validation, log=lambda m: log(f'[dynamics] {m}'))
-      state['deployments'][-1]['dynamics_fit'] = {**fit, 'seconds': time.time() - t0}
+      # Resumed mid-fit, the restored checkpoint holds the fit's weights, not deployment d-1's.
+      state['deployments'][-1]['dynamics_fit'] = fit_dynamics(run_state, dynamics, train,
+                                                              validation, log)
       save('dynamics')
     if state['stage'] == 'dynamics':
       if use_bc:

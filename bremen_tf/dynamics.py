@@ -6,11 +6,15 @@ by member: the same data, a member-specific shuffle from one RandomState(1) stre
 its own state per member, validation every 5 epochs, and a member stops once 20 epochs pass
 without a better validation MSE, keeping its *last* weights. A later `fit` (the next deployment)
 warm-starts weights and Adam moments and recomputes the normalisation on all training data.
+A fit can be checkpointed as it goes and resumed exactly (`fit`'s checkpoint_fn and resume).
 """
+import time
+
 import gin
 import numpy as np
 import tensorflow as tf
 
+from bremen_tf import runs
 from bremen_tf.networks import EnsembleMLP
 from bremen_tf.optim import EnsembleAdam
 
@@ -21,12 +25,15 @@ OUTPUT_CLIP = 1e5
 class DynamicsEnsemble(tf.Module):
 
   def __init__(self, obs_dim, act_dim, seed=0, n_models=5, hidden=(1024, 1024),
-               learning_rate=1e-3, batch_size=1000, max_epochs=200, eval_every=5, patience=20):
+               learning_rate=1e-3, batch_size=1000, max_epochs=200, eval_every=5, patience=20,
+               checkpoint_seconds=300):
     super().__init__(name='dynamics')
     self.obs_dim, self.act_dim, self.n_models = obs_dim, act_dim, n_models
     self.net_sizes = tuple(hidden)
     self.fit_defaults = dict(batch_size=batch_size, max_epochs=max_epochs,
                              eval_every=eval_every, patience=patience)
+    # Not a fit default: those key the dynamics cache, and this leaves the fit's result alone.
+    self.checkpoint_seconds = checkpoint_seconds
     self.net = EnsembleMLP(n_models, obs_dim + act_dim, hidden, obs_dim, seed=seed)
     self.optimizer = EnsembleAdam(self.net.trainable_variables, n_models, learning_rate)
     zeros, ones = (lambda d: tf.Variable(tf.zeros([d]), trainable=False),
@@ -114,15 +121,25 @@ class DynamicsEnsemble(tf.Module):
     return tf.reduce_mean(tf.square(self.net(x) - y), axis=[1, 2])
 
   def fit(self, train, validation, batch_size=None, max_epochs=None, eval_every=None,
-          patience=None, shuffle_seed=1, log=None):
+          patience=None, shuffle_seed=1, log=None, checkpoint_fn=None, checkpoint_seconds=None,
+          resume=None):
     """Trains on `train` = (s, a, s') with early stopping on `validation`; returns a summary.
-    Arguments left None take the constructor's (gin-configurable) values."""
+    Arguments left None take the constructor's (gin-configurable) values.
+
+    Resumable: after an epoch that ends `checkpoint_seconds` or more after the fit started or
+    last checkpointed, calls checkpoint_fn(progress), a JSON-able dict of the loop's state (epoch,
+    shuffle RandomState, early-stopping arrays). The caller saves it together with this module's
+    variables (weights, Adam state, normalisation). fit(..., resume=progress) on the module
+    restored from that save goes on from there and ends bit-identical to an uninterrupted fit.
+    """
     given = dict(batch_size=batch_size, max_epochs=max_epochs, eval_every=eval_every,
                  patience=patience)
     batch_size, max_epochs, eval_every, patience = (
         self.fit_defaults[k] if v is None else v for k, v in given.items())
+    if checkpoint_seconds is None:
+      checkpoint_seconds = self.checkpoint_seconds
     obs, act, next_obs = (np.asarray(a, np.float32) for a in train)
-    self.set_normalization(obs, act, next_obs)
+    self.set_normalization(obs, act, next_obs)  # the same values a resumed fit was saved with
     x = self._inputs(obs, act)
     y = self._targets(obs, next_obs)
     vx = self._inputs(*(np.asarray(a, np.float32) for a in validation[:2]))
@@ -132,12 +149,28 @@ class DynamicsEnsemble(tf.Module):
     n_batches = n // batch_size
     if n_batches == 0:
       raise ValueError(f'{n} training transitions is fewer than one batch of {batch_size}.')
+    settings = dict(n_train=n, n_validation=len(vx), batch_size=batch_size,
+                    max_epochs=max_epochs, eval_every=eval_every, patience=patience,
+                    shuffle_seed=shuffle_seed)
     rng = np.random.RandomState(shuffle_seed)
     active = np.ones(self.n_models, bool)
     best = np.full(self.n_models, np.inf)
     best_epoch = np.zeros(self.n_models, int)
     stop_epoch = np.full(self.n_models, max_epochs)
-    for epoch in range(max_epochs):
+    start = 0
+    if resume is not None:
+      if resume['settings'] != settings:
+        raise ValueError(f'Cannot resume a fit with {resume["settings"]} as one with {settings}.')
+      start = resume['epoch']
+      rng.set_state(decode_rng_state(resume['rng']))
+      active = np.array(resume['active'], bool)
+      best = np.array(resume['best'], float)
+      best_epoch = np.array(resume['best_epoch'], int)
+      stop_epoch = np.array(resume['stop_epoch'], int)
+      if log:
+        log(f'resuming the dynamics fit at epoch {start}')
+    t_start = last_checkpoint = time.time()
+    for epoch in range(start, max_epochs):
       if epoch % eval_every == 0:
         val = self._validation_mse(vx, vy).numpy()
         improved = active & (val < best)
@@ -146,8 +179,9 @@ class DynamicsEnsemble(tf.Module):
         stop_epoch[stopping] = epoch
         active &= ~stopping
         if log:
-          log(f'dynamics epoch {epoch}: validation MSE {np.array2string(val, precision=4)}, '
-              f'{active.sum()}/{self.n_models} members training')
+          log(f'dynamics epoch {epoch}/{max_epochs}: validation MSE '
+              f'{np.array2string(val, precision=4)}, {active.sum()}/{self.n_models} members '
+              f'training{eta(epoch - start, time.time() - t_start, epoch, max_epochs)}')
         if not active.any():
           break
       perms = np.stack([rng.permutation(n)[:n_batches * batch_size]
@@ -155,6 +189,36 @@ class DynamicsEnsemble(tf.Module):
       batch_index = perms.reshape(self.n_models, n_batches, batch_size).transpose(1, 0, 2)
       self._train_epoch(x, y, tf.constant(batch_index, tf.int32), tf.constant(active),
                         tf.constant(float(n)))
+      if (checkpoint_fn and epoch + 1 < max_epochs
+          and time.time() - last_checkpoint >= checkpoint_seconds):
+        checkpoint_fn({'epoch': epoch + 1, 'settings': settings,
+                       'rng': encode_rng_state(rng.get_state()), 'active': active.tolist(),
+                       'best': best.tolist(), 'best_epoch': best_epoch.tolist(),
+                       'stop_epoch': stop_epoch.tolist()})
+        last_checkpoint = time.time()
     final = self._validation_mse(vx, vy).numpy()
     return {'stop_epoch': stop_epoch.tolist(), 'best_validation_mse': best.tolist(),
             'final_validation_mse': final.tolist()}
+
+
+def eta(done, seconds, epoch, max_epochs):
+  """' | 1.23 s/epoch, ETA ...' from `done` epochs timed in `seconds` ('' before the first)."""
+  if done == 0:
+    return ''
+  per_epoch = seconds / done
+  left = runs.format_duration(per_epoch * (max_epochs - epoch))
+  return (f' | {per_epoch:.3g} s/epoch, ETA {left} to epoch {max_epochs} (early stopping may '
+          'end the fit sooner)')
+
+
+def encode_rng_state(state):
+  """RandomState.get_state() as JSON values, exactly (the 624 key words as one hex string)."""
+  name, keys, pos, has_gauss, cached_gaussian = state
+  return [name, keys.astype('<u4').tobytes().hex(), int(pos), int(has_gauss),
+          float(cached_gaussian)]
+
+
+def decode_rng_state(encoded):
+  name, keys, pos, has_gauss, cached_gaussian = encoded
+  return name, np.frombuffer(bytes.fromhex(keys), '<u4').astype(np.uint32), pos, has_gauss, \
+      cached_gaussian

@@ -1,4 +1,5 @@
-"""Atomic file writes: a reader never sees a half-written file, a crash never leaves one."""
+"""Atomic, durable file writes: a reader never sees a half-written file, a crash never leaves one,
+and a write that returned survives a power loss (file and directory are fsynced)."""
 import contextlib
 import json
 import os
@@ -7,9 +8,19 @@ import tempfile
 import numpy as np
 
 
+def fsync(path):
+  """Flushes a file's data, or a directory's entries (so a rename in it is durable), to disk."""
+  fd = os.open(path, os.O_RDONLY)
+  try:
+    os.fsync(fd)
+  finally:
+    os.close(fd)
+
+
 @contextlib.contextmanager
 def atomic_path(path):
-  """Yields a temporary path beside `path`; renames it onto `path` only if the block succeeds."""
+  """Yields a temporary path beside `path`; renames it onto `path` only if the block succeeds.
+  The data is on disk before the rename, and the rename is on disk when this returns."""
   directory = os.path.dirname(os.path.abspath(path))
   os.makedirs(directory, exist_ok=True)
   fd, tmp = tempfile.mkstemp(dir=directory, prefix='.tmp-', suffix=os.path.basename(path))
@@ -19,7 +30,9 @@ def atomic_path(path):
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
+    fsync(tmp)  # else a power loss after the rename can leave `path` empty
     os.replace(tmp, path)
+    fsync(directory)
   finally:
     if os.path.exists(tmp):
       os.remove(tmp)

@@ -1,14 +1,13 @@
 """Stage bookkeeping shared by the offline loops (BREMEN and the model-free baselines).
 
 `train_state.json` in the run directory names the stage reached and the last complete checkpoint;
-it is written after the checkpoint, so a crash between the two leaves the previous, valid pair.
+it is replaced only once the new checkpoint is on disk, and older checkpoints are deleted only
+after that (bremen_tf/checkpoints.py), so a kill at any instant leaves a run that resumes.
 On construction a resumed run is restored and its metrics are cut back to the checkpoint.
 """
 import os
 
-import tensorflow as tf
-
-from bremen_tf import fileio
+from bremen_tf import checkpoints, fileio
 from bremen_tf.data import get_dataset
 
 STATE_FILE = 'train_state.json'
@@ -18,9 +17,9 @@ class RunState:
 
   def __init__(self, run, ckpt, counter, log=print):
     """`ckpt`: the tf.train.Checkpoint of everything trained; `counter`: the int tf.Variable
-    (iteration or step) that numbers checkpoints and metrics rows."""
-    self.counter = counter
-    self.manager = tf.train.CheckpointManager(ckpt, run.file('checkpoints'), max_to_keep=1)
+    (iteration or step) that numbers metrics rows."""
+    self.ckpt, self.counter = ckpt, counter
+    self.directory = run.file('checkpoints')
     self.path = run.file(STATE_FILE)
     self.state = (fileio.read_json(self.path) if os.path.exists(self.path)
                   else {'stage': 'start'})
@@ -35,9 +34,14 @@ class RunState:
     return self.state['stage']
 
   def save(self, stage):
-    path = self.manager.save(checkpoint_number=int(self.counter.numpy()))
-    self.state.update(stage=stage, checkpoint=path)
-    fileio.write_json(self.path, self.state)  # written last: names a complete checkpoint
+    """Checkpoints everything as `stage`, in an order that a kill at any point cannot break."""
+    checkpoints.remove_all_but(self.directory, self.state.get('checkpoint'))  # a killed save's
+    saves = self.state.get('saves', 0) + 1  # a new name: the named checkpoint is never rewritten
+    path = checkpoints.write(self.ckpt, os.path.join(self.directory, f'save-{saves}'))
+    self.state.update(stage=stage, checkpoint=path, saves=saves)
+    fileio.write_json(self.path, self.state)  # atomic: names the old checkpoint or the new one
+    checkpoints.mark_latest(path)
+    checkpoints.remove_all_but(self.directory, path)
 
 
 def load_run_dataset(run_state, env_id, noise, dataset_size, data_dir, log=print):

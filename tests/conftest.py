@@ -19,6 +19,19 @@ def write_untrained_policy(directory, env_id, seed=0):
   return actor
 
 
+class RunStub:
+  """The part of runs.RunDir that RunState uses, without the lock (so a test can reopen it)."""
+
+  def __init__(self, path):
+    self.path = str(path)
+
+  def file(self, *parts):
+    return os.path.join(self.path, *parts)
+
+  def truncate_metrics(self, step):
+    pass
+
+
 @pytest.fixture
 def rng():
   return np.random.default_rng(0)

@@ -1,0 +1,79 @@
+"""The dynamics fit checkpointed and resumed: bit-identical to an uninterrupted fit, from any of
+its checkpoints, fresh or warm-started (the deployment loop's refits)."""
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from bremen_tf.dynamics import DynamicsEnsemble
+
+SETTINGS = dict(batch_size=100, max_epochs=16, eval_every=2, patience=4)
+
+
+def make_data():
+  rng = np.random.default_rng(0)
+  s = rng.standard_normal((900, 3)).astype(np.float32)
+  a = rng.uniform(-1, 1, (900, 2)).astype(np.float32)
+  s2 = (0.9 * s + 0.3 * np.tanh(a).sum(1, keepdims=True)
+        + 0.05 * rng.standard_normal((900, 3))).astype(np.float32)
+  v2 = s2[800:].copy()
+  v2[:30] = 2 * s[800:830] - s2[800:830]  # Δ negated on 30%: members stop at different epochs
+  return (s[:800], a[:800], s2[:800]), (s[800:], a[800:], v2)
+
+
+def model(warm, data):
+  m = DynamicsEnsemble(3, 2, seed=3, n_models=3, hidden=(16, 16))
+  if warm:  # the deployment loop: this fit starts from an earlier fit's weights and Adam state
+    m.fit(data[0][:2] + (data[0][2] * 1.1,), data[1], batch_size=100, max_epochs=3)
+  return m
+
+
+@pytest.mark.parametrize('warm', [False, True])
+def test_a_fit_resumed_from_any_checkpoint_ends_bit_identical(tmp_path, warm):
+  train, validation = make_data()
+  reference = model(warm, (train, validation))
+  expected = reference.fit(train, validation, **SETTINGS)
+  assert len(set(expected['stop_epoch'])) > 1  # the early-stopping state matters
+
+  saved = []
+
+  def checkpoint(progress):  # what a run saves: the module's variables and the JSON progress
+    path = tf.train.Checkpoint(dynamics=interrupted).write(str(tmp_path / f'e{progress["epoch"]}'))
+    saved.append((path, json.loads(json.dumps(progress))))
+
+  interrupted = model(warm, (train, validation))
+  assert interrupted.fit(train, validation, checkpoint_fn=checkpoint, checkpoint_seconds=0,
+                         **SETTINGS) == expected  # checkpointing changes nothing
+  assert [p['epoch'] for _, p in saved] == list(range(1, len(saved) + 1)) and len(saved) >= 8
+
+  for path, progress in saved:
+    resumed = DynamicsEnsemble(3, 2, seed=99, n_models=3, hidden=(16, 16))  # other weights
+    tf.train.Checkpoint(dynamics=resumed).read(path).assert_existing_objects_matched()
+    logs = []
+    assert resumed.fit(train, validation, resume=progress, log=logs.append, **SETTINGS) \
+        == expected
+    assert logs[0] == f'resuming the dynamics fit at epoch {progress["epoch"]}'
+    assert len(resumed.variables) == len(reference.variables) > 15  # weights, Adam, statistics
+    for v, w in zip(resumed.variables, reference.variables):
+      np.testing.assert_array_equal(v.numpy(), w.numpy(), err_msg=v.name)
+
+
+def test_checkpoints_wait_for_checkpoint_seconds_and_logs_show_progress():
+  train, validation = make_data()
+  calls, logs = [], []
+  model(False, None).fit(train, validation, checkpoint_fn=calls.append, checkpoint_seconds=3600,
+                         log=logs.append, **SETTINGS)
+  assert calls == []  # no epoch ended an hour after the start
+  assert logs[0].startswith('dynamics epoch 0/16: validation MSE') and 'ETA' not in logs[0]
+  assert logs[1].startswith('dynamics epoch 2/16:')
+  assert 's/epoch, ETA 0h00m' in logs[1] and 'to epoch 16 (early stopping may' in logs[1]
+
+
+def test_a_resume_with_other_settings_is_refused():
+  train, validation = make_data()
+  saved = []
+  m = model(False, None)
+  m.fit(train, validation, checkpoint_fn=saved.append, checkpoint_seconds=0, **SETTINGS)
+  with pytest.raises(ValueError, match='Cannot resume a fit'):
+    m.fit(train, validation, resume=saved[0], **{**SETTINGS, 'batch_size': 50})
