@@ -34,7 +34,7 @@ class ImaginedTRPO(tf.Module):
                seed=0, batch_size=50_000, max_parallel=1000, gamma=0.99, gae_lambda=0.95,
                target_kl=0.01, alpha=0.0, damping=0.1, cg_iters=10, cg_tolerance=1e-10,
                backtracks=10, accept_ratio=0.1, center_advantages=True,
-               fisher_product='cached', fisher_subsample=1.0):
+               fisher_product='cached', fisher_subsample=1.0, fisher_block_rows=1000):
     super().__init__(name='imagined_trpo')
     if alpha and behavior_policy is None:
       raise ValueError('alpha > 0 penalises KL to the behaviour policy, so it needs one.')
@@ -54,6 +54,9 @@ class ImaginedTRPO(tf.Module):
       raise ValueError(f'fisher_product must be one of {FISHER_PRODUCTS}, got '
                        f'{fisher_product!r}.')
     self.fisher_product = fisher_product
+    # 'cached' products run over blocks of this many rows, one after another, so that a CPU
+    # core keeps each block in cache; None: the whole batch at once (for a GPU or many threads).
+    self.fisher_block_rows = fisher_block_rows
     if not 0.0 < fisher_subsample <= 1.0:
       raise ValueError(f'fisher_subsample must be in (0, 1], got {fisher_subsample}.')
     # rllab's subsample_factor: the Fisher products (not the gradient, the step size's KL or
@@ -117,7 +120,7 @@ class ImaginedTRPO(tf.Module):
     if self.fisher_product == 'cached':
       # One forward pass: θ_old's distribution, the surrogate's value and gradient (backprop
       # from the output layer through the stored activations), and every Fisher product.
-      cached = PolicyFisher(self.policy, obs, n)
+      cached = PolicyFisher(self.policy, obs, n, self.fisher_block_rows)
       old_mean, old_log_std = tf.stop_gradient(cached.mean), tf.stop_gradient(cached.log_std)
       old_log_prob = gaussian_log_prob(old_mean, old_log_std, actions)
       z = tf.stop_gradient(cached.z)
@@ -144,7 +147,7 @@ class ImaginedTRPO(tf.Module):
     m = float(self.fisher_rows)
     if self.fisher_product == 'cached':
       if self.fisher_rows < self.batch_size:
-        cached = PolicyFisher(self.policy, fisher_obs, m)
+        cached = PolicyFisher(self.policy, fisher_obs, m, self.fisher_block_rows)
       fvp = cached.product
     elif self.fisher_product == 'gauss_newton':
       fvp = lambda v: trpo.gaussian_fisher_vector_product(

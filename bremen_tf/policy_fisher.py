@@ -24,9 +24,10 @@ class PolicyFisher:
   runs the forward pass, whose outputs `z`, `mean`, `log_std` it keeps); `vjp` turns a loss's
   gradient on z into the parameters' gradient from the same stored activations.
 
-  Products run over blocks of `chunk_rows` rows, one block after another, so that each block's
-  intermediates stay in the CPU cache between the matmuls and the elementwise steps (on the whole
-  batch those steps are memory-bound passes that cost as much as the matmuls). Each layer's
+  Products run over blocks of `chunk_rows` rows (None: all rows), one block after another, so
+  that each block's intermediates stay in the CPU cache between the matmuls and the elementwise
+  steps (on the whole batch those are memory-bound passes that cost as much as the matmuls; at
+  one thread blocks of 1000 rows made 11 products 1.3x faster). Each layer's
   stored input carries a column of ones, so one matmul applies a kernel and its bias together.
   """
 
@@ -50,6 +51,8 @@ class PolicyFisher:
 
     # Blocks: rows padded with zeros (weight 0: they add exactly nothing) to [blocks, chunk, ...].
     rows = tf.shape(obs)[0]
+    if chunk_rows is None:
+      chunk_rows = rows
     self.n_blocks = (rows + chunk_rows - 1) // chunk_rows
     self._pad = self.n_blocks * chunk_rows - rows
 

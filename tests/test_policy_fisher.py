@@ -36,13 +36,15 @@ def explicit_fisher(policy, obs):
           + 2 * np.einsum('bki,bkj->ij', js, js)) / n
 
 
-@pytest.mark.parametrize('fixed_log_std', [None, -1.0])
-def test_product_equals_the_explicit_fisher_with_rows_not_a_multiple_of_the_block(fixed_log_std):
+@pytest.mark.parametrize('fixed_log_std,chunk_rows,blocks', [(None, 8, 5), (-1.0, 8, 5),
+                                                               (None, None, 1)])
+def test_product_equals_the_explicit_fisher_with_rows_not_a_multiple_of_the_block(
+    fixed_log_std, chunk_rows, blocks):
   policy, rng = random_policy(3, 2, (5, 4), 0.5, seed=1, fixed_log_std=fixed_log_std)
   obs = tf.constant(rng.normal(size=(37, 3)).astype(np.float32))  # 37 rows: blocks of 8, padded
   fisher = explicit_fisher(policy, obs)
-  cached = PolicyFisher(policy, obs, 37.0, chunk_rows=8)
-  assert cached.n_blocks == 5
+  cached = PolicyFisher(policy, obs, 37.0, chunk_rows=chunk_rows)
+  assert int(cached.n_blocks) == blocks
   for _ in range(3):
     v = rng.standard_normal(fisher.shape[0]).astype(np.float32)
     expected = fisher @ v
