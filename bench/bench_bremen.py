@@ -5,11 +5,11 @@
 
 Each thread count runs in its own process (TF fixes its thread pools at start-up). In each, every
 phase of the update is timed for two implementations side by side, alternating repeats:
-  reference  the implementation of commit 731004b (`ImaginedTRPO.fisher_product='gauss_newton'`:
-             each Fisher product runs the forward pass again, forward-mode then backward; the
-             surrogate's gradient on a forward pass of its own)
+  reference  the implementation of commit 731004b (`ImaginedTRPO.fisher_product='gauss_newton',
+             block_rows=None`: each Fisher product runs the forward pass again, forward-mode then
+             backward; the surrogate's gradient on a forward pass of its own)
   ours       the default (`'cached'`, bremen_tf/policy_fisher.py: one forward pass serves the
-             gradient and all products, row blocks kept in cache)
+             gradient and all products; products and forward passes in 1000-row blocks)
 beside the FLOP floor: the *minimal* floating-point operations of the phase (counted from the
 layer sizes below, for any faithful implementation) over the matmul rate measured in the run.
 
@@ -37,7 +37,9 @@ flags.DEFINE_string('csv_out', None, 'Internal: one thread count\'s timings to t
 FLAGS = flags.FLAGS
 
 SHAPES = {'Hopper': 'bremen/Hopper-v0', 'HalfCheetah': 'bremen/HalfCheetah-v0'}
-IMPLEMENTATIONS = {'reference': 'gauss_newton', 'ours': 'cached'}
+# ImaginedTRPO bindings of each implementation.
+IMPLEMENTATIONS = {'reference': dict(fisher_product='gauss_newton', block_rows=None),
+                   'ours': dict(fisher_product='cached', block_rows=1000)}
 CG_PRODUCTS = 10 + 1  # cg_iters products, one more for the step size
 
 
@@ -101,11 +103,11 @@ def bench_update(tf, env_id, repeats):
   dynamics = DynamicsEnsemble(spec.obs_dim, spec.act_dim)
   starts = reset_observations(env_id, 1000, 0)
   trainers, fns = {}, {}
-  for name, fisher in IMPLEMENTATIONS.items():
+  for name, bindings in IMPLEMENTATIONS.items():
     policy = GaussianPolicy(spec.obs_dim, spec.act_dim)
     behavior = GaussianPolicy(spec.obs_dim, spec.act_dim, name='bc')
     trainers[name] = ImaginedTRPO(policy, behavior, dynamics, spec.reward_fn, never, starts,
-                                  spec.horizon, target_kl=0.05, fisher_product=fisher)
+                                  spec.horizon, target_kl=0.05, **bindings)
   paths = tf.function(trainers['ours'].imagine)()
   batch, fit, _ = tf.function(trainers['ours'].process)(paths)
   snapshot = [v.numpy() for v in trainers['ours'].policy.trainable_variables]
@@ -114,8 +116,8 @@ def bench_update(tf, env_id, repeats):
     variables = trainer.policy.trainable_variables
 
     def line_search_surrogate():
-      """The surrogate as the reference builds it: timed alone, the cached forward pass (which in
-      the update serves the gradient and the products) would be unused work."""
+      """The implementation's surrogate without the cached forward pass (timed alone, that pass,
+      which in the update serves the gradient and the products, would be unused work)."""
       fisher, trainer.fisher_product = trainer.fisher_product, 'gauss_newton'
       surrogate = trainer.step_functions(batch)[0]
       trainer.fisher_product = fisher
@@ -133,7 +135,7 @@ def bench_update(tf, env_id, repeats):
     loss_before, full_step, expected = direction()
 
     @tf.function
-    def search():  # the same code in both: a forward pass per step size tried
+    def search():  # a forward pass per step size tried
       return trpo.line_search(line_search_surrogate(), variables, loss_before, full_step,
                               expected)
 
@@ -235,7 +237,8 @@ def report(rows_by_threads):
                     for t, rows in sorted(rows_by_threads.items()))
   lines += [f'Measured matmul rate (2048² float32 chain): {rates}. Floor = the phase\'s minimal '
             'FLOPs / that rate. "reference" is the implementation of 731004b '
-            '(`fisher_product=\'gauss_newton\'`), "ours" the default (`\'cached\'`); both timed '
+            '(`fisher_product=\'gauss_newton\', block_rows=None`), "ours" the default (`\'cached\'`, '
+            '1000-row blocks); both timed '
             'in the same process, alternating.', '']
   for shape in SHAPES:
     header = ['phase', 'GFLOP (minimal)']

@@ -17,6 +17,7 @@ from bremen_tf import imagination, trpo
 from bremen_tf.advantages import gae
 from bremen_tf.policies import gaussian_kl, gaussian_log_prob
 from bremen_tf.policy_fisher import PolicyFisher
+from bremen_tf.row_blocks import RowBlocks
 
 # Three ways to multiply by the same Fisher matrix (speed only; tests hold them equal):
 #   'cached'          one forward pass per step serves the gradient and every product (default)
@@ -34,7 +35,7 @@ class ImaginedTRPO(tf.Module):
                seed=0, batch_size=50_000, max_parallel=1000, gamma=0.99, gae_lambda=0.95,
                target_kl=0.01, alpha=0.0, damping=0.1, cg_iters=10, cg_tolerance=1e-10,
                backtracks=10, accept_ratio=0.1, center_advantages=True,
-               fisher_product='cached', fisher_subsample=1.0, fisher_block_rows=1000):
+               fisher_product='cached', fisher_subsample=1.0, block_rows=1000):
     super().__init__(name='imagined_trpo')
     if alpha and behavior_policy is None:
       raise ValueError('alpha > 0 penalises KL to the behaviour policy, so it needs one.')
@@ -54,9 +55,11 @@ class ImaginedTRPO(tf.Module):
       raise ValueError(f'fisher_product must be one of {FISHER_PRODUCTS}, got '
                        f'{fisher_product!r}.')
     self.fisher_product = fisher_product
-    # 'cached' products run over blocks of this many rows, one after another, so that a CPU
-    # core keeps each block in cache; None: the whole batch at once (for a GPU or many threads).
-    self.fisher_block_rows = fisher_block_rows
+    # The batch's forward passes (line search, KL, diagnostics) and the 'cached' products run
+    # over blocks of this many rows, one after another, so that a CPU core keeps each block in
+    # cache (row_blocks.py); None: the whole batch at once (for a GPU or many threads, and the
+    # implementation before blocks).
+    self.block_rows = block_rows
     if not 0.0 < fisher_subsample <= 1.0:
       raise ValueError(f'fisher_subsample must be in (0, 1], got {fisher_subsample}.')
     # rllab's subsample_factor: the Fisher products (not the gradient, the step size's KL or
@@ -120,7 +123,7 @@ class ImaginedTRPO(tf.Module):
     if self.fisher_product == 'cached':
       # One forward pass: θ_old's distribution, the surrogate's value and gradient (backprop
       # from the output layer through the stored activations), and every Fisher product.
-      cached = PolicyFisher(self.policy, obs, n, self.fisher_block_rows)
+      cached = PolicyFisher(self.policy, obs, n, self.block_rows)
       old_mean, old_log_std = tf.stop_gradient(cached.mean), tf.stop_gradient(cached.log_std)
       old_log_prob = gaussian_log_prob(old_mean, old_log_std, actions)
       z = tf.stop_gradient(cached.z)
@@ -140,6 +143,19 @@ class ImaginedTRPO(tf.Module):
       mean, log_std = self.policy.mean_log_std(obs)
       return tf.reduce_sum(gaussian_kl(old_mean, old_log_std, mean, log_std)) / n
 
+    if self.block_rows is not None:  # the same sums, block by block
+      blocks = RowBlocks(tf.shape(obs)[0], self.block_rows)
+
+      def surrogate():
+        def ratio_times_advantage(o, a, d, log_prob_old):
+          log_prob = gaussian_log_prob(*self.policy.mean_log_std(o), a)
+          return [tf.exp(log_prob - log_prob_old) * d]
+        return -blocks.sums(ratio_times_advantage, [obs, actions, adv, old_log_prob], 1)[0] / n
+
+      def kl():
+        return blocks.sums(lambda o, m0, s0: [gaussian_kl(m0, s0, *self.policy.mean_log_std(o))],
+                           [obs, old_mean, old_log_std], 1)[0] / n
+
     fisher_obs = obs
     if self.fisher_rows < self.batch_size:
       rows = tf.argsort(self.rng.uniform([self.batch_size]))[:self.fisher_rows]
@@ -147,7 +163,7 @@ class ImaginedTRPO(tf.Module):
     m = float(self.fisher_rows)
     if self.fisher_product == 'cached':
       if self.fisher_rows < self.batch_size:
-        cached = PolicyFisher(self.policy, fisher_obs, m, self.fisher_block_rows)
+        cached = PolicyFisher(self.policy, fisher_obs, m, self.block_rows)
       fvp = cached.product
     elif self.fisher_product == 'gauss_newton':
       fvp = lambda v: trpo.gaussian_fisher_vector_product(
@@ -166,14 +182,27 @@ class ImaginedTRPO(tf.Module):
     surrogate, kl, fvp, variables, loss_and_gradient = self.step_functions(batch)
     info = trpo.trpo_step(surrogate, kl, variables, self.target_kl, fvp_fn=fvp,
                           loss_and_gradient=loss_and_gradient, **self.step_kwargs)
-    obs = batch['obs']
-    mean, log_std = self.policy.mean_log_std(obs)
-    info['policy_log_std_mean'] = tf.reduce_mean(log_std)
-    info['kl_to_behavior'] = tf.constant(np.nan)
-    if self.behavior_policy is not None:  # mean KL(π_θ ‖ π̂_β) over the batch rows
-      bmean, blog_std = self.behavior_policy.mean_log_std(obs)
-      info['kl_to_behavior'] = tf.reduce_mean(gaussian_kl(mean, log_std, bmean, blog_std))
+    info.update(self.diagnostics(batch['obs']))
     return info
+
+  def diagnostics(self, obs):
+    """Mean log σ of π_θ, and mean KL(π_θ ‖ π̂_β) (nan without π̂_β), over the batch rows."""
+    with_behavior = self.behavior_policy is not None
+
+    def row_values(o):
+      mean, log_std = self.policy.mean_log_std(o)
+      values = [tf.reduce_mean(log_std, axis=-1)]
+      if with_behavior:
+        values.append(gaussian_kl(mean, log_std, *self.behavior_policy.mean_log_std(o)))
+      return values
+    if self.block_rows is None:
+      means = [tf.reduce_mean(v) for v in row_values(obs)]
+    else:
+      rows = tf.shape(obs)[0]
+      sums = RowBlocks(rows, self.block_rows).sums(row_values, [obs], 1 + with_behavior)
+      means = [s / tf.cast(rows, tf.float32) for s in sums]
+    return {'policy_log_std_mean': means[0],
+            'kl_to_behavior': means[1] if with_behavior else tf.constant(np.nan)}
 
   def fit_baseline(self, fit):
     self.baseline.fit(fit['norm_obs'], fit['timesteps'], fit['targets'], fit['weights'])

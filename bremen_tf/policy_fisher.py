@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from bremen_tf import trpo
 from bremen_tf.policies import LOG_STD_MAX, LOG_STD_MIN
+from bremen_tf.row_blocks import RowBlocks
 
 _relu_grad = tf.raw_ops.ReluGrad  # dy · (features > 0), the kernel of ReLU's own gradient
 
@@ -24,14 +25,13 @@ class PolicyFisher:
   runs the forward pass, whose outputs `z`, `mean`, `log_std` it keeps); `vjp` turns a loss's
   gradient on z into the parameters' gradient from the same stored activations.
 
-  Products run over blocks of `chunk_rows` rows (None: all rows), one block after another, so
-  that each block's intermediates stay in the CPU cache between the matmuls and the elementwise
-  steps (on the whole batch those are memory-bound passes that cost as much as the matmuls; at
-  one thread blocks of 1000 rows made 11 products 1.3x faster). Each layer's
-  stored input carries a column of ones, so one matmul applies a kernel and its bias together.
+  Products run over blocks of `block_rows` rows (None: all rows) one after another
+  (bremen_tf/row_blocks.py; on a busy core 1000-row blocks made 11 products 1.3x faster, on an
+  idle one about as fast as the whole batch). Each layer's stored input carries a column of
+  ones, so one matmul applies a kernel and its bias together; padding rows have weight 0.
   """
 
-  def __init__(self, policy, obs, n_rows, chunk_rows=1000):
+  def __init__(self, policy, obs, n_rows, block_rows=1000):
     self.variables = list(policy.trainable_variables)
     self.kernels = policy.kernels
     position = {v.ref(): i for i, v in enumerate(self.variables)}
@@ -49,16 +49,9 @@ class PolicyFisher:
       log_std_weight = tf.zeros_like(l)
     weights = tf.concat([mean_weight, log_std_weight], -1) / n_rows
 
-    # Blocks: rows padded with zeros (weight 0: they add exactly nothing) to [blocks, chunk, ...].
     rows = tf.shape(obs)[0]
-    if chunk_rows is None:
-      chunk_rows = rows
-    self.n_blocks = (rows + chunk_rows - 1) // chunk_rows
-    self._pad = self.n_blocks * chunk_rows - rows
-
-    def blocks(x):
-      x = tf.pad(tf.stop_gradient(x), [[0, self._pad], [0, 0]])
-      return tf.reshape(x, [self.n_blocks, chunk_rows, x.shape[-1]])
+    self.blocks = RowBlocks(rows, block_rows)
+    blocks = lambda x: self.blocks.split(tf.stop_gradient(x))
     ones = tf.ones([rows, 1])
     self.inputs = [blocks(tf.concat([x, ones], -1)) for x in inputs]  # [x, 1] per layer
     self.relu_outputs = [None] + [blocks(x) for x in inputs[1:]]
@@ -77,11 +70,8 @@ class PolicyFisher:
 
   def _accumulate(self, block_fn):
     """Σ over blocks of block_fn(i, grads) -> grads, as the flat vector of the variables."""
-    zeros = tuple(tf.zeros([w.shape[0] + 1, w.shape[1]]) for w in self.kernels)  # [W; b]
-    # parallel_iterations=1: one block at a time, so each block's data stays in cache.
-    grads = tf.while_loop(lambda i, *_: i < self.n_blocks,
-                          lambda i, *grads: (i + 1,) + tuple(block_fn(i, grads)),
-                          (tf.constant(0),) + zeros, parallel_iterations=1)[1:]
+    zeros = [tf.zeros([w.shape[0] + 1, w.shape[1]]) for w in self.kernels]  # [W; b]
+    grads = self.blocks.loop(lambda i, *grads: block_fn(i, grads), zeros)
     flat = [None] * len(self.variables)
     for (w, b), g in zip(self._slots, grads):
       flat[w], flat[b] = g[:-1], g[-1]
@@ -90,8 +80,7 @@ class PolicyFisher:
   def vjp(self, output_gradient):
     """Jᵀu (flat) for u = ∂loss/∂z on the rows given ([n, 2·|A|]): a loss's gradient from the
     stored activations, the backward pass of backprop without its forward."""
-    u = tf.reshape(tf.pad(output_gradient, [[0, self._pad], [0, 0]]),
-                   [self.n_blocks, -1, output_gradient.shape[-1]])
+    u = self.blocks.split(output_gradient)
     return self._accumulate(lambda i, grads: self._backward(i, u[i], grads))
 
   def product(self, vector):

@@ -36,15 +36,15 @@ def explicit_fisher(policy, obs):
           + 2 * np.einsum('bki,bkj->ij', js, js)) / n
 
 
-@pytest.mark.parametrize('fixed_log_std,chunk_rows,blocks', [(None, 8, 5), (-1.0, 8, 5),
+@pytest.mark.parametrize('fixed_log_std,block_rows,blocks', [(None, 8, 5), (-1.0, 8, 5),
                                                                (None, None, 1)])
 def test_product_equals_the_explicit_fisher_with_rows_not_a_multiple_of_the_block(
-    fixed_log_std, chunk_rows, blocks):
+    fixed_log_std, block_rows, blocks):
   policy, rng = random_policy(3, 2, (5, 4), 0.5, seed=1, fixed_log_std=fixed_log_std)
   obs = tf.constant(rng.normal(size=(37, 3)).astype(np.float32))  # 37 rows: blocks of 8, padded
   fisher = explicit_fisher(policy, obs)
-  cached = PolicyFisher(policy, obs, 37.0, chunk_rows=chunk_rows)
-  assert int(cached.n_blocks) == blocks
+  cached = PolicyFisher(policy, obs, 37.0, block_rows=block_rows)
+  assert int(cached.blocks.count) == blocks
   for _ in range(3):
     v = rng.standard_normal(fisher.shape[0]).astype(np.float32)
     expected = fisher @ v
@@ -59,7 +59,7 @@ def test_vjp_equals_backprop_of_a_loss_on_the_policy_outputs():
   with tf.GradientTape() as tape:
     loss = tf.reduce_mean(gaussian_log_prob(*policy.mean_log_std(obs), actions) ** 2)
   expected = trpo.flat_concat(tape.gradient(loss, policy.trainable_variables)).numpy()
-  cached = PolicyFisher(policy, obs, 23.0, chunk_rows=10)
+  cached = PolicyFisher(policy, obs, 23.0, block_rows=10)
   z = cached.z
   with tf.GradientTape() as tape:
     tape.watch(z)
@@ -89,8 +89,9 @@ def test_product_equals_the_forward_mode_product_at_the_real_shapes(obs_dim, act
 
 def test_cached_update_matches_the_reference_update_at_the_real_policy_shape():
   """One whole ImaginedTRPO update from the same state (a well-posed problem: a model whose
-  steps are small, a 200-200 HalfCheetah policy), 'cached' (the default) against today's
-  'gauss_newton' and the original's 'double_backprop': the same new parameters to float32
+  steps are small, a 200-200 HalfCheetah policy), the default ('cached' products, forward passes
+  in row blocks) against 731004b's ('gauss_newton', no blocks) and the original's
+  'double_backprop': the same new parameters to float32
   round-off (measured 1e-6 relative; a change of matmul kernels alone moves a BC-initialised
   step far more)."""
   from bremen_tf import envs
@@ -109,9 +110,10 @@ def test_cached_update_matches_the_reference_update_at_the_real_policy_shape():
     policy = GaussianPolicy(spec.obs_dim, spec.act_dim)
     policy.normalizer.update(starts)
     before = trpo.flat_concat(policy.trainable_variables).numpy()
+    blocks = {'block_rows': None} if fisher != 'cached' else {}  # the references: no blocks
     trainer = ImaginedTRPO(policy, None, dynamics, spec.reward_fn, spec.done_fn, starts,
                            horizon=100, batch_size=5000, target_kl=0.05,
-                           fisher_product=fisher)
+                           fisher_product=fisher, **blocks)
     info = {k: v.numpy() for k, v in trainer.update().items()}
     results[fisher] = trpo.flat_concat(policy.trainable_variables).numpy() - before, info
   step, got = results['cached']
