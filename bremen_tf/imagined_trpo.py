@@ -136,14 +136,14 @@ class ImaginedTRPO(tf.Module):
       old_log_prob = gaussian_log_prob(old_mean, old_log_std, actions)
       loss_and_gradient = None
 
-    def surrogate():
-      return surrogate_of(*self.policy.mean_log_std(obs))
+    if self.block_rows is None:
+      def surrogate():
+        return surrogate_of(*self.policy.mean_log_std(obs))
 
-    def kl():  # sum over rows / batch_size, pad rows included, as the original
-      mean, log_std = self.policy.mean_log_std(obs)
-      return tf.reduce_sum(gaussian_kl(old_mean, old_log_std, mean, log_std)) / n
-
-    if self.block_rows is not None:  # the same sums, block by block
+      def kl():  # sum over rows / batch_size, pad rows included, as the original
+        mean, log_std = self.policy.mean_log_std(obs)
+        return tf.reduce_sum(gaussian_kl(old_mean, old_log_std, mean, log_std)) / n
+    else:  # the same sums, block by block
       blocks = RowBlocks(tf.shape(obs)[0], self.block_rows)
 
       def surrogate():
