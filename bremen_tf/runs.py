@@ -16,6 +16,7 @@ import gin
 import tensorflow as tf
 
 from bremen_tf import fileio, provenance
+from bremen_tf.errors import RunDirError
 
 DONE_FILE = 'DONE'
 
@@ -42,11 +43,11 @@ def read_metrics(run_path):
     return list(csv.DictReader(f))
 
 
-class RunFinishedError(RuntimeError):
+class RunFinishedError(RunDirError):
   pass
 
 
-class RunBusyError(RuntimeError):
+class RunBusyError(RunDirError):
   pass
 
 
@@ -81,6 +82,12 @@ class RunDir:
     sessions.append(provenance.record(**info))
     fileio.write_json(prov_path, {'sessions': sessions})
     fileio.write_text(self.file('config.gin'), gin.config_str())
+
+  def started_seed(self):
+    """The --seed the run was started with (None before its first session)."""
+    path = self.file('provenance.json')
+    sessions = fileio.read_json(path)['sessions'] if os.path.exists(path) else []
+    return sessions[0].get('seed') if sessions else None
 
   def write_operative_config(self):
     """The gin values actually used (call after the configurables have run once)."""
@@ -123,6 +130,16 @@ class RunDir:
         os.remove(path)
       return
     self._write_rows(list(rows[0]), rows)
+
+  def keep_metrics_rows(self, n):
+    """Keeps the first `n` rows (those logged before the checkpoint a resume restarts from)."""
+    rows = self.read_metrics()
+    if len(rows) <= n:
+      return
+    if n == 0:
+      os.remove(self.file('metrics.csv'))
+      return
+    self._write_rows(list(rows[0]), rows[:n])
 
   def _write_rows(self, header, rows):
     with fileio.atomic_path(self.file('metrics.csv')) as tmp:

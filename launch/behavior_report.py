@@ -8,9 +8,10 @@ on demand if it is not cached), beside the paper's "Dataset" row.
 """
 import os
 
-from absl import app, flags
+from absl import flags
 
 import launch_common
+launch_common.quiet_tensorflow()  # before anything imports TF
 from bremen_tf import behavior, envs, fileio, results
 from bremen_tf.data import get_dataset
 
@@ -74,4 +75,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  launch_common.run(main)

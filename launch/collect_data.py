@@ -8,6 +8,7 @@ Each dataset is made once and cached (see bremen_tf.data.on_demand); asking agai
 from absl import app, flags
 
 import launch_common
+launch_common.quiet_tensorflow()  # before anything imports TF
 from bremen_tf import envs
 from bremen_tf.data import NOISES, SUBSET_RULES, get_dataset, parse_size
 
@@ -52,4 +53,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  launch_common.run(main)

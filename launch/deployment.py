@@ -10,9 +10,10 @@ deployments.csv (one row per deployment), the collected batches in data/, checkp
 deployment's exported policy in policies/deployment_<d>/. Run the same command again to resume;
 a finished run is never overwritten.
 """
-from absl import app, flags
+from absl import flags
 
 import launch_common
+launch_common.quiet_tensorflow()  # before anything imports TF
 from bremen_tf import deployment, deployment_model_free  # pylint: disable=unused-import (registers gin)
 
 flags.DEFINE_string('root_dir', None,
@@ -23,7 +24,7 @@ FLAGS = flags.FLAGS
 
 def main(argv):
   launch_common.check_args(argv, 'gin/deployment/halfcheetah_200k.gin')
-  launch_common.setup()
+  launch_common.setup('train_deployment')
   run = launch_common.open_run(FLAGS.root_dir or launch_common.default_root_dir(
       FLAGS.gin_file, FLAGS.seed, kind='deployment'))
   summary = deployment.train_deployment(run, seed=FLAGS.seed, log=lambda m: print(m, flush=True))
@@ -33,4 +34,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  launch_common.run(main)

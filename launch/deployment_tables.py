@@ -16,10 +16,11 @@ import csv
 import glob
 import os
 
-from absl import app, flags
+from absl import flags
 import numpy as np
 
 import launch_common
+launch_common.quiet_tensorflow()  # before anything imports TF
 from bremen_tf import fileio, results, runs
 from launch_common import env_name, gin_binding as binding
 
@@ -290,4 +291,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  launch_common.run(main)

@@ -1,12 +1,15 @@
-"""Flags and set-up shared by the launchers: the Dopamine-style trio plus seed and threads."""
+"""Flags and set-up shared by the launchers: the Dopamine-style trio plus seed and threads, and
+the boundary where our errors become a line or two and exit status 2 (`run`)."""
 import os
 import re
+import signal
 import sys
+import traceback
 
-from absl import flags
+from absl import app, flags
 import gin
 
-from bremen_tf import fileio, provenance
+from bremen_tf import errors, fileio, provenance
 
 # The revision of the code this process runs, read before the launcher writes anything
 # (provenance.git_revision keeps the first answer).
@@ -19,7 +22,55 @@ flags.DEFINE_multi_string('gin_bindings', [], 'Gin bindings, e.g. "f.x = 1" (rep
 flags.DEFINE_integer('seed', 0, 'Seeds TF, NumPy and the environments.')
 flags.DEFINE_integer('tf_threads', 0, 'TF intra-op threads (0: TF decides). Use 1 to run several '
                      'jobs side by side on a small machine.')
+flags.DEFINE_boolean('verbose', False, 'On an error, print the full traceback too.')
 FLAGS = flags.FLAGS
+
+EXIT_USER_ERROR = 2  # a bad setting, dataset, run directory or checkpoint (errors.BremenError)
+EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM, as a shell reports SIGINT
+_current_run = None  # the run directory opened by open_run, named when interrupted
+
+
+def quiet_tensorflow():
+  """Imports TensorFlow with its start-up chatter discarded. On a CPU machine TF prints CUDA
+  probing (an 'error' from cuInit among it), oneDNN and CPU-feature notes to stderr before its
+  log settings apply, so TF_CPP_MIN_LOG_LEVEL alone cannot hide them; stderr (fd 2) goes to
+  /dev/null for the import and the device set-up only. Call before importing bremen_tf's
+  TF-using modules (not in a process that renders with MuJoCo: launch/render.py)."""
+  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+  if 'tensorflow' in sys.modules:
+    return
+  sys.stderr.flush()
+  saved = os.dup(2)
+  devnull = os.open(os.devnull, os.O_WRONLY)
+  try:
+    os.dup2(devnull, 2)
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    tf.config.list_physical_devices()  # the CUDA probe happens here
+  finally:
+    os.dup2(saved, 2)
+    os.close(saved)
+    os.close(devnull)
+
+
+def run(main):
+  """app.run(main), with our errors printed as `error: <message>` (exit status 2; the traceback
+  too with --verbose) and an interruption (Ctrl-C, or SIGTERM from a scheduler) as one line saying
+  how to resume (exit status 130)."""
+  def guarded(argv):
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM as Ctrl-C
+    try:
+      return main(argv)
+    except errors.BremenError as e:
+      if FLAGS.verbose:
+        traceback.print_exc()
+      print(f'error: {e}', file=sys.stderr, flush=True)
+      sys.exit(EXIT_USER_ERROR)
+    except KeyboardInterrupt:
+      where = f' in {_current_run.path}' if _current_run is not None else ''
+      print(f'\ninterrupted: the run{where} keeps everything up to its last checkpoint; run the '
+            'same command again to resume.', file=sys.stderr, flush=True)
+      sys.exit(EXIT_INTERRUPTED)
+  app.run(guarded)
 
 
 def default_root_dir(gin_files, seed, kind='offline'):
@@ -45,16 +96,31 @@ def env_name(env_id):
 
 
 def parse_gin():
-  """Parses --gin_file/--gin_bindings; a missing file fails with its path named."""
+  """Parses --gin_file/--gin_bindings; a missing file or a bad line fails with it named."""
   for path in FLAGS.gin_file:
     if not os.path.exists(path):
-      sys.exit(f'error: --gin_file {path} does not exist.')
+      raise errors.ConfigError(f'--gin_file {path} does not exist.')
   gin.add_config_file_search_path(REPO_ROOT)  # so `include 'gin/base/...'` works from anywhere
-  gin.parse_config_files_and_bindings(FLAGS.gin_file, FLAGS.gin_bindings)
+  try:
+    gin.parse_config_files_and_bindings(FLAGS.gin_file, FLAGS.gin_bindings)
+  except (ValueError, SyntaxError, IOError) as e:  # gin's message names the file and line
+    raise errors.ConfigError(f'gin config: {e}') from e
+
+
+def validate(entry=None):
+  """Checks the flags and every gin binding (bremen_tf/validation.py), and that `entry`, the
+  configurable the launcher calls, has its required bindings; before anything is written."""
+  from bremen_tf import validation  # pylint: disable=g-import-not-at-top (imports the library)
+  validation.check_flag('seed', FLAGS.seed)
+  validation.check_flag('tf_threads', FLAGS.tf_threads)
+  validation.validate_gin_config()
+  if entry:
+    validation.check_required(entry)
 
 
 def configure_tf():
-  import tensorflow as tf  # imported here so --help stays fast
+  quiet_tensorflow()
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   if FLAGS.tf_threads:
     tf.config.threading.set_intra_op_parallelism_threads(FLAGS.tf_threads)
     tf.config.threading.set_inter_op_parallelism_threads(FLAGS.tf_threads)
@@ -84,30 +150,34 @@ def save_png(plt, fig, path, dpi=100):
 
 
 def check_args(argv, example):
-  """Exits with a clear error on positional arguments or when no --gin_file is given."""
+  """A clear error on positional arguments or when no --gin_file is given."""
   if len(argv) > 1:
-    sys.exit(f'error: unexpected arguments {argv[1:]}; settings go in --gin_file/--gin_bindings.')
+    raise errors.ConfigError(f'unexpected arguments {argv[1:]}; settings go in '
+                             '--gin_file/--gin_bindings.')
   if not FLAGS.gin_file:
-    sys.exit(f'error: give at least one --gin_file, e.g. --gin_file={example}')
+    raise errors.ConfigError(f'give at least one --gin_file, e.g. --gin_file={example}')
 
 
 def open_run(root):
-  """The RunDir at `root`, recorded as started; exits with a clear error if it is finished,
-  busy, or holds an unfinished run with a different gin config (call after setup())."""
-  import gin  # pylint: disable=g-import-not-at-top,redefined-outer-name
+  """The RunDir at `root`, recorded as started. RunDirError if it is finished, busy, or holds an
+  unfinished run with a different gin config or seed (call after setup())."""
+  global _current_run
   from bremen_tf import runs  # pylint: disable=g-import-not-at-top (imports TF)
-  try:
-    run = runs.RunDir(root)
-  except (runs.RunFinishedError, runs.RunBusyError) as e:
-    sys.exit(f'error: {e}')
+  run = runs.RunDir(root)
+  fresh = ('Resume it with the same --gin_file/--gin_bindings/--seed, or start a fresh run with '
+           'another --root_dir (or delete that directory).')
   config_path = run.file('config.gin')
   if run.resumed and os.path.exists(config_path):
     with open(config_path) as f:
       if f.read() != gin.config_str():
-        sys.exit(f'error: {run.path} holds an unfinished run with a different gin config '
-                 f'(see {config_path}). Resume it with the same --gin_file/--gin_bindings, or '
-                 'choose another --root_dir.')
+        raise errors.RunDirError(f'{run.path} holds an unfinished run with a different gin '
+                                 f'config (see {config_path}). {fresh}')
+    seed = run.started_seed()
+    if seed is not None and seed != FLAGS.seed:
+      raise errors.RunDirError(f'{run.path} holds an unfinished run with --seed={seed}, not '
+                               f'--seed={FLAGS.seed}. {fresh}')
   run.start(seed=FLAGS.seed, flags=FLAGS.flag_values_dict())
+  _current_run = run
   print(f'Run directory: {run.path}' + (' (resuming)' if run.resumed else ''), flush=True)
   return run
 
@@ -120,8 +190,10 @@ def finish_run(run, summary):
   fileio.write_json(run.file('summary.json'), summary)
 
 
-def setup():
-  """What every launcher does first: gin files and bindings, then TF threading."""
+def setup(entry=None):
+  """What every launcher does first: gin files and bindings, validated (`entry`: the configurable
+  the launcher calls, whose required bindings must be there), then TF threading."""
   quiet_logs()
   parse_gin()
+  validate(entry)
   configure_tf()

@@ -10,9 +10,10 @@ run does not log are skipped.
 """
 import os
 
-from absl import app, flags
+from absl import flags
 
 import launch_common
+launch_common.quiet_tensorflow()  # before anything imports TF
 from launch_common import env_name, gin_binding
 from bremen_tf import fileio, results, runs
 
@@ -83,4 +84,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  launch_common.run(main)

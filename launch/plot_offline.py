@@ -9,9 +9,10 @@ BC-initialised run, iteration 0 is the BC policy itself (evaluated before any TR
 """
 import os
 
-from absl import app, flags
+from absl import flags
 
 import launch_common
+launch_common.quiet_tensorflow()  # before anything imports TF
 from launch_common import gin_binding
 from bremen_tf import fileio, results, runs
 
@@ -95,4 +96,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  launch_common.run(main)

@@ -32,7 +32,7 @@ import pickle
 import sys
 import time
 
-from absl import app, flags
+from absl import flags
 import numpy as np
 
 import launch_common
@@ -337,4 +337,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  launch_common.run(main)

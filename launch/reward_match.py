@@ -6,9 +6,10 @@ Random policy and the shipped SAC behaviour policies (sampling), on every env va
 """
 import os
 
-from absl import app, flags
+from absl import flags
 
 import launch_common
+launch_common.quiet_tensorflow()  # before anything imports TF
 from bremen_tf import envs, fileio, results
 from bremen_tf.envs import reward_check
 
@@ -56,4 +57,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  launch_common.run(main)

@@ -13,10 +13,11 @@ import collections
 import glob
 import os
 
-from absl import app, flags
+from absl import flags
 import numpy as np
 
 import launch_common
+launch_common.quiet_tensorflow()  # before anything imports TF
 from launch_common import env_name, gin_binding as binding
 from bremen_tf import fileio, results, runs
 from bremen_tf.paper_results import METHOD_NAMES, METHODS, OFFLINE
@@ -239,4 +240,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  launch_common.run(main)

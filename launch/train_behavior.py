@@ -7,10 +7,11 @@ runs/behavior/<env>/seed<seed>; `--ship` copies the partial policy into bremen_t
 """
 import os
 
-from absl import app, flags
+from absl import flags
 import gin
 
 import launch_common
+launch_common.quiet_tensorflow()  # before anything imports TF
 from bremen_tf import behavior, envs, runs
 
 flags.DEFINE_string('root_dir', None, 'Run directory (default runs/behavior/<env>/seed<seed>).')
@@ -21,7 +22,7 @@ FLAGS = flags.FLAGS
 
 def main(argv):
   del argv
-  launch_common.setup()
+  launch_common.setup('train_behavior_policy')
   env_id = gin.query_parameter('train_behavior_policy.env_id')
   root = FLAGS.root_dir or os.path.join(launch_common.REPO_ROOT, 'runs', 'behavior',
                                         envs.slug(env_id), f'seed{FLAGS.seed}')
@@ -39,4 +40,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  launch_common.run(main)

@@ -31,6 +31,12 @@ class RunStub:
   def truncate_metrics(self, step):
     pass
 
+  def read_metrics(self):
+    return []
+
+  def keep_metrics_rows(self, n):
+    pass
+
 
 @pytest.fixture
 def rng():

@@ -188,8 +188,9 @@ def test_alpha_ablation_clones_behavior_but_starts_random(tmp_path):
 def test_launcher_errors_are_clear(tmp_path):
   none = subprocess.run([sys.executable, 'launch/deployment.py'], cwd=REPO, capture_output=True,
                         text=True, timeout=120)
-  assert none.returncode != 0 and 'give at least one --gin_file' in none.stderr
+  assert none.returncode == 2 and 'give at least one --gin_file' in none.stderr
   bad = subprocess.run(command(str(tmp_path / 'bad'),
                                "--gin_bindings=train_deployment.bc_data='some'"),
                        cwd=REPO, capture_output=True, text=True, timeout=120)
-  assert bad.returncode != 0 and "bc_data must be 'newest' or 'all'" in bad.stderr
+  assert bad.returncode == 2 and "bc_data: expected one of 'newest', 'all'" in bad.stderr
+  assert not os.path.exists(tmp_path / 'bad')

@@ -102,9 +102,10 @@ def test_me_trpo_skips_bc_and_bad_settings_fail_clearly(tmp_path, data_dir):
   for key in ('model_step_mse', 'model_traj_mse', 'model_energy_distance'):
     assert np.isfinite(float(row[key])) and float(row[key]) >= 0
   bad = launch(str(tmp_path / 'bad'), data_dir, "--gin_bindings=train_offline.policy_init='x'")
-  assert bad.returncode != 0 and 'policy_init must be one of' in bad.stderr
+  assert bad.returncode == 2 and "policy_init: expected one of 'bc'" in bad.stderr
+  assert not os.path.exists(tmp_path / 'bad')  # refused before the run directory was made
   missing = launch(str(tmp_path / 'missing'), data_dir, '--gin_file=gin/nope.gin')
-  assert missing.returncode != 0 and 'gin/nope.gin does not exist' in missing.stderr
+  assert missing.returncode == 2 and 'gin/nope.gin does not exist' in missing.stderr
 
 
 def test_a_second_process_cannot_open_a_busy_run(tmp_path):

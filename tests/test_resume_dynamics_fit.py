@@ -23,8 +23,9 @@ def offline_command(root, data_dir):
   return [sys.executable, os.path.join('launch', 'offline.py'), '--gin_file=gin/hopper_100k.gin',
           '--gin_file=gin/smoke/offline.gin', f'--root_dir={root}',
           f'--gin_bindings=train_offline.data_dir="{data_dir}"',
-          # No TRPO (slow to start); the model diagnostics make the metrics depend on the fit.
-          '--gin_bindings=train_offline.outer_iterations=0',
+          # One TRPO update; the model diagnostics make the metrics depend on the fit.
+          '--gin_bindings=train_offline.outer_iterations=1',
+          '--gin_bindings=train_offline.updates_per_iteration=1',
           '--gin_bindings=train_offline.eval_model=True',
           '--gin_bindings=DynamicsEnsemble.max_epochs=16',  # a fit long enough to be killed in
           '--gin_bindings=DynamicsEnsemble.checkpoint_seconds=0']  # checkpointed every epoch
@@ -37,8 +38,8 @@ def metrics(root):
 
 def dynamics_variables(root):
   """Every dynamics variable (weights, Adam state, normalisation) in the run's last checkpoint."""
-  reader = tf.train.load_checkpoint(fileio.read_json(os.path.join(root, 'train_state.json'))
-                                    ['checkpoint'])
+  reader = tf.train.load_checkpoint(os.path.join(
+      root, fileio.read_json(os.path.join(root, 'train_state.json'))['checkpoint']))
   return {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map()
           if k.startswith('dynamics/')}
 

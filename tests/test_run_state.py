@@ -89,8 +89,8 @@ def test_a_kill_at_any_step_of_a_save_leaves_a_run_that_resumes(tmp_path, monkey
   n = 3 if named else 2
   assert sorted(os.listdir(os.path.join(path, 'checkpoints'))) == [
       'checkpoint', f'save-{n}.data-00000-of-00001', f'save-{n}.index']
-  assert tf.train.latest_checkpoint(os.path.join(path, 'checkpoints')) == \
-      fileio.read_json(os.path.join(path, 'train_state.json'))['checkpoint']
+  assert tf.train.latest_checkpoint(os.path.join(path, 'checkpoints')) == os.path.join(
+      path, fileio.read_json(os.path.join(path, 'train_state.json'))['checkpoint'])
   np.testing.assert_array_equal(open_state(path)[1].numpy(), 2.0 if named else 1.0)
 
 

@@ -24,6 +24,7 @@ import zipfile
 import numpy as np
 
 from bremen_tf import envs, fileio
+from bremen_tf.errors import BremenError
 
 FORMAT_VERSION = 1
 FLOAT_KEYS = ('observations', 'actions', 'rewards', 'next_observations')
@@ -32,7 +33,7 @@ OPTIONAL_KEYS = ('next_actions',)
 REQUIRED_KEYS = FLOAT_KEYS + FLAG_KEYS
 
 
-class DatasetError(ValueError):
+class DatasetError(BremenError, ValueError):
   """A dataset file that cannot be used; the message says which file, key and why."""
 
 
