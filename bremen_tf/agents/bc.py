@@ -7,7 +7,7 @@ uses a BC agent's actor as its fixed behaviour policy π_b.
 import gin
 import tensorflow as tf
 
-from bremen_tf.agents.common import clip_inside, relu_v2
+from bremen_tf.agents.common import clip_inside, noise_generator, relu_v2
 from bremen_tf.agents.sac import TanhGaussianActor
 from bremen_tf.optim import Adam
 
@@ -21,6 +21,7 @@ class BCAgent(tf.Module):
     super().__init__(name=name)
     self.obs_dim, self.act_dim, self.batch_size = obs_dim, act_dim, batch_size
     self.actor = TanhGaussianActor(obs_dim, act_dim, hidden, seed=seed)
+    self.rng = noise_generator(seed)
     self.alpha_entropy_var = tf.Variable(float(alpha_entropy), name='alpha_entropy')
     self.train_alpha_entropy = train_alpha_entropy
     self.target_entropy = float(-act_dim if target_entropy is None else target_entropy)
@@ -35,7 +36,7 @@ class BCAgent(tf.Module):
 
   def losses(self, obs, act):
     """(policy loss, negative log-likelihood of the data, log π of a sample)."""
-    _, logp_sample = self.actor.sample(obs)
+    _, logp_sample = self.actor.sample(obs, self.rng)
     nll = -self.actor.log_prob(obs, clip_inside(act, self.low, self.high))
     alpha_e = tf.stop_gradient(self.alpha_entropy)
     return tf.reduce_mean(alpha_e * logp_sample + nll), tf.reduce_mean(nll), logp_sample
@@ -45,7 +46,7 @@ class BCAgent(tf.Module):
     with tf.GradientTape() as tape:
       p_loss, nll, _ = self.losses(batch['s1'], batch['a1'])
     self.actor_optimizer.apply(tape.gradient(p_loss, self.actor.trainable_variables))
-    _, logp = self.actor.sample(batch['s1'])
+    _, logp = self.actor.sample(batch['s1'], self.rng)
     if self.train_alpha_entropy:
       with tf.GradientTape() as tape:
         a_loss = tf.reduce_mean(self.alpha_entropy * tf.stop_gradient(-logp

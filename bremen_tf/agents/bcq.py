@@ -14,7 +14,7 @@ Two bugs of the BRAC code are fixed by default (the paper's BCQ) and reachable b
 import gin
 import tensorflow as tf
 
-from bremen_tf.agents.common import argmax_rows, ensemble_q, polyak
+from bremen_tf.agents.common import argmax_rows, ensemble_q, noise_generator, polyak
 from bremen_tf.agents.sac import QNetwork
 from bremen_tf.networks import MLP
 from bremen_tf.optim import Adam
@@ -34,14 +34,17 @@ class VAE(tf.Module):
     mean, log_std = tf.split(self.encoder(tf.concat([obs, act], -1)), 2, axis=-1)
     return mean, tf.clip_by_value(log_std, -4.0, 15.0)
 
-  def decode(self, obs, z=None):
-    if z is None:
-      z = tf.clip_by_value(tf.random.normal([tf.shape(obs)[0], self.latent_dim]), -0.5, 0.5)
+  def decode(self, obs, z):
     return tf.tanh(self.decoder(tf.concat([obs, z], -1))) * self.mag + self.center
 
-  def loss(self, obs, act):
+  def sample(self, obs, rng):
+    """Decoded actions for latents z ~ N(0, 1) clipped to ±0.5, drawn from the generator `rng`."""
+    z = tf.clip_by_value(rng.normal([tf.shape(obs)[0], self.latent_dim]), -0.5, 0.5)
+    return self.decode(obs, z)
+
+  def loss(self, obs, act, rng):
     mean, log_std = self.encode(obs, act)
-    z = mean + tf.exp(log_std) * tf.random.normal(tf.shape(mean))
+    z = mean + tf.exp(log_std) * rng.normal(tf.shape(mean))
     recon = tf.reduce_mean(tf.square(self.decode(obs, z) - act))
     kl = -0.5 * tf.reduce_mean(1.0 + 2.0 * log_std - tf.square(mean) - tf.exp(2.0 * log_std))
     return recon + 0.5 * kl, recon, kl
@@ -78,6 +81,7 @@ class BCQAgent(tf.Module):
     self.perturber_target = Perturber(obs_dim, act_dim, perturber_hidden, phi, seed=seed + 301,
                                       name='perturber_target')
     self.vae = VAE(obs_dim, act_dim, vae_hidden, seed=seed + 401)
+    self.rng = noise_generator(seed)
     self._q_vars = [v for q in self.qs for v in q.trainable_variables]
     self._q_target_vars = [v for q in self.q_targets for v in q.trainable_variables]
     self.lam, self.n_samples = ensemble_q_lambda, n_action_samples
@@ -93,7 +97,7 @@ class BCQAgent(tf.Module):
   def _candidates(self, obs, perturber):
     """N perturbed VAE samples per state: (tiled obs [N·B, obs_dim], actions [N·B, act_dim])."""
     tiled = tf.tile(obs, [self.n_samples, 1])  # sample-major
-    return tiled, perturber(tiled, self.vae.decode(tiled))
+    return tiled, perturber(tiled, self.vae.sample(tiled, self.rng))
 
   def q_target(self, reward, next_obs, discount):
     tiled, act = self._candidates(next_obs, self.perturber_target)
@@ -113,14 +117,14 @@ class BCQAgent(tf.Module):
       q_loss = tf.add_n([tf.reduce_mean(tf.square(q(s1, a1) - target)) for q in self.qs])
     self.q_optimizer.apply(tape.gradient(q_loss, self._q_vars))
 
-    sampled = tf.stop_gradient(self.vae.decode(s1))
+    sampled = tf.stop_gradient(self.vae.sample(s1, self.rng))
     with tf.GradientTape() as tape:
       q_pi = self.qs[0](s1, self.perturber(s1, sampled))
       p_loss = -tf.reduce_mean(q_pi)
     self.policy_optimizer.apply(tape.gradient(p_loss, self.perturber.trainable_variables))
 
     with tf.GradientTape() as tape:
-      vae_loss, recon, kl = self.vae.loss(s1, a1)
+      vae_loss, recon, kl = self.vae.loss(s1, a1, self.rng)
     self.vae_optimizer.apply(tape.gradient(vae_loss, self.vae.trainable_variables))
     return {'q_loss': q_loss, 'p_loss': p_loss, 'vae_loss': vae_loss, 'vae_recon': recon,
             'vae_kl': kl, 'q_mean': tf.reduce_mean(q_pi)}
@@ -135,4 +139,4 @@ class BCQAgent(tf.Module):
     return {'main': self.act}
 
   def export_modules(self):
-    return {'vae': self.vae, 'perturber': self.perturber, 'q0': self.qs[0]}
+    return {'vae': self.vae, 'perturber': self.perturber, 'q0': self.qs[0], 'rng': self.rng}

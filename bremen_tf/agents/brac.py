@@ -14,7 +14,7 @@ import gin
 import tensorflow as tf
 
 from bremen_tf.agents.common import (argmax_rows, clip_inside, clip_pass_through, ensemble_q,
-                                     polyak, relu_v2)
+                                     noise_generator, polyak, relu_v2)
 from bremen_tf.agents.sac import QNetwork, TanhGaussianActor
 from bremen_tf.optim import Adam
 
@@ -39,6 +39,7 @@ class BRACAgent(tf.Module):
     self.low, self.high = -1.0, 1.0
     self.behavior_actor = behavior_actor
     self.actor = TanhGaussianActor(obs_dim, act_dim, actor_hidden, seed=seed)
+    self.rng = noise_generator(seed)
     self.qs = [QNetwork(obs_dim, act_dim, q_hidden, seed + 1 + k, f'q{k}') for k in range(n_q)]
     # Like BRAC, targets are initialised independently and only Polyak-averaged (quirk 3).
     self.q_targets = [QNetwork(obs_dim, act_dim, q_hidden, seed + 101 + k, f'q_target{k}')
@@ -76,12 +77,12 @@ class BRACAgent(tf.Module):
     """D̂(s) [B] from N reparameterised samples of π (gradients flow into π)."""
     n, b = self.n_div_samples, tf.shape(obs)[0]
     tiled = tf.tile(obs, [n, 1])  # [N·B, obs_dim], sample-major
-    act, logp = self.actor.sample(tiled)
+    act, logp = self.actor.sample(tiled, self.rng)
     logp_b = self.behavior_actor.log_prob(tiled, clip_inside(act, self.low, self.high))
     return tf.reduce_mean(tf.reshape(logp - logp_b, [n, b]), axis=0)
 
   def q_target(self, reward, next_obs, discount):
-    next_act, next_logp = self.actor.sample(next_obs)
+    next_act, next_logp = self.actor.sample(next_obs, self.rng)
     q_next = ensemble_q(tf.stack([q(next_obs, next_act) for q in self.q_targets]), self.lam)
     v_next = q_next - self.alpha_entropy * next_logp
     if self.value_penalty:
@@ -100,7 +101,7 @@ class BRACAgent(tf.Module):
 
     use_q = tf.cast(self.global_step > self.warm_start, tf.float32)  # as BRAC: strictly after
     with tf.GradientTape() as tape:
-      act, logp = self.actor.sample(s1)
+      act, logp = self.actor.sample(s1, self.rng)
       div = self.divergence(s1)
       q_pi = ensemble_q(tf.stack([q(s1, act) for q in self.qs]), self.lam)
       p_loss = tf.reduce_mean(tf.stop_gradient(self.alpha_entropy) * logp
@@ -113,7 +114,7 @@ class BRACAgent(tf.Module):
         a_loss = -tf.reduce_mean(self.alpha * (div - self.target_divergence))
       self.alpha_optimizer.apply(tape.gradient(a_loss, [self.alpha_var]))
     if self.train_alpha_entropy:
-      _, logp = self.actor.sample(s1)
+      _, logp = self.actor.sample(s1, self.rng)
       with tf.GradientTape() as tape:
         e_loss = tf.reduce_mean(self.alpha_entropy * tf.stop_gradient(-logp
                                                                       - self.target_entropy))
@@ -127,7 +128,7 @@ class BRACAgent(tf.Module):
     """BRAC's MaxQ policy: N samples from π, the one the first Q net rates highest."""
     n = self.n_max_q_samples
     tiled = tf.tile(obs, [n, 1])
-    act, _ = self.actor.sample(tiled)
+    act, _ = self.actor.sample(tiled, self.rng)
     candidates = tf.reshape(act, [n, -1, self.act_dim])
     scores = tf.reshape(self.qs[0](tiled, act), [n, -1])
     return argmax_rows(candidates, scores)
@@ -136,4 +137,4 @@ class BRACAgent(tf.Module):
     return {'main': self.actor.mode, 'max_q': self.max_q_action}
 
   def export_modules(self):
-    return {'actor': self.actor, 'q0': self.qs[0]}
+    return {'actor': self.actor, 'q0': self.qs[0], 'rng': self.rng}

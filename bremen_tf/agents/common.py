@@ -1,6 +1,14 @@
 """Pieces the BRAC-protocol offline agents share (reference/brac_protocol.md §1, §4)."""
 import tensorflow as tf
 
+NOISE_STREAM = 1  # Philox key of the agents' noise; the model-free loop's batch sampler uses key 0
+
+
+def noise_generator(seed):
+  """An agent's own random stream, checkpointed with the agent (so a resume is exact): Philox
+  with key NOISE_STREAM and counter `seed`, independent of the batch sampler's stream."""
+  return tf.random.Generator.from_seed([seed, NOISE_STREAM])
+
 
 @tf.custom_gradient
 def relu_v2(x):

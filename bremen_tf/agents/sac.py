@@ -9,6 +9,7 @@ import gin
 import numpy as np
 import tensorflow as tf
 
+from bremen_tf.agents.common import noise_generator
 from bremen_tf.networks import MLP
 from bremen_tf.optim import Adam
 
@@ -39,10 +40,11 @@ class TanhGaussianActor(tf.Module):
     m, _ = self.params(obs)
     return tf.tanh(m) * self.mag + self.center
 
-  def sample(self, obs):
-    """A reparameterised sample and its log-density (tanh and scale Jacobians included)."""
+  def sample(self, obs, rng):
+    """A reparameterised sample and its log-density (tanh and scale Jacobians included); the
+    noise comes from `rng`, a tf.random.Generator."""
     m, std = self.params(obs)
-    u = m + std * tf.random.normal(tf.shape(m))
+    u = m + std * rng.normal(tf.shape(m))
     return self._squash(u), self._log_prob_u(u, m, std)
 
   def log_prob(self, obs, action):
@@ -90,6 +92,7 @@ class Sac(tf.Module):
         for v, tv in zip(q.trainable_variables, qt.trainable_variables):
           tv.assign(v)
     self.log_alpha = tf.Variable(0.0, name='log_alpha')
+    self.rng = noise_generator(seed)
     self.target_entropy = float(-act_dim if target_entropy is None else target_entropy)
     self.discount, self.tau = discount, tau
     self._q_vars = [v for q in self.qs for v in q.trainable_variables]
@@ -107,7 +110,7 @@ class Sac(tf.Module):
       tv.assign(self.tau * v + (1.0 - self.tau) * tv)
     alpha = tf.exp(self.log_alpha)
 
-    next_act, next_logp = self.actor.sample(next_obs)
+    next_act, next_logp = self.actor.sample(next_obs, self.rng)
     next_v = self._min_q(self.q_targets, next_obs, next_act) - alpha * next_logp
     target = tf.stop_gradient(reward + self.discount * discount * next_v)
     with tf.GradientTape() as tape:
@@ -115,11 +118,11 @@ class Sac(tf.Module):
     self.q_optimizer.apply(tape.gradient(q_loss, self._q_vars))
 
     with tf.GradientTape() as tape:
-      new_act, logp = self.actor.sample(obs)
+      new_act, logp = self.actor.sample(obs, self.rng)
       p_loss = tf.reduce_mean(alpha * logp - self._min_q(self.qs, obs, new_act))
     self.actor_optimizer.apply(tape.gradient(p_loss, self.actor.trainable_variables))
 
-    _, logp = self.actor.sample(obs)
+    _, logp = self.actor.sample(obs, self.rng)
     with tf.GradientTape() as tape:
       a_loss = tf.reduce_mean(tf.exp(self.log_alpha)
                               * tf.stop_gradient(-logp - self.target_entropy))
@@ -131,12 +134,12 @@ class Sac(tf.Module):
   def train_and_act(self, obs, act, reward, next_obs, discount, act_obs):
     """`update` on the batch, then a stochastic action for `act_obs` [1, obs_dim]."""
     info = self.update(obs, act, reward, next_obs, discount)
-    action, _ = self.actor.sample(act_obs)
+    action, _ = self.actor.sample(act_obs, self.rng)
     return action, info
 
   @tf.function(reduce_retracing=True)
   def act_sample(self, obs):
-    return self.actor.sample(obs)[0]
+    return self.actor.sample(obs, self.rng)[0]
 
   @tf.function(reduce_retracing=True)
   def act_mode(self, obs):
