@@ -14,7 +14,7 @@ Two bugs of the BRAC code are fixed by default (the paper's BCQ) and reachable b
 import gin
 import tensorflow as tf
 
-from bremen_tf.agents.common import argmax_rows, ensemble_q, noise_generator, polyak
+from bremen_tf.agents.common import adam_step, argmax_rows, ensemble_q, noise_generator, polyak
 from bremen_tf.agents.sac import QNetwork
 from bremen_tf.networks import MLP
 from bremen_tf.optim import Adam
@@ -71,8 +71,11 @@ class BCQAgent(tf.Module):
                vae_hidden=(750, 750), n_q=2, phi=0.15, q_learning_rate=1e-3,
                policy_learning_rate=3e-5, vae_learning_rate=1e-3, ensemble_q_lambda=0.75,
                n_action_samples=10, discount=0.99, tau=0.005, batch_size=100,
-               vae_uses_policy_optimizer=False, freeze_target_perturber=False):
+               vae_uses_policy_optimizer=False, freeze_target_perturber=False,
+               reference_update=False):
     super().__init__(name='bcq')
+    # True: Adam in elementwise ops, as first written (the reference of the tests and the bench).
+    self.reference_update = reference_update
     self.obs_dim, self.act_dim, self.batch_size = obs_dim, act_dim, batch_size
     self.qs = [QNetwork(obs_dim, act_dim, q_hidden, seed + 1 + k, f'q{k}') for k in range(n_q)]
     self.q_targets = [QNetwork(obs_dim, act_dim, q_hidden, seed + 101 + k, f'q_target{k}')
@@ -108,24 +111,26 @@ class BCQAgent(tf.Module):
   def update(self, batch):
     """One step (targets → Q → ξ → VAE) on a batch dict s1, a1, r, s2, discount."""
     s1, a1 = batch['s1'], batch['a1']
-    polyak(self._q_vars, self._q_target_vars, self.tau)
+    polyak(self._q_vars, self._q_target_vars, self.tau, self.reference_update)
     if not self.freeze_target_perturber:
       polyak(self.perturber.trainable_variables, self.perturber_target.trainable_variables,
-             self.tau)
+             self.tau, self.reference_update)
     target = self.q_target(batch['r'], batch['s2'], batch['discount'])
     with tf.GradientTape() as tape:
       q_loss = tf.add_n([tf.reduce_mean(tf.square(q(s1, a1) - target)) for q in self.qs])
-    self.q_optimizer.apply(tape.gradient(q_loss, self._q_vars))
+    adam_step(self.q_optimizer, tape.gradient(q_loss, self._q_vars), self.reference_update)
 
     sampled = tf.stop_gradient(self.vae.sample(s1, self.rng))
     with tf.GradientTape() as tape:
       q_pi = self.qs[0](s1, self.perturber(s1, sampled))
       p_loss = -tf.reduce_mean(q_pi)
-    self.policy_optimizer.apply(tape.gradient(p_loss, self.perturber.trainable_variables))
+    adam_step(self.policy_optimizer, tape.gradient(p_loss, self.perturber.trainable_variables),
+              self.reference_update)
 
     with tf.GradientTape() as tape:
       vae_loss, recon, kl = self.vae.loss(s1, a1, self.rng)
-    self.vae_optimizer.apply(tape.gradient(vae_loss, self.vae.trainable_variables))
+    adam_step(self.vae_optimizer, tape.gradient(vae_loss, self.vae.trainable_variables),
+              self.reference_update)
     return {'q_loss': q_loss, 'p_loss': p_loss, 'vae_loss': vae_loss, 'vae_recon': recon,
             'vae_kl': kl, 'q_mean': tf.reduce_mean(q_pi)}
 
