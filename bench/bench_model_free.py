@@ -167,6 +167,7 @@ def main(argv):
   tf.config.threading.set_inter_op_parallelism_threads(1)
   from bremen_tf import fileio, results  # pylint: disable=g-import-not-at-top
 
+  load_before = os.getloadavg()[0]
   rate = matmul_rate(tf, FLAGS.repeats)
   print(f'matmul rate: {rate / 1e9:.1f} GFLOP/s', flush=True)
   rows = []
@@ -179,6 +180,7 @@ def main(argv):
                  f'**{sec["reference"] / sec["ours"]:.2f}x**', f'{floor * 1e3:.2f}',
                  f'{sec["ours"] / floor:.2f}x'])
     print(' | '.join(rows[-1]), flush=True)
+  load = f'{load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end'
   header = ['agent', 'minimal MFLOP / step', 'reference ms / step', 'ours ms / step',
             'reference steps/s', 'ours steps/s', 'speed-up', 'floor ms / step',
             'ours / floor']
@@ -189,9 +191,9 @@ def main(argv):
           f'{FLAGS.repeats} repeats, reference and ours alternating in one process. '
           f'Matmul rate measured in the run: {rate / 1e9:.1f} GFLOP/s (floor = minimal FLOPs / '
           'that rate; elementwise work not counted). **The machine\'s two cores were shared '
-          'with other work (two long training runs and other sessions) while this ran, so '
-          'absolute times are noisy and slower than on an idle machine; the ratios, measured '
-          'side by side, are the result.**\n\n'
+          'with other work (two long training runs and other sessions; 1-minute load average '
+          f'{load}) while this ran, so absolute times are noisy and slower than on an idle '
+          'machine; the ratios, measured side by side, are the result.**\n\n'
           + results.markdown_table(header, rows) +
           '\n- reference: the step as first written (`reference_update=True`: Adam in ~14 '
           'elementwise passes per variable; BC\'s likelihood on a second forward pass; BRAC\'s '
