@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 from bremen_tf import behavior, bremen, fileio, model_free, runs  # noqa: F401 (gin)
+from bremen_tf.replay import ReplayBuffer
 from bremen_tf.run_state import RunState
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -108,14 +109,27 @@ def train_sac(root, total_steps):
     gin.clear_config()
 
 
-def test_sac_behavior_training_resumes_bit_for_bit(tmp_path):
+def test_sac_behavior_training_resumes_bit_for_bit(tmp_path, monkeypatch):
   """Stopped after its save at 170 (mid-episode: simulator, time limit, replay, pending action
-  and both random streams must all come back), then run to 250: as if never stopped."""
+  and both random streams must all come back), then killed inside its save at 200 (checkpoint
+  written, replay not), then run to 250: as if never stopped."""
   reference = str(tmp_path / 'whole')
   assert train_sac(reference, 250) is None
   path = str(tmp_path / 'stopped')
-  for total in (170, 250):
-    train_sac(path, total)
+  train_sac(path, 170)
+  save = ReplayBuffer.save
+
+  def die_in_the_save_at_200(self, file):
+    if self.size == 300:  # 100 random + 200 training transitions
+      raise Killed
+    save(self, file)
+  monkeypatch.setattr(ReplayBuffer, 'save', die_in_the_save_at_200)
+  with pytest.raises(Killed):
+    train_sac(path, 250)
+  monkeypatch.undo()
+  assert fileio.read_json(os.path.join(path, 'train_state.json'))['saves'] == 2  # still at 170
+  assert os.path.exists(os.path.join(path, 'checkpoints', 'save-3.index'))  # the killed save's
+  train_sac(path, 250)
   assert [int(r['step']) for r in runs.read_metrics(path)] == [50, 100, 150, 200, 250]
   assert_same_run(path, reference)
   state = fileio.read_json(os.path.join(path, 'train_state.json'))
