@@ -2,8 +2,11 @@
 
 `train_behavior_policy` runs SAC until the first time `target_consecutive` (2) consecutive
 evaluations (20 deterministic episodes every 5k steps) all reach the env's threshold (HalfCheetah
-4000, the others 1000); that actor is the partially trained policy. It is resumable: state is
-checkpointed every `checkpoint_every` steps and a restarted run continues from there.
+4000, the others 1000); that actor is the partially trained policy. It is resumable, exactly:
+every `checkpoint_every` steps the agent (with its noise generator), the replay buffer, the
+batch sampler's state and the environment's (MuJoCo integration state, time-limit count, reset
+RNG, the pending observation and action) are saved, crash-safely (bremen_tf/checkpoints.py), and
+a restarted run continues from there as if it had never stopped.
 
 Shipped policies live in `bremen_tf/behavior_policies/<env slug>/` as a TF checkpoint of the
 actor (`policy.index`, `policy.data-*`) plus `policy.json` (how it was made and how it scores).
@@ -13,10 +16,12 @@ import shutil
 import time
 
 import gin
+import gymnasium
+import mujoco
 import numpy as np
 import tensorflow as tf
 
-from bremen_tf import envs, evaluation, fileio, provenance, runs
+from bremen_tf import checkpoints, envs, evaluation, fileio, provenance, runs
 from bremen_tf.agents.sac import Sac, TanhGaussianActor
 from bremen_tf.replay import ReplayBuffer
 
@@ -45,13 +50,14 @@ def train_behavior_policy(run, env_id=gin.REQUIRED, seed=0, total_steps=500_000,
   replay = ReplayBuffer(spec.obs_dim, spec.act_dim, replay_capacity)
   step_var = tf.Variable(0, dtype=tf.int64)
   ckpt = tf.train.Checkpoint(agent=agent, step=step_var)
-  manager = tf.train.CheckpointManager(ckpt, run.file('checkpoints'), max_to_keep=1)
   state_path = run.file('train_state.json')
   state = {'evals': [], 'partial': None, 'elapsed_s': 0.0}
   if os.path.exists(state_path):  # resume from the last consistent save
     state = fileio.read_json(state_path)
     ckpt.restore(state['checkpoint']).assert_existing_objects_matched()
-    replay.load(run.file('replay.npz'))
+    # Runs saved before saves were crash-safe kept one replay file beside the checkpoints.
+    replay.load(_replay_path(state['checkpoint']) if 'saves' in state
+                else run.file('replay.npz'))
     run.truncate_metrics(int(step_var.numpy()))
     log(f'Resuming {env_id} from step {int(step_var.numpy())} '
         f'({replay.size} transitions in replay).')
@@ -61,7 +67,9 @@ def train_behavior_policy(run, env_id=gin.REQUIRED, seed=0, total_steps=500_000,
 
   env = envs.make(env_id)
   obs, _ = env.reset(seed=seed + 1000 * len(state['evals']) + int(step_var.numpy()))
-  obs = obs.astype(np.float32)
+  obs, action = obs.astype(np.float32), None
+  if 'resume' in state:  # where the saved run stood: it goes on exactly from there
+    obs, action = _restore_loop(state['resume'], env, np_rng)
 
   def env_step(action):
     nonlocal obs
@@ -77,7 +85,8 @@ def train_behavior_policy(run, env_id=gin.REQUIRED, seed=0, total_steps=500_000,
       env_step(np_rng.uniform(-1.0, 1.0, spec.act_dim).astype(np.float32))
 
   step = int(step_var.numpy())
-  action = agent.act_sample(obs[None]).numpy()[0]
+  if action is None:
+    action = agent.act_sample(obs[None]).numpy()[0]
   t_start, steps_at_start, info = time.time(), step, None
   elapsed_before = state['elapsed_s']
   while step < total_steps:
@@ -115,12 +124,13 @@ def train_behavior_policy(run, env_id=gin.REQUIRED, seed=0, total_steps=500_000,
         log(f'[{env_id}] partial policy found at step {step}: {run.file("partial_policy")}')
       if step % checkpoint_every == 0 or found_now:
         state['elapsed_s'] = elapsed
-        _checkpoint(manager, step_var, step, replay, run, state)
+        _checkpoint(ckpt, step_var, step, replay, run, state,
+                    _loop_state(obs, action, env, np_rng))
         if found_now and stop_at_target:
           break
   else:
     state['elapsed_s'] = elapsed_before + time.time() - t_start
-    _checkpoint(manager, step_var, step, replay, run, state)
+    _checkpoint(ckpt, step_var, step, replay, run, state, _loop_state(obs, action, env, np_rng))
   env.close()
   if state['partial'] is None:
     log(f'[{env_id}] no partial policy: the threshold {target_return:g} was not reached in '
@@ -128,12 +138,57 @@ def train_behavior_policy(run, env_id=gin.REQUIRED, seed=0, total_steps=500_000,
   return state['partial']
 
 
-def _checkpoint(manager, step_var, step, replay, run, state):
+def _checkpoint(ckpt, step_var, step, replay, run, state, loop_state):
+  """Saves agent, step and replay under a new name, then names them (and the loop state) in
+  train_state.json atomically, then deletes the older ones: a kill at any instant leaves a run
+  that resumes from one consistent save (as RunState.save does for the offline runs)."""
+  directory = run.file('checkpoints')
+  checkpoints.remove_all_but(directory, state.get('checkpoint'))  # what a killed save left
   step_var.assign(step)
-  path = manager.save(checkpoint_number=step)
-  replay.save(run.file('replay.npz'))
-  # Written last: it names the checkpoint the replay and metrics agree with.
-  fileio.write_json(run.file('train_state.json'), {**state, 'checkpoint': path})
+  saves = state.get('saves', 0) + 1
+  path = checkpoints.write(ckpt, os.path.join(directory, f'save-{saves}'))
+  replay.save(_replay_path(path))  # 'save-<n>.replay.npz': kept and deleted with its checkpoint
+  state.update(checkpoint=path, saves=saves, resume=loop_state)
+  fileio.write_json(run.file('train_state.json'), state)
+  checkpoints.mark_latest(path)
+  checkpoints.remove_all_but(directory, path)
+
+
+def _replay_path(checkpoint):
+  return checkpoint + '.replay.npz'
+
+
+_MUJOCO_STATE = mujoco.mjtState.mjSTATE_INTEGRATION  # all that mj_step reads: exact replay
+
+
+def _time_limit(env):
+  while not isinstance(env, gymnasium.wrappers.TimeLimit):
+    env = env.env
+  return env
+
+
+def _loop_state(obs, action, env, np_rng):
+  """What the training loop holds outside TF, as JSON: the pending observation and action, the
+  replay sampler's state and the env's (simulator, time-limit count, reset RNG)."""
+  sim = env.unwrapped
+  physics = np.empty(mujoco.mj_stateSize(sim.model, _MUJOCO_STATE))
+  mujoco.mj_getState(sim.model, sim.data, physics, _MUJOCO_STATE)
+  return {'obs': obs.tolist(), 'action': action.tolist(),
+          'np_rng': np_rng.bit_generator.state, 'env_physics': physics.tolist(),
+          'env_elapsed_steps': _time_limit(env)._elapsed_steps,  # pylint: disable=protected-access
+          'env_np_random': sim.np_random.bit_generator.state}
+
+
+def _restore_loop(saved, env, np_rng):
+  """Puts env and np_rng back where _loop_state found them (env already reset once);
+  returns (obs, action)."""
+  sim = env.unwrapped
+  mujoco.mj_setState(sim.model, sim.data, np.asarray(saved['env_physics'], np.float64),
+                     _MUJOCO_STATE)
+  _time_limit(env)._elapsed_steps = saved['env_elapsed_steps']  # pylint: disable=protected-access
+  sim.np_random.bit_generator.state = saved['env_np_random']
+  np_rng.bit_generator.state = saved['np_rng']
+  return (np.asarray(saved['obs'], np.float32), np.asarray(saved['action'], np.float32))
 
 
 def _save_partial(run, agent, env_id, step, evals, target_return, initial_random_steps, seed,

@@ -23,6 +23,20 @@ class Adam(tf.Module):
       v.assign(self._b2 * v + (1.0 - self._b2) * tf.square(g))
       var.assign_sub(lr * m / (tf.sqrt(v) + self._eps))
 
+  def apply_fused(self, grads):
+    """The same update as `apply` (to float32 round-off: m += (1 − β1)(g − m) is the same sum
+    in another order) in one pass over each variable: TF's ApplyAdam kernel, one op per
+    variable where `apply` runs about fourteen elementwise passes."""
+    self.step.assign_add(1)
+    t = tf.cast(self.step, tf.float32)
+    b1, b2 = tf.constant(self._b1, tf.float32), tf.constant(self._b2, tf.float32)
+    b1_power, b2_power = b1 ** t, b2 ** t
+    lr, eps = tf.constant(self.learning_rate, tf.float32), tf.constant(self._eps, tf.float32)
+    for var, g, m, v in zip(self._vars, grads, self.m, self.v):
+      tf.raw_ops.ResourceApplyAdam(var=var.handle, m=m.handle, v=v.handle,
+                                   beta1_power=b1_power, beta2_power=b2_power, lr=lr, beta1=b1,
+                                   beta2=b2, epsilon=eps, grad=g)
+
 
 class EnsembleAdam(tf.Module):
   """Adam over ensemble variables (leading axis = member) with a per-member on/off mask.

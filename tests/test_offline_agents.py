@@ -72,14 +72,14 @@ def test_brac_q_target_is_the_value_penalised_backup(monkeypatch):
   agent = make_brac(alpha=0.5)
   batch = tiny_batch(np.random.default_rng(2), n=8)
   fixed_act = tf.fill([8, ACT], 0.2)
-  monkeypatch.setattr(agent.actor, 'sample', lambda obs: (fixed_act, tf.fill([8], -1.0)))
+  monkeypatch.setattr(agent.actor, 'sample', lambda obs, rng: (fixed_act, tf.fill([8], -1.0)))
   monkeypatch.setattr(agent, 'divergence', lambda obs: tf.fill([8], 3.0))
   q_next = np.min([q(batch['s2'], fixed_act).numpy() for q in agent.q_targets], axis=0)
   expected = batch['r'] + 0.99 * batch['discount'] * (q_next - 0.5 * 3.0)  # α_e = 0
   np.testing.assert_allclose(agent.q_target(batch['r'], batch['s2'], batch['discount']),
                              expected, rtol=1e-5)
   no_vp = make_brac(alpha=0.5, value_penalty=False)
-  monkeypatch.setattr(no_vp.actor, 'sample', lambda obs: (fixed_act, tf.fill([8], -1.0)))
+  monkeypatch.setattr(no_vp.actor, 'sample', lambda obs, rng: (fixed_act, tf.fill([8], -1.0)))
   q_next = np.min([q(batch['s2'], fixed_act).numpy() for q in no_vp.q_targets], axis=0)
   np.testing.assert_allclose(no_vp.q_target(batch['r'], batch['s2'], batch['discount']),
                              batch['r'] + 0.99 * batch['discount'] * q_next, rtol=1e-5)
@@ -108,7 +108,7 @@ def test_brac_max_q_policy_picks_the_best_sample(monkeypatch):
   agent = make_brac()
   obs = tiny_batch(np.random.default_rng(4), n=5)['s1']
   candidates = np.linspace(-1, 1, 10 * 5 * ACT).astype(np.float32).reshape(10 * 5, ACT)
-  monkeypatch.setattr(agent.actor, 'sample', lambda o: (tf.constant(candidates), None))
+  monkeypatch.setattr(agent.actor, 'sample', lambda o, rng: (tf.constant(candidates), None))
   agent.qs[0] = _Scores()
   chosen = agent.max_q_action(obs).numpy()
   per_state = candidates.reshape(10, 5, ACT)  # sample-major tiling
@@ -126,7 +126,7 @@ def test_bcq_q_target_is_the_max_over_perturbed_samples(monkeypatch):
   agent = make_bcq()
   batch = tiny_batch(np.random.default_rng(5), n=6)
   decoded = tf.constant(np.random.default_rng(6).uniform(-1, 1, (60, ACT)), tf.float32)
-  monkeypatch.setattr(agent.vae, 'decode', lambda obs, z=None: decoded)
+  monkeypatch.setattr(agent.vae, 'sample', lambda obs, rng: decoded)
   tiled = tf.tile(batch['s2'], [10, 1])
   act = agent.perturber_target(tiled, decoded)
   qs = np.stack([q(tiled, act).numpy() for q in agent.q_targets])
@@ -143,7 +143,7 @@ def test_bcq_update_learns_and_the_policy_picks_the_argmax(monkeypatch):
   assert infos[-1]['vae_loss'] < 0.5 * infos[0]['vae_loss']
   assert np.mean([i['q_loss'] for i in infos[-20:]]) < 0.5 * infos[0]['q_loss']
   s1 = tiny_batch(np.random.default_rng(7))['s1']
-  sampled = agent.vae.decode(s1)
+  sampled = agent.vae.sample(s1, agent.rng)
   gain = agent.qs[0](s1, agent.perturber(s1, sampled)) - agent.qs[0](s1, sampled)
   assert float(tf.reduce_mean(gain)) > 0.0  # the perturbation climbs Q_1
   moved = [np.abs(v.numpy() - b).max() for v, b in
@@ -151,7 +151,7 @@ def test_bcq_update_learns_and_the_policy_picks_the_argmax(monkeypatch):
   assert max(moved) > 1e-4  # Polyak-averaged towards ξ (the BRAC code's bug would freeze it)
   obs = tiny_batch(np.random.default_rng(8), n=5)['s1']
   decoded = tf.constant(np.random.default_rng(9).uniform(-1, 1, (50, ACT)), tf.float32)
-  monkeypatch.setattr(agent.vae, 'decode', lambda o, z=None: decoded)
+  monkeypatch.setattr(agent.vae, 'sample', lambda o, rng: decoded)
   agent.qs[0] = _Scores()
   perturbed = agent.perturber(tf.tile(obs, [10, 1]), decoded).numpy().reshape(10, 5, ACT)
   best = perturbed[np.argmax(-np.square(perturbed - 0.3).sum(-1), axis=0), np.arange(5)]

@@ -13,8 +13,8 @@ TanhGaussianActor (BRAC trains it with the BC agent first). Test policies: `main
 import gin
 import tensorflow as tf
 
-from bremen_tf.agents.common import (argmax_rows, clip_inside, clip_pass_through, ensemble_q,
-                                     polyak, relu_v2)
+from bremen_tf.agents.common import (adam_step, argmax_rows, clip_inside, clip_pass_through,
+                                     ensemble_q, noise_generator, polyak, relu_v2)
 from bremen_tf.agents.sac import QNetwork, TanhGaussianActor
 from bremen_tf.optim import Adam
 
@@ -30,7 +30,8 @@ class BRACAgent(tf.Module):
                alpha_entropy=0.0, train_alpha_entropy=False, target_entropy=None,
                target_divergence=0.0, warm_start=20_000, n_div_samples=4,
                ensemble_q_lambda=1.0, value_penalty=True, divergence='kl', discount=0.99,
-               tau=0.005, batch_size=256, n_max_q_samples=10, copy_targets_at_init=False):
+               tau=0.005, batch_size=256, n_max_q_samples=10, copy_targets_at_init=False,
+               reference_update=False):
     super().__init__(name='brac')
     if divergence not in DIVERGENCES:
       raise ValueError(f'divergence must be one of {DIVERGENCES} (the primal forms ported here), '
@@ -39,6 +40,7 @@ class BRACAgent(tf.Module):
     self.low, self.high = -1.0, 1.0
     self.behavior_actor = behavior_actor
     self.actor = TanhGaussianActor(obs_dim, act_dim, actor_hidden, seed=seed)
+    self.rng = noise_generator(seed)
     self.qs = [QNetwork(obs_dim, act_dim, q_hidden, seed + 1 + k, f'q{k}') for k in range(n_q)]
     # Like BRAC, targets are initialised independently and only Polyak-averaged (quirk 3).
     self.q_targets = [QNetwork(obs_dim, act_dim, q_hidden, seed + 101 + k, f'q_target{k}')
@@ -57,6 +59,8 @@ class BRACAgent(tf.Module):
     self.lam, self.value_penalty = ensemble_q_lambda, value_penalty
     self.discount, self.tau, self.n_max_q_samples = discount, tau, n_max_q_samples
     self.global_step = tf.Variable(0, dtype=tf.int64, name='global_step')
+    # True: the step as first written (kept as the reference the faster one is tested against).
+    self.reference_update = reference_update
     self.q_optimizer = Adam(self._q_vars, q_learning_rate, name='q_opt')
     self.actor_optimizer = Adam(self.actor.trainable_variables, policy_learning_rate,
                                 name='actor_opt')
@@ -76,20 +80,63 @@ class BRACAgent(tf.Module):
     """D̂(s) [B] from N reparameterised samples of π (gradients flow into π)."""
     n, b = self.n_div_samples, tf.shape(obs)[0]
     tiled = tf.tile(obs, [n, 1])  # [N·B, obs_dim], sample-major
-    act, logp = self.actor.sample(tiled)
+    act, logp = self.actor.sample(tiled, self.rng)
     logp_b = self.behavior_actor.log_prob(tiled, clip_inside(act, self.low, self.high))
     return tf.reduce_mean(tf.reshape(logp - logp_b, [n, b]), axis=0)
 
   def q_target(self, reward, next_obs, discount):
-    next_act, next_logp = self.actor.sample(next_obs)
+    next_act, next_logp = self.actor.sample(next_obs, self.rng)
     q_next = ensemble_q(tf.stack([q(next_obs, next_act) for q in self.q_targets]), self.lam)
     v_next = q_next - self.alpha_entropy * next_logp
     if self.value_penalty:
       v_next -= self.alpha * self.divergence(next_obs)
     return tf.stop_gradient(reward + self.discount * discount * v_next)
 
+  def _divergence_from(self, m, std, obs):
+    """`divergence(obs)` given π's params (m, σ) on obs: π and π_b each run once on the B states
+    and their params are tiled for the N samples (the same numbers as N forward passes on the
+    tiled states), with the same draws from the generator."""
+    n, b = self.n_div_samples, tf.shape(obs)[0]
+    m_b, std_b = self.behavior_actor.params(obs)
+    tile = lambda x: tf.tile(x, [n, 1])  # sample-major, as `divergence`
+    act, logp = self.actor.sample_from(tile(m), tile(std), self.rng.normal([n * b, self.act_dim]))
+    logp_b = self.behavior_actor.log_prob_from(tile(m_b), tile(std_b),
+                                               clip_inside(act, self.low, self.high))
+    return tf.reduce_mean(tf.reshape(logp - logp_b, [n, b]), axis=0)
+
   def update(self, batch):
-    """One BRAC step (targets → Q → policy → α → α_e) on a batch dict s1, a1, r, s2, discount."""
+    """One BRAC step (targets → Q → policy → α → α_e) on a batch dict s1, a1, r, s2, discount:
+    `update_reference`'s mathematics with each network run once per state set (π on s′ and on s
+    serves the sample and the N divergence samples) and fused Adam steps."""
+    if self.reference_update:
+      return self.update_reference(batch)
+    s1, a1, s2, discount = batch['s1'], batch['a1'], batch['s2'], batch['discount']
+    polyak(self._q_vars, self._q_target_vars, self.tau, reference=False)
+    m2, std2 = self.actor.params(s2)
+    next_act, next_logp = self.actor.sample_from(m2, std2, self.rng.normal(tf.shape(m2)))
+    q_next = ensemble_q(tf.stack([q(s2, next_act) for q in self.q_targets]), self.lam)
+    v_next = q_next - self.alpha_entropy * next_logp
+    if self.value_penalty:
+      v_next -= self.alpha * self._divergence_from(m2, std2, s2)
+    target = tf.stop_gradient(batch['r'] + self.discount * discount * v_next)
+    with tf.GradientTape() as tape:
+      q_loss = tf.add_n([tf.reduce_mean(tf.square(q(s1, a1) - target)) for q in self.qs])
+    adam_step(self.q_optimizer, tape.gradient(q_loss, self._q_vars))
+
+    use_q = tf.cast(self.global_step > self.warm_start, tf.float32)
+    with tf.GradientTape() as tape:
+      m1, std1 = self.actor.params(s1)
+      act, logp = self.actor.sample_from(m1, std1, self.rng.normal(tf.shape(m1)))
+      div = self._divergence_from(m1, std1, s1)
+      q_pi = ensemble_q(tf.stack([q(s1, act) for q in self.qs]), self.lam)
+      p_loss = tf.reduce_mean(tf.stop_gradient(self.alpha_entropy) * logp
+                              + tf.stop_gradient(self.alpha) * div - use_q * q_pi)
+    adam_step(self.actor_optimizer, tape.gradient(p_loss, self.actor.trainable_variables))
+    return self._coefficient_steps(s1, p_loss, q_loss, div, q_pi, logp)
+
+  def update_reference(self, batch):
+    """`update` as first written: π run again on the N tiled copies of the states, Adam in
+    elementwise ops (the bench's and the tests' reference)."""
     s1, a1, s2 = batch['s1'], batch['a1'], batch['s2']
     polyak(self._q_vars, self._q_target_vars, self.tau)
     target = self.q_target(batch['r'], s2, batch['discount'])
@@ -100,24 +147,29 @@ class BRACAgent(tf.Module):
 
     use_q = tf.cast(self.global_step > self.warm_start, tf.float32)  # as BRAC: strictly after
     with tf.GradientTape() as tape:
-      act, logp = self.actor.sample(s1)
+      act, logp = self.actor.sample(s1, self.rng)
       div = self.divergence(s1)
       q_pi = ensemble_q(tf.stack([q(s1, act) for q in self.qs]), self.lam)
       p_loss = tf.reduce_mean(tf.stop_gradient(self.alpha_entropy) * logp
                               + tf.stop_gradient(self.alpha) * div - use_q * q_pi)
     self.actor_optimizer.apply(tape.gradient(p_loss, self.actor.trainable_variables))
+    return self._coefficient_steps(s1, p_loss, q_loss, div, q_pi, logp)
 
+  def _coefficient_steps(self, s1, p_loss, q_loss, div, q_pi, logp):
+    """α and α_e steps (if trained) with the updated π; the step count; the diagnostics."""
+    reference = self.reference_update
     if self.train_alpha:
       div = tf.stop_gradient(self.divergence(s1))
       with tf.GradientTape() as tape:
         a_loss = -tf.reduce_mean(self.alpha * (div - self.target_divergence))
-      self.alpha_optimizer.apply(tape.gradient(a_loss, [self.alpha_var]))
+      adam_step(self.alpha_optimizer, tape.gradient(a_loss, [self.alpha_var]), reference)
     if self.train_alpha_entropy:
-      _, logp = self.actor.sample(s1)
+      _, logp = self.actor.sample(s1, self.rng)
       with tf.GradientTape() as tape:
         e_loss = tf.reduce_mean(self.alpha_entropy * tf.stop_gradient(-logp
                                                                       - self.target_entropy))
-      self.alpha_entropy_optimizer.apply(tape.gradient(e_loss, [self.alpha_entropy_var]))
+      adam_step(self.alpha_entropy_optimizer,
+                tape.gradient(e_loss, [self.alpha_entropy_var]), reference)
     self.global_step.assign_add(1)
     return {'q_loss': q_loss, 'p_loss': p_loss, 'divergence': tf.reduce_mean(div),
             'q_mean': tf.reduce_mean(q_pi), 'alpha': self.alpha,
@@ -127,7 +179,7 @@ class BRACAgent(tf.Module):
     """BRAC's MaxQ policy: N samples from π, the one the first Q net rates highest."""
     n = self.n_max_q_samples
     tiled = tf.tile(obs, [n, 1])
-    act, _ = self.actor.sample(tiled)
+    act, _ = self.actor.sample(tiled, self.rng)
     candidates = tf.reshape(act, [n, -1, self.act_dim])
     scores = tf.reshape(self.qs[0](tiled, act), [n, -1])
     return argmax_rows(candidates, scores)
@@ -136,4 +188,4 @@ class BRACAgent(tf.Module):
     return {'main': self.actor.mode, 'max_q': self.max_q_action}
 
   def export_modules(self):
-    return {'actor': self.actor, 'q0': self.qs[0]}
+    return {'actor': self.actor, 'q0': self.qs[0], 'rng': self.rng}

@@ -1,6 +1,14 @@
 """Pieces the BRAC-protocol offline agents share (reference/brac_protocol.md §1, §4)."""
 import tensorflow as tf
 
+NOISE_STREAM = 1  # Philox key of the agents' noise; the model-free loop's batch sampler uses key 0
+
+
+def noise_generator(seed):
+  """An agent's own random stream, checkpointed with the agent (so a resume is exact): Philox
+  with key NOISE_STREAM and counter `seed`, independent of the batch sampler's stream."""
+  return tf.random.Generator.from_seed([seed, NOISE_STREAM])
+
 
 @tf.custom_gradient
 def relu_v2(x):
@@ -21,9 +29,23 @@ def ensemble_q(q_values, lam):
   return lam * tf.reduce_min(q_values, axis=0) + (1.0 - lam) * tf.reduce_max(q_values, axis=0)
 
 
-def polyak(source_vars, target_vars, tau):
+def adam_step(optimizer, grads, reference=False):
+  """optimizer.apply_fused(grads), or the elementwise `apply` of the reference implementations."""
+  if reference:
+    optimizer.apply(grads)
+  else:
+    optimizer.apply_fused(grads)
+
+
+def polyak(source_vars, target_vars, tau, reference=True):
+  """target ← τ·source + (1 − τ)·target; `reference=False`: the same as target −= τ·(target −
+  source) in two passes (a subtraction and TF's fused in-place update) instead of four."""
   for v, tv in zip(source_vars, target_vars):
-    tv.assign(tau * v + (1.0 - tau) * tv)
+    if reference:
+      tv.assign(tau * v + (1.0 - tau) * tv)
+    else:
+      tf.raw_ops.ResourceApplyGradientDescent(var=tv.handle, alpha=tf.constant(tau, tv.dtype),
+                                              delta=tv - v)
 
 
 def clip_inside(action, low, high, margin=1e-3):

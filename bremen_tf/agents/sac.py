@@ -9,6 +9,7 @@ import gin
 import numpy as np
 import tensorflow as tf
 
+from bremen_tf.agents.common import adam_step, noise_generator, polyak
 from bremen_tf.networks import MLP
 from bremen_tf.optim import Adam
 
@@ -39,15 +40,24 @@ class TanhGaussianActor(tf.Module):
     m, _ = self.params(obs)
     return tf.tanh(m) * self.mag + self.center
 
-  def sample(self, obs):
-    """A reparameterised sample and its log-density (tanh and scale Jacobians included)."""
+  def sample(self, obs, rng):
+    """A reparameterised sample and its log-density (tanh and scale Jacobians included); the
+    noise comes from `rng`, a tf.random.Generator."""
     m, std = self.params(obs)
-    u = m + std * tf.random.normal(tf.shape(m))
+    return self.sample_from(m, std, rng.normal(tf.shape(m)))
+
+  def sample_from(self, m, std, noise):
+    """`sample` from given params (m, σ) and standard normal noise."""
+    u = m + std * noise
     return self._squash(u), self._log_prob_u(u, m, std)
 
   def log_prob(self, obs, action):
     """log π(action | obs) for actions strictly inside the bounds."""
     m, std = self.params(obs)
+    return self.log_prob_from(m, std, action)
+
+  def log_prob_from(self, m, std, action):
+    """`log_prob` from given params (m, σ)."""
     y = tf.clip_by_value((action - self.center) / self.mag, -1.0 + 1e-6, 1.0 - 1e-6)
     return self._log_prob_u(tf.atanh(y), m, std)
 
@@ -77,8 +87,10 @@ class Sac(tf.Module):
 
   def __init__(self, obs_dim, act_dim, seed=0, actor_hidden=(200, 200), q_hidden=(300, 300),
                n_q=2, learning_rate=5e-4, discount=0.99, tau=0.005, target_entropy=None,
-               copy_targets_at_init=False):
+               copy_targets_at_init=False, reference_update=False):
     super().__init__(name='sac')
+    # True: Adam in elementwise ops, as first written (the reference of the tests and the bench).
+    self.reference_update = reference_update
     self.actor = TanhGaussianActor(obs_dim, act_dim, actor_hidden, seed=seed)
     self.qs = [QNetwork(obs_dim, act_dim, q_hidden, seed + 1 + k, f'q{k}') for k in range(n_q)]
     # BRAC initialises the target nets independently and never hard-copies them (quirk 3);
@@ -90,6 +102,7 @@ class Sac(tf.Module):
         for v, tv in zip(q.trainable_variables, qt.trainable_variables):
           tv.assign(v)
     self.log_alpha = tf.Variable(0.0, name='log_alpha')
+    self.rng = noise_generator(seed)
     self.target_entropy = float(-act_dim if target_entropy is None else target_entropy)
     self.discount, self.tau = discount, tau
     self._q_vars = [v for q in self.qs for v in q.trainable_variables]
@@ -103,27 +116,28 @@ class Sac(tf.Module):
 
   def update(self, obs, act, reward, next_obs, discount):
     """One BRAC SAC step on a batch; returns a dict of scalar diagnostics."""
-    for v, tv in zip(self._q_vars, self._q_target_vars):
-      tv.assign(self.tau * v + (1.0 - self.tau) * tv)
+    polyak(self._q_vars, self._q_target_vars, self.tau, self.reference_update)
     alpha = tf.exp(self.log_alpha)
 
-    next_act, next_logp = self.actor.sample(next_obs)
+    next_act, next_logp = self.actor.sample(next_obs, self.rng)
     next_v = self._min_q(self.q_targets, next_obs, next_act) - alpha * next_logp
     target = tf.stop_gradient(reward + self.discount * discount * next_v)
     with tf.GradientTape() as tape:
       q_loss = tf.add_n([tf.reduce_mean(tf.square(q(obs, act) - target)) for q in self.qs])
-    self.q_optimizer.apply(tape.gradient(q_loss, self._q_vars))
+    adam_step(self.q_optimizer, tape.gradient(q_loss, self._q_vars), self.reference_update)
 
     with tf.GradientTape() as tape:
-      new_act, logp = self.actor.sample(obs)
+      new_act, logp = self.actor.sample(obs, self.rng)
       p_loss = tf.reduce_mean(alpha * logp - self._min_q(self.qs, obs, new_act))
-    self.actor_optimizer.apply(tape.gradient(p_loss, self.actor.trainable_variables))
+    adam_step(self.actor_optimizer, tape.gradient(p_loss, self.actor.trainable_variables),
+              self.reference_update)
 
-    _, logp = self.actor.sample(obs)
+    _, logp = self.actor.sample(obs, self.rng)
     with tf.GradientTape() as tape:
       a_loss = tf.reduce_mean(tf.exp(self.log_alpha)
                               * tf.stop_gradient(-logp - self.target_entropy))
-    self.alpha_optimizer.apply(tape.gradient(a_loss, [self.log_alpha]))
+    adam_step(self.alpha_optimizer, tape.gradient(a_loss, [self.log_alpha]),
+              self.reference_update)
     return {'q_loss': q_loss, 'p_loss': p_loss, 'alpha': alpha,
             'entropy': -tf.reduce_mean(logp)}
 
@@ -131,12 +145,12 @@ class Sac(tf.Module):
   def train_and_act(self, obs, act, reward, next_obs, discount, act_obs):
     """`update` on the batch, then a stochastic action for `act_obs` [1, obs_dim]."""
     info = self.update(obs, act, reward, next_obs, discount)
-    action, _ = self.actor.sample(act_obs)
+    action, _ = self.actor.sample(act_obs, self.rng)
     return action, info
 
   @tf.function(reduce_retracing=True)
   def act_sample(self, obs):
-    return self.actor.sample(obs)[0]
+    return self.actor.sample(obs, self.rng)[0]
 
   @tf.function(reduce_retracing=True)
   def act_mode(self, obs):
