@@ -54,10 +54,10 @@ def train_behavior_policy(run, env_id=gin.REQUIRED, seed=0, total_steps=500_000,
   state = {'evals': [], 'partial': None, 'elapsed_s': 0.0}
   if os.path.exists(state_path):  # resume from the last consistent save
     state = fileio.read_json(state_path)
-    ckpt.restore(state['checkpoint']).assert_existing_objects_matched()
+    saved = _saved_checkpoint(run, state)
+    ckpt.restore(saved).assert_existing_objects_matched()
     # Runs saved before saves were crash-safe kept one replay file beside the checkpoints.
-    replay.load(_replay_path(state['checkpoint']) if 'saves' in state
-                else run.file('replay.npz'))
+    replay.load(_replay_path(saved) if 'saves' in state else run.file('replay.npz'))
     run.truncate_metrics(int(step_var.numpy()))
     log(f'Resuming {env_id} from step {int(step_var.numpy())} '
         f'({replay.size} transitions in replay).')
@@ -143,15 +143,23 @@ def _checkpoint(ckpt, step_var, step, replay, run, state, loop_state):
   train_state.json atomically, then deletes the older ones: a kill at any instant leaves a run
   that resumes from one consistent save (as RunState.save does for the offline runs)."""
   directory = run.file('checkpoints')
-  checkpoints.remove_all_but(directory, state.get('checkpoint'))  # what a killed save left
+  checkpoints.remove_all_but(directory, _saved_checkpoint(run, state))  # what a killed save left
   step_var.assign(step)
   saves = state.get('saves', 0) + 1
   path = checkpoints.write(ckpt, os.path.join(directory, f'save-{saves}'))
   replay.save(_replay_path(path))  # 'save-<n>.replay.npz': kept and deleted with its checkpoint
-  state.update(checkpoint=path, saves=saves, resume=loop_state)
+  state.update(checkpoint=os.path.relpath(path, run.path), saves=saves, resume=loop_state)
   fileio.write_json(run.file('train_state.json'), state)
   checkpoints.mark_latest(path)
   checkpoints.remove_all_but(directory, path)
+
+
+def _saved_checkpoint(run, state):
+  """The checkpoint train_state.json names, in this run directory (relative since runs became
+  relocatable; an older state's absolute path is mapped to the same file name here)."""
+  if 'checkpoint' not in state:
+    return None
+  return run.file('checkpoints', os.path.basename(state['checkpoint']))
 
 
 def _replay_path(checkpoint):

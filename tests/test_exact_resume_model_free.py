@@ -30,7 +30,7 @@ def checkpoint_values(run_path):
   """Every tensor of the checkpoint train_state.json names (weights, optimiser moments, random
   generator states, counters), by key."""
   state = fileio.read_json(os.path.join(run_path, 'train_state.json'))
-  reader = tf.train.load_checkpoint(state['checkpoint'])
+  reader = tf.train.load_checkpoint(os.path.join(run_path, state['checkpoint']))
   return {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map()
           if not k.startswith('save_counter')}
 
@@ -132,10 +132,9 @@ def test_sac_behavior_training_resumes_bit_for_bit(tmp_path, monkeypatch):
   train_sac(path, 250)
   assert [int(r['step']) for r in runs.read_metrics(path)] == [50, 100, 150, 200, 250]
   assert_same_run(path, reference)
-  state = fileio.read_json(os.path.join(path, 'train_state.json'))
-  with np.load(state['checkpoint'] + '.replay.npz') as ours, \
-       np.load(fileio.read_json(os.path.join(reference, 'train_state.json'))['checkpoint']
-               + '.replay.npz') as theirs:
+  replay = lambda run: os.path.join(run, fileio.read_json(os.path.join(
+      run, 'train_state.json'))['checkpoint'] + '.replay.npz')
+  with np.load(replay(path)) as ours, np.load(replay(reference)) as theirs:
     assert int(ours['size']) == 350
     for key in theirs.files:
       np.testing.assert_array_equal(ours[key], theirs[key], err_msg=key)
