@@ -309,9 +309,15 @@ def test_unusable_minari_datasets_fail_clearly(minari_root, hopper_eps):
   with pytest.raises(DatasetError, match=r"key 'observations': expected width 27 for Ant-v5 "
                                          r'\(Ant-v5 is served without contact forces'):
     load_minari('test/ant/tiny-v0')
+  defaults = gymnasium.spec('Hopper-v5').kwargs | {'ctrl_cost_weight': 1e-3,
+                                                   'healthy_z_range': (0.7, float('inf'))}
+  write_minari('test/hopper/defaults-v0', hopper_eps[:2],
+               env=gymnasium.make('Hopper-v5', **defaults).spec)
+  assert load_minari('test/hopper/defaults-v0').metadata['env_id'] == 'Hopper-v5'  # kwargs = ours
   write_minari('test/hopper/cost-v0', hopper_eps[:2],
                env=gymnasium.make('Hopper-v5', ctrl_cost_weight=0.5).spec)
-  with pytest.raises(DatasetError, match='made with ctrl_cost_weight=0.5, which changes'):
+  with pytest.raises(DatasetError, match='made with ctrl_cost_weight=0.5, which changes what it '
+                                         'computes; ours uses 0.001'):
     load_minari('test/hopper/cost-v0')
   with pytest.raises(DatasetError, match="collected on 'Hopper-v5', but env_id is "
                                          "'bremen/Hopper-v0'"):

@@ -8,6 +8,7 @@ downloads. The env comes from the dataset's env spec (or an explicit `env_id` wh
 terminations become `terminals`, truncations `timeouts`. Image or dict spaces, non-MuJoCo envs
 and env kwargs that change what the env computes are DatasetErrors naming the dataset.
 """
+import inspect
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ import warnings
 from importlib import metadata as package_metadata
 
 import gymnasium
+from gymnasium.envs.registration import load_env_creator
 import numpy as np
 
 from bremen_tf import envs
@@ -74,14 +76,32 @@ def resolve_env(where, ds, env_id=None):
         f'{where}: env {spec.id!r} is not served: only the MuJoCo locomotion envs '
         f'{", ".join(envs.LOCOMOTION_ENV_IDS)} have tested imagination reward and termination '
         'functions here.')
-  ours = envs.get_spec(spec.id)
-  registered = gymnasium.spec(ours.gym_id).kwargs
   for key, value in (spec.kwargs or {}).items():
-    if key not in IGNORED_ENV_KWARGS and value != ours.make_kwargs.get(key, registered.get(key)):
+    ours = _our_kwarg(spec.id, key)
+    if key not in IGNORED_ENV_KWARGS and not _same(value, ours):
       raise DatasetError(f'{where}: env {spec.id!r} was made with {key}={value!r}, which '
-                         f'changes what it computes; ours uses '
-                         f'{ours.make_kwargs.get(key, registered.get(key, "the default"))!r}.')
+                         f'changes what it computes; ours uses {ours!r}.')
   return spec.id
+
+
+def _our_kwarg(env_id, key):
+  """The value our env uses for a make kwarg: ours, else the registration's, else the
+  constructor's default (None if the constructor has no such argument)."""
+  ours = envs.get_spec(env_id)
+  registered = gymnasium.spec(ours.gym_id)
+  if key in ours.make_kwargs:
+    return ours.make_kwargs[key]
+  if key in registered.kwargs:
+    return registered.kwargs[key]
+  param = inspect.signature(load_env_creator(registered.entry_point)).parameters.get(key)
+  return None if param is None or param.default is inspect.Parameter.empty else param.default
+
+
+def _same(a, b):
+  """Equal values; sequences element-wise (an env spec stored as JSON turns tuples into lists)."""
+  if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+    return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+  return a == b
 
 
 def load_minari(name, env_id=None):
