@@ -52,6 +52,7 @@ def read_run(path):
           'size': (dataset_label(external) if external
                    else binding(config, 'train_offline.dataset_size', '1m').lower()),
           'noise': binding(config, 'train_offline.noise', 'pure'), 'external': external,
+          'reference_scores': data.get('reference_scores'),
           'finished': os.path.exists(os.path.join(path, 'DONE')),
           'dataset_return': ((state.get('dataset') or {}).get('behavior_returns') or {}).get('mean')}
   last = metrics[-1]
@@ -147,7 +148,10 @@ def write_size(size, records, out_dir):
 
   # Returns table: ours (n seeds) | paper, per env.
   header = ['Method'] + [f'{e}: ours' for e in envs] + [f'{e}: paper' for e in envs]
-  ret_rows = [['Dataset'] + [f'{dataset[e]:.0f}' for e in envs]
+  refs = {r['env']: r['reference_scores'] for r in records if r.get('reference_scores')}
+  ret_rows = [['Dataset'] + [f'{dataset[e]:.0f}' + (
+      f', normalised {100 * (dataset[e] - refs[e]["min"]) / (refs[e]["max"] - refs[e]["min"]):.1f}'
+      if e in refs else '') for e in envs]
               + [str(paper.get('dataset', {}).get(e, ('—',))[0]) for e in envs]]
   ratio_rows, csv_rows, budgets, orders = [], [], [], []
   ours_means = {e: {} for e in envs}
@@ -230,7 +234,8 @@ def write_size(size, records, out_dir):
           '(BREMEN/ME-TRPO: whole episodes totalling >= 3000 steps; BC/BCQ/BRAC: 10 episodes), '
           'deterministic policies except BCQ and BRAC (max Q), which pick the best of 10 samples '
           'by Q; "normalised" (datasets with reference scores) is 100 (R − min) / (max − min), '
-          'mean ± std over seeds. Our Dataset row is the mean return of the complete episodes in our dataset. '
+          'mean ± std over seeds. Our Dataset row is the mean return of the complete episodes in '
+          'our dataset. '
           'The paper\'s numbers were measured at the full budgets on MuJoCo-1.31-era envs.\n\n'
           + results.markdown_table(header, ret_rows)
           + '\n## Ratio to the dataset return (ours vs the paper)\n\n'

@@ -24,6 +24,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMOKE = ['--gin_file=gin/d4rl/hopper_medium.gin', '--gin_file=gin/smoke/offline.gin',
          '--gin_bindings=train_offline.outer_iterations=1', '--tf_threads=1']
 HOPPER_REFS = D4RL_ROBOTS['hopper'][1:]
+REFS = {'min': HOPPER_REFS[0], 'max': HOPPER_REFS[1]}
 KEYS = ('observations', 'actions', 'rewards', 'next_observations', 'terminals', 'timeouts')
 
 
@@ -222,6 +223,9 @@ def test_tables_show_the_normalised_score_per_dataset(trained, tmp_path):
     score = float(runs_metrics(trained[name][0])[-1]['eval_normalized_score'])
     assert row['method'] == method and float(row['normalized_mean']) == pytest.approx(score)
     assert f'(n=1), normalised {score:.1f} ± 0.0' in md and 'dataset `' in md
+    behavior = json.load(open(trained[name][0] / 'train_state.json'))['dataset'][
+        'behavior_returns']['mean']
+    assert f'| Dataset | {behavior:.0f}, normalised {normalized_score(behavior, REFS):.1f} |' in md
 
 
 def runs_metrics(root):
