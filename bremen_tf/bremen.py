@@ -16,6 +16,7 @@ run continues from the last checkpoint.
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
 
@@ -29,7 +30,9 @@ from bremen_tf.imagined_trpo import ImaginedTRPO
 from bremen_tf.model_diagnostics import model_diagnostics
 from bremen_tf.policies import GaussianPolicy, behavior_clone
 from bremen_tf.resumable_fit import FIT_STAGE, fit_dynamics
-from bremen_tf.run_state import RunState, load_run_dataset
+from bremen_tf.data import sources
+from bremen_tf.data.external import add_normalized_scores, normalized_score
+from bremen_tf.run_state import RunState, record_dataset
 
 POLICY_INITS = ('bc', 'bc_unit_std', 'random')
 
@@ -42,13 +45,14 @@ def split_sequential(dataset, validation_fraction):
 
 
 def dynamics_cache_key(env_id, noise, dataset_size, n, validation_fraction, seed, dynamics):
-  """Everything the fitted ensemble depends on (the fit is deterministic given these)."""
+  """Everything the fitted ensemble depends on (the fit is deterministic given these). For a
+  Minari or D4RL dataset, `noise` is its binding ('minari:...') and `dataset_size` its length."""
   key = dict(env_id=env_id, noise=noise, dataset_size=dataset_size, n=n, seed=seed,
              validation_fraction=validation_fraction, n_models=dynamics.n_models,
              hidden=list(dynamics.net_sizes), learning_rate=dynamics.optimizer.learning_rate,
              **dynamics.fit_defaults)
   digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
-  name = f'{env_id.replace("/", "_")}_{noise}_{dataset_size}_seed{seed}_{digest}'
+  name = re.sub(r'[^\w.+-]', '_', f'{env_id}_{noise}_{dataset_size}_seed{seed}_{digest}')
   return name, key
 
 
@@ -125,16 +129,23 @@ def trpo_iteration(trainer, updates):
   return {'imagined': imagined, 'row': row}
 
 
+def describe_return(row, prefix='eval'):
+  """'123.4 ± 5.6', with the normalised score when the dataset has reference scores."""
+  text = f'{row[f"{prefix}_return_mean"]:.1f} ± {row[f"{prefix}_return_std"]:.1f}'
+  score = row.get(f'{prefix}_normalized_score')
+  return text + (f' (normalised {score:.1f})' if score is not None else '')
+
+
 def describe_iteration(row):
-  return (f'real return {row["eval_return_mean"]:.1f} ± {row["eval_return_std"]:.1f} | '
+  return (f'real return {describe_return(row)} | '
           f'imagined {row["imagined_return_mean"]:.1f} | KL to BC {row["kl_to_behavior"]:.3g} | '
           f'accepted {row["accept_rate"]:.0%} | {row["imagined_steps_per_s"]:,.0f} imagined '
           'steps/s')
 
 
 @gin.configurable(denylist=['run', 'seed', 'log'])
-def train_offline(run, seed=0, env_id=gin.REQUIRED, noise='pure', dataset_size='1m',
-                  data_dir=None, validation_fraction=0.15, policy_init='bc',
+def train_offline(run, seed=0, env_id=None, noise='pure', dataset_size='1m',
+                  data_dir=None, dataset=None, validation_fraction=0.15, policy_init='bc',
                   outer_iterations=250, updates_per_iteration=25, eval_min_steps=3000,
                   checkpoint_every=1, reset_bank_size=10_000, horizon=None, eval_model=False,
                   dynamics_cache_dir=None, algorithm='bremen', log=print):
@@ -144,16 +155,26 @@ def train_offline(run, seed=0, env_id=gin.REQUIRED, noise='pure', dataset_size='
   baselines of bremen_tf/model_free.py on the same dataset. `dynamics_cache_dir`, if set, shares
   one dynamics fit between runs with the same data, seed and ensemble settings (e.g. BREMEN and
   ME-TRPO): the fit is deterministic given those, so this only saves time.
+
+  `dataset` None is the BRAC-protocol dataset of (`env_id`, `noise`, `dataset_size`);
+  'minari:<id or path>' and 'd4rl:<path>' read those datasets, whose env is theirs (`env_id`, if
+  bound, must agree) and whose reference scores give `eval_normalized_score` (x100) beside every
+  evaluation return (bremen_tf/data/sources.py).
   """
   if algorithm != 'bremen':
     from bremen_tf import model_free  # pylint: disable=g-import-not-at-top
     return model_free.train_model_free(run, seed=seed, algorithm=algorithm, env_id=env_id,
                                        noise=noise, dataset_size=dataset_size,
-                                       data_dir=data_dir, log=log)
+                                       data_dir=data_dir, dataset=dataset, log=log)
   if policy_init not in POLICY_INITS:
     raise ValueError(f'policy_init must be one of {POLICY_INITS}, got {policy_init!r}.')
   if not 0.0 < validation_fraction < 1.0:
     raise ValueError(f'validation_fraction must be in (0, 1), got {validation_fraction}.')
+  # The data first: its env decides the models, and a bad dataset fails before any work.
+  data = sources.load_source(dataset, env_id, noise, dataset_size, data_dir, log=log)
+  env_id, refs = data.metadata['env_id'], data.metadata.get('reference_scores')
+  if dataset is not None:  # the dynamics cache tells datasets apart by binding and length
+    noise, dataset_size = dataset, len(data)
   spec = envs.get_spec(env_id)
   tf.random.set_seed(seed)
   np.random.seed(seed)
@@ -169,16 +190,14 @@ def train_offline(run, seed=0, env_id=gin.REQUIRED, noise='pure', dataset_size='
                              trainer=trainer, iteration=iteration)
   run_state = RunState(run, ckpt, iteration, log=log)
   state, save = run_state.state, run_state.save
-
-  # --- data -------------------------------------------------------------------------------------
-  dataset = load_run_dataset(run_state, env_id, noise, dataset_size, data_dir, log=log)
+  record_dataset(run_state, sources.run_record(data, noise))
 
   # --- dynamics -----------------------------------------------------------------------------------
   if state['stage'] in ('start', FIT_STAGE):
-    train, validation = split_sequential(dataset, validation_fraction)
+    train, validation = split_sequential(data, validation_fraction)
     cached = None
     if dynamics_cache_dir:
-      cache_name, cache_key = dynamics_cache_key(env_id, noise, dataset_size, len(dataset),
+      cache_name, cache_key = dynamics_cache_key(env_id, noise, dataset_size, len(data),
                                                  validation_fraction, seed, dynamics)
       cached = load_cached_dynamics(dynamics_cache_dir, cache_name, dynamics)
     t0 = time.time()
@@ -202,8 +221,8 @@ def train_offline(run, seed=0, env_id=gin.REQUIRED, noise='pure', dataset_size='
   if state['stage'] == 'dynamics':
     if use_bc:
       t0 = time.time()
-      log(f'[bc] behaviour cloning on {len(dataset):,} transitions')
-      _, history = behavior_clone(bc_policy, dataset.observations, dataset.actions, seed=seed,
+      log(f'[bc] behaviour cloning on {len(data):,} transitions')
+      _, history = behavior_clone(bc_policy, data.observations, data.actions, seed=seed,
                                   log=lambda m: log(f'[bc] {m}'))
       state['bc'] = {'final_loss': history[-1][1], 'seconds': time.time() - t0}
     if policy_init != 'random':
@@ -214,17 +233,18 @@ def train_offline(run, seed=0, env_id=gin.REQUIRED, noise='pure', dataset_size='
   eval_fn = tf.function(lambda obs: policy.mean_log_std(obs)[0])
 
   def evaluate(it):
-    return evaluate_policy(env_id, eval_fn, eval_min_steps, seed=10_000 * (seed + 1) + 100 * it,
-                           model=(dynamics, policy, spec.reward_fn) if eval_model else None,
-                           diagnostics_seed=seed + it)
+    return add_normalized_scores(evaluate_policy(
+        env_id, eval_fn, eval_min_steps, seed=10_000 * (seed + 1) + 100 * it,
+        model=(dynamics, policy, spec.reward_fn) if eval_model else None,
+        diagnostics_seed=seed + it), refs)
 
   if state['stage'] == 'bc':
     row = {'iteration': 0, 'step': 0, 'trpo_updates': 0, 'imagined_steps': 0,
            **evaluate(0)}
     run.log_metrics(row, step=0)
     which = {'bc': 'BC policy', 'bc_unit_std': 'BC mean, σ=1', 'random': 'random init'}
-    log(f'[eval] iteration 0 ({which[policy_init]}): return {row["eval_return_mean"]:.1f} '
-        f'± {row["eval_return_std"]:.1f} ({row["eval_episodes"]} episodes)')
+    log(f'[eval] iteration 0 ({which[policy_init]}): return {describe_return(row)} '
+        f'({row["eval_episodes"]} episodes)')
     state['initial_eval'] = row
     save('trpo')
 
@@ -254,5 +274,9 @@ def train_offline(run, seed=0, env_id=gin.REQUIRED, noise='pure', dataset_size='
       'sampling_std': policy.sampling_std})
   log(f'Exported the policy to {export_dir}')
   final = run.read_metrics()[-1]
-  return {'final_eval_return_mean': float(final['eval_return_mean']),
-          'iterations': outer_iterations, 'export_dir': export_dir}
+  summary = {'final_eval_return_mean': float(final['eval_return_mean']),
+             'iterations': outer_iterations, 'export_dir': export_dir}
+  if refs:
+    summary['final_eval_normalized_score'] = normalized_score(summary['final_eval_return_mean'],
+                                                              refs)
+  return summary

@@ -20,7 +20,9 @@ from bremen_tf import envs, evaluation, export, runs
 from bremen_tf.agents.bc import BCAgent
 from bremen_tf.agents.bcq import BCQAgent
 from bremen_tf.agents.brac import BRACAgent
-from bremen_tf.run_state import RunState, load_run_dataset
+from bremen_tf.data import sources
+from bremen_tf.data.external import add_normalized_scores, normalized_score
+from bremen_tf.run_state import RunState, record_dataset
 
 ALGORITHMS = ('bc', 'bcq', 'brac')
 # BRAC protocol: BC 300k steps (run_bc.sh), BCQ and BRAC 500k.
@@ -128,9 +130,9 @@ def make_agent(algorithm, obs_dim, act_dim, seed):
 
 
 @gin.configurable(denylist=['run', 'seed', 'algorithm', 'env_id', 'noise', 'dataset_size',
-                            'data_dir', 'log'])
+                            'data_dir', 'dataset', 'log'])
 def train_model_free(run, seed, algorithm, env_id, noise, dataset_size, data_dir=None,
-                     train_steps=None, behavior_steps=300_000, eval_every=5000,
+                     dataset=None, train_steps=None, behavior_steps=300_000, eval_every=5000,
                      eval_episodes=20, checkpoint_every=20_000, log=print):
   """Runs (or resumes) one model-free offline run in `run`. Returns a summary dict.
 
@@ -144,11 +146,14 @@ def train_model_free(run, seed, algorithm, env_id, noise, dataset_size, data_dir
   runs.require_positive(train_steps=train_steps, eval_every=eval_every,
                         eval_episodes=eval_episodes, checkpoint_every=checkpoint_every,
                         behavior_steps=behavior_steps)
+  # The data first (see sources.py): its env decides the agent; a bad dataset fails first.
+  loaded = sources.load_source(dataset, env_id, noise, dataset_size, data_dir, log=log)
+  env_id, refs = loaded.metadata['env_id'], loaded.metadata.get('reference_scores')
   spec = envs.get_spec(env_id)
   agent, behavior, rng, step, run_state = setup_run(run, algorithm, spec, seed, log)
   state, save = run_state.state, run_state.save
-  dataset = load_run_dataset(run_state, env_id, noise, dataset_size, data_dir, log=log)
-  data = transition_tensors(dataset)
+  record_dataset(run_state, sources.run_record(loaded, noise))
+  data = transition_tensors(loaded)
 
   # --- BRAC's behaviour policy π_b --------------------------------------------------------------
   if state['stage'] == 'start':
@@ -163,14 +168,17 @@ def train_model_free(run, seed, algorithm, env_id, noise, dataset_size, data_dir
   policies = {name: tf.function(fn) for name, fn in agent.test_policies().items()}
 
   def evaluate(n_done):
-    return evaluate_test_policies(env_id, policies, eval_episodes,
-                                  seed=10_000 * (seed + 1) + n_done // eval_every * 100)
+    return add_normalized_scores(evaluate_test_policies(
+        env_id, policies, eval_episodes, seed=10_000 * (seed + 1) + n_done // eval_every * 100),
+        refs)
 
   def report(row):
     extra = ''.join(f' | {n}: {row[f"eval_{n}_return_mean"]:.1f}' for n in policies
                     if n != 'main')
+    score = row.get('eval_normalized_score')
+    score = f' (normalised {score:.1f})' if score is not None else ''
     log(f'[{algorithm}] step {row["step"]:,}/{train_steps:,}: real return '
-        f'{row["eval_return_mean"]:.1f} ± {row["eval_return_std"]:.1f}{extra}')
+        f'{row["eval_return_mean"]:.1f} ± {row["eval_return_std"]:.1f}{score}{extra}')
 
   if state['stage'] == 'behavior':
     row = {'iteration': 0, 'step': 0, 'train_steps': 0, **evaluate(0)}
@@ -204,4 +212,8 @@ def train_model_free(run, seed, algorithm, env_id, noise, dataset_size, data_dir
              'train_steps': train_steps, 'export_dir': export_dir}
   if 'eval_max_q_return_mean' in final:
     summary['final_eval_max_q_return_mean'] = float(final['eval_max_q_return_mean'])
+  if refs:
+    for key in [k for k in summary if k.endswith('_return_mean')]:
+      summary[key.replace('_return_mean', '_normalized_score')] = normalized_score(summary[key],
+                                                                                   refs)
   return summary

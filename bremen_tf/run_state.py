@@ -13,7 +13,6 @@ import os
 import tensorflow as tf
 
 from bremen_tf import checkpoints, fileio
-from bremen_tf.data import get_dataset
 from bremen_tf.errors import CheckpointError
 
 STATE_FILE = 'train_state.json'
@@ -78,12 +77,6 @@ class RunState:
     checkpoints.remove_all_but(self.directory, path)
 
 
-def load_run_dataset(run_state, env_id, noise, dataset_size, data_dir, log=print):
-  """The run's dataset (collected on first use), logged and recorded in the run state."""
-  dataset = get_dataset(env_id, noise, dataset_size, data_dir=data_dir, log=log)
-  behavior = dataset.metadata.get('behavior_returns') or {}
-  log(f'Dataset: {len(dataset):,} transitions of {env_id} {noise}, behaviour return '
-      f'{behavior.get("mean", float("nan")):.1f}')
-  run_state.state.setdefault('dataset', {'size': len(dataset), 'noise': noise,
-                                         'behavior_returns': behavior or None})
-  return dataset
+def record_dataset(run_state, record):
+  """Keeps the run's dataset record (sources.run_record) in the run state (the first one stays)."""
+  run_state.state.setdefault('dataset', record)

@@ -150,3 +150,10 @@ class RunDir:
 
   def mark_done(self, **summary):
     fileio.write_json(self.file(DONE_FILE), summary)
+
+  def close(self):
+    """Flushes TensorBoard and releases the directory (for callers that open it more than once)."""
+    if self._writer is not None:
+      self._writer.close()
+      self._writer = None
+    self._lock.close()

@@ -60,7 +60,7 @@ RANGES = {
 # Parameters whose default is None (or gin.REQUIRED): the type a binding must have.
 OPTIONAL = {'horizon': int, 'train_steps': int, 'block_rows': int, 'target_entropy': float,
             'target_return': float, 'data_dir': str, 'dynamics_cache_dir': str,
-            'behavior_policy_dir': str, 'env_id': str}
+            'behavior_policy_dir': str, 'env_id': str, 'dataset': str}
 
 # Parameters that also take None although their default is a value (None has a meaning there).
 NULLABLE = {'block_rows'}  # None: the whole batch as one block

@@ -5,8 +5,13 @@
   python launch/offline.py --gin_file=gin/halfcheetah_1m.gin \
       --gin_bindings="train_offline.noise = 'eps1'" --seed=1
 
-The dataset is collected with the shipped behaviour policy the first time it is needed. The run
-directory (default runs/offline/<gin file names>/seed<seed>) gets metrics.csv, TensorBoard events,
+The dataset is collected with the shipped behaviour policy the first time it is needed; a Minari
+dataset or a D4RL file instead (the env comes from the dataset, scores are also normalised):
+  python launch/offline.py --gin_file=gin/d4rl/hopper_medium.gin
+  python launch/offline.py --gin_file=gin/d4rl/hopper_medium.gin \
+      --gin_bindings="train_offline.dataset = 'd4rl:/data/hopper_medium-v2.hdf5'"
+
+The run directory (default runs/offline/<gin file names>/seed<seed>) gets metrics.csv, TensorBoard events,
 config.gin, operative_config.gin, provenance.json, checkpoints/ and the exported policy/.
 Run the same command again to resume an interrupted run; a finished run is never overwritten.
 """
@@ -29,7 +34,9 @@ def main(argv):
       FLAGS.root_dir or launch_common.default_root_dir(FLAGS.gin_file, FLAGS.seed))
   summary = bremen.train_offline(run, seed=FLAGS.seed, log=lambda m: print(m, flush=True))
   launch_common.finish_run(run, summary)
-  print(f'Done: final real return {summary["final_eval_return_mean"]:.1f}; '
+  score = summary.get('final_eval_normalized_score')
+  score = f' (normalised score {score:.1f})' if score is not None else ''
+  print(f'Done: final real return {summary["final_eval_return_mean"]:.1f}{score}; '
         f'policy exported to {summary["export_dir"]}', flush=True)
 
 

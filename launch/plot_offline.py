@@ -32,9 +32,11 @@ def load_run(path):
   iterations = [int(r['iteration']) for r in metrics]
   returns = [float(r['eval_return_mean']) for r in metrics]
   stds = [float(r['eval_return_std']) for r in metrics]
-  dataset = (state.get('dataset') or {}).get('behavior_returns') or {}
+  record = state.get('dataset') or {}
+  dataset = record.get('behavior_returns') or {}
   return {
-      'path': path, 'env_id': gin_binding(config, 'train_offline.env_id'),
+      'path': path, 'env_id': record.get('env_id') or gin_binding(config, 'train_offline.env_id'),
+      'external': record.get('dataset'),  # 'minari:...' / 'd4rl:...' (None: BRAC protocol)
       'size': gin_binding(config, 'train_offline.dataset_size', '1m'),
       'noise': gin_binding(config, 'train_offline.noise', 'pure'),
       'policy_init': gin_binding(config, 'train_offline.policy_init', 'bc'),
@@ -55,7 +57,8 @@ def main(argv):
   fig, axes = plt.subplots(1, len(data), figsize=(5.5 * len(data), 4), squeeze=False)
   table, csv_rows = [], []
   for ax, d in zip(axes[0], data):
-    name = f'{d["env_id"]} {d["noise"]} {d["size"]}'
+    name = (f'{d["env_id"]} {d["external"]}' if d['external']
+            else f'{d["env_id"]} {d["noise"]} {d["size"]}')
     label = 'BREMEN' if d['policy_init'] == 'bc' else f'policy_init={d["policy_init"]}'
     ax.plot(d['iterations'], d['returns'], 'o-', label=f'{label} (deterministic, real env)')
     lo = [m - s for m, s in zip(d['returns'], d['stds'])]

@@ -7,11 +7,14 @@ learning curves (offline_<size>_curves.png, numbers in offline_<size>_curves.csv
 Per env and method: mean ± std over seeds of the final evaluation return of the finished runs, the
 number of seeds, our return as a ratio to our dataset's return beside the paper's ratio, and the
 budget each cell ran with (read from the runs' config.gin and metrics). BRAC runs give two rows:
-BRAC (the mode) and BRAC (max Q). Unfinished runs are counted, not averaged.
+BRAC (the mode) and BRAC (max Q). Unfinished runs are counted, not averaged. Runs on a Minari
+or D4RL dataset (`train_offline.dataset`) are grouped by that dataset, and where it has reference
+scores each cell also gives the normalised score (x100, as D4RL papers report it).
 """
 import collections
 import glob
 import os
+import re
 
 from absl import flags
 import numpy as np
@@ -43,9 +46,14 @@ def read_run(path):
   state_path = os.path.join(path, 'train_state.json')
   state = fileio.read_json(state_path) if os.path.exists(state_path) else {}
   algorithm = binding(config, 'train_offline.algorithm', 'bremen')
-  base = {'path': path, 'env': env_name(binding(config, 'train_offline.env_id')),
-          'size': binding(config, 'train_offline.dataset_size', '1m').lower(),
-          'noise': binding(config, 'train_offline.noise', 'pure'),
+  data = state.get('dataset') or {}
+  external = data.get('dataset')  # 'minari:...' / 'd4rl:...': grouped by dataset, not by size
+  base = {'path': path,
+          'env': env_name(data.get('env_id') or binding(config, 'train_offline.env_id')),
+          'size': (dataset_label(external) if external
+                   else binding(config, 'train_offline.dataset_size', '1m').lower()),
+          'noise': binding(config, 'train_offline.noise', 'pure'), 'external': external,
+          'reference_scores': data.get('reference_scores'),
           'finished': os.path.exists(os.path.join(path, 'DONE')),
           'dataset_return': ((state.get('dataset') or {}).get('behavior_returns') or {}).get('mean')}
   last = metrics[-1]
@@ -64,6 +72,7 @@ def read_run(path):
     speed = [float(r['imagined_steps_per_s']) for r in metrics if r.get('imagined_steps_per_s')]
     return [dict(base, method=method, budget=budget, curve=curve,
                  final=float(last['eval_return_mean']),
+                 normalized=_float(last.get('eval_normalized_score')),
                  speed=f'{np.median(speed):,.0f} imagined steps/s' if speed else '')]
   steps = int(binding(config, 'train_model_free.train_steps', '0').replace('_', '') or 0)
   steps = steps or int(float(last['train_steps']))
@@ -78,8 +87,23 @@ def read_run(path):
     if method == 'brac_max_q' and algorithm != 'brac':
       continue
     curve = [(int(float(r['step'])) / steps, float(r[key])) for r in metrics]
-    records.append(dict(base, method=method, budget=budget, curve=curve, final=float(last[key])))
+    records.append(dict(base, method=method, budget=budget, curve=curve, final=float(last[key]),
+                        normalized=_float(last.get(key.replace('_return_mean',
+                                                               '_normalized_score')))))
   return records
+
+
+def dataset_label(binding):
+  """A file-name-safe label: 'minari:bremen-d4rl/hopper/medium-v0' ->
+  'bremen-d4rl_hopper_medium-v0', 'd4rl:/data/hopper_medium-v2.hdf5' -> 'hopper_medium-v2'."""
+  kind, name = binding.split(':', 1)
+  if kind == 'd4rl' or os.path.isabs(name):
+    name = os.path.splitext(os.path.basename(name.rstrip('/')))[0]
+  return re.sub(r'[^\w.-]+', '_', name).strip('_')
+
+
+def _float(text):
+  return float(text) if text not in (None, '') else None
 
 
 def describe_order(values):
@@ -106,12 +130,17 @@ def write_size(size, records, out_dir):
   cells = collections.defaultdict(list)
   for record in records:
     cells[(record['env'], record['method'])].append(record)
-  paper = OFFLINE.get(size, {})
+  external = records[0].get('external')  # one dataset per group (see read_run)
+  paper = {} if external else OFFLINE.get(size, {})
+  what = (f'dataset `{external}`' if external
+          else f'{size.upper()} transitions (`pure` BRAC-protocol data)')
 
   def stats(env, method):
     done = [r for r in cells[(env, method)] if r['finished']]
     finals = np.array([r['final'] for r in done])
-    return finals, len(cells[(env, method)]) - len(done)
+    scores = [r['normalized'] for r in done]
+    scores = np.array(scores) if scores and None not in scores else None
+    return finals, len(cells[(env, method)]) - len(done), scores
 
   dataset = {}
   for env in envs:
@@ -120,14 +149,17 @@ def write_size(size, records, out_dir):
 
   # Returns table: ours (n seeds) | paper, per env.
   header = ['Method'] + [f'{e}: ours' for e in envs] + [f'{e}: paper' for e in envs]
-  ret_rows = [['Dataset'] + [f'{dataset[e]:.0f}' for e in envs]
+  refs = {r['env']: r['reference_scores'] for r in records if r.get('reference_scores')}
+  ret_rows = [['Dataset'] + [f'{dataset[e]:.0f}' + (
+      f', normalised {100 * (dataset[e] - refs[e]["min"]) / (refs[e]["max"] - refs[e]["min"]):.1f}'
+      if e in refs else '') for e in envs]
               + [str(paper.get('dataset', {}).get(e, ('—',))[0]) for e in envs]]
   ratio_rows, csv_rows, budgets, orders = [], [], [], []
   ours_means = {e: {} for e in envs}
   for m in methods:
     row, ratio_row = [METHOD_NAMES[m]], [METHOD_NAMES[m]]
     for e in envs:
-      finals, pending = stats(e, m)
+      finals, pending, scores = stats(e, m)
       p_mean, p_std = paper.get(m, {}).get(e, (None, None))
       p_data = paper.get('dataset', {}).get(e, (None,))[0]
       p_ratio = p_mean / p_data if p_mean is not None and p_data else None
@@ -139,6 +171,10 @@ def write_size(size, records, out_dir):
       else:
         mean = std = ratio = None
         cell = '—'
+      norm_mean = norm_std = None
+      if scores is not None:
+        norm_mean, norm_std = float(scores.mean()), float(scores.std())
+        cell += f', normalised {norm_mean:.1f} ± {norm_std:.1f}'
       if pending:
         cell += f' [+{pending} running]'
       row.append(cell)
@@ -146,7 +182,8 @@ def write_size(size, records, out_dir):
       ratio_row.append(f'{p_ratio:.2f}' if p_ratio is not None else '—')
       csv_rows.append([size, e, m, mean, std, len(finals), pending, dataset[e], ratio, p_mean,
                        p_std, p_data, p_ratio,
-                       '; '.join(sorted({r['budget'] for r in cells[(e, m)]}))])
+                       '; '.join(sorted({r['budget'] for r in cells[(e, m)]})), norm_mean,
+                       norm_std])
       for b in sorted({r['budget'] for r in cells[(e, m)]}):
         speeds = [r['speed'] for r in cells[(e, m)] if r['budget'] == b and r['speed']]
         budgets.append([METHOD_NAMES[m], e, b, ' / '.join(speeds)])
@@ -180,7 +217,7 @@ def write_size(size, records, out_dir):
       ax.plot(x, mean, 'o-', ms=3, label=f'{METHOD_NAMES[m]} (n={len(runs_here)})')
       ax.fill_between(x, mean - std, mean + std, alpha=0.15)
     ax.axhline(dataset[e], color='k', ls=':', label='dataset')
-    ax.set_title(f'{e}, {size.upper()} transitions (pure)')
+    ax.set_title(f'{e}, {what}')
     ax.set_xlabel('fraction of the run\'s training budget (see the budget table)')
     ax.set_ylabel('average return (real env)')
     ax.legend(fontsize=7)
@@ -190,14 +227,16 @@ def write_size(size, records, out_dir):
 
   paths = sorted({r['path'] for r in records})
   ratio_header = ['Method'] + [f'{e}: {w}' for e in envs for w in ('ours', 'paper')]
-  text = (f'# Offline, {size.upper()} transitions (`pure` BRAC-protocol data): ours vs the paper\n\n'
+  text = (f'# Offline, {what}: ours vs the paper\n\n'
           + results.provenance_header(f'the runs matching `{FLAGS.runs}` ({len(paths)} run '
                                       'directories)')
           + '\n## Final evaluation return\n\n'
           'Ours: mean ± std (population) over seeds of each finished run\'s last evaluation '
           '(BREMEN/ME-TRPO: whole episodes totalling >= 3000 steps; BC/BCQ/BRAC: 10 episodes), '
           'deterministic policies except BCQ and BRAC (max Q), which pick the best of 10 samples '
-          'by Q. Our Dataset row is the mean return of the complete episodes in our dataset. '
+          'by Q; "normalised" (datasets with reference scores) is 100 (R − min) / (max − min), '
+          'mean ± std over seeds. Our Dataset row is the mean return of the complete episodes in '
+          'our dataset. '
           'The paper\'s numbers were measured at the full budgets on MuJoCo-1.31-era envs.\n\n'
           + results.markdown_table(header, ret_rows)
           + '\n## Ratio to the dataset return (ours vs the paper)\n\n'
@@ -218,7 +257,8 @@ def write_size(size, records, out_dir):
   results.write_csv(os.path.join(out_dir, f'offline_{size}.csv'),
                     ['size', 'env', 'method', 'mean', 'std', 'seeds', 'unfinished',
                      'dataset_return', 'ratio_to_dataset', 'paper_mean', 'paper_std',
-                     'paper_dataset', 'paper_ratio', 'budget'], csv_rows)
+                     'paper_dataset', 'paper_ratio', 'budget', 'normalized_mean',
+                     'normalized_std'], csv_rows)
   return md
 
 

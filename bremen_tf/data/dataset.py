@@ -125,43 +125,59 @@ def load_dataset(path, env_id=None):
   except (ValueError, AssertionError) as e:
     _fail(path, 'metadata', 'a JSON object', f'unparsable text ({e})')
 
-  n = len(raw['rewards']) if raw['rewards'].ndim else 0
+  if env_id is not None:
+    if meta.get('env_id') not in (None, env_id):
+      _fail(path, 'metadata', f"env_id {env_id!r}", f"env_id {meta.get('env_id')!r}")
+    spec = envs.get_spec(env_id)
+    arrays = check_arrays(path, raw, spec.obs_dim, spec.act_dim)
+  else:
+    arrays = check_arrays(path, raw)
+  n = len(arrays['rewards'])
+  if 'size' in meta and meta['size'] != n:
+    _fail(path, None, f"{meta['size']} transitions (metadata 'size')", f'{n} rows')
+  return Dataset(**arrays, metadata=meta)
+
+
+def check_arrays(where, raw, obs_dim=None, act_dim=None):
+  """Validated float32 / bool arrays from `raw` (key -> array) of any source: dtypes, shapes
+  (with `obs_dim` / `act_dim`, also the widths), at least one row, finite values. `where` names
+  the file or dataset in the DatasetError."""
+  missing = [k for k in REQUIRED_KEYS if k not in raw]
+  if missing:
+    _fail(where, missing[0], f'keys {list(REQUIRED_KEYS)}',
+          f'keys {sorted(raw)} (missing {missing})')
+  n = len(raw['rewards']) if np.ndim(raw['rewards']) else 0
   arrays = {}
   for key in FLOAT_KEYS + tuple(k for k in OPTIONAL_KEYS if k in raw):
-    a = raw[key]
+    a = np.asarray(raw[key])
     if not np.issubdtype(a.dtype, np.floating):
-      _fail(path, key, 'a floating-point array', f'dtype {a.dtype}')
+      _fail(where, key, 'a floating-point array', f'dtype {a.dtype}')
     arrays[key] = a.astype(np.float32, copy=False)
   for key in FLAG_KEYS:
-    a = raw[key]
+    a = np.asarray(raw[key])
     if a.dtype != np.bool_:
       if not (np.issubdtype(a.dtype, np.number) and np.isin(a, (0, 1)).all()):
-        _fail(path, key, 'a bool array (or 0/1 numbers)', f'dtype {a.dtype}')
+        _fail(where, key, 'a bool array (or 0/1 numbers)', f'dtype {a.dtype}')
       a = a.astype(bool)
     arrays[key] = a
 
-  obs_dim = arrays['observations'].shape[-1] if arrays['observations'].ndim == 2 else None
-  act_dim = arrays['actions'].shape[-1] if arrays['actions'].ndim == 2 else None
-  if env_id is not None:
-    spec = envs.get_spec(env_id)
-    if meta.get('env_id') not in (None, env_id):
-      _fail(path, 'metadata', f"env_id {env_id!r}", f"env_id {meta.get('env_id')!r}")
-    obs_dim, act_dim = spec.obs_dim, spec.act_dim
+  if obs_dim is None and arrays['observations'].ndim == 2:
+    obs_dim = arrays['observations'].shape[-1]
+  if act_dim is None and arrays['actions'].ndim == 2:
+    act_dim = arrays['actions'].shape[-1]
   expected_shapes = {'observations': (n, obs_dim), 'next_observations': (n, obs_dim),
                      'actions': (n, act_dim), 'next_actions': (n, act_dim), 'rewards': (n,),
                      'terminals': (n,), 'timeouts': (n,)}
   for key, a in arrays.items():
     if a.shape != expected_shapes[key]:
-      _fail(path, key, f'shape {expected_shapes[key]}', f'shape {a.shape}')
+      _fail(where, key, f'shape {expected_shapes[key]}', f'shape {a.shape}')
   if n == 0:
-    _fail(path, 'rewards', 'at least one transition', '0 rows')
-  if 'size' in meta and meta['size'] != n:
-    _fail(path, None, f"{meta['size']} transitions (metadata 'size')", f'{n} rows')
+    _fail(where, 'rewards', 'at least one transition', '0 rows')
 
   for key in FLOAT_KEYS + tuple(k for k in OPTIONAL_KEYS if k in arrays):
     bad = ~np.isfinite(arrays[key])
     if bad.any():
       rows = np.flatnonzero(bad.reshape(n, -1).any(axis=1))
-      _fail(path, key, 'finite values', f'{int(bad.sum())} non-finite values '
+      _fail(where, key, 'finite values', f'{int(bad.sum())} non-finite values '
             f'(first at row {int(rows[0])})')
-  return Dataset(**arrays, metadata=meta)
+  return arrays

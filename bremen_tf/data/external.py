@@ -1,0 +1,77 @@
+"""What the D4RL and Minari readers share: the envs they may serve, the Dataset they build, and
+normalised scores.
+
+Datasets made by others are served only where our env reproduces theirs: the gymnasium v5
+MuJoCo locomotion envs, whose imagination reward and termination functions are tested against
+the real envs (bremen_tf/envs). Anything else is a DatasetError naming the dataset and why.
+"""
+import numpy as np
+
+from bremen_tf import envs
+from bremen_tf.data.dataset import (Dataset, DatasetError, check_arrays, episode_returns,
+                                    return_stats)
+
+# The v5 locomotion envs external data can be served on (D4RL's gym -v2 envs map to these).
+V5_ENV_IDS = ('HalfCheetah-v5', 'Hopper-v5', 'Walker2d-v5', 'Ant-v5')
+
+
+def check_env(where, env_id, obs_dim, act_dim):
+  """Fails unless `env_id` is one of our locomotion envs with these observation/action widths
+  (None: not checked here; check_arrays reports a malformed array)."""
+  if env_id not in envs.LOCOMOTION_ENV_IDS:
+    raise DatasetError(
+        f'{where}: env {env_id!r} is not served: only the MuJoCo locomotion envs '
+        f'{", ".join(envs.LOCOMOTION_ENV_IDS)} have tested imagination reward and termination '
+        'functions here.')
+  spec = envs.get_spec(env_id)
+  if obs_dim is not None and obs_dim != spec.obs_dim:
+    hint = (' (Ant-v5 is served without contact forces: include_cfrc_ext_in_observation=False)'
+            if env_id == 'Ant-v5' else '')
+    raise DatasetError(f'{where}: key \'observations\': expected width {spec.obs_dim} for '
+                       f'{env_id}{hint}, found {obs_dim}.')
+  if act_dim is not None and act_dim != spec.act_dim:
+    raise DatasetError(f'{where}: key \'actions\': expected width {spec.act_dim} for {env_id}, '
+                       f'found {act_dim}.')
+
+
+def make_dataset(binding, raw, env_id, reference_scores=None, cut_indices=(), **meta):
+  """A validated Dataset of `env_id` from `raw` arrays, with metadata naming its `binding`
+  ('minari:...' / 'd4rl:...'), its reference scores (None if unknown) and the return statistics
+  of its complete episodes."""
+  spec = envs.get_spec(env_id)
+  arrays = check_arrays(binding, raw, spec.obs_dim, spec.act_dim)
+  dataset = Dataset(**arrays, metadata={
+      'env_id': env_id, 'dataset': binding, 'size': len(arrays['rewards']),
+      'cut_indices': [int(i) for i in cut_indices], 'reference_scores': reference_scores,
+      **meta})
+  dataset.metadata['behavior_returns'] = return_stats(episode_returns(dataset))
+  return dataset
+
+
+def normalized_score(value, reference_scores):
+  """100 (value − min) / (max − min), as papers report D4RL scores; None without references."""
+  if not reference_scores or value is None:
+    return None
+  low, high = reference_scores['min'], reference_scores['max']
+  return float(100.0 * (value - low) / (high - low))
+
+
+def add_normalized_scores(row, reference_scores):
+  """For every `eval[_<name>]_return_mean` in `row`, `eval[_<name>]_normalized_score` beside it."""
+  if not reference_scores:
+    return row
+  for key in [k for k in row if k.startswith('eval') and k.endswith('_return_mean')]:
+    row[key[:-len('_return_mean')] + '_normalized_score'] = normalized_score(row[key],
+                                                                             reference_scores)
+  return row
+
+
+def check_reference_scores(where, low, high, origin):
+  """{'min', 'max', 'origin'} or None when either is missing; a clear error if they are unusable."""
+  if low is None or high is None:
+    return None
+  low, high = float(low), float(high)
+  if not (np.isfinite(low) and np.isfinite(high) and high > low):
+    raise DatasetError(f'{where}: reference scores: expected finite min < max, found '
+                       f'min {low}, max {high} ({origin}).')
+  return {'min': low, 'max': high, 'origin': origin}
