@@ -31,7 +31,8 @@ class RunState:
       path = self.checkpoint_path()
       try:
         ckpt.restore(path).assert_existing_objects_matched()
-      except (tf.errors.OpError, AssertionError, ValueError) as e:
+      except (tf.errors.OpError, AssertionError, ValueError, IndexError, KeyError, EOFError) as e:
+        # TF's reader raises several types for a missing or cut-short file
         raise CheckpointError(
             f'{path}: cannot restore the checkpoint that {self.path} names ({type(e).__name__}: '
             f'{str(e).splitlines()[0]}). The run cannot resume from it; start it afresh in '

@@ -67,7 +67,9 @@ NULLABLE = {'block_rows'}  # None: the whole batch as one block
 
 # Checked by the parser the code itself uses ('module:function', raising ValueError).
 PARSERS = {'dataset_size': ('bremen_tf.data.on_demand:parse_size',
-                            'a dataset size > 0 such as 1m, 100k or 50000')}
+                            'a dataset size > 0 such as 1m, 100k or 50000'),
+           'dataset': ('bremen_tf.data.sources:parse_source',
+                       "None, 'minari:<dataset id or path>' or 'd4rl:<path to .hdf5>'")}
 
 # Allowed values: a tuple, or 'module:NAME' of the tuple that the code itself checks against.
 CHOICES = {
@@ -182,6 +184,8 @@ def check_required(configurable):
   """Raises ConfigError if a parameter of `configurable` without a default has no binding."""
   bound = gin.get_bindings(configurable)
   missing = [k for k, v in _defaults(configurable).items() if v is gin.REQUIRED and k not in bound]
+  if configurable == 'train_offline' and bound.get('dataset') is None and not bound.get('env_id'):
+    missing.append('env_id')  # optional only when a Minari or D4RL dataset names the env
   if missing:
     raise ConfigError(f'{configurable} needs a binding for {", ".join(missing)} (e.g. '
                       f'`{configurable}.{missing[0]} = ...`, or include the env\'s gin file such '

@@ -88,17 +88,18 @@ def test_sweep_runs_skips_finished_runs_and_tables_summarise_them(tmp_path):
   sweep = [sys.executable, 'launch/sweep.py', '--gin_files=gin/hopper_100k.gin',
            '--algos=bc,brac', '--seeds=0,1', '--extra_gin=gin/smoke/model_free.gin',
            f'--runs_dir={runs_dir}', f'--gin_bindings=train_offline.data_dir="{data}"',
-           '--parallel=2', '--status_every=5']
+           '--max_concurrent=2', '--status_every=5']
   out = subprocess.run(sweep, cwd=REPO, capture_output=True, text=True, timeout=600)
   assert out.returncode == 0, out.stdout + out.stderr
   names = ['hopper_100k+algos-bc+smoke-model_free', 'hopper_100k+algos-brac+smoke-model_free']
   for name in names:
     for seed in (0, 1):
       assert os.path.exists(os.path.join(runs_dir, name, f'seed{seed}', 'DONE'))
-      assert f'done     {name}/seed{seed}' in out.stdout
+      assert f'] done {name}/seed{seed} in ' in out.stdout
   assert os.path.exists(tmp_path / 'runs' / 'sweep_logs' / f'{names[0]}_seed0.log')
   again = subprocess.run(sweep, cwd=REPO, capture_output=True, text=True, timeout=120)
-  assert again.returncode == 0 and '4 done' in again.stdout and 'running' not in again.stdout
+  assert again.returncode == 0 and '4 runs in' in again.stdout
+  assert '4 finished already, 0 to run' in again.stdout and 'Ray:' not in again.stdout
 
   tables = subprocess.run([sys.executable, 'launch/tables.py', f'--runs={runs_dir}/*/seed*',
                            f'--out_dir={tmp_path / "results"}'], cwd=REPO, capture_output=True,

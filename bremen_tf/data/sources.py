@@ -13,6 +13,7 @@ from bremen_tf.data.d4rl_source import load_d4rl
 from bremen_tf.data.external import normalized_score
 from bremen_tf.data.minari_source import load_minari
 from bremen_tf.data.on_demand import get_dataset
+from bremen_tf.errors import ConfigError
 
 PREFIXES = ('minari:', 'd4rl:')
 
@@ -24,7 +25,7 @@ def parse_source(dataset):
   for prefix in PREFIXES:
     if isinstance(dataset, str) and dataset.startswith(prefix) and dataset[len(prefix):]:
       return prefix[:-1], dataset[len(prefix):]
-  raise ValueError(f'train_offline.dataset must be None (the BRAC-protocol dataset of env_id, '
+  raise ConfigError(f'train_offline.dataset must be None (the BRAC-protocol dataset of env_id, '
                    f"noise and dataset_size), 'minari:<dataset id or path>' or "
                    f"'d4rl:<path to .hdf5>'; got {dataset!r}.")
 
@@ -34,7 +35,7 @@ def load_source(dataset, env_id, noise, dataset_size, data_dir=None, log=print):
   kind, name = parse_source(dataset)
   if kind == 'brac':
     if env_id is None:
-      raise ValueError('train_offline.env_id is required for the BRAC-protocol dataset '
+      raise ConfigError('train_offline.env_id is required for the BRAC-protocol dataset '
                        "(or bind train_offline.dataset to 'minari:...' or 'd4rl:...').")
     data = get_dataset(env_id, noise, dataset_size, data_dir=data_dir, log=log)
     data.metadata.setdefault('env_id', env_id)
