@@ -21,7 +21,6 @@ randomly initialised; the timing does not depend on the weights.
 import os
 import subprocess
 import sys
-import time
 
 from absl import app, flags
 import numpy as np
@@ -29,6 +28,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 'launch'))
 import launch_common  # noqa: E402  (REPO_ROOT, quiet logs)
+from bench_common import matmul_rate, median_times  # noqa: E402
 
 flags.DEFINE_integer('repeats', 3, 'Timed repeats per figure (the median is reported).')
 flags.DEFINE_string('out', None, 'Markdown output (default results/performance.md).')
@@ -41,34 +41,6 @@ SHAPES = {'Hopper': 'bremen/Hopper-v0', 'HalfCheetah': 'bremen/HalfCheetah-v0'}
 IMPLEMENTATIONS = {'reference': dict(fisher_product='gauss_newton', block_rows=None),
                    'ours': dict(fisher_product='cached', block_rows=1000)}
 CG_PRODUCTS = 10 + 1  # cg_iters products, one more for the step size
-
-
-def median_times(fns, repeats):
-  """{name: median seconds} for {name: fn}, warmed up, then timed alternately."""
-  for fn in fns.values():
-    fn()  # warm-up (tracing)
-  times = {name: [] for name in fns}
-  for _ in range(repeats):
-    for name, fn in fns.items():
-      t0 = time.perf_counter()
-      fn()
-      times[name].append(time.perf_counter() - t0)
-  return {name: float(np.median(t)) for name, t in times.items()}
-
-
-def matmul_rate(tf, repeats):
-  """FLOP/s of a large float32 matmul chain, the machine's practical peak."""
-  n = 2048
-  a = tf.random.normal([n, n])
-
-  @tf.function
-  def chain():
-    x = a
-    for _ in range(8):
-      x = tf.matmul(x, a) * 1e-3
-    return tf.reduce_sum(x)
-  seconds = median_times({'chain': lambda: chain().numpy()}, repeats)['chain']
-  return 8 * 2 * n ** 3 / seconds
 
 
 def mlp_flops(sizes):

@@ -27,6 +27,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 'launch'))
 import launch_common  # noqa: E402  (REPO_ROOT, quiet logs)
+from bench_common import matmul_rate  # noqa: E402
 
 flags.DEFINE_integer('repeats', 5, 'Timed repeats per implementation (the median is reported).')
 flags.DEFINE_float('steps_scale', 1.0, 'Scales the steps per timed call (below 1: quicker).')
@@ -123,26 +124,6 @@ def trainer(name, reference, tf):
   return agent, make_trainer(steppable, data, tf.random.Generator.from_seed(0))
 
 
-def matmul_rate(tf, repeats):
-  """FLOP/s of a chain of large float32 matmuls: the machine's practical peak at this setting."""
-  n = 1024
-  a = tf.random.stateless_normal([n, n], seed=[0, 0])
-
-  @tf.function
-  def chain():
-    x = a
-    for _ in range(8):
-      x = tf.matmul(x, a) * 1e-3
-    return tf.reduce_sum(x)
-  chain()
-  times = []
-  for _ in range(repeats):
-    t0 = time.perf_counter()
-    chain().numpy()
-    times.append(time.perf_counter() - t0)
-  return 8 * 2 * n ** 3 / float(np.median(times))
-
-
 def time_agent(name, tf, repeats):
   """(median seconds per step of the reference and of ours, minimal FLOPs per step)."""
   steps = max(1, int(STEPS[name] * FLAGS.steps_scale))
@@ -168,7 +149,7 @@ def main(argv):
   from bremen_tf import fileio, results  # pylint: disable=g-import-not-at-top
 
   load_before = os.getloadavg()[0]
-  rate = matmul_rate(tf, FLAGS.repeats)
+  rate = matmul_rate(tf, FLAGS.repeats, n=1024)
   print(f'matmul rate: {rate / 1e9:.1f} GFLOP/s', flush=True)
   rows = []
   for name in FLAGS.agents:
