@@ -148,10 +148,21 @@ def _checkpoint(ckpt, step_var, step, replay, run, state, loop_state):
   saves = state.get('saves', 0) + 1
   path = checkpoints.write(ckpt, os.path.join(directory, f'save-{saves}'))
   replay.save(_replay_path(path))  # 'save-<n>.replay.npz': kept and deleted with its checkpoint
-  state.update(checkpoint=os.path.relpath(path, run.path), saves=saves, resume=loop_state)
+  state.update(checkpoint=os.path.relpath(path, run.path), saves=saves, step=int(step),
+               resume=loop_state)
   fileio.write_json(run.file('train_state.json'), state)
   checkpoints.mark_latest(path)
   checkpoints.remove_all_but(directory, path)
+
+
+def last_save(run_dir):
+  """(checkpoint path, replay file, SAC step) of a SAC run directory's last save; the step is None
+  for runs saved before it was recorded."""
+  state = fileio.read_json(os.path.join(run_dir, 'train_state.json'))
+  checkpoint = os.path.join(run_dir, 'checkpoints', os.path.basename(state['checkpoint']))
+  replay_file = (_replay_path(checkpoint) if 'saves' in state
+                 else os.path.join(run_dir, 'replay.npz'))
+  return checkpoint, replay_file, state.get('step')
 
 
 def _saved_checkpoint(run, state):

@@ -23,7 +23,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from bremen_tf import behavior, envs, fileio, provenance, runs
+from bremen_tf import behavior, envs, provenance, runs
 from bremen_tf.agents.sac import Sac, TanhGaussianActor
 from bremen_tf.data import collection
 from bremen_tf.data.d4rl_source import D4RL_ROBOTS
@@ -144,12 +144,12 @@ class Recipe:
 
   def _medium_replay(self):
     _, meta = self._medium_policy()
-    state = fileio.read_json(os.path.join(self.sac_dir, 'train_state.json'))
-    if not state['checkpoint'].endswith(f'-{meta["sac_steps"]}'):
+    _, replay_file, step = behavior.last_save(self.sac_dir)
+    if step != meta['sac_steps']:
       raise RuntimeError(f'{self.sac_dir} has trained past the medium stop (step '
                          f'{meta["sac_steps"]}), so its replay buffer is no longer the medium '
                          'run\'s; delete the directory to make medium-replay again.')
-    dataset = replay_dataset(os.path.join(self.sac_dir, 'replay.npz'), self.env_id)
+    dataset = replay_dataset(replay_file, self.env_id)
     return dataset, {'policy': 'the medium SAC run\'s replay buffer up to its stop (its first '
                                'transitions are uniform-random, as SAC starts)',
                      'behavior_policy': _policy_summary(meta)}
@@ -159,10 +159,11 @@ class Recipe:
     self._sac(self.expert_steps, stop_at_target=False)
     spec = envs.get_spec(self.env_id)
     agent = Sac(spec.obs_dim, spec.act_dim, seed=self.seed)
-    state = fileio.read_json(os.path.join(self.sac_dir, 'train_state.json'))
-    tf.train.Checkpoint(agent=agent).read(state['checkpoint']).expect_partial()
+    checkpoint, _, _ = behavior.last_save(self.sac_dir)
+    tf.train.Checkpoint(agent=agent).read(checkpoint).expect_partial()
     return self._collect(agent.actor, 2), {'policy': f'SAC after {self.expert_steps} steps, sampled',
-                                           'sac_checkpoint': state['checkpoint']}
+                                           'sac_checkpoint': os.path.relpath(checkpoint,
+                                                                             self.sac_dir)}
 
   def _medium_expert(self):
     parts = [load_minari(os.path.join(self.root, dataset_id(self.robot, n))) for n in
