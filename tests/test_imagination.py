@@ -111,8 +111,8 @@ def test_imagined_update_moves_the_policy_within_the_trust_region_and_fits_the_b
   info = {k: v.numpy() for k, v in trainer.update().items()}
   assert info['imagined_paths'] == 20 and info['imagined_steps'] == 400
   assert info['batch_real_rows'] == 400
-  assert info['accepted']
-  assert 0.0 < info['kl_after'] <= 0.01 * 1.5  # quadratic model of the KL: close to δ
+  assert info['accepted'] and info['step_fraction'] == 1.0  # the full step (the surrogate allows it)
+  assert 0.8 * 0.01 <= info['kl_after'] <= 0.01  # the quadratic model of the KL is close (0.0089)
   assert any(np.abs(a - v.numpy()).max() > 0 for a, v in zip(before, policy.trainable_variables))
   assert np.abs(trainer.baseline.coeffs.numpy()).max() > 0  # fitted after the step
 

@@ -3,7 +3,7 @@ import numpy as np
 import tensorflow as tf
 
 from bremen_tf.networks import MLP
-from bremen_tf.trpo import fisher_vector_product, flat_concat, trpo_step
+from bremen_tf.trpo import fisher_vector_product, flat_concat, trpo_direction, trpo_step
 
 SIGMA = 0.3
 
@@ -40,14 +40,20 @@ def test_fisher_vector_product_equals_explicit_fisher():
   np.testing.assert_allclose(fvp, fisher @ v + 0.1 * v, rtol=1e-3, atol=1e-4)
 
 
-def test_step_improves_surrogate_within_trust_region():
+def test_full_step_is_scaled_to_the_bound_and_lands_just_inside_it():
   net, _, surrogate, kl = tiny_policy_problem()
+  variables = net.trainable_variables
+  # The scale: ½ sᵀ(F + λI)s = δ for the full step s (a wrong constant there fails this).
+  _, step, _ = trpo_direction(surrogate, kl, variables, max_kl=0.01)
+  quadratic = 0.5 * float(tf.reduce_sum(step * fisher_vector_product(kl, variables, step, 0.1)))
+  assert abs(quadratic - 0.01) < 1e-5
+
   before = float(surrogate())
-  info = tf.function(lambda: trpo_step(surrogate, kl, net.trainable_variables, max_kl=0.01))()
-  assert bool(info['accepted'])
+  info = tf.function(lambda: trpo_step(surrogate, kl, variables, max_kl=0.01))()
+  assert bool(info['accepted']) and float(info['step_fraction']) == 1.0  # the full step
   assert float(surrogate()) < before
-  assert float(info['kl_after']) <= 0.01 * 1.05  # damping makes the step a bit short of δ
-  assert float(info['kl_after']) > 0.001
+  # The true KL of the full step: just inside δ (damping shortens it; here 0.0091).
+  assert 0.8 * 0.01 <= float(info['kl_after']) <= 0.01
 
 
 def test_line_search_keeps_old_parameters_when_nothing_improves():
