@@ -1,18 +1,15 @@
 """A real BREMEN run killed with SIGKILL at several instants (inside the dynamics fit, inside BC,
 around the first evaluation and its save, inside a TRPO iteration), resumed after each kill, ends
 bit-identical to an uninterrupted run: the same metrics rows, once each, and the same weights."""
-import csv
 import os
 import subprocess
 import sys
 
 import numpy as np
-import tensorflow as tf
 
-from bremen_tf import fileio
+from test_resume_dynamics_fit import checkpoint_tensors, metrics
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TIMING = ('iteration_seconds', 'imagined_steps_per_s')  # wall-clock columns differ run to run
 # A kill as soon as the run prints a line starting with each of these, one kill per resume.
 KILL_AT = ['[dynamics] checkpointed the fit at epoch 1',  # mid-fit, after a fit checkpoint
            '[bc] BC step 100/200',                        # inside BC (not checkpointed)
@@ -43,18 +40,6 @@ def run_until(root, data_dir, prefix):
   return ''.join(out), proc.returncode
 
 
-def metrics(root):
-  with open(os.path.join(root, 'metrics.csv')) as f:
-    return [{k: v for k, v in row.items() if k not in TIMING} for row in csv.DictReader(f)]
-
-
-def policy_weights(root):
-  reader = tf.train.load_checkpoint(os.path.join(
-      root, fileio.read_json(os.path.join(root, 'train_state.json'))['checkpoint']))
-  return {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map()
-          if k.startswith(('policy/', 'bc_policy/', 'dynamics/', 'trainer/'))}
-
-
 def test_a_run_killed_again_and_again_ends_as_an_uninterrupted_one(tmp_path):
   root, reference, data = (str(tmp_path / n) for n in ('run', 'reference', 'data'))
   out, code = run_until(reference, data, None)  # collects the dataset too
@@ -68,7 +53,8 @@ def test_a_run_killed_again_and_again_ends_as_an_uninterrupted_one(tmp_path):
 
   assert [int(r['iteration']) for r in metrics(root)] == [0, 1, 2, 3]
   assert metrics(root) == metrics(reference)
-  got, expected = policy_weights(root), policy_weights(reference)
+  prefixes = ('policy/', 'bc_policy/', 'dynamics/', 'trainer/')
+  got, expected = checkpoint_tensors(root, prefixes), checkpoint_tensors(reference, prefixes)
   assert sorted(got) == sorted(expected) and len(got) > 20
   for key in expected:
     np.testing.assert_array_equal(got[key], expected[key], err_msg=key)

@@ -36,19 +36,20 @@ def metrics(root):
     return [{k: v for k, v in row.items() if k not in TIMING} for row in csv.DictReader(f)]
 
 
-def dynamics_variables(root):
-  """Every dynamics variable (weights, Adam state, normalisation) in the run's last checkpoint."""
+def checkpoint_tensors(root, prefixes=('dynamics/',)):
+  """The tensors under `prefixes` in the run's last checkpoint (for dynamics/: every weight, Adam
+  state and normalisation)."""
   reader = tf.train.load_checkpoint(os.path.join(
       root, fileio.read_json(os.path.join(root, 'train_state.json'))['checkpoint']))
   return {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map()
-          if k.startswith('dynamics/')}
+          if k.startswith(prefixes)}
 
 
 def assert_same_run(root, reference, fits):
   """Same metrics, fit summaries and bit-identical dynamics as the uninterrupted `reference`."""
   assert metrics(root) == metrics(reference)
   assert fits(root) == fits(reference)
-  got, expected = dynamics_variables(root), dynamics_variables(reference)
+  got, expected = checkpoint_tensors(root), checkpoint_tensors(reference)
   assert sorted(got) == sorted(expected) and len(got) > 20
   for key in expected:
     np.testing.assert_array_equal(got[key], expected[key], err_msg=key)
