@@ -1,5 +1,6 @@
-"""Every committed gin file parses against the package's configurables (a typo in a binding or an
-include fails here, not an hour into a sweep)."""
+"""Every committed gin file parses against the package's configurables and passes the validator
+(a typo in a binding or an include, or a value the launchers would refuse, fails here, not an hour
+into a sweep)."""
 import glob
 import os
 
@@ -7,7 +8,7 @@ import gin
 import pytest
 
 from bremen_tf import (behavior, bremen, deployment, deployment_model_free,  # noqa: F401 (gin)
-                       model_free)
+                       model_free, validation)
 from bremen_tf.data import on_demand  # noqa: F401 (gin)
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -20,11 +21,12 @@ def test_the_gin_tree_is_found():
 
 
 @pytest.mark.parametrize('path', GIN_FILES)
-def test_gin_file_parses(path):
+def test_gin_file_parses_and_validates(path):
   gin.clear_config()
   gin.add_config_file_search_path(REPO_ROOT)
   try:
     gin.parse_config_files_and_bindings([os.path.join(REPO_ROOT, path)], [])
+    validation.validate_gin_config()
   finally:
     gin.clear_config()
 
