@@ -66,7 +66,7 @@ def minimal_flops(n, model_sizes, policy_sizes, evaluations):
 def bench_update(tf, env_id, repeats):
   """Per phase: {implementation: seconds}, minimal FLOPs, line-search evaluations."""
   from bremen_tf import envs, trpo
-  from bremen_tf.bremen import reset_observations
+  from bremen_tf.stages import reset_observations
   from bremen_tf.dynamics import DynamicsEnsemble
   from bremen_tf.imagined_trpo import ImaginedTRPO
   from bremen_tf.policies import GaussianPolicy

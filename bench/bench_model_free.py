@@ -113,7 +113,7 @@ class _SacBatch:
 
 
 def trainer(name, reference, tf):
-  from bremen_tf.model_free import make_trainer  # pylint: disable=g-import-not-at-top
+  from bremen_tf.agent_stages import make_trainer  # pylint: disable=g-import-not-at-top
   rng = np.random.default_rng(0)
   data = {'s1': rng.standard_normal((N_DATA, OBS)), 'a1': rng.uniform(-1, 1, (N_DATA, ACT)),
           'r': rng.standard_normal(N_DATA), 's2': rng.standard_normal((N_DATA, OBS)),

@@ -19,7 +19,7 @@ tf.config.threading.set_intra_op_parallelism_threads(1)
 tf.config.threading.set_inter_op_parallelism_threads(1)
 
 from bremen_tf import envs, imagination  # noqa: E402
-from bremen_tf.bremen import reset_observations  # noqa: E402
+from bremen_tf.stages import reset_observations  # noqa: E402
 from bremen_tf.dynamics import DynamicsEnsemble  # noqa: E402
 from bremen_tf.imagined_trpo import ImaginedTRPO  # noqa: E402
 from bremen_tf.policies import GaussianPolicy  # noqa: E402

@@ -45,7 +45,7 @@ def seconds(fn, repeats=2):
 def measure(tf, env_id):
   """Seconds of one TRPO update, dynamics batch step, BC step and evaluation for `env_id`."""
   from bremen_tf import envs
-  from bremen_tf.bremen import evaluate_policy, reset_observations
+  from bremen_tf.stages import evaluate_policy, reset_observations
   from bremen_tf.dynamics import DynamicsEnsemble
   from bremen_tf.imagined_trpo import ImaginedTRPO
   from bremen_tf.policies import GaussianPolicy, behavior_clone
@@ -82,7 +82,7 @@ def measure(tf, env_id):
 def budget(gin_file, names):
   """{name: value} of `names` bound by `gin_file` (library defaults where it binds none)."""
   import gin
-  from bremen_tf import bremen, deployment  # noqa: F401  (registers the configurables)
+  from bremen_tf import experiments  # noqa: F401  (registers the configurables)
   gin.clear_config()
   gin.add_config_file_search_path(launch_common.REPO_ROOT)
   gin.parse_config_file(os.path.join(launch_common.REPO_ROOT, gin_file))

@@ -6,7 +6,7 @@ D4RL made its locomotion data with rlkit SAC on gym -v2, sampling the stochastic
   medium-replay  that run's replay buffer up to the stop
   expert         SAC trained to the end (1M steps)
   medium-expert  medium and expert concatenated
-Here the SAC is ours (bremen_tf/behavior.py, BRAC's recipe, one env step per gradient step); the
+Here the SAC is ours (bremen_tf/sac_data_policies.py, BRAC's recipe, one env step per gradient step); the
 medium stop is the first time 2 consecutive evaluations (20 deterministic episodes every 5k steps)
 reach `ref_min + (ref_max − ref_min) / 3`, a third of the way to D4RL's expert return on D4RL's
 scale. Reference scores are D4RL's own constants (d4rl/infos.py): gymnasium v5 HalfCheetah,
@@ -23,8 +23,9 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from bremen_tf import behavior, envs, provenance, runs
+from bremen_tf import envs, provenance, runs, sac_data_policies
 from bremen_tf.agents.sac import Sac, TanhGaussianActor
+from bremen_tf.data import shipped_policies
 from bremen_tf.data import collection
 from bremen_tf.data.d4rl_source import D4RL_ROBOTS
 from bremen_tf.data.dataset import Dataset, episode_returns, return_stats
@@ -112,7 +113,7 @@ class Recipe:
   def _sac(self, total_steps, stop_at_target):
     run = runs.RunDir(self.sac_dir)
     try:
-      return behavior.train_behavior_policy(
+      return sac_data_policies.train_behavior_policy(
           run, env_id=self.env_id, seed=self.seed, total_steps=total_steps,
           target_return=self.medium_return, stop_at_target=stop_at_target, log=self.log,
           **self.sac_kwargs)
@@ -124,7 +125,7 @@ class Recipe:
     if meta is None:
       raise RuntimeError(f'SAC on {self.env_id} did not reach the medium return '
                          f'{self.medium_return:.1f} in {self.expert_steps} steps.')
-    return behavior.load_behavior_policy(self.env_id, os.path.join(self.sac_dir,
+    return shipped_policies.load_behavior_policy(self.env_id, os.path.join(self.sac_dir,
                                                                    'partial_policy'))
 
   def _collect(self, actor, seed_offset):
@@ -144,7 +145,7 @@ class Recipe:
 
   def _medium_replay(self):
     _, meta = self._medium_policy()
-    _, replay_file, step = behavior.last_save(self.sac_dir)
+    _, replay_file, step = sac_data_policies.last_save(self.sac_dir)
     if step != meta['sac_steps']:
       raise RuntimeError(f'{self.sac_dir} has trained past the medium stop (step '
                          f'{meta["sac_steps"]}), so its replay buffer is no longer the medium '
@@ -159,7 +160,7 @@ class Recipe:
     self._sac(self.expert_steps, stop_at_target=False)
     spec = envs.get_spec(self.env_id)
     agent = Sac(spec.obs_dim, spec.act_dim, seed=self.seed)
-    checkpoint, _, _ = behavior.last_save(self.sac_dir)
+    checkpoint, _, _ = sac_data_policies.last_save(self.sac_dir)
     tf.train.Checkpoint(agent=agent).read(checkpoint).expect_partial()
     return self._collect(agent.actor, 2), {'policy': f'SAC after {self.expert_steps} steps, sampled',
                                            'sac_checkpoint': os.path.relpath(checkpoint,

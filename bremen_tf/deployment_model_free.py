@@ -8,24 +8,18 @@ comparison for the deployment-efficient setting.
 
 The agent is trained on, not re-created, between deployments (the same networks keep learning on
 the growing data). Same run directory, metrics (deployment, real_transitions, eval_return_*) and
-resume as the BREMEN loop (bremen_tf/deployment.py).
+resume as the BREMEN recipe (bremen_tf/deployment.py); reached through `train_deployment`
+(bremen_tf/experiments.py). The stages are in agent_stages.py.
 """
-import time
-
 import gin
 import numpy as np
 import tensorflow as tf
 
 from bremen_tf import envs, export, runs
-from bremen_tf.data.dataset import Dataset
-from bremen_tf.deployment import collect_deployment, load_batches, write_deployments
-from bremen_tf.model_free import (ALGORITHMS, clone_behavior, evaluate_test_policies,
-                                  make_trainer, setup_run, train_in_chunks, transition_tensors)
-
-
-def concat(batches):
-  keys = ('observations', 'actions', 'rewards', 'next_observations', 'terminals', 'timeouts')
-  return Dataset(*(np.concatenate([getattr(b, k) for b in batches]) for k in keys))
+from bremen_tf.agent_stages import (ALGORITHMS, clone_behavior, evaluate_test_policies,
+                                    make_trainer, setup_run, train_in_chunks, transition_tensors)
+from bremen_tf.deployment_batches import (collect_deployment, concat_batches, load_batches,
+                                          write_deployments)
 
 
 @gin.configurable(denylist=['run', 'seed', 'env_id', 'algorithm', 'deployments',
@@ -54,7 +48,7 @@ def train_deployment_model_free(run, seed, env_id, algorithm, deployments,
                               f'the deployment-{d - 1} policy + N(0, {exploration_std}²)',
                               transitions_per_deployment, seed, collect_envs, log)
 
-  session_start, start_step = time.time(), int(step.numpy())
+  progress = runs.Progress(int(step.numpy()), deployments * train_steps)
   while True:
     d = state['deployment']
     if state['stage'] in ('start', 'trained'):
@@ -63,7 +57,7 @@ def train_deployment_model_free(run, seed, env_id, algorithm, deployments,
       d += 1
       batches.append(collect(d))
       save('collected')
-    data = transition_tensors(concat(batches))
+    data = transition_tensors(concat_batches(batches))
     if state['stage'] == 'collected':
       if behavior is not None:
         clone_behavior(behavior, data, rng, behavior_steps, eval_every, log)
@@ -78,11 +72,9 @@ def train_deployment_model_free(run, seed, env_id, algorithm, deployments,
              **info, 'train_steps_per_s': steps_per_s}
       run.log_metrics(row, step=done)
       save('behavior')
-      total = deployments * train_steps
-      eta = (time.time() - session_start) / max(done - start_step, 1) * (total - done)
       log(f'[{algorithm}] deployment {d}/{deployments}, step {done:,}: real return '
           f'{row["eval_return_mean"]:.1f} ± {row["eval_return_std"]:.1f} | '
-          f'{steps_per_s:,.0f} steps/s | ETA {runs.format_duration(eta)}')
+          f'{steps_per_s:,.0f} steps/s | ETA {progress.eta(done)}')
 
     train_in_chunks(make_trainer(agent, data, rng), step, d * train_steps, eval_every,
                     10 ** 12, on_eval, lambda: None)

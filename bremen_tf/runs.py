@@ -11,8 +11,10 @@ overwriting it; opening a run another process holds raises RunBusyError.
 import csv
 import fcntl
 import os
+import time
 
 import gin
+import numpy as np
 import tensorflow as tf
 
 from bremen_tf import fileio, provenance
@@ -32,6 +34,22 @@ def require_positive(**values):
   for name, value in values.items():
     if value <= 0:
       raise ValueError(f'{name} must be positive, got {value}.')
+
+
+def seed_everything(seed):
+  tf.random.set_seed(seed)
+  np.random.seed(seed)
+
+
+class Progress:
+  """The ETA of a loop from its pace in this session (a resumed run does not count old work)."""
+
+  def __init__(self, done, total):
+    self.start, self.done_at_start, self.total = time.time(), done, total
+
+  def eta(self, done):
+    pace = (time.time() - self.start) / max(done - self.done_at_start, 1)
+    return format_duration(pace * (self.total - done))
 
 
 def read_metrics(run_path):

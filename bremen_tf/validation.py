@@ -18,11 +18,11 @@ from bremen_tf.errors import ConfigError
 
 # The configurables a launcher may call, by gin name: the module that defines each.
 CONFIGURABLES = {
-    'train_offline': 'bremen_tf.bremen',
-    'train_deployment': 'bremen_tf.deployment',
+    'train_offline': 'bremen_tf.experiments',
+    'train_deployment': 'bremen_tf.experiments',
     'train_model_free': 'bremen_tf.model_free',
     'train_deployment_model_free': 'bremen_tf.deployment_model_free',
-    'train_behavior_policy': 'bremen_tf.behavior',
+    'train_behavior_policy': 'bremen_tf.sac_data_policies',
     'get_dataset': 'bremen_tf.data.on_demand',
     'DynamicsEnsemble': 'bremen_tf.dynamics',
     'ImaginedTRPO': 'bremen_tf.imagined_trpo',
@@ -74,14 +74,13 @@ PARSERS = {'dataset_size': ('bremen_tf.data.on_demand:parse_size',
 # Allowed values: a tuple, or 'module:NAME' of the tuple that the code itself checks against.
 CHOICES = {
     'noise': 'bremen_tf.data.noise:NOISES',
-    'policy_init': 'bremen_tf.bremen:POLICY_INITS',
+    'policy_init': 'bremen_tf.stages:POLICY_INITS',
     'fisher_product': 'bremen_tf.imagined_trpo:FISHER_PRODUCTS',
     'subset_rule': 'bremen_tf.data.on_demand:SUBSET_RULES',
     'divergence': 'bremen_tf.agents.brac:DIVERGENCES',
     'env_id': 'bremen_tf.envs:ENV_IDS',
-    'bc_data': ('newest', 'all'),
-    'train_offline.algorithm': ('bremen', 'bc', 'bcq', 'brac'),
-    'train_deployment.algorithm': ('bremen', 'bc', 'bcq', 'brac'),
+    'bc_data': 'bremen_tf.deployment:BC_DATA',
+    'algorithm': 'bremen_tf.experiments:ALGORITHMS',
 }
 
 

@@ -12,7 +12,8 @@ from absl import flags
 
 import launch_common
 launch_common.quiet_tensorflow()  # before anything imports TF
-from bremen_tf import behavior, envs, fileio, results
+from bremen_tf import envs, fileio, results
+from bremen_tf.data import shipped_policies
 from bremen_tf.data import get_dataset
 
 flags.DEFINE_string('data_dir', None, 'Dataset cache (default: the library default).')
@@ -40,7 +41,7 @@ def main(argv):
   rows, missing = [], []
   for env_id in sorted(envs.PAPER_ENV_IDS):
     try:
-      _, meta = behavior.load_behavior_policy(env_id)
+      _, meta = shipped_policies.load_behavior_policy(env_id)
     except FileNotFoundError:
       missing.append(env_id)
       continue

@@ -14,7 +14,7 @@ from absl import flags
 
 import launch_common
 launch_common.quiet_tensorflow()  # before anything imports TF
-from bremen_tf import deployment, deployment_model_free  # pylint: disable=unused-import (registers gin)
+from bremen_tf import experiments
 
 flags.DEFINE_string('root_dir', None,
                     'Run directory (default runs/deployment/<gin file names>/seed<seed>).')
@@ -27,7 +27,7 @@ def main(argv):
   launch_common.setup('train_deployment')
   run = launch_common.open_run(FLAGS.root_dir or launch_common.default_root_dir(
       FLAGS.gin_file, FLAGS.seed, kind='deployment'))
-  summary = deployment.train_deployment(run, seed=FLAGS.seed, log=lambda m: print(m, flush=True))
+  summary = experiments.train_deployment(run, seed=FLAGS.seed, log=lambda m: print(m, flush=True))
   launch_common.finish_run(run, summary)
   print(f'Done: {summary["deployments"]} deployments, {summary["real_transitions"]:,} real '
         f'transitions, final real return {summary["final_eval_return_mean"]:.1f}', flush=True)

@@ -19,7 +19,7 @@ from absl import flags
 
 import launch_common
 launch_common.quiet_tensorflow()  # before anything imports TF
-from bremen_tf import bremen, model_free  # pylint: disable=unused-import (registers gin)
+from bremen_tf import experiments
 
 flags.DEFINE_string('root_dir', None,
                     'Run directory (default runs/offline/<gin file names>/seed<seed>).')
@@ -32,7 +32,7 @@ def main(argv):
   launch_common.setup('train_offline')
   run = launch_common.open_run(
       FLAGS.root_dir or launch_common.default_root_dir(FLAGS.gin_file, FLAGS.seed))
-  summary = bremen.train_offline(run, seed=FLAGS.seed, log=lambda m: print(m, flush=True))
+  summary = experiments.train_offline(run, seed=FLAGS.seed, log=lambda m: print(m, flush=True))
   launch_common.finish_run(run, summary)
   score = summary.get('final_eval_normalized_score')
   score = f' (normalised score {score:.1f})' if score is not None else ''

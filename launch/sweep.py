@@ -37,25 +37,17 @@ import launch_common
 launch_common.quiet_tensorflow()  # bremen_tf.runs imports TF
 import sweep_tasks
 from bremen_tf import errors, runs as run_dirs
+from bremen_tf.experiments import SWEEP_ALGOS
 
-# Per kind of run: its launcher and the gin file that selects each algorithm.
-KINDS = {
-    'offline': ('offline.py', {'bremen': None, 'me_trpo': 'gin/algos/me_trpo.gin',
-                               'bc': 'gin/algos/bc.gin', 'bcq': 'gin/algos/bcq.gin',
-                               'brac': 'gin/algos/brac.gin'}),
-    'deployment': ('deployment.py', {'bremen': None, 'me_trpo': 'gin/deployment/me_trpo.gin',
-                                     'bcq': 'gin/deployment/bcq.gin',
-                                     'brac': 'gin/deployment/brac.gin',
-                                     'alpha_0.1': 'gin/deployment/ablation/alpha_0.1.gin',
-                                     'alpha_1.0': 'gin/deployment/ablation/alpha_1.0.gin'}),
-}
+# Per kind of run: its launcher; the algorithms and the gin file selecting each: the registry's.
+LAUNCHERS = {'offline': 'offline.py', 'deployment': 'deployment.py'}
 EXIT_FAILED, EXIT_INTERRUPTED = 1, launch_common.EXIT_INTERRUPTED
 
-flags.DEFINE_enum('kind', 'offline', list(KINDS), 'launch/offline.py or launch/deployment.py runs.')
+flags.DEFINE_enum('kind', 'offline', list(LAUNCHERS), 'launch/offline.py or launch/deployment.py runs.')
 flags.DEFINE_list('gin_files', None, 'Experiment gin files, e.g. gin/hopper_100k.gin or '
                   'gin/deployment/halfcheetah_200k.gin.')
-flags.DEFINE_list('algos', ['bremen'], 'Algorithms: offline ' + ', '.join(KINDS['offline'][1])
-                  + '; deployment ' + ', '.join(KINDS['deployment'][1]) + '.')
+flags.DEFINE_list('algos', ['bremen'], 'Algorithms: offline ' + ', '.join(SWEEP_ALGOS['offline'])
+                  + '; deployment ' + ', '.join(SWEEP_ALGOS['deployment']) + '.')
 flags.DEFINE_list('seeds', ['0', '1', '2'], 'Seeds (integers >= 0).')
 flags.DEFINE_multi_string('extra_gin', [], 'Gin files added after the algorithm (e.g. a budget).')
 flags.DEFINE_string('runs_dir', None, 'Parent of the run directories (default runs/<kind>); on a '
@@ -90,7 +82,7 @@ class Run:
     self._log_offset, self.last_line = None, ''
 
   def command(self):
-    script = os.path.join(launch_common.REPO_ROOT, 'launch', KINDS[FLAGS.kind][0])
+    script = os.path.join(launch_common.REPO_ROOT, 'launch', LAUNCHERS[FLAGS.kind])
     return ([sys.executable, script, f'--root_dir={self.path}', f'--seed={self.seed}',
              f'--tf_threads={FLAGS.threads_per_run}'] + [f'--gin_file={g}' for g in self.gin_files]
             + [f'--gin_bindings={b}' for b in FLAGS.gin_bindings])
@@ -141,7 +133,7 @@ def validate_flags():
     seeds = [-1]
   if not seeds or min(seeds) < 0 or len(set(seeds)) < len(seeds):
     bad('seeds', 'distinct integers >= 0, e.g. 0,1,2')
-  algo_gin = KINDS[FLAGS.kind][1]
+  algo_gin = SWEEP_ALGOS[FLAGS.kind]
   unknown = [a for a in FLAGS.algos if a not in algo_gin]
   if unknown or not FLAGS.algos or len(set(FLAGS.algos)) < len(FLAGS.algos):
     bad('algos', f'distinct {FLAGS.kind} algorithms from {", ".join(algo_gin)}')
@@ -156,7 +148,7 @@ def absolute(path):
 
 
 def build_grid(seeds):
-  algo_gin = KINDS[FLAGS.kind][1]
+  algo_gin = SWEEP_ALGOS[FLAGS.kind]
   runs_dir = os.path.abspath(FLAGS.runs_dir or os.path.join('runs', FLAGS.kind))
   grid = []
   # Seed-major, so each pass over the seeds completes a table; within a seed algorithm-major, so

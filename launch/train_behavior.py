@@ -12,7 +12,8 @@ import gin
 
 import launch_common
 launch_common.quiet_tensorflow()  # before anything imports TF
-from bremen_tf import behavior, envs, runs
+from bremen_tf import envs, runs, sac_data_policies
+from bremen_tf.data import shipped_policies
 
 flags.DEFINE_string('root_dir', None, 'Run directory (default runs/behavior/<env>/seed<seed>).')
 flags.DEFINE_boolean('ship', False, 'Copy the partial policy into bremen_tf/behavior_policies/.')
@@ -29,14 +30,14 @@ def main(argv):
   run = runs.RunDir(root)
   run.start(seed=FLAGS.seed, flags=FLAGS.flag_values_dict())
   print(f'Run directory: {run.path}', flush=True)
-  meta = behavior.train_behavior_policy(run, seed=FLAGS.seed,
+  meta = sac_data_policies.train_behavior_policy(run, seed=FLAGS.seed,
                                         log=lambda m: print(m, flush=True))
   run.write_operative_config()
   if meta is None:
     raise SystemExit(1)
   run.mark_done(partial_policy_step=meta['sac_steps'])
   if FLAGS.ship:
-    print(f'Shipped to {behavior.ship(run.path, env_id)}')
+    print(f'Shipped to {shipped_policies.ship(run.path, env_id)}')
 
 
 if __name__ == '__main__':

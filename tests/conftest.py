@@ -5,15 +5,16 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 import numpy as np
 import pytest
 
-from bremen_tf import behavior, envs
-from bremen_tf.agents.sac import TanhGaussianActor
+from bremen_tf import envs
+from bremen_tf.data import shipped_policies
+from bremen_tf.agents.networks import TanhGaussianActor
 
 
 def write_untrained_policy(directory, env_id, seed=0):
   """A behaviour-policy directory holding an untrained actor (fast stand-in for tests)."""
   spec = envs.get_spec(env_id)
   actor = TanhGaussianActor(spec.obs_dim, spec.act_dim, seed=seed)
-  behavior.write_policy(directory, actor, {
+  shipped_policies.write_policy(directory, actor, {
       'env_id': env_id, 'algorithm': 'untrained (test)', 'seed': seed, 'sac_steps': 0,
       'env_steps': 0, 'eval_return_mean': 0.0, 'eval_return_std': 0.0, 'threshold': 0.0})
   return actor

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bremen_tf import bremen, deployment, runs, validation  # pylint: disable=unused-import
+from bremen_tf import experiments, runs, validation  # pylint: disable=unused-import
 from bremen_tf.agents import brac  # pylint: disable=unused-import (registers BRACAgent)
 from bremen_tf.errors import CheckpointError, ConfigError
 from bremen_tf.run_state import RunState

@@ -1,6 +1,5 @@
 """launch/make_d4rl_datasets.py's recipe at a tiny budget: every D4RL dataset written as a Minari
 dataset with D4RL's reference scores and provenance; idempotent, resumable, deterministic."""
-import json
 import os
 
 import minari

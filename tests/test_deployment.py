@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bremen_tf import deployment
+from bremen_tf import deployment, stages
 from bremen_tf.data.dataset import Dataset, load_dataset
 from bremen_tf.dynamics import DynamicsEnsemble
 from bremen_tf.policies import GaussianPolicy
@@ -122,7 +122,7 @@ def test_split_batches_splits_each_batch_then_concatenates():
     obs = np.arange(start, start + n, dtype=np.float32)[:, None]
     return Dataset(obs, np.zeros((n, 1), np.float32), np.zeros(n, np.float32), obs + 0.5,
                    np.zeros(n, bool), np.zeros(n, bool))
-  train, validation = deployment.split_batches([batch(0, 20), batch(100, 40)], 0.15)
+  train, validation = stages.split_batches([batch(0, 20), batch(100, 40)], 0.15)
   np.testing.assert_array_equal(train[0][:, 0], np.r_[0:17, 100:134])
   np.testing.assert_array_equal(validation[0][:, 0], np.r_[17:20, 134:140])
   np.testing.assert_array_equal(train[2][:, 0], np.r_[0:17, 100:134] + 0.5)

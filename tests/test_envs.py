@@ -5,12 +5,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bremen_tf import behavior, envs
+from bremen_tf import envs
+from bremen_tf.data import shipped_policies
 from bremen_tf.envs import reward_check
 
 
 def shipped(env_id):
-  path = os.path.join(behavior.SHIPPED_DIR, envs.slug(reward_check.paper_env_id(env_id)))
+  path = os.path.join(shipped_policies.SHIPPED_DIR, envs.slug(reward_check.paper_env_id(env_id)))
   return os.path.exists(os.path.join(path, 'policy.json'))
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bremen_tf import behavior, bremen, fileio, model_free, runs  # noqa: F401 (gin)
+from bremen_tf import experiments, sac_data_policies, fileio, runs  # noqa: F401 (gin)
 from bremen_tf.replay import ReplayBuffer
 from bremen_tf.run_state import RunState
 
@@ -68,7 +68,7 @@ def train_model_free(root, data_dir, algo, kill_at=(), monkeypatch=None):
   monkeypatch.setattr(RunState, 'save', save_then_maybe_die)
   run = runs.RunDir(root)
   try:
-    return bremen.train_offline(run, seed=3, log=lambda m: None)
+    return experiments.train_offline(run, seed=3, log=lambda m: None)
   finally:
     run._lock.close()  # pylint: disable=protected-access (as the end of the process would)
     monkeypatch.undo()
@@ -100,7 +100,7 @@ def train_sac(root, total_steps):
   gin.bind_parameter('Sac.actor_hidden', (16, 16))
   run = runs.RunDir(root)
   try:
-    return behavior.train_behavior_policy(
+    return sac_data_policies.train_behavior_policy(
         run, env_id='bremen/Hopper-v0', seed=2, initial_random_steps=100, batch_size=32,
         eval_every=50, eval_episodes=1, checkpoint_every=100, target_return=1e9,
         total_steps=total_steps, log=lambda m: None)

@@ -136,7 +136,7 @@ def test_normalised_scores_are_d4rls_formula():
 def train(root, gin_files, bindings):
   """train_offline in this process (the launcher's work minus flags): (summary, log lines)."""
   import gin  # pylint: disable=g-import-not-at-top
-  from bremen_tf import bremen, model_free, runs  # noqa: F401 pylint: disable=g-import-not-at-top
+  from bremen_tf import experiments, runs  # noqa: F401 pylint: disable=g-import-not-at-top
   lines = []
   gin.clear_config()
   gin.add_config_file_search_path(REPO)
@@ -144,7 +144,7 @@ def train(root, gin_files, bindings):
     gin.parse_config_files_and_bindings([os.path.join(REPO, f) for f in gin_files], bindings)
     run = runs.RunDir(str(root))
     run.start(seed=0)
-    summary = bremen.train_offline(run, seed=0, log=lines.append)
+    summary = experiments.train_offline(run, seed=0, log=lines.append)
     run.mark_done(**summary)
     run.close()
   finally:

@@ -7,8 +7,7 @@ import os
 import gin
 import pytest
 
-from bremen_tf import (behavior, bremen, deployment, deployment_model_free,  # noqa: F401 (gin)
-                       model_free, validation)
+from bremen_tf import experiments, sac_data_policies, validation  # noqa: F401 (gin)
 from bremen_tf.data import on_demand  # noqa: F401 (gin)
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 
-from bremen_tf import behavior
+from bremen_tf.data import shipped_policies
 from conftest import write_untrained_policy
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -51,7 +51,7 @@ def test_train_behavior_resumes_then_finishes_and_refuses_to_clobber(tmp_path):
   meta = json.load(open(os.path.join(root, 'partial_policy', 'policy.json')))
   assert meta['sac_steps'] == 300 and meta['env_steps'] == 600
   assert meta['actor']['hidden'] == [32, 32]
-  actor, _ = behavior.load_behavior_policy('bremen/Hopper-v0', os.path.join(root, 'partial_policy'))
+  actor, _ = shipped_policies.load_behavior_policy('bremen/Hopper-v0', os.path.join(root, 'partial_policy'))
   assert actor.mode(np.zeros((2, 11), np.float32)).shape == (2, 3)
   assert len(json.load(open(os.path.join(root, 'provenance.json')))['sessions']) == 2
 

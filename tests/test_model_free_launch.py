@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import tensorflow as tf
 
-from bremen_tf import bremen
+from bremen_tf import dynamics_cache
 from bremen_tf.dynamics import DynamicsEnsemble
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -131,15 +131,15 @@ def test_dynamics_cache_round_trip_and_key(tmp_path):
   data = (obs, act.astype(np.float32), obs + 0.1 * act.astype(np.float32))
   model = DynamicsEnsemble(3, 1, seed=0, n_models=2, hidden=(8,), batch_size=50, max_epochs=2)
   fit = model.fit(data, data)
-  name, key = bremen.dynamics_cache_key('e/X-v0', 'pure', '3k', 300, 0.15, 0, model)
+  name, key = dynamics_cache.dynamics_cache_key('e/X-v0', 'pure', '3k', 300, 0.15, 0, model)
   cache = str(tmp_path / 'cache')
-  bremen.save_cached_dynamics(cache, name, key, model, fit)
+  dynamics_cache.save_cached_dynamics(cache, name, key, model, fit)
   fresh = DynamicsEnsemble(3, 1, seed=1, n_models=2, hidden=(8,), batch_size=50, max_epochs=2)
-  assert bremen.load_cached_dynamics(cache, 'missing', fresh) is None
-  info = bremen.load_cached_dynamics(cache, name, fresh)
+  assert dynamics_cache.load_cached_dynamics(cache, 'missing', fresh) is None
+  info = dynamics_cache.load_cached_dynamics(cache, name, fresh)
   assert info['stop_epoch'] == fit['stop_epoch']
   np.testing.assert_allclose(fresh.predict_all(obs[:5], data[1][:5]),
                              model.predict_all(obs[:5], data[1][:5]))
   longer = DynamicsEnsemble(3, 1, seed=0, n_models=2, hidden=(8,), batch_size=50, max_epochs=3)
-  assert bremen.dynamics_cache_key('e/X-v0', 'pure', '3k', 300, 0.15, 0, longer)[0] != name
-  assert bremen.dynamics_cache_key('e/X-v0', 'pure', '3k', 300, 0.15, 1, model)[0] != name
+  assert dynamics_cache.dynamics_cache_key('e/X-v0', 'pure', '3k', 300, 0.15, 0, longer)[0] != name
+  assert dynamics_cache.dynamics_cache_key('e/X-v0', 'pure', '3k', 300, 0.15, 1, model)[0] != name

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bremen_tf import bremen, export, runs
+from bremen_tf import export, runs, stages
 from bremen_tf.policies import GaussianPolicy
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -174,9 +174,9 @@ def test_sequential_split_and_reset_bank():
   d = Dataset(*(np.arange(n * k, dtype=np.float32).reshape(n, k) for k in (2, 1)),
               rewards=np.zeros(n, np.float32), next_observations=np.zeros((n, 2), np.float32),
               terminals=np.zeros(n, bool), timeouts=np.zeros(n, bool))
-  train, val = bremen.split_sequential(d, 0.15)
+  train, val = stages.split_sequential(d, 0.15)
   assert len(train[0]) == 17 and len(val[0]) == 3
   np.testing.assert_array_equal(val[0], d.observations[17:])  # the last 15%, unshuffled
-  bank = bremen.reset_observations('bremen/Hopper-v0', 50, seed=0)
+  bank = stages.reset_observations('bremen/Hopper-v0', 50, seed=0)
   assert bank.shape == (50, 11) and len(np.unique(bank[:, 0])) == 50
   assert np.all(np.abs(bank[:, 0] - 1.25) <= 0.005 + 1e-6)  # z = init 1.25 ± U(0.005)

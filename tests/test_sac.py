@@ -4,7 +4,8 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from bremen_tf import behavior
+from bremen_tf import sac_data_policies
+from bremen_tf.data import shipped_policies
 from bremen_tf.agents.sac import Sac, TanhGaussianActor
 from bremen_tf.optim import Adam
 from conftest import write_untrained_policy
@@ -73,25 +74,25 @@ def test_targets_follow_polyak_and_are_not_copied_by_default():
 
 def test_behavior_policy_round_trip_and_errors(tmp_path):
   actor = write_untrained_policy(str(tmp_path / 'p'), 'bremen/Hopper-v0', seed=7)
-  loaded, meta = behavior.load_behavior_policy('bremen/Hopper-v0', str(tmp_path / 'p'))
+  loaded, meta = shipped_policies.load_behavior_policy('bremen/Hopper-v0', str(tmp_path / 'p'))
   obs = tf.ones([4, 11])
   np.testing.assert_array_equal(loaded.mode(obs), actor.mode(obs))
   with pytest.raises(ValueError, match="policy for 'bremen/Hopper-v0', not 'bremen/Ant-v0'"):
-    behavior.load_behavior_policy('bremen/Ant-v0', str(tmp_path / 'p'))
+    shipped_policies.load_behavior_policy('bremen/Ant-v0', str(tmp_path / 'p'))
   with pytest.raises(FileNotFoundError, match='No behaviour policy'):
-    behavior.load_behavior_policy('bremen/Ant-v0', str(tmp_path / 'missing'))
+    shipped_policies.load_behavior_policy('bremen/Ant-v0', str(tmp_path / 'missing'))
 
 
 @pytest.mark.parametrize('env_id', ['bremen/Hopper-v0', 'bremen/Walker2d-v0',
                                     'bremen/HalfCheetah-v0', 'bremen/Ant-v0'])
 def test_shipped_policies_load_and_are_small(env_id):
   import os
-  directory = os.path.join(behavior.SHIPPED_DIR, env_id.replace('/', '_'))
+  directory = os.path.join(shipped_policies.SHIPPED_DIR, env_id.replace('/', '_'))
   if not os.path.exists(directory):
     pytest.skip(f'no shipped policy for {env_id}')
   size = sum(os.path.getsize(os.path.join(directory, f)) for f in os.listdir(directory))
   assert size < 1_000_000
-  actor, meta = behavior.load_behavior_policy(env_id)
+  actor, meta = shipped_policies.load_behavior_policy(env_id)
   assert meta['eval_return_mean'] >= meta['threshold']
   assert actor.mode(tf.zeros([1, actor.obs_dim])).shape == (1, actor.act_dim)
 
@@ -106,9 +107,9 @@ def test_rerun_after_partial_found_returns_it_without_training(tmp_path):
     kw = dict(env_id='bremen/Hopper-v0', initial_random_steps=100, eval_every=50,
               eval_episodes=1, target_return=-1e9, total_steps=500)
     logs = []
-    first = behavior.train_behavior_policy(runs.RunDir(str(tmp_path)), log=logs.append, **kw)
+    first = sac_data_policies.train_behavior_policy(runs.RunDir(str(tmp_path)), log=logs.append, **kw)
     assert first['sac_steps'] == 100  # evals at 50 and 100 both pass
-    again = behavior.train_behavior_policy(runs.RunDir(str(tmp_path)), log=logs.append, **kw)
+    again = sac_data_policies.train_behavior_policy(runs.RunDir(str(tmp_path)), log=logs.append, **kw)
     assert again == first and 'already found at step 100' in logs[-1]
   finally:
     gin.clear_config()

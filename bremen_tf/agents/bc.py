@@ -8,7 +8,7 @@ import gin
 import tensorflow as tf
 
 from bremen_tf.agents.common import adam_step, clip_inside, noise_generator, relu_v2
-from bremen_tf.agents.sac import TanhGaussianActor
+from bremen_tf.agents.networks import TanhGaussianActor
 from bremen_tf.optim import Adam
 
 

@@ -15,7 +15,7 @@ import gin
 import tensorflow as tf
 
 from bremen_tf.agents.common import adam_step, argmax_rows, ensemble_q, noise_generator, polyak
-from bremen_tf.agents.sac import QNetwork
+from bremen_tf.agents.networks import QNetwork
 from bremen_tf.networks import MLP
 from bremen_tf.optim import Adam
 

@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from bremen_tf.agents.common import (adam_step, argmax_rows, clip_inside, clip_pass_through,
                                      ensemble_q, noise_generator, polyak, relu_v2)
-from bremen_tf.agents.sac import QNetwork, TanhGaussianActor
+from bremen_tf.agents.networks import QNetwork, TanhGaussianActor
 from bremen_tf.optim import Adam
 
 DIVERGENCES = ('kl',)

@@ -15,8 +15,8 @@ import os
 
 import gin
 
-from bremen_tf import behavior, envs, provenance
-from bremen_tf.data import collection, noise as noise_lib
+from bremen_tf import envs, provenance
+from bremen_tf.data import collection, noise as noise_lib, shipped_policies
 from bremen_tf.data.dataset import (Dataset, DatasetError, episode_returns, load_dataset,
                                     return_stats, save_dataset)
 
@@ -80,7 +80,7 @@ def get_dataset(env_id, noise, size, seed=0, data_dir=None, subset_rule='mixture
     dataset.metadata['source'] = os.path.basename(
         dataset_path(env_id, noise, FULL_SIZE, seed, data_dir))
   else:
-    actor, policy_meta = behavior.load_behavior_policy(env_id, behavior_policy_dir)
+    actor, policy_meta = shipped_policies.load_behavior_policy(env_id, behavior_policy_dir)
     log(f'Collecting {env_id} {noise} {size:,} transitions (seed {seed}) -> {path}')
     dataset = collection.collect(env_id, actor, noise, size, seed, n_envs, log)
     dataset.metadata.update({

@@ -5,7 +5,8 @@ Used by the tests (assertions) and by `launch/reward_match.py` (the figures in t
 import numpy as np
 import tensorflow as tf
 
-from bremen_tf import behavior, envs
+from bremen_tf import envs
+from bremen_tf.data import shipped_policies
 from bremen_tf.data import noise
 
 
@@ -17,7 +18,7 @@ def random_policy(env_id, seed=0):
 
 def behavior_policy(env_id, seed=0):
   """The shipped paper-faithful SAC policy of the same robot, sampling (v5 shares the layout)."""
-  actor, _ = behavior.load_behavior_policy(paper_env_id(env_id))
+  actor, _ = shipped_policies.load_behavior_policy(paper_env_id(env_id))
   sample = noise.make_action_fn(noise.get_segments('pure')[0], actor, -1.0, 1.0)
   rng = np.random.default_rng(seed)
   return lambda s: sample(np.asarray(s, np.float32)[None], rng)[0]

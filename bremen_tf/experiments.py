@@ -1,0 +1,113 @@
+"""The two experiments the launchers run, `train_offline` (launch/offline.py) and
+`train_deployment` (launch/deployment.py), and the registry of algorithms they dispatch on.
+
+  ALGORITHMS    what `train_offline.algorithm` / `train_deployment.algorithm` select: the
+                offline and the deployment recipe of each
+  SWEEP_ALGOS   the names launch/sweep.py's --algos take: an algorithm plus the gin file that
+                configures it (ME-TRPO is BREMEN with policy_init='random'; the alpha ablation
+                is BREMEN with an explicit KL penalty)
+
+Both entries keep BREMEN's settings as their own gin bindings (`train_offline.outer_iterations`,
+...), as they always were; they apply to BREMEN/ME-TRPO only. The model-free baselines take
+theirs from `train_model_free` / `train_deployment_model_free`.
+"""
+import collections
+
+import gin
+
+from bremen_tf import bremen, deployment, deployment_model_free, model_free, runs
+from bremen_tf.data import sources
+
+Algorithm = collections.namedtuple('Algorithm', ['offline', 'deployment'])
+
+
+def _bremen_offline(run, data, record, seed, log, bremen_settings):
+  return bremen.offline(run, data, record, seed=seed, log=log, **bremen_settings)
+
+
+def _bremen_deployment(run, seed, log, shared, bremen_settings):
+  return deployment.deployment(run, seed=seed, log=log, **shared, **bremen_settings)
+
+
+def _model_free(algorithm):
+  """The recipes of a model-free baseline (BREMEN's settings do not apply to it)."""
+  def offline(run, data, record, seed, log, bremen_settings):
+    del bremen_settings
+    return model_free.train_model_free(run, data, record, seed, algorithm, log=log)
+
+  def deployment_run(run, seed, log, shared, bremen_settings):
+    del bremen_settings
+    return deployment_model_free.train_deployment_model_free(run, seed, algorithm=algorithm,
+                                                             log=log, **shared)
+  return Algorithm(offline, deployment_run)
+
+
+ALGORITHMS = {'bremen': Algorithm(_bremen_offline, _bremen_deployment),
+              **{name: _model_free(name) for name in model_free.DEFAULT_TRAIN_STEPS}}
+
+SWEEP_ALGOS = {
+    'offline': {'bremen': None, 'me_trpo': 'gin/algos/me_trpo.gin', 'bc': 'gin/algos/bc.gin',
+                'bcq': 'gin/algos/bcq.gin', 'brac': 'gin/algos/brac.gin'},
+    'deployment': {'bremen': None, 'me_trpo': 'gin/deployment/me_trpo.gin',
+                   'bcq': 'gin/deployment/bcq.gin', 'brac': 'gin/deployment/brac.gin',
+                   'alpha_0.1': 'gin/deployment/ablation/alpha_0.1.gin',
+                   'alpha_1.0': 'gin/deployment/ablation/alpha_1.0.gin'},
+}
+
+
+def get_algorithm(name):
+  if name not in ALGORITHMS:
+    raise ValueError(f'algorithm must be one of {tuple(ALGORITHMS)}, got {name!r}.')
+  return ALGORITHMS[name]
+
+
+@gin.configurable(denylist=['run', 'seed', 'log'])
+def train_offline(run, seed=0, env_id=None, noise='pure', dataset_size='1m',
+                  data_dir=None, dataset=None, validation_fraction=0.15, policy_init='bc',
+                  outer_iterations=250, updates_per_iteration=25, eval_min_steps=3000,
+                  checkpoint_every=1, reset_bank_size=10_000, horizon=None, eval_model=False,
+                  dynamics_cache_dir=None, algorithm='bremen', log=print):
+  """Runs (or resumes) one offline run in `run` (a runs.RunDir). Returns a summary.
+
+  `algorithm`: a key of ALGORITHMS. `dataset` None is the BRAC-protocol dataset of (`env_id`,
+  `noise`, `dataset_size`); 'minari:<id or path>' and 'd4rl:<path>' read those datasets, whose
+  env is theirs (`env_id`, if bound, must agree) and whose reference scores give
+  `eval_normalized_score` (x100) beside every evaluation return (bremen_tf/data/sources.py).
+  `dynamics_cache_dir`, if set, shares one dynamics fit between runs with the same data, seed and
+  ensemble settings (e.g. BREMEN and ME-TRPO; bremen_tf/dynamics_cache.py).
+  """
+  recipe = get_algorithm(algorithm).offline
+  # The data first: its env decides the models, and a bad dataset fails before any work.
+  data = sources.load_source(dataset, env_id, noise, dataset_size, data_dir, log=log)
+  # The dynamics cache tells Minari/D4RL datasets apart by binding and length.
+  data_name = (dataset, len(data)) if dataset is not None else (noise, dataset_size)
+  return recipe(run, data, sources.run_record(data, noise), seed, log, dict(
+      data_name=data_name, policy_init=policy_init, validation_fraction=validation_fraction,
+      outer_iterations=outer_iterations, updates_per_iteration=updates_per_iteration,
+      eval_min_steps=eval_min_steps, checkpoint_every=checkpoint_every,
+      reset_bank_size=reset_bank_size, horizon=horizon, eval_model=eval_model,
+      dynamics_cache_dir=dynamics_cache_dir))
+
+
+@gin.configurable(denylist=['run', 'seed', 'log'])
+def train_deployment(run, seed=0, env_id=gin.REQUIRED, algorithm='bremen', policy_init='bc',
+                     deployments=5, transitions_per_deployment=200_000,
+                     iterations_per_deployment=80, updates_per_iteration=25, bc_data='newest',
+                     validation_fraction=0.15, eval_min_steps=3000, reset_bank_size=10_000,
+                     horizon=None, collect_envs=16, log=print):
+  """Runs (or resumes) one deployment-efficient run in `run` (a runs.RunDir); returns a summary.
+
+  `algorithm`: a key of ALGORITHMS. `bc_data`: 'newest' (the original) or 'all' (its --all_bc).
+  Defaults are HalfCheetah/Ant's (5 deployments of 200K, 80 x 25 = 2,000 TRPO updates each); see
+  gin/deployment/.
+  """
+  recipe = get_algorithm(algorithm).deployment
+  runs.require_positive(deployments=deployments,
+                        transitions_per_deployment=transitions_per_deployment)
+  shared = dict(env_id=env_id, deployments=deployments,
+                transitions_per_deployment=transitions_per_deployment, collect_envs=collect_envs)
+  return recipe(run, seed, log, shared, dict(
+      policy_init=policy_init, iterations_per_deployment=iterations_per_deployment,
+      updates_per_iteration=updates_per_iteration, bc_data=bc_data,
+      validation_fraction=validation_fraction, eval_min_steps=eval_min_steps,
+      reset_bank_size=reset_bank_size, horizon=horizon))
