@@ -61,7 +61,7 @@ def load_d4rl(path, env_id=None):
   """Reads and validates a D4RL-layout HDF5 file; DatasetError names the file, key and reason."""
   where = f'd4rl:{path}'
   if not os.path.exists(path):
-    raise FileNotFoundError(f'{where}: the file does not exist.')
+    raise DatasetError(f'{where}: the file does not exist.')
   env_id, robot = resolve_env(path, env_id)
   try:
     with h5py.File(path, 'r') as f:

@@ -107,7 +107,7 @@ def _fail(path, key, expected, found):
 def load_dataset(path, env_id=None):
   """Loads and validates a dataset file; with `env_id`, also checks it was made for that env."""
   if not os.path.exists(path):
-    raise FileNotFoundError(f'Dataset file {path} does not exist.')
+    raise DatasetError(f'Dataset file {path} does not exist.')
   try:
     with np.load(path, allow_pickle=False) as f:
       raw = {k: f[k] for k in f.files}
@@ -121,9 +121,10 @@ def load_dataset(path, env_id=None):
           f'keys {sorted(raw)} (missing {missing})')
   try:
     meta = json.loads(str(raw.pop('metadata')))
-    assert isinstance(meta, dict)
-  except (ValueError, AssertionError) as e:
+  except ValueError as e:
     _fail(path, 'metadata', 'a JSON object', f'unparsable text ({e})')
+  if not isinstance(meta, dict):
+    _fail(path, 'metadata', 'a JSON object', f'unparsable text (a JSON {type(meta).__name__})')
 
   if env_id is not None:
     if meta.get('env_id') not in (None, env_id):
@@ -133,6 +134,9 @@ def load_dataset(path, env_id=None):
   else:
     arrays = check_arrays(path, raw)
   n = len(arrays['rewards'])
+  if 'size' in meta and not (isinstance(meta['size'], int) and not isinstance(meta['size'], bool)):
+    _fail(path, 'metadata', f"an integer 'size' (the file has {n} rows)",
+          f"size {meta['size']!r}")
   if 'size' in meta and meta['size'] != n:
     _fail(path, None, f"{meta['size']} transitions (metadata 'size')", f'{n} rows')
   return Dataset(**arrays, metadata=meta)
