@@ -268,22 +268,31 @@ def plot(dep_runs, off_runs, path):
               label=f'{r["description"]["method"]} ({r["progress"]["status"]})')
     if r['returns']:
       ax.plot(range(1, len(r['returns']) + 1), r['returns'], 'ko', ms=4)
+  if dep_runs:
+    planned = max(r['description']['budget']['train_deployment.deployments'] for r in dep_runs)
+    ax.set_xlim(0, planned)
+    ax.set_xticks(range(planned + 1))
   ax.set_xlabel('deployment (outer iterations spread within each; dots: end of deployment)')
   ax.set_ylabel('average return (real env, deterministic)')
   ax.set_title('deployment-efficient, full budget')
-  for r in off_runs:
+  for i, r in enumerate(off_runs):
+    color = f'C{i}'
     if r['metrics']:
       its = [int(m['iteration']) for m in r['metrics']]
-      line, = ax_off.plot(its, [float(m['eval_return_mean']) for m in r['metrics']], 'o-', ms=2,
-                          label=f'{r["env"]} {method_name(r)} ({r["progress"]["status"]})')
+      ax_off.plot(its, [float(m['eval_return_mean']) for m in r['metrics']], 'o-', ms=2,
+                  color=color, label=f'{r["env"]} {method_name(r)} ({r["progress"]["status"]})')
       if r['dataset_return'] is not None:
-        ax_off.axhline(r['dataset_return'], color=line.get_color(), ls=':', lw=1)
+        ax_off.axhline(r['dataset_return'], color=color, ls=':', lw=1)
     (p_mean, _), _, _ = paper_offline(r)
     if p_mean is not None:
-      ax_off.axhline(p_mean, ls='--', lw=1, color='grey', label=f'paper, {r["env"]}')
+      ax_off.axhline(p_mean, ls='--', lw=1, color=color,
+                     label=f'paper, {r["env"]} ({r["progress"]["status"]})')
+  if off_runs:
+    ax_off.set_xlim(0, max(r['description']['budget']['train_offline.outer_iterations']
+                           for r in off_runs))
   ax_off.set_xlabel('outer iteration (0: the BC policy)')
   ax_off.set_ylabel('average return (real env)')
-  ax_off.set_title('offline, full budget (dotted: our dataset)')
+  ax_off.set_title('offline, full budget (dashed: the paper; dotted: our dataset)')
   for a in (ax, ax_off):
     if a.lines:
       a.legend(fontsize=7)
