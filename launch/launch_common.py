@@ -181,7 +181,10 @@ def write_description(run):
   kind = describe.KIND_OF_ENTRY.get(_entry)
   path = run.file('run.json')
   if kind and not os.path.exists(path):
-    fileio.write_json(path, {'description': describe.describe(kind, seed=FLAGS.seed)})
+    with open(run.file('config.gin')) as f:  # written by run.start from the same config
+      digest = describe.config_digest(f.read())
+    fileio.write_json(path, {'description': describe.describe(kind, seed=FLAGS.seed),
+                             'config_sha256': digest})
 
 
 def finish_run(run, summary):

@@ -32,7 +32,7 @@ RETURN_COLUMNS = {'eval_return_mean': 'return (main policy)',
 def load_run(path):
   run = run_reader.model_free_curves(path, [*RETURN_COLUMNS, *FLAGS.diagnostics])
   if run is None:
-    raise SystemExit(f'error: {path} has no metrics.csv; is it a run directory?')
+    raise SystemExit(f'error: {path} has no metrics.csv, or is not an offline run directory.')
   if run['algorithm'] == 'bremen':
     raise SystemExit(f'error: {path} is a BREMEN/ME-TRPO run; plot it with launch/plot_offline.py.')
   run['title'] = (f'{env_name(run["env_id"])} {run["size"].upper()}, {run["algorithm"].upper()} '

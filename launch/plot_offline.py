@@ -25,7 +25,7 @@ FLAGS = flags.FLAGS
 def load_run(path):
   run = run_reader.offline_curve(path)
   if run is None:
-    raise SystemExit(f'error: {path} has no metrics.csv; is it a run directory?')
+    raise SystemExit(f'error: {path} has no metrics.csv, or is not an offline run directory.')
   return run
 
 

@@ -195,6 +195,10 @@ def test_plot_model_free_shows_both_brac_policies(old_runs, tmp_path):
               f'--out={tmp_path / "x"}') as plot:
     with pytest.raises(SystemExit, match='plot it with launch/plot_offline.py'):
       plot.main([])
+  with script('plot_model_free', f'--runs={old_runs}/deployment/halfcheetah_50k+bcq/seed0',
+              f'--out={tmp_path / "x"}') as plot:
+    with pytest.raises(SystemExit, match='is not an offline run directory'):
+      plot.main([])
 
 
 def records(root, path):
@@ -211,6 +215,26 @@ def test_old_and_new_run_directories_give_identical_records(old_runs, new_runs):
     new = old.replace(old_runs, new_runs)
     assert os.path.exists(f'{new}/run.json') and not os.path.exists(f'{old}/run.json')
     assert records(old_runs, old) == records(new_runs, new), old
+
+
+def test_a_config_gin_changed_after_run_json_is_described_afresh(new_runs, tmp_path):
+  """run.json holds the description of the config.gin it was made with; a copy of a run whose
+  config.gin was edited (another budget) is described from its config.gin."""
+  import shutil  # pylint: disable=g-import-not-at-top
+  copy = tmp_path / 'copy'
+  shutil.copytree(f'{new_runs}/deployment/halfcheetah_50k/seed0', copy)
+  config = (copy / 'config.gin').read_text()
+  (copy / 'config.gin').write_text(config.replace('iterations_per_deployment = 2',
+                                                  'iterations_per_deployment = 3'))
+  assert run_reader.deployment_record(str(copy))['budget'].startswith('75 TRPO updates (3 x 25)')
+  assert run_reader.deployment_record(
+      f'{new_runs}/deployment/halfcheetah_50k/seed0')['budget'].startswith('50 TRPO updates')
+  # While config.gin is the one run.json was made from, run.json is what is read.
+  (copy / 'config.gin').write_text(config)
+  saved = json.loads((copy / 'run.json').read_text())
+  saved['description']['method'] = 'as run.json says'
+  (copy / 'run.json').write_text(json.dumps(saved))
+  assert run_reader.deployment_record(str(copy))['method'] == 'as run.json says'
 
 
 def test_describe_reads_bindings_macros_and_the_code_defaults():

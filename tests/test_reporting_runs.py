@@ -95,8 +95,9 @@ def write_csv(path, rows):
 def write_run(path, bindings, metrics, state, finished, seed, sessions=None, deployments=None,
               kind=None):
   os.makedirs(path, exist_ok=True)
+  text = config_text(bindings)
   with open(os.path.join(path, 'config.gin'), 'w') as f:
-    f.write(config_text(bindings))
+    f.write(text)
   if metrics:
     write_csv(os.path.join(path, 'metrics.csv'), metrics)
   if deployments is not None:
@@ -116,7 +117,8 @@ def write_run(path, bindings, metrics, state, finished, seed, sessions=None, dep
     try:
       gin.parse_config([f'{k} = {v!r}' for k, v in bindings.items()])
       with open(os.path.join(path, 'run.json'), 'w') as f:
-        json.dump({'description': describe.describe(kind, seed=seed)}, f)
+        json.dump({'description': describe.describe(kind, seed=seed),
+                   'config_sha256': describe.config_digest(text)}, f)
     finally:
       gin.clear_config()
 

@@ -6,6 +6,7 @@ run.json when it starts (launch_common.open_run); for runs written before that, 
 their config.gin and calls the same `describe`.
 """
 import contextlib
+import hashlib
 import importlib
 import inspect
 
@@ -39,6 +40,11 @@ BUDGET_KEYS = {
 
 # BREMEN's policy initialisation -> the method it makes (offline tables' names).
 OFFLINE_METHOD_OF_INIT = {'bc': 'bremen', 'bc_unit_std': 'bremen_unit_std', 'random': 'me_trpo'}
+
+
+def config_digest(text):
+  """The sha256 of a config.gin text: run.json records the one its description was made from."""
+  return hashlib.sha256(text.encode()).hexdigest()
 
 
 def register_configurables():

@@ -34,13 +34,16 @@ def read_sessions(path):
 
 def description(path, kind=None):
   """What the run in `path` is (describe.describe's dict), or None if it has neither run.json
-  nor config.gin, or (`kind` given) is a run of another kind. Without run.json the kind is
-  guessed from config.gin (describe.kind_of_config)."""
-  found = (fileio.read_json(os.path.join(path, RUN_FILE)).get('description')
-           if exists(path, RUN_FILE) else None)
-  if not found and exists(path, 'config.gin'):
+  nor config.gin, or (`kind` given) is a run of another kind. run.json's description is used
+  while config.gin is the text it was made from; otherwise (no run.json: a run from before it
+  existed; or a config.gin changed since) config.gin is described, its kind guessed."""
+  text = None
+  if exists(path, 'config.gin'):
     with open(os.path.join(path, 'config.gin')) as f:
       text = f.read()
+  saved = fileio.read_json(os.path.join(path, RUN_FILE)) if exists(path, RUN_FILE) else {}
+  found = saved.get('description')
+  if text is not None and saved.get('config_sha256') != describe.config_digest(text):
     sessions = read_sessions(path)
     found = describe.describe_config(text, seed=sessions[0].get('seed') if sessions else None)
   return found if found and kind in (None, found['kind']) else None
