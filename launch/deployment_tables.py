@@ -12,7 +12,6 @@ end-of-deployment values hide when evaluation is noisy or the policy exploits th
 the ablation, the KL of the policy to the previous deployment's policy per outer iteration.
 """
 import collections
-import csv
 import glob
 import os
 
@@ -21,58 +20,15 @@ import numpy as np
 
 import launch_common
 launch_common.quiet_tensorflow()  # before anything imports TF
-from bremen_tf import fileio, results, runs
-from launch_common import env_name, gin_binding as binding
+from bremen_tf import fileio, results
+from bremen_tf.reporting import run_reader
+from bremen_tf.reporting.labels import deployment_method_rank as method_rank, short_budget
 
 flags.DEFINE_string('runs', 'runs/deployment/*/seed*', 'Glob of deployment run directories.')
 flags.DEFINE_string('sac_runs', 'runs/deployment_sac/*/seed*',
                     'Glob of online SAC runs (launch/train_behavior.py), plotted against samples.')
 flags.DEFINE_string('out', 'results/deployment', 'Output path without extension.')
 FLAGS = flags.FLAGS
-
-METHOD_ORDER = ('bremen', 'me_trpo', 'bcq', 'brac', 'bc')
-
-
-def method_of(config):
-  algorithm = binding(config, 'train_deployment.algorithm', 'bremen')
-  if algorithm != 'bremen':
-    return algorithm.upper() if algorithm != 'brac' else 'BRAC'
-  alpha = float(binding(config, 'ImaginedTRPO.alpha', '0') or 0)
-  random_init = binding(config, 'train_deployment.policy_init', 'bc') == 'random'
-  if alpha:
-    return f'KL penalty α={alpha:g}' + (' (no BC init)' if random_init else ' + BC init')
-  return 'ME-TRPO' if random_init else 'BREMEN'
-
-
-def budget_of(config):
-  """The training budget per deployment, as the run's config.gin bound it (else the defaults)."""
-  number = lambda key, default: int(binding(config, key, default).replace('_', ''))
-  algorithm = binding(config, 'train_deployment.algorithm', 'bremen')
-  if algorithm != 'bremen':
-    budget = f'{number("train_deployment_model_free.train_steps", "500_000"):,} gradient steps'
-    if algorithm == 'brac':
-      budget += (f' (+ {number("train_deployment_model_free.behavior_steps", "300_000"):,}'
-                 ' for π_b)')
-    return budget
-  iterations = number('train_deployment.iterations_per_deployment', '80')
-  updates = number('train_deployment.updates_per_iteration', '25')
-  budget = (f'{iterations * updates} TRPO updates ({iterations} x {updates}) on '
-            f'{number("ImaginedTRPO.batch_size", "50_000"):,}-step imagined batches, dynamics <= '
-            f'{number("DynamicsEnsemble.max_epochs", "200")} epochs')
-  if binding(config, 'train_deployment.policy_init', 'bc') != 'random':
-    budget += f', BC {number("behavior_clone.steps", "300_000"):,} steps'
-  return budget
-
-
-def short_budget(budget):
-  """'500 TRPO updates (20 x 25) on ...' -> '500 TRPO updates' (for plot legends)."""
-  return budget.split(' (')[0]
-
-
-def method_rank(method):
-  """BREMEN first, then the baselines in METHOD_ORDER, then the rest (the ablation)."""
-  name = method.lower().replace('-', '_')
-  return METHOD_ORDER.index(name) if name in METHOD_ORDER else len(METHOD_ORDER)
 
 
 def cell(mean, std, decimals):
@@ -92,33 +48,6 @@ def panel_tables(tables, heading, columns, column_name):
                      columns + [f'{column_name} {d}'
                                 for d in range(1, len(rows[0]) - len(columns) + 1)], rows)
                  + '\n' for (env, size), rows in sorted(tables.items()))
-
-
-def read_run(path):
-  if not (os.path.exists(os.path.join(path, 'config.gin'))
-          and os.path.exists(os.path.join(path, 'deployments.csv'))):
-    return None
-  with open(os.path.join(path, 'config.gin')) as f:
-    config = f.read()
-  with open(os.path.join(path, 'deployments.csv')) as f:
-    deployments = list(csv.DictReader(f))
-  metrics = runs.read_metrics(path) if os.path.exists(os.path.join(path, 'metrics.csv')) else []
-  size = int(binding(config, 'train_deployment.transitions_per_deployment',
-                     '200_000').replace('_', ''))
-  return {'path': path, 'env': env_name(binding(config, 'train_deployment.env_id')),
-          'size': size, 'method': method_of(config), 'budget': budget_of(config),
-          'planned': int(binding(config, 'train_deployment.deployments', '5')),
-          'finished': os.path.exists(os.path.join(path, 'DONE')),
-          'returns': [float(r['eval_return_mean']) for r in deployments],
-          # What the deployed policy (with its exploration noise) earned on the batch it collected:
-          # deployment d's batch comes from deployment d - 1's policy (d = 1: uniform random).
-          'data_returns': [float(r['data_return_mean']) for r in deployments],
-          'transitions': [int(r['real_transitions']) for r in deployments],
-          'kl': [(int(r['iteration']), float(r['kl_to_previous_deployment'])) for r in metrics
-                 if r.get('kl_to_previous_deployment') not in (None, '', 'nan')],
-          'curve': [(int(r['deployment']), float(r['eval_return_mean'])) for r in metrics
-                    if r.get('eval_return_mean') not in (None, '', 'nan')],
-          'config': config}
 
 
 def within_deployment_x(deployments):
@@ -162,24 +91,11 @@ def plot_iterations(plt, data, path):
   return True
 
 
-def read_sac_run(path):
-  """An online SAC run's evaluation return against the env steps it had taken."""
-  if not (os.path.exists(os.path.join(path, 'metrics.csv'))
-          and os.path.exists(os.path.join(path, 'config.gin'))):
-    return None
-  with open(os.path.join(path, 'config.gin')) as f:
-    config = f.read()
-  metrics = runs.read_metrics(path)
-  return {'path': path, 'env': env_name(binding(config, 'train_behavior_policy.env_id')),
-          'env_steps': [int(float(r['env_steps'])) for r in metrics],
-          'returns': [float(r['eval_return_mean']) for r in metrics]}
-
-
 def main(argv):
   del argv
   launch_common.quiet_logs()
   plt = launch_common.pyplot()
-  data = [r for p in sorted(glob.glob(FLAGS.runs)) if (r := read_run(p))]
+  data = [r for p in sorted(glob.glob(FLAGS.runs)) if (r := run_reader.deployment_record(p))]
   if not data:
     raise SystemExit(f'error: no deployment runs with deployments.csv match {FLAGS.runs!r}.')
   # Runs of one method at different budgets are separate rows and curves, never averaged.
@@ -187,8 +103,7 @@ def main(argv):
   for r in data:
     groups[(r['env'], r['size'], r['method'], r['budget'])].append(r)
   panels = sorted({(r['env'], r['size']) for r in data})
-  sac = [read_sac_run(p) for p in sorted(glob.glob(FLAGS.sac_runs))]
-  sac = [r for r in sac if r]
+  sac = [r for p in sorted(glob.glob(FLAGS.sac_runs)) if (r := run_reader.sac_record(p))]
   fig, axes = plt.subplots(2, len(panels), figsize=(6 * len(panels), 8.4), squeeze=False)
   tables, data_tables, csv_rows = collections.defaultdict(list), collections.defaultdict(list), []
   for ax, ax_samples, (env, size) in zip(axes[0], axes[1], panels):

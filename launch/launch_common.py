@@ -1,7 +1,6 @@
 """Flags and set-up shared by the launchers: the Dopamine-style trio plus seed and threads, and
 the boundary where our errors become a line or two and exit status 2 (`run`)."""
 import os
-import re
 import signal
 import sys
 import traceback
@@ -28,6 +27,7 @@ FLAGS = flags.FLAGS
 EXIT_USER_ERROR = 2  # a bad setting, dataset, run directory or checkpoint (errors.BremenError)
 EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM, as a shell reports SIGINT
 _current_run = None  # the run directory opened by open_run, named when interrupted
+_entry = None  # the configurable the launcher calls (setup's `entry`): says what kind of run
 
 
 def quiet_tensorflow():
@@ -82,17 +82,6 @@ def default_root_dir(gin_files, seed, kind='offline'):
     names.append(stem if parent == 'gin' else f'{parent}-{stem}')
   return os.path.join(REPO_ROOT, 'runs', kind, '+'.join(names) or 'default',
                       f'seed{seed}')
-
-
-def gin_binding(config, name, default=None):
-  """The value bound to `name` in a config.gin text (quotes stripped), or `default`."""
-  m = re.search(rf'^{re.escape(name)}\s*=\s*(.+)$', config, re.M)
-  return m.group(1).strip().strip("'\"") if m else default
-
-
-def env_name(env_id):
-  """'bremen/Hopper-v0' -> 'Hopper'."""
-  return re.sub(r'-v\d+$', '', env_id.split('/')[-1])
 
 
 def parse_gin():
@@ -159,8 +148,9 @@ def check_args(argv, example):
 
 
 def open_run(root):
-  """The RunDir at `root`, recorded as started. RunDirError if it is finished, busy, or holds an
-  unfinished run with a different gin config or seed (call after setup())."""
+  """The RunDir at `root`, recorded as started, with its self-description in run.json. RunDirError
+  if it is finished, busy, or holds an unfinished run with a different gin config or seed (call
+  after setup())."""
   global _current_run
   from bremen_tf import runs  # pylint: disable=g-import-not-at-top (imports TF)
   run = runs.RunDir(root)
@@ -177,9 +167,24 @@ def open_run(root):
       raise errors.RunDirError(f'{run.path} holds an unfinished run with --seed={seed}, not '
                                f'--seed={FLAGS.seed}. {fresh}')
   run.start(seed=FLAGS.seed, flags=FLAGS.flag_values_dict())
+  write_description(run)
   _current_run = run
   print(f'Run directory: {run.path}' + (' (resuming)' if run.resumed else ''), flush=True)
   return run
+
+
+def write_description(run):
+  """run.json: what the run is (bremen_tf/reporting/describe.py), read by the table and plot
+  scripts instead of its gin text. Written once, when the run (or, for a run started before
+  run.json existed, its first resume) starts; the config cannot change on resume."""
+  from bremen_tf.reporting import describe  # pylint: disable=g-import-not-at-top
+  kind = describe.KIND_OF_ENTRY.get(_entry)
+  path = run.file('run.json')
+  if kind and not os.path.exists(path):
+    with open(run.file('config.gin')) as f:  # written by run.start from the same config
+      digest = describe.config_digest(f.read())
+    fileio.write_json(path, {'description': describe.describe(kind, seed=FLAGS.seed),
+                             'config_sha256': digest})
 
 
 def finish_run(run, summary):
@@ -193,6 +198,8 @@ def finish_run(run, summary):
 def setup(entry=None):
   """What every launcher does first: gin files and bindings, validated (`entry`: the configurable
   the launcher calls, whose required bindings must be there), then TF threading."""
+  global _entry
+  _entry = entry
   quiet_logs()
   parse_gin()
   validate(entry)

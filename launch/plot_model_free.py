@@ -14,8 +14,9 @@ from absl import flags
 
 import launch_common
 launch_common.quiet_tensorflow()  # before anything imports TF
-from launch_common import env_name, gin_binding
-from bremen_tf import fileio, results, runs
+from bremen_tf import fileio, results
+from bremen_tf.reporting import run_reader
+from bremen_tf.reporting.labels import env_name
 
 flags.DEFINE_list('runs', None, 'Run directories of launch/offline.py with a model-free algorithm.')
 flags.DEFINE_string('out', None, 'Output path without extension (e.g. results/brac_long).')
@@ -29,23 +30,14 @@ RETURN_COLUMNS = {'eval_return_mean': 'return (main policy)',
 
 
 def load_run(path):
-  if not os.path.exists(os.path.join(path, 'metrics.csv')):
-    raise SystemExit(f'error: {path} has no metrics.csv; is it a run directory?')
-  with open(os.path.join(path, 'config.gin')) as f:
-    config = f.read()
-  algorithm = gin_binding(config, 'train_offline.algorithm', 'bremen')
-  if algorithm == 'bremen':
+  run = run_reader.model_free_curves(path, [*RETURN_COLUMNS, *FLAGS.diagnostics])
+  if run is None:
+    raise SystemExit(f'error: {path} has no metrics.csv, or is not an offline run directory.')
+  if run['algorithm'] == 'bremen':
     raise SystemExit(f'error: {path} is a BREMEN/ME-TRPO run; plot it with launch/plot_offline.py.')
-  metrics = runs.read_metrics(path)
-  columns = [c for c in [*RETURN_COLUMNS, *FLAGS.diagnostics] if c in metrics[0]]
-  rows = [[int(float(r['step']))] + [float(r[c]) if r.get(c) not in (None, '') else None
-                                      for c in columns] for r in metrics]
-  title = (f'{env_name(gin_binding(config, "train_offline.env_id"))} '
-           f'{gin_binding(config, "train_offline.dataset_size", "1m").upper()}, '
-           f'{algorithm.upper()} ({os.path.basename(os.path.dirname(path))}/'
-           f'{os.path.basename(path)})')
-  return {'path': path, 'title': title, 'columns': columns, 'rows': rows,
-          'finished': os.path.exists(os.path.join(path, 'DONE'))}
+  run['title'] = (f'{env_name(run["env_id"])} {run["size"].upper()}, {run["algorithm"].upper()} '
+                  f'({os.path.basename(os.path.dirname(path))}/{os.path.basename(path)})')
+  return run
 
 
 def main(argv):

@@ -13,8 +13,8 @@ from absl import flags
 
 import launch_common
 launch_common.quiet_tensorflow()  # before anything imports TF
-from launch_common import gin_binding
-from bremen_tf import fileio, results, runs
+from bremen_tf import fileio, results
+from bremen_tf.reporting import run_reader
 
 flags.DEFINE_list('runs', None, 'Run directories to plot.')
 flags.DEFINE_string('out', None, 'Output path without extension (e.g. results/learning_evidence).')
@@ -23,30 +23,10 @@ FLAGS = flags.FLAGS
 
 
 def load_run(path):
-  if not os.path.exists(os.path.join(path, 'metrics.csv')):
-    raise SystemExit(f'error: {path} has no metrics.csv; is it a run directory?')
-  metrics = runs.read_metrics(path)
-  state = fileio.read_json(os.path.join(path, 'train_state.json'))
-  with open(os.path.join(path, 'config.gin')) as f:
-    config = f.read()
-  iterations = [int(r['iteration']) for r in metrics]
-  returns = [float(r['eval_return_mean']) for r in metrics]
-  stds = [float(r['eval_return_std']) for r in metrics]
-  record = state.get('dataset') or {}
-  dataset = record.get('behavior_returns') or {}
-  return {
-      'path': path, 'env_id': record.get('env_id') or gin_binding(config, 'train_offline.env_id'),
-      'external': record.get('dataset'),  # 'minari:...' / 'd4rl:...' (None: BRAC protocol)
-      'size': gin_binding(config, 'train_offline.dataset_size', '1m'),
-      'noise': gin_binding(config, 'train_offline.noise', 'pure'),
-      'policy_init': gin_binding(config, 'train_offline.policy_init', 'bc'),
-      'budget': int(gin_binding(config, 'train_offline.outer_iterations', '250')),
-      'updates_per_iteration': int(gin_binding(config, 'train_offline.updates_per_iteration', '25')),
-      'finished': os.path.exists(os.path.join(path, 'DONE')),
-      'iterations': iterations, 'returns': returns, 'stds': stds,
-      'dataset_return': dataset.get('mean'),
-      'dynamics_epochs': (state.get('dynamics_fit') or {}).get('stop_epoch'),
-  }
+  run = run_reader.offline_curve(path)
+  if run is None:
+    raise SystemExit(f'error: {path} has no metrics.csv, or is not an offline run directory.')
+  return run
 
 
 def main(argv):

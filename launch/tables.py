@@ -6,7 +6,7 @@ learning curves (offline_<size>_curves.png, numbers in offline_<size>_curves.csv
 
 Per env and method: mean ± std over seeds of the final evaluation return of the finished runs, the
 number of seeds, our return as a ratio to our dataset's return beside the paper's ratio, and the
-budget each cell ran with (read from the runs' config.gin and metrics). BRAC runs give two rows:
+budget each cell ran with (from the runs' descriptions and metrics). BRAC runs give two rows:
 BRAC (the mode) and BRAC (max Q). Unfinished runs are counted, not averaged. Runs on a Minari
 or D4RL dataset (`train_offline.dataset`) are grouped by that dataset, and where it has reference
 scores each cell also gives the normalised score (x100, as D4RL papers report it).
@@ -14,16 +14,16 @@ scores each cell also gives the normalised score (x100, as D4RL papers report it
 import collections
 import glob
 import os
-import re
 
 from absl import flags
 import numpy as np
 
 import launch_common
 launch_common.quiet_tensorflow()  # before anything imports TF
-from launch_common import env_name, gin_binding as binding
-from bremen_tf import fileio, results, runs
+from bremen_tf import fileio, results
 from bremen_tf.paper_results import METHOD_NAMES, METHODS, OFFLINE
+from bremen_tf.reporting import run_reader
+from bremen_tf.reporting.ordering import describe_order, pair_agreement
 
 flags.DEFINE_string('runs', 'runs/offline/*+budget-table/seed*', 'Glob of run directories.')
 flags.DEFINE_list('sizes', None, 'Dataset sizes to tabulate (default: every size with runs).')
@@ -33,96 +33,6 @@ FLAGS = flags.FLAGS
 ENV_ORDER = ('Ant', 'HalfCheetah', 'Hopper', 'Walker2d')
 
 
-def read_run(path):
-  """One run directory -> a list of per-method records (BRAC gives two), or [] if unusable."""
-  config_path = os.path.join(path, 'config.gin')
-  if not (os.path.exists(config_path) and os.path.exists(os.path.join(path, 'metrics.csv'))):
-    return []
-  with open(config_path) as f:
-    config = f.read()
-  metrics = runs.read_metrics(path)
-  if not metrics:
-    return []
-  state_path = os.path.join(path, 'train_state.json')
-  state = fileio.read_json(state_path) if os.path.exists(state_path) else {}
-  algorithm = binding(config, 'train_offline.algorithm', 'bremen')
-  data = state.get('dataset') or {}
-  external = data.get('dataset')  # 'minari:...' / 'd4rl:...': grouped by dataset, not by size
-  base = {'path': path,
-          'env': env_name(data.get('env_id') or binding(config, 'train_offline.env_id')),
-          'size': (dataset_label(external) if external
-                   else binding(config, 'train_offline.dataset_size', '1m').lower()),
-          'noise': binding(config, 'train_offline.noise', 'pure'), 'external': external,
-          'reference_scores': data.get('reference_scores'),
-          'finished': os.path.exists(os.path.join(path, 'DONE')),
-          'dataset_return': ((state.get('dataset') or {}).get('behavior_returns') or {}).get('mean')}
-  last = metrics[-1]
-  if algorithm == 'bremen':
-    policy_init = binding(config, 'train_offline.policy_init', 'bc')
-    iterations = int(binding(config, 'train_offline.outer_iterations', '250'))
-    per_it = int(binding(config, 'train_offline.updates_per_iteration', '25'))
-    epochs = binding(config, 'DynamicsEnsemble.max_epochs', '200')
-    bc_steps = binding(config, 'behavior_clone.steps', '300_000').replace('_', '')
-    batch = int(binding(config, 'ImaginedTRPO.batch_size', '50_000').replace('_', ''))
-    method = {'bc': 'bremen', 'bc_unit_std': 'bremen_unit_std', 'random': 'me_trpo'}[policy_init]
-    budget = (f'{iterations * per_it} TRPO updates ({iterations} x {per_it}, batches of '
-              f'{batch:,} imagined steps), dynamics <= {epochs} epochs'
-              + ('' if method == 'me_trpo' else f', BC {int(bc_steps) // 1000}k steps'))
-    curve = [(int(r['iteration']) / iterations, float(r['eval_return_mean'])) for r in metrics]
-    speed = [float(r['imagined_steps_per_s']) for r in metrics if r.get('imagined_steps_per_s')]
-    return [dict(base, method=method, budget=budget, curve=curve,
-                 final=float(last['eval_return_mean']),
-                 normalized=_float(last.get('eval_normalized_score')),
-                 speed=f'{np.median(speed):,.0f} imagined steps/s' if speed else '')]
-  steps = int(binding(config, 'train_model_free.train_steps', '0').replace('_', '') or 0)
-  steps = steps or int(float(last['train_steps']))
-  budget = f'{steps // 1000}k gradient steps'
-  if algorithm == 'brac':
-    b_steps = binding(config, 'train_model_free.behavior_steps', '300_000').replace('_', '')
-    budget += f' (+ {int(b_steps) // 1000}k for π_b)'
-  speed = [float(r['train_steps_per_s']) for r in metrics if r.get('train_steps_per_s')]
-  base['speed'] = f'{np.median(speed):,.0f} gradient steps/s' if speed else ''
-  records = []
-  for method, key in ((algorithm, 'eval_return_mean'), ('brac_max_q', 'eval_max_q_return_mean')):
-    if method == 'brac_max_q' and algorithm != 'brac':
-      continue
-    curve = [(int(float(r['step'])) / steps, float(r[key])) for r in metrics]
-    records.append(dict(base, method=method, budget=budget, curve=curve, final=float(last[key]),
-                        normalized=_float(last.get(key.replace('_return_mean',
-                                                               '_normalized_score')))))
-  return records
-
-
-def dataset_label(binding):
-  """A file-name-safe label: 'minari:bremen-d4rl/hopper/medium-v0' ->
-  'bremen-d4rl_hopper_medium-v0', 'd4rl:/data/hopper_medium-v2.hdf5' -> 'hopper_medium-v2'."""
-  kind, name = binding.split(':', 1)
-  if kind == 'd4rl' or os.path.isabs(name):
-    name = os.path.splitext(os.path.basename(name.rstrip('/')))[0]
-  return re.sub(r'[^\w.-]+', '_', name).strip('_')
-
-
-def _float(text):
-  return float(text) if text not in (None, '') else None
-
-
-def describe_order(values):
-  """{'bremen': 5000, ...} -> 'BREMEN > BC > ...' (highest first)."""
-  ordered = sorted(values, key=lambda m: -values[m])
-  return ' > '.join(METHOD_NAMES[m] for m in ordered)
-
-
-def pair_agreement(ours, paper):
-  """Of the method pairs both have, how many are ordered the same way: (agree, total)."""
-  methods = [m for m in ours if m in paper]
-  agree = total = 0
-  for i, a in enumerate(methods):
-    for b in methods[i + 1:]:
-      total += 1
-      agree += (ours[a] - ours[b]) * (paper[a] - paper[b]) > 0
-  return agree, total
-
-
 def write_size(size, records, out_dir):
   plt = launch_common.pyplot()
   envs = [e for e in ENV_ORDER if any(r['env'] == e for r in records)]
@@ -130,7 +40,7 @@ def write_size(size, records, out_dir):
   cells = collections.defaultdict(list)
   for record in records:
     cells[(record['env'], record['method'])].append(record)
-  external = records[0].get('external')  # one dataset per group (see read_run)
+  external = records[0].get('external')  # one dataset per group (run_reader.offline_records)
   paper = {} if external else OFFLINE.get(size, {})
   what = (f'dataset `{external}`' if external
           else f'{size.upper()} transitions (`pure` BRAC-protocol data)')
@@ -266,7 +176,7 @@ def main(argv):
   del argv
   launch_common.quiet_logs()
   paths = sorted(p for p in glob.glob(FLAGS.runs) if os.path.isdir(p))
-  records = [r for p in paths for r in read_run(p)]
+  records = [r for p in paths for r in run_reader.offline_records(p)]
   if not records:
     raise SystemExit(f'error: no run directories with metrics match --runs={FLAGS.runs!r}.')
   sizes = FLAGS.sizes or sorted({r['size'] for r in records}, key=lambda s: -len(s))

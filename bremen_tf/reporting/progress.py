@@ -1,0 +1,94 @@
+"""How far a run got, how long it took and which commits ran it: for reports on runs that are
+still going (results/full_budget.md)."""
+import datetime
+import os
+
+from bremen_tf import runs
+from bremen_tf.reporting import run_reader
+
+# The files a run rewrites as it goes: the newest of them is its last sign of life.
+PROGRESS_FILES = ('train_state.json', 'metrics.csv', 'deployments.csv', runs.DONE_FILE)
+
+
+def _fit_text(state, description):
+  fit = (state.get('dynamics_progress') or {}).get('fit') or {}
+  epochs = (fit.get('settings') or {}).get('max_epochs') or description['budget'][
+      'DynamicsEnsemble.max_epochs']
+  return f'dynamics fit, epoch {fit["epoch"]} of at most {epochs}' if 'epoch' in fit else (
+      'dynamics fit, starting')
+
+
+def progress(path, description):
+  """{'status': 'not started' | 'in progress' | 'finished', 'text': a phrase for a table,
+  'iteration': outer iterations evaluated, 'iterations': planned}."""
+  if description is None or not os.path.isdir(path):
+    return {'status': 'not started', 'text': 'not started', 'iteration': 0, 'iterations': None}
+  state = run_reader.read_state(path)
+  metrics = runs.read_metrics(path)
+  done = int(metrics[-1]['iteration']) if metrics else 0
+  b = description['budget']
+  if description['kind'] == 'deployment':
+    per = b['train_deployment.iterations_per_deployment']
+    planned, total = b['train_deployment.deployments'], b['train_deployment.deployments'] * per
+  else:
+    per, planned, total = None, None, b['train_offline.outer_iterations']
+  info = {'iteration': done, 'iterations': total}
+  if run_reader.finished(path):
+    return dict(info, status='finished', text='finished')
+  if not state:
+    sessions = run_reader.read_sessions(path)
+    since = f' (directory opened {sessions[0]["date"]})' if sessions else ''
+    return dict(info, status='not started', text=f'not started: no stage saved{since}')
+  stage = state.get('stage')
+  if description['kind'] == 'deployment':
+    d = state.get('deployment', 0)
+    where = f'deployment {max(d, 1)} of {planned}'
+    if stage in ('start', 'collected'):
+      what = 'collecting data' if stage == 'start' else 'batch collected'
+    elif stage == 'dynamics_fit':
+      what = _fit_text(state, description)
+    elif stage in ('dynamics', 'bc'):
+      what = 'behaviour cloning' if stage == 'dynamics' else 'BC done'
+    elif stage == 'trpo':
+      what = f'iteration {done - (d - 1) * per} of {per}'
+    else:  # trpo_done
+      what = 'done'
+    text = f'in progress: {where}, {what}' + (
+        f' (outer iteration {done} of {total})' if done else '')
+  elif stage == 'trpo':
+    text = f'in progress at iteration {done} of {total}'
+  elif stage in ('start', 'dynamics_fit'):
+    text = f'in progress: {_fit_text(state, description)}'
+  else:
+    text = 'in progress: behaviour cloning'
+  return dict(info, status='in progress', text=text)
+
+
+def _time(iso):
+  return datetime.datetime.fromisoformat(iso).timestamp()
+
+
+def timing(path):
+  """Wall-clock facts of a run: 'sessions' (how many times it was started), 'first_start' (ISO
+  date), 'elapsed_s' (first start to the newest of PROGRESS_FILES: includes any time it was
+  stopped), 'stage_s' (dynamics fits from train_state.json plus metrics' iteration_seconds:
+  the time the recorded stages took, without data collection, BC and evaluation-free gaps) and
+  'revisions' ([(git revision, [session numbers])])."""
+  sessions = run_reader.read_sessions(path)
+  if not sessions:
+    return None
+  writes = [os.path.getmtime(os.path.join(path, f)) for f in PROGRESS_FILES
+            if run_reader.exists(path, f)]
+  state = run_reader.read_state(path)
+  fits = [d.get('dynamics_fit', {}).get('seconds', 0.0) for d in state.get('deployments', [])]
+  fits.append((state.get('dynamics_fit') or {}).get('seconds', 0.0))
+  if state.get('stage') == 'dynamics_fit':
+    fits.append((state.get('dynamics_progress') or {}).get('seconds', 0.0))
+  iterations = sum(float(r['iteration_seconds']) for r in runs.read_metrics(path)
+                   if r.get('iteration_seconds'))
+  revisions = {}
+  for i, s in enumerate(sessions, start=1):
+    revisions.setdefault(s.get('git_revision'), []).append(i)
+  return {'sessions': len(sessions), 'first_start': sessions[0]['date'],
+          'elapsed_s': (max(writes) - _time(sessions[0]['date'])) if writes else None,
+          'stage_s': sum(fits) + iterations, 'revisions': list(revisions.items())}

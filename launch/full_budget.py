@@ -1,0 +1,361 @@
+"""The full-budget runs (issue 15) -> results/full_budget.md, .csv and .png.
+
+  python launch/full_budget.py                                  # /work/runs/full/*/*/seed*
+  python launch/full_budget.py --runs='runs/full/*/*/seed*' --out=/tmp/full_budget
+
+Deployment runs (BREMEN and ME-TRPO, HalfCheetah, 200K transitions per deployment): the real
+return after every finished deployment and after every outer iteration, the KL to the previous
+deployment's policy, beside our reduced-budget numbers (results/deployment.csv) and the paper's
+statement. Offline runs: the learning curve against the BC policy (iteration 0), the dataset and
+the paper's table. For every run its budget, progress, wall time and commits. Runs still going are
+reported as far as they got, planned runs without a directory as not started.
+"""
+import collections
+import glob
+import math
+import os
+
+from absl import flags
+
+import launch_common
+launch_common.quiet_tensorflow()  # before anything imports TF
+from bremen_tf import fileio, results, runs
+from bremen_tf.paper_results import OFFLINE
+from bremen_tf.reporting import describe, labels, progress, run_reader
+
+flags.DEFINE_string('runs', '/work/runs/full/*/*/seed*', 'Glob of the full-budget run directories.')
+flags.DEFINE_list('planned', [
+    'deployment/halfcheetah_200k/seed0:gin/deployment/halfcheetah_200k.gin',
+    'deployment/halfcheetah_200k+me_trpo/seed0:gin/deployment/halfcheetah_200k.gin'
+    '+gin/deployment/me_trpo.gin',
+    'offline/halfcheetah_100k/seed0:gin/halfcheetah_100k.gin',
+    'offline/hopper_100k/seed0:gin/hopper_100k.gin'],
+                  'Runs the report expects, as <dir under the --runs glob\'s fixed part>:<gin files '
+                  'joined by +>; those without a directory are described from their gin files and '
+                  'shown as not started.')
+flags.DEFINE_string('reduced', os.path.join(launch_common.REPO_ROOT, 'results', 'deployment.csv'),
+                    'Our reduced-budget deployment numbers (written by launch/deployment_tables.py).')
+flags.DEFINE_string('out', os.path.join(launch_common.REPO_ROOT, 'results', 'full_budget'),
+                    'Output path without extension.')
+FLAGS = flags.FLAGS
+
+# reference/paper_results.md, "Deployment efficiency (figure, no table)": the paper gives no numbers.
+PAPER_DEPLOYMENT = ('Starting from a random policy, with a limited number of deployments (5 for '
+                    'Ant/HalfCheetah) of 200K or 100K transitions each, BREMEN reaches far higher '
+                    'returns per deployment than ME-TRPO, SAC, BCQ and BRAC run under the same '
+                    'deployment limit.')
+
+
+def fixed_prefix(pattern):
+  """'/work/runs/full/*/*/seed*' -> '/work/runs/full': the directory before the first wildcard."""
+  head = pattern.split('*')[0].split('?')[0].split('[')[0]
+  return head if head.endswith('/') else os.path.dirname(head)
+
+
+def planned_description(gin_files):
+  """What a run of these gin files would be (for a planned run without a directory)."""
+  import gin  # pylint: disable=g-import-not-at-top
+  gin.add_config_file_search_path(launch_common.REPO_ROOT)
+  return describe.describe_config(''.join(f"include '{f}'\n" for f in gin_files), seed=0)
+
+
+def duration(seconds):
+  return '—' if seconds is None else f'{seconds / 3600:.1f} h'
+
+
+def read_run(path, name, planned_gin=None):
+  """Everything the report shows about one run (present or planned)."""
+  desc = run_reader.description(path) if os.path.isdir(path) else None
+  if desc is None and planned_gin:
+    desc = planned_description(planned_gin)
+  if desc is None:
+    return None
+  metrics = runs.read_metrics(path) if os.path.isdir(path) else []
+  state = run_reader.read_state(path) if os.path.isdir(path) else {}
+  run = {'name': name, 'path': path, 'description': desc, 'metrics': metrics,
+         'progress': progress.progress(path, desc),
+         'timing': progress.timing(path) if os.path.isdir(path) else None,
+         'env': labels.env_name(desc['env_id'] or (state.get('dataset') or {}).get('env_id'))}
+  if desc['kind'] == 'deployment':
+    record = run_reader.deployment_record(path) if os.path.isdir(path) else None
+    run['returns'] = record['returns'] if record else []
+    run['budget'] = labels.deployment_budget(desc)
+  else:
+    run['budget'] = labels.offline_budget(desc, metrics[-1] if metrics else {})
+    run['dataset_return'] = ((state.get('dataset') or {}).get('behavior_returns') or {}).get('mean')
+  return run
+
+
+def method_name(run):
+  desc = run['description']
+  return desc['method'] if desc['kind'] == 'deployment' else {
+      'bremen': 'BREMEN', 'me_trpo': 'ME-TRPO (offline)'}.get(desc['method'], desc['method'])
+
+
+def commits(timing):
+  if not timing:
+    return '—'
+  return '; '.join(f'`{rev[:8]}` (session{"s" if len(ids) > 1 else ""} '
+                   f'{", ".join(map(str, ids))})' for rev, ids in timing['revisions'])
+
+
+def status_table(all_runs):
+  rows = []
+  for run in all_runs:
+    t = run['timing']
+    rows.append([f'`{run["name"]}`', f'{method_name(run)}, {run["env"]}', run['budget'],
+                 run['progress']['text'], t['sessions'] if t else 0, commits(t),
+                 duration(t and t['elapsed_s']), duration(t and t['stage_s'])])
+  return results.markdown_table(['run', 'method, env', 'budget', 'progress', 'sessions',
+                                 'commit (provenance.json)', 'wall time since the first start',
+                                 'stage time'], rows)
+
+
+def fmt(value, std=None):
+  if value is None or (isinstance(value, float) and math.isnan(value)):
+    return '—'
+  return f'{value:.0f}' + (f' ± {std:.0f}' if std is not None else '')
+
+
+def reduced_rows(env):
+  """Our reduced-budget deployment numbers for `env`: (method, batch, budget) -> {d: (mean, std,
+  seeds)}."""
+  if not os.path.exists(FLAGS.reduced):
+    return {}
+  found = collections.defaultdict(dict)
+  for r in run_reader.read_csv(os.path.dirname(FLAGS.reduced) or '.',
+                               os.path.basename(FLAGS.reduced)):
+    if r['env'] == env:
+      found[(r['method'], int(r['batch']), r['budget'])][int(r['deployment'])] = (
+          float(r['return_mean']), float(r['return_std']), int(r['seeds']))
+  return found
+
+
+def deployment_section(dep_runs):
+  text = ''
+  for env in sorted({r['env'] for r in dep_runs}):
+    mine = [r for r in dep_runs if r['env'] == env]
+    n_dep = max(r['description']['budget']['train_deployment.deployments'] for r in mine)
+    header = ['method', 'transitions per deployment', 'budget per deployment'] + [
+        f'deployment {d}' for d in range(1, n_dep + 1)]
+    rows = []
+    for r in mine:
+      b = r['description']['budget']
+      cells = [fmt(v) for v in r['returns']]
+      cells += ['in progress' if r['progress']['status'] == 'in progress' and not i else '—'
+                for i in range(n_dep - len(cells))]
+      rows.append([f'**{r["description"]["method"]}** (full budget, seed '
+                   f'{r["description"]["seed"]})',
+                   f'{b["train_deployment.transitions_per_deployment"]:,}', r['budget']] + cells)
+    for (method, batch, budget), by_d in sorted(reduced_rows(env).items(), key=lambda kv: (
+        labels.deployment_method_rank(kv[0][0]), kv[0])):
+      seeds = max(s for _, _, s in by_d.values())
+      rows.append([f'{method} (reduced budget, n={seeds})', f'{batch:,}', budget]
+                  + [fmt(*by_d[d][:2]) if d in by_d else '—' for d in range(1, n_dep + 1)])
+    text += (f'### {env}\n\n' + results.markdown_table(header, rows)
+             + '\nFull-budget cells: the deterministic policy\'s real-env return at the end of '
+             'each finished deployment (one seed). Reduced-budget rows: mean ± std over seeds '
+             f'from `{os.path.relpath(FLAGS.reduced, launch_common.REPO_ROOT)}` (written by '
+             'launch/deployment_tables.py), at their own batch size: deployment d there has seen '
+             'fewer real transitions than here.\n\n'
+             f'The paper (reference/paper_results.md) gives this result as a figure with no '
+             f'numbers: "{PAPER_DEPLOYMENT}" So there is no paper number to put beside ours. No '
+             'online SAC run at 200,000 x d env steps exists; `results/deployment.md` gives online '
+             'SAC at 50,000 x d steps.\n\n')
+    text += '#### Within each deployment (every outer iteration)\n\n'
+    rows = []
+    for r in mine:
+      per_d = collections.defaultdict(list)
+      for m in r['metrics']:
+        per_d[int(m['deployment'])].append(m)
+      for d, its in sorted(per_d.items()):
+        values = [float(m['eval_return_mean']) for m in its]
+        kl = [float(m['kl_to_previous_deployment']) for m in its
+              if m.get('kl_to_previous_deployment') not in (None, '', 'nan')]
+        seconds = sum(float(m['iteration_seconds']) for m in its if m.get('iteration_seconds'))
+        rows.append([r['description']['method'], d, len(its), fmt(values[0]), fmt(values[-1]),
+                     fmt(max(values)), f'{kl[-1]:.3g}' if kl else '—', duration(seconds)])
+      if not per_d:
+        rows.append([r['description']['method'], '—', 0, '—', '—', '—', '—',
+                     r['progress']['text']])
+    text += results.markdown_table(
+        ['method', 'deployment', 'iterations evaluated', 'first iteration', 'last iteration',
+         'best iteration', 'KL to the previous deployment (last iteration)',
+         'iteration time (sum)'], rows)
+    text += ('\nEvery outer iteration\'s return is in the CSV and the figure; the KL is '
+             'KL(π ‖ the previous deployment\'s policy) on the newest batch.\n\n')
+  return text
+
+
+def paper_offline(run):
+  size = str(run['description']['dataset_size']).lower()
+  table = OFFLINE.get(size, {})
+  method = run['description']['method']
+  return (table.get(method, {}).get(run['env'], (None, None)),
+          table.get('dataset', {}).get(run['env'], (None,))[0], size)
+
+
+def offline_section(off_runs):
+  rows = []
+  for r in off_runs:
+    (p_mean, p_std), p_data, size = paper_offline(r)
+    returns = [float(m['eval_return_mean']) for m in r['metrics']]
+    bc = returns[0] if returns and r['description']['method'] != 'me_trpo' else None
+    rows.append([f'{r["env"]} {size.upper()}, {method_name(r)}', r['progress']['text'],
+                 fmt(r['dataset_return']), fmt(bc), fmt(returns[-1]) if len(returns) > 1 else '—',
+                 fmt(max(returns[1:])) if len(returns) > 1 else '—',
+                 fmt(p_mean, p_std) if p_mean is not None else '—', fmt(p_data)])
+  return (results.markdown_table(
+      ['cell', 'progress', 'our dataset return', 'BC policy (iteration 0)', 'last iteration',
+       'best iteration ≥ 1', 'paper', 'paper dataset'], rows)
+          + '\nReturns: deterministic mean action in the real env, whole episodes totalling ≥ '
+          '3000 steps per evaluation; the paper\'s numbers are mean ± std over its seeds on '
+          'MuJoCo-1.31-era envs (bremen_tf/paper_results.py).\n\n')
+
+
+def verdicts(dep_runs, off_runs):
+  """A plain statement per cell of what the runs show so far."""
+  lines = []
+  for env in sorted({r['env'] for r in dep_runs}):
+    by_method = {r['description']['method']: r for r in dep_runs if r['env'] == env}
+    bremen, me_trpo = by_method.get('BREMEN'), by_method.get('ME-TRPO')
+    if not (bremen and me_trpo):
+      continue
+    n = min(len(bremen['returns']), len(me_trpo['returns']))
+    for d in range(n):
+      a, b = bremen['returns'][d], me_trpo['returns'][d]
+      lines.append(f'- {env}, deployment {d + 1}: BREMEN {a:.0f} vs ME-TRPO {b:.0f}: BREMEN is '
+                   f'{"higher" if a > b else "not higher"} (one seed each; the paper: BREMEN '
+                   'far higher at every deployment).')
+    planned = bremen['description']['budget']['train_deployment.deployments']
+    if n < planned:
+      which = f'deployment {planned}' if n + 1 == planned else f'deployments {n + 1}-{planned}'
+      lines.append(f'- {env}, {which}: not measured yet (BREMEN '
+                   f'{bremen["progress"]["text"]}; ME-TRPO {me_trpo["progress"]["text"]}).')
+  for r in off_runs:
+    (p_mean, p_std), p_data, size = paper_offline(r)
+    returns = [float(m['eval_return_mean']) for m in r['metrics']]
+    cell = f'- Offline {r["env"]} {size.upper()} ({method_name(r)})'
+    if r['progress']['status'] != 'finished' or len(returns) < 2:
+      now = f'; last evaluation {returns[-1]:.0f}' if returns else ''
+      lines.append(f'{cell}: {r["progress"]["text"]}{now}: no verdict until it finishes '
+                   f'(paper {fmt(p_mean, p_std)}).')
+      continue
+    final, data = returns[-1], r['dataset_return']
+    bc = returns[0] if r['description']['method'] != 'me_trpo' else None
+    lines.append(f'{cell}: final {final:.0f}'
+                 + (f' = {final / data:.2f} x our dataset ({p_mean / p_data:.2f} in the paper)'
+                    if data and p_mean is not None and p_data else '')
+                 + (f'; {"above" if final > bc else "not above"} its BC policy ({bc:.0f})'
+                    if bc is not None else '')
+                 + (f'; paper {fmt(p_mean, p_std)}' if p_mean is not None else '') + '.')
+  return '\n'.join(lines) + '\n'
+
+
+def plot(dep_runs, off_runs, path):
+  """Left: each deployment run's return after every outer iteration (deployment d's iterations
+  spread over (d - 1, d]); right: each offline run's learning curve with its BC policy, dataset
+  and the paper's value."""
+  plt = launch_common.pyplot()
+  fig, (ax, ax_off) = plt.subplots(1, 2, figsize=(13, 4.5))
+  for r in dep_runs:
+    if r['metrics']:
+      deps = [int(m['deployment']) for m in r['metrics']]
+      per = r['description']['budget']['train_deployment.iterations_per_deployment']
+      xs = [d - 1 + (int(m['iteration']) - (d - 1) * per) / per
+            for d, m in zip(deps, r['metrics'])]
+      ax.plot(xs, [float(m['eval_return_mean']) for m in r['metrics']], '.-', ms=2, lw=1,
+              label=f'{r["description"]["method"]} ({r["progress"]["status"]})')
+    if r['returns']:
+      ax.plot(range(1, len(r['returns']) + 1), r['returns'], 'ko', ms=4)
+  if dep_runs:
+    planned = max(r['description']['budget']['train_deployment.deployments'] for r in dep_runs)
+    ax.set_xlim(0, planned)
+    ax.set_xticks(range(planned + 1))
+  ax.set_xlabel('deployment (outer iterations spread within each; dots: end of deployment)')
+  ax.set_ylabel('average return (real env, deterministic)')
+  ax.set_title('deployment-efficient, full budget')
+  for i, r in enumerate(off_runs):
+    color = f'C{i}'
+    if r['metrics']:
+      its = [int(m['iteration']) for m in r['metrics']]
+      ax_off.plot(its, [float(m['eval_return_mean']) for m in r['metrics']], 'o-', ms=2,
+                  color=color, label=f'{r["env"]} {method_name(r)} ({r["progress"]["status"]})')
+      if r['dataset_return'] is not None:
+        ax_off.axhline(r['dataset_return'], color=color, ls=':', lw=1)
+    (p_mean, _), _, _ = paper_offline(r)
+    if p_mean is not None:
+      ax_off.axhline(p_mean, ls='--', lw=1, color=color,
+                     label=f'paper, {r["env"]} ({r["progress"]["status"]})')
+  if off_runs:
+    ax_off.set_xlim(0, max(r['description']['budget']['train_offline.outer_iterations']
+                           for r in off_runs))
+  ax_off.set_xlabel('outer iteration (0: the BC policy)')
+  ax_off.set_ylabel('average return (real env)')
+  ax_off.set_title('offline, full budget (dashed: the paper; dotted: our dataset)')
+  for a in (ax, ax_off):
+    if a.lines:
+      a.legend(fontsize=7)
+    else:
+      a.text(0.5, 0.5, 'no evaluation yet', ha='center', va='center', transform=a.transAxes)
+  fig.tight_layout()
+  launch_common.save_png(plt, fig, path)
+
+
+def csv_rows(all_runs):
+  rows = []
+  for r in all_runs:
+    for m in r['metrics']:
+      rows.append([r['name'], r['description']['kind'], r['description']['method'], r['env'],
+                   m.get('deployment', ''), m['iteration'], m['eval_return_mean'],
+                   m['eval_return_std'], m.get('kl_to_previous_deployment', ''),
+                   m.get('real_transitions', '')])
+  return rows
+
+
+def main(argv):
+  del argv
+  launch_common.quiet_logs()
+  root = fixed_prefix(FLAGS.runs)
+  planned = {}
+  for entry in FLAGS.planned:
+    where, gin_files = entry.split(':', 1)
+    planned[os.path.normpath(os.path.join(root, where))] = gin_files.split('+')
+  paths = sorted({os.path.normpath(p) for p in glob.glob(FLAGS.runs) if os.path.isdir(p)}
+                 | set(planned))
+  all_runs = [r for p in paths if (r := read_run(p, os.path.relpath(p, root), planned.get(p)))]
+  all_runs.sort(key=lambda r: (r['description']['kind'] != 'deployment',
+                               labels.deployment_method_rank(r['description']['method']),
+                               r['name']))
+  dep_runs = [r for r in all_runs if r['description']['kind'] == 'deployment']
+  off_runs = [r for r in all_runs if r['description']['kind'] == 'offline']
+  plot(dep_runs, off_runs, FLAGS.out + '.png')
+  found = sum(os.path.isdir(r['path']) for r in all_runs)
+  text = ('# Full-budget runs: BREMEN at the paper\'s settings\n\n'
+          + results.provenance_header(f'the runs matching `{FLAGS.runs}` ({found} run '
+                                      f'directories) and the planned runs '
+                                      f'{", ".join(sorted(FLAGS.planned))}')
+          + '\nThe paper\'s budgets, no reduced-budget overlay, one seed each. Runs still going '
+          'are shown as far as they got; this file is regenerated as they progress.\n\n'
+          f'![full-budget runs]({os.path.basename(FLAGS.out)}.png)\n\n'
+          '## Runs\n\n' + status_table(all_runs)
+          + '\nWall time since the first start: from the first session in provenance.json to the '
+          'last write of train_state.json, metrics.csv or deployments.csv (it includes any time '
+          'the run was stopped). Stage time: the dynamics fits\' seconds recorded in '
+          'train_state.json plus the iteration_seconds of metrics.csv (TRPO and evaluation), '
+          'summed over sessions; data collection and BC are not in it. Commit: the git revision '
+          'each session (start or resume) ran, from provenance.json.\n\n'
+          '## Deployment-efficient: real return after each deployment\n\n'
+          + (deployment_section(dep_runs) if dep_runs else 'No deployment runs.\n\n')
+          + '## Offline cells\n\n' + (offline_section(off_runs) if off_runs else 'No offline runs.\n\n')
+          + '## What reproduces, cell by cell\n\n' + verdicts(dep_runs, off_runs))
+  fileio.write_text(FLAGS.out + '.md', text)
+  results.write_csv(FLAGS.out + '.csv', ['run', 'kind', 'method', 'env', 'deployment',
+                                         'iteration', 'eval_return_mean', 'eval_return_std',
+                                         'kl_to_previous_deployment', 'real_transitions'],
+                    csv_rows(all_runs))
+  print(f'Wrote {FLAGS.out}.md, .csv and .png ({len(all_runs)} runs)')
+
+
+if __name__ == '__main__':
+  launch_common.run(main)

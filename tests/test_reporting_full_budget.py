@@ -1,0 +1,97 @@
+"""launch/full_budget.py on synthetic full-budget runs (in this process, no training): progress of
+runs still going, absent planned runs, wall time, commits, the reduced-budget rows and the
+cell-by-cell statement."""
+import csv
+import json
+import os
+
+import pytest
+
+import test_reporting_runs as syn
+from test_reporting_runs import script
+
+PLANNED = ['--planned=deployment/halfcheetah_200k/seed0:gin/deployment/halfcheetah_200k.gin,'
+           'offline/halfcheetah_100k/seed0:gin/halfcheetah_100k.gin,'
+           'offline/hopper_100k/seed0:gin/hopper_100k.gin']
+
+
+@pytest.fixture
+def full(tmp_path):
+  """The full-budget layout plus a reduced-budget CSV written by deployment_tables.py."""
+  root = str(tmp_path / 'runs')
+  syn.build_deployment(root)
+  reduced = tmp_path / 'reduced' / 'deployment'
+  with script('deployment_tables', f'--runs={root}/deployment/*/seed*',
+              f'--sac_runs={root}/none', f'--out={reduced}') as tables:
+    tables.main([])
+  return syn.build_full(root), f'{reduced}.csv', tmp_path / 'out' / 'full_budget'
+
+
+def run_script(full_dir, reduced, out):
+  with script('full_budget', f'--runs={full_dir}/*/*/seed*', f'--reduced={reduced}',
+              f'--out={out}', *PLANNED) as full_budget:
+    full_budget.main([])
+  return open(f'{out}.md').read()
+
+
+def line(md, start):
+  (found,) = [l for l in md.splitlines() if l.startswith(start)]
+  return found
+
+
+def test_runs_in_progress_and_not_started(full):
+  full_dir, reduced, out = full
+  md = run_script(full_dir, reduced, out)
+  assert md.startswith('# Full-budget runs') and '- git revision: `' in md
+  bremen = line(md, '| `deployment/halfcheetah_200k/seed0` |')
+  assert ('| in progress: deployment 3 of 3, iteration 1 of 3 (outer iteration 7 of 9) | 2 | '
+          '`ffffffff` (sessions 1, 2) | 36.0 h | 0.1 h |') in bremen  # 7 x 30 s of iterations
+  me_trpo = line(md, '| `deployment/halfcheetah_200k+me_trpo/seed0` |')
+  assert '| in progress: deployment 1 of 3, dynamics fit, epoch 3 of at most 5 | 1 |' in me_trpo
+  assert me_trpo.endswith('| 36.0 h | 2.0 h |')  # the fit's 7200 s
+  assert ('| `offline/hopper_100k/seed0` | BREMEN, Hopper | 6250 TRPO updates (250 x 25, batches '
+          'of 50,000 imagined steps), dynamics <= 200 epochs, BC 300k steps | not started | 0 |'
+          ) in md  # described from its gin file
+  # Return after each deployment: ours, then the reduced-budget rows of the CSV.
+  assert line(md, '| **BREMEN** (full budget, seed 0) |').endswith('| 500 | 1500 | in progress |')
+  assert line(md, '| **ME-TRPO** (full budget, seed 0) |').endswith('| in progress | — | — |')
+  assert line(md, '| BREMEN (reduced budget, n=2) | 50,000 |').endswith(
+      '| 200 ± 100 | 900 ± 100 | 1600 ± 100 |')
+  assert line(md, '| ME-TRPO (reduced budget, n=2) |').endswith(
+      '| 300 ± 100 | 1000 ± 100 | 2000 ± 0 |')
+  assert 'gives this result as a figure with no numbers' in md
+  # Within each deployment: deployment 2's iterations return 1300, 1400, 1500 (the fixture).
+  assert line(md, '| BREMEN | 2 | 3 |') == '| BREMEN | 2 | 3 | 1300 | 1500 | 1500 | 0.006 | 0.0 h |'
+  assert line(md, '| HalfCheetah 100K, BREMEN |') == (
+      '| HalfCheetah 100K, BREMEN | in progress at iteration 3 of 6 | 4000 | 900 | 3450 | 3450 | '
+      '6095 ± 370 | 4066 |')
+  assert line(md, '| Hopper 100K, BREMEN |').startswith('| Hopper 100K, BREMEN | not started |')
+  assert '- HalfCheetah, deployments 1-3: not measured yet' in md
+  assert ('- Offline HalfCheetah 100K (BREMEN): in progress at iteration 3 of 6; last evaluation '
+          '3450: no verdict until it finishes (paper 6095 ± 370).') in md
+  with open(f'{out}.csv') as f:
+    rows = list(csv.DictReader(f))
+  assert len(rows) == 7 + 4 and os.path.getsize(f'{out}.png') > 0
+  assert [float(r['eval_return_mean']) for r in rows if r['kind'] == 'offline'] == [
+      900.0 + 5100.0 * it / 6 for it in range(4)]  # iterations 0-3 of the line to 6000
+
+
+def test_finished_cells_get_a_verdict(full):
+  full_dir, reduced, out = full
+  me_trpo = os.path.join(full_dir, 'deployment', 'halfcheetah_200k+me_trpo', 'seed0')
+  metrics, deployments = syn.deployment_files([700.0, 1200.0], 3, 200_000)
+  syn.write_csv(os.path.join(me_trpo, 'metrics.csv'), metrics)
+  syn.write_csv(os.path.join(me_trpo, 'deployments.csv'), deployments)
+  with open(os.path.join(me_trpo, 'train_state.json'), 'w') as f:
+    json.dump({'stage': 'trpo_done', 'deployment': 2}, f)
+  offline = os.path.join(full_dir, 'offline', 'halfcheetah_100k', 'seed0')
+  syn.write_csv(os.path.join(offline, 'metrics.csv'), syn.bremen_metrics(6000.0, 6, 25))
+  open(os.path.join(offline, 'DONE'), 'w').close()
+  md = run_script(full_dir, reduced, out)
+  assert ('- HalfCheetah, deployment 1: BREMEN 500 vs ME-TRPO 700: BREMEN is not higher (one seed '
+          'each; the paper: BREMEN far higher at every deployment).') in md
+  assert '- HalfCheetah, deployment 2: BREMEN 1500 vs ME-TRPO 1200: BREMEN is higher' in md
+  assert '- HalfCheetah, deployment 3: not measured yet' in md
+  assert ('- Offline HalfCheetah 100K (BREMEN): final 6000 = 1.50 x our dataset (1.50 in the '
+          'paper); above its BC policy (900); paper 6095 ± 370.') in md
+  assert line(md, '| `offline/halfcheetah_100k/seed0` |').split(' | ')[3] == 'finished'
