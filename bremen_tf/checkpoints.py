@@ -14,6 +14,15 @@ from bremen_tf import fileio
 INDEX = 'checkpoint'  # the index file tf.train.latest_checkpoint reads
 
 
+def named_in(run_dir, state):
+  """The checkpoint a run's state file names, in `run_dir`/checkpoints (None if it names none).
+  States hold it relative to the run directory, so a moved or copied run uses its own files; an
+  older state's absolute path is mapped to the same file name here."""
+  if 'checkpoint' not in state:
+    return None
+  return os.path.join(run_dir, 'checkpoints', os.path.basename(state['checkpoint']))
+
+
 def write(ckpt, prefix):
   """ckpt.write(prefix) with its files and their directory fsynced; returns the path written."""
   directory = os.path.dirname(prefix)

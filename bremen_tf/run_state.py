@@ -57,9 +57,8 @@ class RunState:
           'the run afresh in another --root_dir.') from e
 
   def checkpoint_path(self):
-    """The checkpoint the state names, in this run directory (an older state's absolute path is
-    mapped to the same file name here, so a moved or copied run still uses its own files)."""
-    return os.path.join(self.directory, os.path.basename(self.state['checkpoint']))
+    """The checkpoint the state names, in this run directory (checkpoints.named_in)."""
+    return checkpoints.named_in(self.run.path, self.state)
 
   @property
   def stage(self):
@@ -67,7 +66,7 @@ class RunState:
 
   def save(self, stage):
     """Checkpoints everything as `stage`, in an order that a kill at any point cannot break."""
-    named = self.checkpoint_path() if 'checkpoint' in self.state else None
+    named = self.checkpoint_path()
     checkpoints.remove_all_but(self.directory, named)  # what a killed save left
     saves = self.state.get('saves', 0) + 1  # a new name: the named checkpoint is never rewritten
     path = checkpoints.write(self.ckpt, os.path.join(self.directory, f'save-{saves}'))

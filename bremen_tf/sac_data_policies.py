@@ -51,7 +51,7 @@ def train_behavior_policy(run, env_id=gin.REQUIRED, seed=0, total_steps=500_000,
   state = {'evals': [], 'partial': None, 'elapsed_s': 0.0}
   if os.path.exists(state_path):  # resume from the last consistent save
     state = fileio.read_json(state_path)
-    saved = _saved_checkpoint(run, state)
+    saved = checkpoints.named_in(run.path, state)
     ckpt.restore(saved).assert_existing_objects_matched()
     # Runs saved before saves were crash-safe kept one replay file beside the checkpoints.
     replay.load(_replay_path(saved) if 'saves' in state else run.file('replay.npz'))
@@ -140,7 +140,7 @@ def _checkpoint(ckpt, step_var, step, replay, run, state, loop_state):
   train_state.json atomically, then deletes the older ones: a kill at any instant leaves a run
   that resumes from one consistent save (as RunState.save does for the offline runs)."""
   directory = run.file('checkpoints')
-  checkpoints.remove_all_but(directory, _saved_checkpoint(run, state))  # what a killed save left
+  checkpoints.remove_all_but(directory, checkpoints.named_in(run.path, state))  # a killed save's
   step_var.assign(step)
   saves = state.get('saves', 0) + 1
   path = checkpoints.write(ckpt, os.path.join(directory, f'save-{saves}'))
@@ -156,18 +156,10 @@ def last_save(run_dir):
   """(checkpoint path, replay file, SAC step) of a SAC run directory's last save; the step is None
   for runs saved before it was recorded."""
   state = fileio.read_json(os.path.join(run_dir, 'train_state.json'))
-  checkpoint = os.path.join(run_dir, 'checkpoints', os.path.basename(state['checkpoint']))
+  checkpoint = checkpoints.named_in(run_dir, state)
   replay_file = (_replay_path(checkpoint) if 'saves' in state
                  else os.path.join(run_dir, 'replay.npz'))
   return checkpoint, replay_file, state.get('step')
-
-
-def _saved_checkpoint(run, state):
-  """The checkpoint train_state.json names, in this run directory (relative since runs became
-  relocatable; an older state's absolute path is mapped to the same file name here)."""
-  if 'checkpoint' not in state:
-    return None
-  return run.file('checkpoints', os.path.basename(state['checkpoint']))
 
 
 def _replay_path(checkpoint):
