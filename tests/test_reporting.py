@@ -282,3 +282,16 @@ def test_open_run_writes_the_description_once(tmp_path):
   assert written['budget']['train_offline.outer_iterations'] == 4
   assert written['env_id'] == 'bremen/Hopper-v0' and written['dataset_size'] == '100k'
   assert run_reader.description(str(tmp_path / 'run')) == written
+
+
+def test_an_unfinished_model_free_run_without_train_steps_shows_its_planned_budget(tmp_path):
+  """train_steps unbound (None) means the BRAC protocol's steps for the algorithm, not the steps
+  an unfinished run happened to reach."""
+  path = str(tmp_path / 'bcq')
+  syn.write_run(path, {'train_offline.env_id': 'bremen/Hopper-v0',
+                       'train_offline.dataset_size': '100k', 'train_offline.algorithm': 'bcq'},
+                syn.model_free_metrics(700.0, 20_000), syn.dataset_state('Hopper', '100k'),
+                finished=False, seed=0)
+  (record,) = run_reader.offline_records(path)
+  assert record['budget'] == '500k gradient steps'
+  assert record['curve'][-1][0] == 20_000 / 500_000

@@ -2,6 +2,8 @@
 import os
 import re
 
+from bremen_tf.model_free import DEFAULT_TRAIN_STEPS
+
 # The deployment figure's methods in table order; anything else (the ablation) comes after.
 DEPLOYMENT_METHOD_ORDER = ('bremen', 'me_trpo', 'bcq', 'brac', 'bc')
 
@@ -21,10 +23,12 @@ def dataset_label(binding):
 
 
 def model_free_steps(description, last_row):
-  """The gradient steps a model-free offline run trains: its binding, else (None: the agent's
-  own default) the steps its last metrics row reached."""
+  """The gradient steps a model-free offline run trains: its binding, else (None) the BRAC
+  protocol's default for its algorithm (model_free.DEFAULT_TRAIN_STEPS), so an unfinished run
+  shows its planned budget; the last metrics row's steps for an algorithm without one."""
   steps = description['budget']['train_model_free.train_steps']
-  return int(steps or 0) or int(float(last_row['train_steps']))
+  default = DEFAULT_TRAIN_STEPS.get(description['algorithm'])
+  return int(steps or 0) or default or int(float(last_row['train_steps']))
 
 
 def offline_budget(description, last_row):
