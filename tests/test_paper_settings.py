@@ -12,7 +12,7 @@ import gin
 import numpy as np
 import pytest
 
-from bremen_tf import bremen, deployment, envs  # noqa: F401 (gin)
+from bremen_tf import envs, experiments  # noqa: F401 (gin)
 from bremen_tf.dynamics import DynamicsEnsemble
 from bremen_tf.imagined_trpo import ImaginedTRPO
 from bremen_tf.policies import GaussianPolicy, behavior_clone
@@ -114,7 +114,7 @@ def check_bc_and_dynamics():
 def test_offline_cell_uses_the_authors_settings(parsed, env, size):
   parsed(f'gin/{env}_{size}.gin')
   spec = check_trpo(env)
-  run = lambda p: effective(bremen.train_offline, 'train_offline', p)
+  run = lambda p: effective(experiments.train_offline, 'train_offline', p)
   assert run('env_id') == spec.env_id
   assert run('dataset_size') == size and run('noise') == 'pure'
   assert run('horizon') is None  # None: the env's horizon (checked above)
@@ -131,7 +131,7 @@ def test_offline_cell_uses_the_authors_settings(parsed, env, size):
 def test_deployment_run_uses_the_authors_settings(parsed, env, size):
   parsed(f'gin/deployment/{env}_{size}.gin')
   spec = check_trpo(env)
-  run = lambda p: effective(deployment.train_deployment, 'train_deployment', p)
+  run = lambda p: effective(experiments.train_deployment, 'train_deployment', p)
   assert run('env_id') == spec.env_id
   assert (run('deployments'), run('iterations_per_deployment')) == DEPLOYMENTS[env]
   assert run('transitions_per_deployment') == PER_DEPLOYMENT[size]
