@@ -142,12 +142,14 @@ def bench_training(tf, rate, repeats, n_batches=10):
   from bremen_tf.dynamics import DynamicsEnsemble
   obs_dim, act_dim, b = 17, 6, 1000
   model = DynamicsEnsemble(obs_dim, act_dim)
+  plain_adam = DynamicsEnsemble(obs_dim, act_dim, reference_adam=True)
   x = tf.random.normal([n_batches * b, obs_dim + act_dim])
   y = tf.random.normal([n_batches * b, obs_dim])
   index = tf.constant(np.stack([np.random.permutation(n_batches * b).reshape(n_batches, b)
                                 for _ in range(model.n_models)], axis=1), tf.int32)
   active = tf.ones([model.n_models], tf.bool)
   ours = lambda: model._train_epoch(x, y, index, active, tf.constant(1e5))
+  plain = lambda: plain_adam._train_epoch(x, y, index, active, tf.constant(1e5))
 
   # Naive: K separate networks, each trained on its own batch stream, one after another.
   from bremen_tf.networks import MLP
@@ -169,10 +171,9 @@ def bench_training(tf, rate, repeats, n_batches=10):
       for i in range(n_batches):
         idx = index[i, k]
         step(tf.gather(x, idx), tf.gather(y, idx))
-  times = median_times({'ours': ours, 'naive': naive}, repeats)
-  ours, naive_time = times['ours'] / n_batches, times['naive'] / n_batches
+  times = median_times({'ours': ours, 'plain': plain, 'naive': naive}, repeats)
   flops = model.n_models * b * 3 * mlp_flops([obs_dim + act_dim, *model.net_sizes, obs_dim])
-  return ours, naive_time, flops
+  return {name: t / n_batches for name, t in times.items()}, flops
 
 
 def measure(tf, repeats):
@@ -190,11 +191,16 @@ def measure(tf, repeats):
     print(f'[{name}] whole update: reference {whole["reference"]:.2f} s, ours '
           f'{whole["ours"]:.2f} s ({whole["reference"] / whole["ours"]:.2f}x)', flush=True)
   print('[training] ensemble training step ...', flush=True)
-  ours, naive_time, flops = bench_training(tf, rate, repeats)
-  rows += [['training', 'batch step', 'ours', ours, flops, rate, 0],
-           ['training', 'batch step', 'members one after another', naive_time, flops, rate, 0]]
+  times, flops = bench_training(tf, rate, repeats)
+  rows += [['training', 'batch step', TRAINING_IMPLEMENTATIONS[name], seconds, flops, rate, 0]
+           for name, seconds in times.items()]
   return rows
 
+
+TRAINING_IMPLEMENTATIONS = {
+    'ours': 'ours (Adam fused by XLA)',
+    'plain': 'batched, Adam in plain TF ops (`reference_adam=True`, before)',
+    'naive': 'members one after another'}
 
 COLUMNS = ['shape', 'phase', 'implementation', 'seconds', 'minimal_flops', 'matmul_rate',
            'line_search_evaluations']

@@ -67,3 +67,10 @@ class EnsembleAdam(tf.Module):
       m.assign(m + mask * (1.0 - self._b1) * (g - m))
       v.assign(v + mask * (1.0 - self._b2) * (tf.square(g) - v))
       var.assign_sub(mask * tf.reshape(lr, shape) * m / (tf.sqrt(v) + self._eps))
+
+  @tf.function(jit_compile=True)
+  def apply_fused(self, grads, active):
+    """`apply` compiled by XLA: the same update to float32 round-off, fused into one pass over
+    each variable where `apply` runs about a dozen elementwise TF ops (~45 of a 5 x 1000 batch
+    step's ~430 ms at the HalfCheetah shape, one thread). Members that are off stay bit-exact."""
+    self.apply(grads, active)

@@ -72,3 +72,30 @@ def test_weight_decay_covers_hidden_kernels_only():
   mse, loss = model._losses(x, y, 10.0)
   hidden_sq = sum(np.sum(w.numpy() ** 2, axis=(1, 2)) for w in model.net.kernels[:2])
   np.testing.assert_allclose(loss - mse, 0.5 * hidden_sq / 10.0, rtol=1e-5)
+
+
+def test_fused_ensemble_adam_equals_the_plain_ops_and_leaves_off_members_bit_exact():
+  """apply_fused (XLA) is apply to float32 round-off, step after step, with members switching
+  off; an off member's weights and moments are not touched at all."""
+  rng = np.random.default_rng(3)
+  shapes = [(5, 23, 64), (5, 64, 17), (5, 1, 17)]
+  start = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+  plain_vars = [tf.Variable(w) for w in start]
+  fused_vars = [tf.Variable(w) for w in start]
+  plain, fused = EnsembleAdam(plain_vars, 5, 1e-3), EnsembleAdam(fused_vars, 5, 1e-3)
+  some_off = [True, False, True, True, False]
+  for mask in [[True] * 5] * 3 + [some_off] * 3:
+    grads = [tf.constant(rng.standard_normal(s).astype(np.float32)) for s in shapes]
+    before = [w.numpy() for w in fused_vars + fused.m + fused.v]
+    plain.apply(grads, tf.constant(mask))
+    fused.apply_fused(grads, tf.constant(mask))
+    for a, b in zip(plain_vars + plain.m + plain.v, fused_vars + fused.m + fused.v):
+      np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=2e-6, atol=1e-7)
+    for k in range(5):
+      for old, new in zip(before, fused_vars + fused.m + fused.v):
+        if mask[k]:
+          assert not np.array_equal(new.numpy()[k], old[k])
+        else:
+          np.testing.assert_array_equal(new.numpy()[k], old[k])
+  np.testing.assert_array_equal(fused.steps.numpy(), [6, 3, 6, 6, 3])
+  np.testing.assert_array_equal(plain.steps.numpy(), fused.steps.numpy())
