@@ -16,9 +16,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMOKE = ['--gin_file=gin/hopper_100k.gin', '--gin_file=gin/smoke/offline.gin']
 
 
-@pytest.fixture(scope='module')
-def data_dir(tmp_path_factory):
-  return str(tmp_path_factory.mktemp('data'))
+@pytest.fixture
+def data_dir(hopper_3k_data_dir):
+  return hopper_3k_data_dir  # the smoke dataset, collected once per test process (conftest)
 
 
 def command(root, data_dir, *extra):
