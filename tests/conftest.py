@@ -6,6 +6,7 @@ import sys
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 from absl import flags
+import gin
 import numpy as np
 import pytest
 
@@ -71,7 +72,7 @@ def hopper_3k_data_dir(tmp_path_factory):
 # its flags; a script another test imported for good keeps its module, and its flags are set aside
 # meanwhile.
 SCRIPTS = ('tables', 'deployment_tables', 'plot_offline', 'plot_model_free', 'full_budget',
-           'reward_match', 'behavior_report', 'collect_data')
+           'reward_match', 'behavior_report', 'collect_data', 'offline', 'deployment')
 _KEPT_FLAGS = {}  # script imported outside this helper -> {flag name: Flag} it defined
 
 
@@ -113,3 +114,22 @@ def script(name, *argv):
     for flag_name, flag in parked.items():
       FLAGS[flag_name] = flag
 
+
+def run_here(name, *argv):
+  """Runs launch/<name>.py's main in this process as `python launch/<name>.py *argv` would from
+  the repository root, for a test that checks what the script writes and prints (capsys) rather
+  than how its process behaves; an error propagates as the exception (launch_common.run is not in
+  the way). Clears the gin config before and after, and releases the run directory it opened."""
+  cwd = os.getcwd()
+  gin.clear_config()
+  os.chdir(os.path.dirname(LAUNCH))
+  try:
+    with script(name, *argv) as module:
+      module.main([name])
+  finally:
+    os.chdir(cwd)
+    gin.clear_config()
+    launch_common = sys.modules.get('launch_common')
+    if launch_common is not None and launch_common._current_run is not None:  # pylint: disable=protected-access
+      launch_common._current_run.close()  # pylint: disable=protected-access
+      launch_common._current_run = None  # pylint: disable=protected-access

@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from bremen_tf import dynamics_cache
 from bremen_tf.dynamics import DynamicsEnsemble
+from conftest import script
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMOKE = ['--gin_file=gin/hopper_100k.gin', '--gin_file=gin/smoke/model_free.gin']
@@ -57,9 +58,8 @@ def test_brac_run_writes_metrics_for_both_test_policies_and_exports_them(tmp_pat
   assert again.returncode != 0 and 'finished run' in again.stderr
 
   out = str(tmp_path / 'plot')
-  plot = subprocess.run([sys.executable, 'launch/plot_model_free.py', f'--runs={root}',
-                         f'--out={out}'], cwd=REPO, capture_output=True, text=True, timeout=120)
-  assert plot.returncode == 0, plot.stderr
+  with script('plot_model_free', f'--runs={root}', f'--out={out}') as plot:
+    plot.main([])  # in this process: the test checks what it writes
   md = open(out + '.md').read()
   assert '| step | eval_return_mean | eval_max_q_return_mean | q_mean | divergence | q_loss |' in md
   assert f'| 200 | {float(rows[-1]["eval_return_mean"]):.4g} |' in md
@@ -102,10 +102,9 @@ def test_sweep_runs_skips_finished_runs_and_tables_summarise_them(tmp_path, hopp
   assert again.returncode == 0 and '4 runs in' in again.stdout
   assert '4 finished already, 0 to run' in again.stdout and 'Ray:' not in again.stdout
 
-  tables = subprocess.run([sys.executable, 'launch/tables.py', f'--runs={runs_dir}/*/seed*',
-                           f'--out_dir={tmp_path / "results"}'], cwd=REPO, capture_output=True,
-                          text=True, timeout=120)
-  assert tables.returncode == 0, tables.stderr
+  with script('tables', f'--runs={runs_dir}/*/seed*', f'--out_dir={tmp_path / "results"}') \
+      as tables:
+    tables.main([])  # in this process: the test checks what it writes
   md = open(tmp_path / 'results' / 'offline_3k.md').read()
   for method in ('| BC |', '| BRAC |', '| BRAC (max Q) |'):
     assert method in md
