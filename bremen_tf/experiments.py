@@ -5,7 +5,8 @@
                 offline and the deployment recipe of each
   SWEEP_ALGOS   the names launch/sweep.py's --algos take: an algorithm plus the gin file that
                 configures it (ME-TRPO is BREMEN with policy_init='random'; the alpha ablation
-                is BREMEN with an explicit KL penalty)
+                is BREMEN with an explicit KL penalty); defined in sweep_algos.py, which imports
+                no TensorFlow, so that the sweep checks its flags before importing it
 
 Both entries keep BREMEN's settings as their own gin bindings (`train_offline.outer_iterations`,
 ...), as they always were; they apply to BREMEN/ME-TRPO only. The model-free baselines take
@@ -17,6 +18,7 @@ import gin
 
 from bremen_tf import bremen, deployment, deployment_model_free, model_free, runs
 from bremen_tf.data import sources
+from bremen_tf.sweep_algos import SWEEP_ALGOS  # pylint: disable=unused-import (re-exported)
 
 Algorithm = collections.namedtuple('Algorithm', ['offline', 'deployment'])
 
@@ -44,15 +46,6 @@ def _model_free(algorithm):
 
 ALGORITHMS = {'bremen': Algorithm(_bremen_offline, _bremen_deployment),
               **{name: _model_free(name) for name in model_free.DEFAULT_TRAIN_STEPS}}
-
-SWEEP_ALGOS = {
-    'offline': {'bremen': None, 'me_trpo': 'gin/algos/me_trpo.gin', 'bc': 'gin/algos/bc.gin',
-                'bcq': 'gin/algos/bcq.gin', 'brac': 'gin/algos/brac.gin'},
-    'deployment': {'bremen': None, 'me_trpo': 'gin/deployment/me_trpo.gin',
-                   'bcq': 'gin/deployment/bcq.gin', 'brac': 'gin/deployment/brac.gin',
-                   'alpha_0.1': 'gin/deployment/ablation/alpha_0.1.gin',
-                   'alpha_1.0': 'gin/deployment/ablation/alpha_1.0.gin'},
-}
 
 
 def get_algorithm(name):

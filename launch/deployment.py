@@ -12,9 +12,7 @@ a finished run is never overwritten.
 """
 from absl import flags
 
-import launch_common
-launch_common.quiet_tensorflow()  # before anything imports TF
-from bremen_tf import experiments
+import launch_common  # TensorFlow and the library are imported in main, after the flags are checked
 
 flags.DEFINE_string('root_dir', None,
                     'Run directory (default runs/deployment/<gin file names>/seed<seed>).')
@@ -24,7 +22,8 @@ FLAGS = flags.FLAGS
 
 def main(argv):
   launch_common.check_args(argv, 'gin/deployment/halfcheetah_200k.gin')
-  launch_common.setup('train_deployment')
+  launch_common.setup('train_deployment')  # imports TF after checking the flags and gin files
+  from bremen_tf import experiments  # pylint: disable=g-import-not-at-top
   run = launch_common.open_run(FLAGS.root_dir or launch_common.default_root_dir(
       FLAGS.gin_file, FLAGS.seed, kind='deployment'))
   summary = experiments.train_deployment(run, seed=FLAGS.seed, log=lambda m: print(m, flush=True))

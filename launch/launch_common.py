@@ -84,11 +84,16 @@ def default_root_dir(gin_files, seed, kind='offline'):
                       f'seed{seed}')
 
 
-def parse_gin():
-  """Parses --gin_file/--gin_bindings; a missing file or a bad line fails with it named."""
+def check_gin_files():
+  """A --gin_file that does not exist fails with it named (no TensorFlow needed to say so)."""
   for path in FLAGS.gin_file:
     if not os.path.exists(path):
       raise errors.ConfigError(f'--gin_file {path} does not exist.')
+
+
+def parse_gin():
+  """Parses --gin_file/--gin_bindings; a missing file or a bad line fails with it named."""
+  check_gin_files()
   gin.add_config_file_search_path(REPO_ROOT)  # so `include 'gin/base/...'` works from anywhere
   try:
     gin.parse_config_files_and_bindings(FLAGS.gin_file, FLAGS.gin_bindings)
@@ -96,12 +101,18 @@ def parse_gin():
     raise errors.ConfigError(f'gin config: {e}') from e
 
 
+def check_flags():
+  """--seed and --tf_threads (bremen_tf/validation.py, which does not import TensorFlow)."""
+  from bremen_tf import validation  # pylint: disable=g-import-not-at-top
+  validation.check_flag('seed', FLAGS.seed)
+  validation.check_flag('tf_threads', FLAGS.tf_threads)
+
+
 def validate(entry=None):
   """Checks the flags and every gin binding (bremen_tf/validation.py), and that `entry`, the
   configurable the launcher calls, has its required bindings; before anything is written."""
-  from bremen_tf import validation  # pylint: disable=g-import-not-at-top (imports the library)
-  validation.check_flag('seed', FLAGS.seed)
-  validation.check_flag('tf_threads', FLAGS.tf_threads)
+  from bremen_tf import validation  # pylint: disable=g-import-not-at-top
+  check_flags()
   validation.validate_gin_config()
   if entry:
     validation.check_required(entry)
@@ -195,12 +206,33 @@ def finish_run(run, summary):
   fileio.write_json(run.file('summary.json'), summary)
 
 
+def precheck():
+  """What can be checked before TensorFlow is imported: the --gin_file files exist and the flags
+  are valid. A launcher that imports TF only after this (in main, via setup) refuses a bad flag or
+  a missing gin file in well under a second instead of after TF's start-up."""
+  check_gin_files()
+  check_flags()
+
+
+def import_configurables(entry=None):
+  """Imports (TensorFlow quietly first) the module defining `entry`, so gin knows its
+  configurables; each library module imports the others it configures."""
+  quiet_tensorflow()
+  if entry:
+    import importlib  # pylint: disable=g-import-not-at-top
+    from bremen_tf import validation  # pylint: disable=g-import-not-at-top
+    importlib.import_module(validation.CONFIGURABLES[entry])
+
+
 def setup(entry=None):
-  """What every launcher does first: gin files and bindings, validated (`entry`: the configurable
-  the launcher calls, whose required bindings must be there), then TF threading."""
+  """What every launcher does first: the flags and gin files' existence (before TF is imported),
+  then gin files and bindings, validated (`entry`: the configurable the launcher calls, whose
+  required bindings must be there), then TF threading."""
   global _entry
   _entry = entry
   quiet_logs()
+  precheck()
+  import_configurables(entry)
   parse_gin()
   validate(entry)
   configure_tf()

@@ -17,9 +17,7 @@ Run the same command again to resume an interrupted run; a finished run is never
 """
 from absl import flags
 
-import launch_common
-launch_common.quiet_tensorflow()  # before anything imports TF
-from bremen_tf import experiments
+import launch_common  # TensorFlow and the library are imported in main, after the flags are checked
 
 flags.DEFINE_string('root_dir', None,
                     'Run directory (default runs/offline/<gin file names>/seed<seed>).')
@@ -29,7 +27,8 @@ FLAGS = flags.FLAGS
 
 def main(argv):
   launch_common.check_args(argv, 'gin/hopper_100k.gin')
-  launch_common.setup('train_offline')
+  launch_common.setup('train_offline')  # imports TF after checking the flags and gin files
+  from bremen_tf import experiments  # pylint: disable=g-import-not-at-top
   run = launch_common.open_run(
       FLAGS.root_dir or launch_common.default_root_dir(FLAGS.gin_file, FLAGS.seed))
   summary = experiments.train_offline(run, seed=FLAGS.seed, log=lambda m: print(m, flush=True))

@@ -34,10 +34,9 @@ import uuid
 from absl import flags
 
 import launch_common
-launch_common.quiet_tensorflow()  # bremen_tf.runs imports TF
 import sweep_tasks
-from bremen_tf import errors, runs as run_dirs
-from bremen_tf.experiments import SWEEP_ALGOS
+from bremen_tf import errors
+from bremen_tf.sweep_algos import SWEEP_ALGOS  # no TF: the flags are checked before TF's start-up
 
 # Per kind of run: its launcher; the algorithms and the gin file selecting each: the registry's.
 LAUNCHERS = {'offline': 'offline.py', 'deployment': 'deployment.py'}
@@ -88,7 +87,7 @@ class Run:
             + [f'--gin_bindings={b}' for b in FLAGS.gin_bindings])
 
   def finished(self):
-    return os.path.exists(os.path.join(self.path, run_dirs.DONE_FILE))
+    return os.path.exists(os.path.join(self.path, run_dirs().DONE_FILE))
 
   def read_log(self, sweep_id):
     """Scans what the log gained since the last call: this sweep's attempts (count, host) and
@@ -141,6 +140,13 @@ def validate_flags():
     if not os.path.exists(absolute(path)):
       raise errors.ConfigError(f'gin file {path} does not exist.')
   return seeds
+
+
+def run_dirs():
+  """bremen_tf.runs, imported (TF with it, quietly) once the flags have been checked."""
+  launch_common.quiet_tensorflow()
+  from bremen_tf import runs  # pylint: disable=g-import-not-at-top
+  return runs
 
 
 def absolute(path):
@@ -232,12 +238,12 @@ def print_block(grid, t0):
   for r in grid:
     counts[r.status] = counts.get(r.status, 0) + 1
   order = ('done', 'running', 'queued', 'failed', 'busy', 'cancelled')
-  say(f'{run_dirs.format_duration(time.time() - t0)}: ' +
+  say(f'{run_dirs().format_duration(time.time() - t0)}: ' +
       ', '.join(f'{counts[s]} {s}' for s in order if counts.get(s)))
   for r in grid:
     if r.status == 'running':
       print(f'    running  {r.name} on {r.host} (attempt {r.attempts}, '
-            f'{run_dirs.format_duration(time.time() - r.started)})  {r.last_line}', flush=True)
+            f'{run_dirs().format_duration(time.time() - r.started)})  {r.last_line}', flush=True)
 
 
 def classify(r, code):
@@ -281,7 +287,7 @@ def run_grid(ray, grid, sweep_id):
           r.read_log(sweep_id)
           r.status, r.detail = 'failed', (f'{type(e).__name__} after {r.attempts} attempt(s): '
                                           f'{str(e).splitlines()[0][:200]}  (log: {r.log_path})')
-        took = run_dirs.format_duration(time.time() - (r.started or t0))
+        took = run_dirs().format_duration(time.time() - (r.started or t0))
         say(f'{r.status} {r.name}' + (f' in {took}' if r.status == 'done' else f': {r.detail}'))
       for r in in_flight.values():
         if r.read_log(sweep_id):

@@ -10,10 +10,7 @@ import os
 from absl import flags
 import gin
 
-import launch_common
-launch_common.quiet_tensorflow()  # before anything imports TF
-from bremen_tf import envs, runs, sac_data_policies
-from bremen_tf.data import shipped_policies
+import launch_common  # TensorFlow and the library are imported in main, after the flags are checked
 
 flags.DEFINE_string('root_dir', None, 'Run directory (default runs/behavior/<env>/seed<seed>).')
 flags.DEFINE_boolean('ship', False, 'Copy the partial policy into bremen_tf/behavior_policies/.')
@@ -23,7 +20,9 @@ FLAGS = flags.FLAGS
 
 def main(argv):
   del argv
-  launch_common.setup('train_behavior_policy')
+  launch_common.setup('train_behavior_policy')  # imports TF after checking the flags and gin files
+  from bremen_tf import envs, runs, sac_data_policies  # pylint: disable=g-import-not-at-top
+  from bremen_tf.data import shipped_policies  # pylint: disable=g-import-not-at-top
   env_id = gin.query_parameter('train_behavior_policy.env_id')
   root = FLAGS.root_dir or os.path.join(launch_common.REPO_ROOT, 'runs', 'behavior',
                                         envs.slug(env_id), f'seed{FLAGS.seed}')

@@ -248,9 +248,10 @@ def test_a_finished_run_is_refused_as_a_run_dir_error(tmp_path):
 # --- interruption ----------------------------------------------------------------------------
 
 
-def test_sigterm_stops_a_run_with_one_line_and_it_resumes_without_duplicate_rows(tmp_path):
+def test_sigterm_stops_a_run_with_one_line_and_it_resumes_without_duplicate_rows(
+    tmp_path, hopper_3k_data_dir):
   """Also refuses a resume with another --seed, and leaves the run resumable after that."""
-  root, data_dir = tmp_path / 'run', tmp_path / 'data'
+  root, data_dir = tmp_path / 'run', hopper_3k_data_dir  # the dataset is collected already
   proc = subprocess.Popen([sys.executable, os.path.join('launch', 'offline.py'), *SMOKE,
                            f'--root_dir={root}', f'--gin_bindings=train_offline.data_dir='
                            f'"{data_dir}"', '--gin_bindings=train_offline.outer_iterations=3'],

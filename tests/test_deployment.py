@@ -14,6 +14,7 @@ from bremen_tf import deployment, stages
 from bremen_tf.data.dataset import Dataset, load_dataset
 from bremen_tf.dynamics import DynamicsEnsemble
 from bremen_tf.policies import GaussianPolicy
+from conftest import run_here as run_launcher_here, script
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMOKE = ['--gin_file=gin/deployment/hopper_100k.gin', '--gin_file=gin/smoke/deployment.gin']
@@ -90,10 +91,9 @@ def test_deployment_run_counts_accumulates_and_resumes_mid_deployment(tmp_path):
   (other / 'config.gin').write_text(config.replace('ImaginedTRPO.batch_size = 1000',
                                                    'ImaginedTRPO.batch_size = 500'))
   out = str(tmp_path / 'results' / 'deployment')
-  tables = subprocess.run([sys.executable, 'launch/deployment_tables.py', f'--runs={root}*',
-                           f'--sac_runs={tmp_path}/sac/*/seed*', f'--out={out}'],
-                          cwd=REPO, capture_output=True, text=True, timeout=120)
-  assert tables.returncode == 0, tables.stderr
+  with script('deployment_tables', f'--runs={root}*', f'--sac_runs={tmp_path}/sac/*/seed*',
+              f'--out={out}') as tables:
+    tables.main([])  # in this process: the test checks what it writes
   returns = [float(r['eval_return_mean']) for r in deployments]
   md = open(out + '.md').read()
   assert '## Hopper, 1,500 transitions per deployment' in md
@@ -155,13 +155,19 @@ def test_a_second_fit_warm_starts_from_the_first():
                 > 1.5 * np.array(first['final_validation_mse']))
 
 
-def test_recursive_bcq_trains_on_the_growing_data_across_deployments(tmp_path):
+def run_here(capsys, root, *extra):
+  """launch/deployment.py in this process (the test checks what the run writes and prints);
+  returns its stdout."""
+  capsys.readouterr()
+  run_launcher_here('deployment', *command(root, *extra)[2:])
+  return capsys.readouterr().out
+
+
+def test_recursive_bcq_trains_on_the_growing_data_across_deployments(tmp_path, capsys):
   root = str(tmp_path / 'bcq')
-  out = subprocess.run(command(root, '--gin_file=gin/deployment/bcq.gin'), cwd=REPO,
-                       capture_output=True, text=True, timeout=300)
-  assert out.returncode == 0, out.stdout + out.stderr
-  assert 'collecting 1,500 transitions with uniform-random actions' in out.stdout
-  assert 'with the deployment-1 policy + N(0, 0.1²)' in out.stdout
+  stdout = run_here(capsys, root, '--gin_file=gin/deployment/bcq.gin')
+  assert 'collecting 1,500 transitions with uniform-random actions' in stdout
+  assert 'with the deployment-1 policy + N(0, 0.1²)' in stdout
   b1, b2 = (load_dataset(os.path.join(root, 'data', f'deployment_{d}.npz')) for d in (1, 2))
   rows = read_csv(os.path.join(root, 'metrics.csv'))
   # Training continues across deployments: 100 steps each, an evaluation every 50.
@@ -174,12 +180,10 @@ def test_recursive_bcq_trains_on_the_growing_data_across_deployments(tmp_path):
     assert os.path.exists(os.path.join(root, 'policies', f'deployment_{d}', 'saved_model.pb'))
 
 
-def test_alpha_ablation_clones_behavior_but_starts_random(tmp_path):
+def test_alpha_ablation_clones_behavior_but_starts_random(tmp_path, capsys):
   root = str(tmp_path / 'alpha')
-  out = subprocess.run(command(root, '--gin_file=gin/deployment/ablation/alpha_0.1.gin'),
-                       cwd=REPO, capture_output=True, text=True, timeout=300)
-  assert out.returncode == 0, out.stdout + out.stderr
-  assert out.stdout.count('[bc] cloning the newest batch') == 2  # π̂_β for the penalty
+  stdout = run_here(capsys, root, '--gin_file=gin/deployment/ablation/alpha_0.1.gin')
+  assert stdout.count('[bc] cloning the newest batch') == 2  # π̂_β for the penalty
   rows = read_csv(os.path.join(root, 'metrics.csv'))
   assert float(rows[-1]['kl_to_previous_deployment']) >= 0
   assert "ImaginedTRPO.alpha = 0.1" in open(os.path.join(root, 'config.gin')).read()

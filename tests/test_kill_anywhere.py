@@ -40,9 +40,10 @@ def run_until(root, data_dir, prefix):
   return ''.join(out), proc.returncode
 
 
-def test_a_run_killed_again_and_again_ends_as_an_uninterrupted_one(tmp_path):
-  root, reference, data = (str(tmp_path / n) for n in ('run', 'reference', 'data'))
-  out, code = run_until(reference, data, None)  # collects the dataset too
+def test_a_run_killed_again_and_again_ends_as_an_uninterrupted_one(tmp_path, hopper_3k_data_dir):
+  root, reference = (str(tmp_path / n) for n in ('run', 'reference'))
+  data = hopper_3k_data_dir  # collected already (conftest)
+  out, code = run_until(reference, data, None)
   assert code == 0, out
   for prefix in KILL_AT:
     out, code = run_until(root, data, prefix)

@@ -7,6 +7,7 @@ import sys
 import numpy as np
 
 from bremen_tf.data import shipped_policies
+import conftest
 from conftest import write_untrained_policy
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -18,10 +19,17 @@ TINY_SAC = ['--gin_file=gin/behavior/hopper.gin',
             '--gin_bindings=Sac.q_hidden=(32, 32)', '--gin_bindings=Sac.actor_hidden=(32, 32)']
 
 
-def launch(script, *args):
+def launch(name, *args):
   env = {**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '2'}
-  return subprocess.run([sys.executable, os.path.join('launch', script), *args], cwd=REPO,
+  return subprocess.run([sys.executable, os.path.join('launch', name), *args], cwd=REPO,
                         capture_output=True, text=True, env=env, timeout=300)
+
+
+def run_here(capsys, name, *args):
+  """launch/<name>.py's main in this process (conftest.run_here); returns what it printed."""
+  capsys.readouterr()
+  conftest.run_here(name, *args)
+  return capsys.readouterr().out
 
 
 def test_train_behavior_resumes_then_finishes_and_refuses_to_clobber(tmp_path):
@@ -59,18 +67,17 @@ def test_train_behavior_resumes_then_finishes_and_refuses_to_clobber(tmp_path):
   assert out.returncode != 0 and 'finished run' in out.stderr
 
 
-def test_collect_data_writes_datasets_and_rejects_bad_flags(tmp_path):
+def test_collect_data_writes_datasets_and_rejects_bad_flags(tmp_path, capsys):
   policy_dir = str(tmp_path / 'policy')
   write_untrained_policy(policy_dir, 'bremen/Walker2d-v0')
-  out = launch('collect_data.py', '--env_id=bremen/Walker2d-v0', '--noise=pure,random',
-               '--size=3k', f'--data_dir={tmp_path / "data"}',
-               f"--gin_bindings=get_dataset.behavior_policy_dir='{policy_dir}'")
-  assert out.returncode == 0, out.stderr
+  stdout = run_here(capsys, 'collect_data', '--env_id=bremen/Walker2d-v0', '--noise=pure,random',
+                    '--size=3k', f'--data_dir={tmp_path / "data"}',
+                    f"--gin_bindings=get_dataset.behavior_policy_dir='{policy_dir}'")
   for noise in ('pure', 'random'):
     path = tmp_path / 'data' / 'bremen_Walker2d-v0' / f'{noise}_3000_seed0.npz'
     with np.load(path) as f:
       assert f['observations'].shape == (3000, 17)
-  assert 'bremen/Walker2d-v0 pure 3,000: 3,000 transitions' in out.stdout
+  assert 'bremen/Walker2d-v0 pure 3,000: 3,000 transitions' in stdout
 
   out = launch('collect_data.py', '--noise=bogus', f'--data_dir={tmp_path}')
   assert out.returncode != 0 and "Unknown noise 'bogus'" in out.stderr
@@ -78,17 +85,15 @@ def test_collect_data_writes_datasets_and_rejects_bad_flags(tmp_path):
   assert out.returncode != 0 and 'gin/nonexistent.gin does not exist' in out.stderr
 
 
-def test_report_scripts_write_their_tables(tmp_path):
-  out = launch('reward_match.py', '--episodes=1', '--env_id=bremen/Hopper-v0,Hopper-v5',
-               f'--out={tmp_path / "match.md"}', '--noupdate_readme')
-  assert out.returncode == 0, out.stderr
+def test_report_scripts_write_their_tables(tmp_path, capsys):
+  run_here(capsys, 'reward_match', '--episodes=1', '--env_id=bremen/Hopper-v0,Hopper-v5',
+           f'--out={tmp_path / "match.md"}', '--noupdate_readme')
   text = (tmp_path / 'match.md').read_text()
   assert 'git revision' in text and text.count('| bremen/Hopper-v0 |') == 2
   assert (tmp_path / 'match.csv').exists()
 
-  out = launch('behavior_report.py', '--size=2k', f'--data_dir={tmp_path / "data"}',
-               f'--out={tmp_path / "behavior.md"}')
-  assert out.returncode == 0, out.stderr
+  run_here(capsys, 'behavior_report', '--size=2k', f'--data_dir={tmp_path / "data"}',
+           f'--out={tmp_path / "behavior.md"}')
   text = (tmp_path / 'behavior.md').read_text()
   for env in ('Ant', 'HalfCheetah', 'Hopper', 'Walker2d'):
     assert f'| bremen/{env}-v0 |' in text

@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from bremen_tf import dynamics_cache
 from bremen_tf.dynamics import DynamicsEnsemble
+from conftest import script
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMOKE = ['--gin_file=gin/hopper_100k.gin', '--gin_file=gin/smoke/model_free.gin']
@@ -31,9 +32,10 @@ def metrics(root):
     return list(csv.DictReader(f))
 
 
-def test_brac_run_writes_metrics_for_both_test_policies_and_exports_them(tmp_path):
+def test_brac_run_writes_metrics_for_both_test_policies_and_exports_them(tmp_path,
+                                                                       hopper_3k_data_dir):
   root = str(tmp_path / 'brac')
-  out = launch(root, str(tmp_path / 'data'), 'brac')
+  out = launch(root, hopper_3k_data_dir, 'brac')
   assert out.returncode == 0, out.stdout + out.stderr
   assert '[behavior] cloning' in out.stdout and 'max_q:' in out.stdout
   rows = metrics(root)
@@ -52,21 +54,20 @@ def test_brac_run_writes_metrics_for_both_test_policies_and_exports_them(tmp_pat
     assert actions.shape == (7, 3) and np.all(np.abs(actions) <= 1.0)
   meta = json.load(open(os.path.join(root, 'policy', 'bremen_policy.json')))
   assert meta['algorithm'] == 'brac' and meta['obs_dim'] == 11
-  again = launch(root, str(tmp_path / 'data'), 'brac')
+  again = launch(root, hopper_3k_data_dir, 'brac')
   assert again.returncode != 0 and 'finished run' in again.stderr
 
   out = str(tmp_path / 'plot')
-  plot = subprocess.run([sys.executable, 'launch/plot_model_free.py', f'--runs={root}',
-                         f'--out={out}'], cwd=REPO, capture_output=True, text=True, timeout=120)
-  assert plot.returncode == 0, plot.stderr
+  with script('plot_model_free', f'--runs={root}', f'--out={out}') as plot:
+    plot.main([])  # in this process: the test checks what it writes
   md = open(out + '.md').read()
   assert '| step | eval_return_mean | eval_max_q_return_mean | q_mean | divergence | q_loss |' in md
   assert f'| 200 | {float(rows[-1]["eval_return_mean"]):.4g} |' in md
   assert os.path.getsize(out + '.png') > 1000
 
 
-def test_interrupted_bcq_run_resumes_from_its_last_evaluation(tmp_path):
-  root, data = str(tmp_path / 'bcq'), str(tmp_path / 'data')
+def test_interrupted_bcq_run_resumes_from_its_last_evaluation(tmp_path, hopper_3k_data_dir):
+  root, data = str(tmp_path / 'bcq'), hopper_3k_data_dir
   proc = launch(root, data, 'bcq', popen=True)
   for line in proc.stdout:  # kill right after the step-100 evaluation (checkpointed with it)
     if line.startswith('[bcq]   losses'):
@@ -83,8 +84,8 @@ def test_interrupted_bcq_run_resumes_from_its_last_evaluation(tmp_path):
       == (2, 3)
 
 
-def test_sweep_runs_skips_finished_runs_and_tables_summarise_them(tmp_path):
-  runs_dir, data = str(tmp_path / 'runs' / 'offline'), str(tmp_path / 'data')
+def test_sweep_runs_skips_finished_runs_and_tables_summarise_them(tmp_path, hopper_3k_data_dir):
+  runs_dir, data = str(tmp_path / 'runs' / 'offline'), hopper_3k_data_dir
   sweep = [sys.executable, 'launch/sweep.py', '--gin_files=gin/hopper_100k.gin',
            '--algos=bc,brac', '--seeds=0,1', '--extra_gin=gin/smoke/model_free.gin',
            f'--runs_dir={runs_dir}', f'--gin_bindings=train_offline.data_dir="{data}"',
@@ -101,10 +102,9 @@ def test_sweep_runs_skips_finished_runs_and_tables_summarise_them(tmp_path):
   assert again.returncode == 0 and '4 runs in' in again.stdout
   assert '4 finished already, 0 to run' in again.stdout and 'Ray:' not in again.stdout
 
-  tables = subprocess.run([sys.executable, 'launch/tables.py', f'--runs={runs_dir}/*/seed*',
-                           f'--out_dir={tmp_path / "results"}'], cwd=REPO, capture_output=True,
-                          text=True, timeout=120)
-  assert tables.returncode == 0, tables.stderr
+  with script('tables', f'--runs={runs_dir}/*/seed*', f'--out_dir={tmp_path / "results"}') \
+      as tables:
+    tables.main([])  # in this process: the test checks what it writes
   md = open(tmp_path / 'results' / 'offline_3k.md').read()
   for method in ('| BC |', '| BRAC |', '| BRAC (max Q) |'):
     assert method in md

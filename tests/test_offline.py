@@ -11,14 +11,15 @@ import tensorflow as tf
 
 from bremen_tf import export, runs, stages
 from bremen_tf.policies import GaussianPolicy
+from conftest import run_here, script
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMOKE = ['--gin_file=gin/hopper_100k.gin', '--gin_file=gin/smoke/offline.gin']
 
 
-@pytest.fixture(scope='module')
-def data_dir(tmp_path_factory):
-  return str(tmp_path_factory.mktemp('data'))
+@pytest.fixture
+def data_dir(hopper_3k_data_dir):
+  return hopper_3k_data_dir  # the smoke dataset, collected once per test process (conftest)
 
 
 def command(root, data_dir, *extra):
@@ -61,9 +62,8 @@ def test_offline_run_writes_every_artefact_and_refuses_to_clobber(tmp_path, data
   assert again.returncode != 0 and 'finished run' in again.stderr
   assert len(metrics(root)) == 3
 
-  plot = subprocess.run([sys.executable, 'launch/plot_offline.py', f'--runs={root}',
-                         f'--out={tmp_path}/curves'], cwd=REPO, capture_output=True, text=True)
-  assert plot.returncode == 0, plot.stderr
+  with script('plot_offline', f'--runs={root}', f'--out={tmp_path}/curves') as plot:
+    plot.main([])  # in this process: the test checks what it writes
   assert os.path.getsize(tmp_path / 'curves.png') > 1000
   assert '| bremen/Hopper-v0 pure 3k | 2 of 2 | yes |' in open(tmp_path / 'curves.md').read()
 
@@ -92,12 +92,13 @@ def test_interrupted_run_resumes_where_it_stopped(tmp_path, data_dir):
   assert len(json.load(open(os.path.join(root, 'provenance.json')))['sessions']) == 2
 
 
-def test_me_trpo_skips_bc_and_bad_settings_fail_clearly(tmp_path, data_dir):
-  out = launch(str(tmp_path / 'me'), data_dir, '--gin_file=gin/algos/me_trpo.gin',
-               '--gin_bindings=train_offline.outer_iterations=1',
-               '--gin_bindings=train_offline.eval_model=True')
-  assert out.returncode == 0, out.stdout + out.stderr
-  assert '[bc]' not in out.stdout and 'random init' in out.stdout
+def test_me_trpo_skips_bc_and_bad_settings_fail_clearly(tmp_path, data_dir, capsys):
+  capsys.readouterr()
+  run_here('offline', *command(str(tmp_path / 'me'), data_dir, '--gin_file=gin/algos/me_trpo.gin',
+                               '--gin_bindings=train_offline.outer_iterations=1',
+                               '--gin_bindings=train_offline.eval_model=True')[2:])
+  stdout = capsys.readouterr().out  # the run in this process: the test checks what it writes
+  assert '[bc]' not in stdout and 'random init' in stdout
   row = metrics(str(tmp_path / 'me'))[-1]  # §11 diagnostics on the evaluation episodes
   for key in ('model_step_mse', 'model_traj_mse', 'model_energy_distance'):
     assert np.isfinite(float(row[key])) and float(row[key]) >= 0

@@ -5,19 +5,17 @@ launchers would (config.gin as gin.config_str() writes it, metrics.csv, train_st
 deployments.csv, DONE, provenance.json) and returns the numbers it put there, so a test can
 compute the expected cells itself. `run_json=True` also writes run.json (a new-style run).
 """
-import contextlib
 import csv
 import datetime
 import glob
 import importlib
 import json
 import os
-import sys
 
-from absl import flags
 import gin
 
 from bremen_tf import validation
+from conftest import LAUNCH, script  # pylint: disable=unused-import (tests import them from here)
 
 REVISION = 'f' * 40
 CHEETAH, HOPPER = 'bremen/HalfCheetah-v0', 'bremen/Hopper-v0'
@@ -276,49 +274,4 @@ def build(root, run_json=False):
   return root
 
 
-# --- Running the report scripts in this process ---------------------------------------------------
-# The scripts share flag names (--runs, --out), so two of them cannot be imported into one process
-# as they are. `script` imports one for the duration of a call and then removes it and its flags;
-# a script another test imported for good keeps its module, and its flags are set aside meanwhile.
-LAUNCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'launch')
-REPORT_SCRIPTS = ('tables', 'deployment_tables', 'plot_offline', 'plot_model_free', 'full_budget')
-_KEPT_FLAGS = {}  # script imported outside this helper -> {flag name: Flag} it defined
-
-
-def _kept(name):
-  if name not in _KEPT_FLAGS:  # recorded while they are all installed
-    _KEPT_FLAGS[name] = {f.name: f for f in flags.FLAGS.flags_by_module_dict().get(name, [])}
-  return _KEPT_FLAGS[name]
-
-
-@contextlib.contextmanager
-def script(name, *argv):
-  """Yields launch/<name>.py as a module with `argv` parsed into its flags."""
-  FLAGS = flags.FLAGS  # pylint: disable=invalid-name
-  parked, imported = {}, name not in sys.modules
-  if imported:
-    for other in REPORT_SCRIPTS:
-      if other in sys.modules:
-        for flag_name, flag in _kept(other).items():
-          if FLAGS._flags().get(flag_name) is flag:  # pylint: disable=protected-access
-            parked[flag_name] = flag
-            delattr(FLAGS, flag_name)
-    sys.path.insert(0, LAUNCH)
-    try:
-      module = importlib.import_module(name)
-    finally:
-      sys.path.remove(LAUNCH)
-  else:
-    module = sys.modules[name]
-  FLAGS.unparse_flags()
-  try:
-    FLAGS([name, *argv])
-    yield module
-  finally:
-    FLAGS.unparse_flags()
-    if imported:
-      for flag in list(FLAGS.flags_by_module_dict().get(name, [])):
-        delattr(FLAGS, flag.name)
-      del sys.modules[name]
-    for flag_name, flag in parked.items():
-      FLAGS[flag_name] = flag
+# Running the report scripts in this process: conftest.script (kept importable from here).

@@ -55,8 +55,9 @@ def assert_same_run(root, reference, fits):
     np.testing.assert_array_equal(got[key], expected[key], err_msg=key)
 
 
-def test_offline_run_killed_during_the_dynamics_fit_resumes_the_fit(tmp_path):
-  root, reference, data = (str(tmp_path / name) for name in ('run', 'reference', 'data'))
+def test_offline_run_killed_during_the_dynamics_fit_resumes_the_fit(tmp_path, hopper_3k_data_dir):
+  root, reference = (str(tmp_path / name) for name in ('run', 'reference'))
+  data = hopper_3k_data_dir  # collected already (conftest)
   proc = subprocess.Popen(offline_command(root, data), cwd=REPO, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True)
   for line in proc.stdout:
@@ -69,7 +70,7 @@ def test_offline_run_killed_during_the_dynamics_fit_resumes_the_fit(tmp_path):
   epoch = state['dynamics_progress']['fit']['epoch']
   assert 2 <= epoch < 16
 
-  # The resumed run and an uninterrupted one side by side (the dataset is collected already).
+  # The resumed run and an uninterrupted one side by side.
   procs = [subprocess.Popen(offline_command(r, data), cwd=REPO, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True) for r in (root, reference)]
   (out, _), (ref_out, _) = (p.communicate(timeout=300) for p in procs)
