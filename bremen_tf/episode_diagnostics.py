@@ -1,0 +1,57 @@
+"""What a policy's real episodes look like, beyond their return: did the agent run, stand still
+or end on its back? For a bimodal evaluation (some episodes ~2,700, others ~0), this says which
+failure it is.
+
+Locomotion observations here are qpos[1:] (or qpos[2:] for Ant) then qvel, in the
+paper-faithful and the v5 envs alike, so the body's pitch and forward velocity are fixed indices.
+"""
+import math
+
+import numpy as np
+
+from bremen_tf import evaluation
+
+# robot -> (index of the root pitch in the observation or None, index of the forward velocity)
+BODY_INDICES = {'HalfCheetah': (1, 8), 'Hopper': (1, 5), 'Walker2d': (1, 8), 'Ant': (None, 13)}
+STILL_SPEED = 0.1  # m/s: below this over the last 100 steps, the agent is standing still
+COLUMNS = ['episode', 'reset_seed', 'return', 'length', 'mean_abs_action_first_100',
+           'mean_abs_action_last_100', 'mean_forward_velocity_last_100', 'final_pitch', 'outcome']
+
+
+def robot_of(env_id):
+  """'bremen/HalfCheetah-v0' or 'HalfCheetah-v5' -> 'HalfCheetah'; a clear error otherwise."""
+  name = env_id.split('/')[-1].split('-')[0]
+  if name not in BODY_INDICES:
+    raise ValueError(f'{env_id}: episode diagnostics know the locomotion robots '
+                     f'{", ".join(BODY_INDICES)} only.')
+  return name
+
+
+def outcome(final_pitch, speed_last_100):
+  """'flipped' (pitch past ±90° at the end), 'still' (|forward speed| < STILL_SPEED over the last
+  100 steps) or 'moving'."""
+  if final_pitch is not None and abs(final_pitch) > math.pi / 2:
+    return 'flipped'
+  if abs(speed_last_100) < STILL_SPEED:
+    return 'still'
+  return 'moving'
+
+
+def episode_row(env_id, k, reset_seed, episode_return, length, trajectory):
+  """The COLUMNS row of one recorded episode (trajectory: 'obs' [T+1, obs_dim], 'actions')."""
+  pitch_index, velocity_index = BODY_INDICES[robot_of(env_id)]
+  obs, actions = np.asarray(trajectory['obs']), np.abs(np.asarray(trajectory['actions']))
+  speed = float(np.mean(obs[-100:, velocity_index]))
+  pitch = None if pitch_index is None else float(obs[-1, pitch_index])
+  return [k, reset_seed, float(episode_return), int(length), float(actions[:100].mean()),
+          float(actions[-100:].mean()), speed, pitch, outcome(pitch, speed)]
+
+
+def episode_rows(env_id, policy_fn, n_episodes, seed=0):
+  """One row (COLUMNS) per episode of `policy_fn` (deterministic actions, clipped to the bounds as
+  in evaluation.run_episodes), episode k reset with seed + k."""
+  robot_of(env_id)
+  returns, lengths, trajectories = evaluation.run_episodes(env_id, policy_fn, n_episodes, seed,
+                                                           record=True)
+  return [episode_row(env_id, k, seed + k, returns[k], lengths[k], t)
+          for k, t in enumerate(trajectories)]

@@ -1,0 +1,88 @@
+"""Per-episode look at exported policies: return, actions, forward speed, final pitch, and whether
+the agent ran, stood still or flipped (bremen_tf/episode_diagnostics.py).
+
+  python launch/episode_report.py --policy_dir=runs/offline/hopper_100k/seed0/policy --episodes=10
+  python launch/episode_report.py --policy_dir=A --policy_dir=B --out=results/full_budget_episodes.md
+
+Each policy acts deterministically (its exported mean, clipped to the action bounds: the paper's
+evaluation) for --episodes whole episodes, episode k reset with seed --seed + k, in the env of its
+bremen_policy.json (or --env_id). Prints a table; with --out, writes it (.md) and a .csv beside it.
+"""
+import json
+import os
+import sys
+
+from absl import app
+from absl import flags
+
+import launch_common
+
+flags.DEFINE_multi_string('policy_dir', None, 'An exported policy directory (repeatable).')
+flags.DEFINE_integer('episodes', 10, 'Episodes per policy.')
+flags.DEFINE_string('env_id', None, "Environment (default: each policy's metadata env_id).")
+flags.DEFINE_string('out', None, 'Optional .md file to write (a .csv is written beside it).')
+flags.mark_flags_as_required(['policy_dir'])
+flags.declare_key_flag('seed')
+flags.declare_key_flag('tf_threads')
+FLAGS = flags.FLAGS
+POLICY_METADATA = 'bremen_policy.json'  # = bremen_tf.export.METADATA_FILE (that module loads TF)
+
+
+def check_flags():
+  """Before TensorFlow: every policy dir is an exported policy, --episodes and --out make sense."""
+  if FLAGS.episodes < 1:
+    sys.exit(f'error: --episodes must be at least 1, got {FLAGS.episodes}.')
+  if FLAGS.out and not FLAGS.out.endswith('.md'):
+    sys.exit(f'error: --out must end in .md, got {FLAGS.out!r}.')
+  metas = []
+  for path in FLAGS.policy_dir:
+    meta_path = os.path.join(path, POLICY_METADATA)
+    if not os.path.isfile(meta_path):
+      sys.exit(f'error: {path} is not an exported policy: {meta_path} does not exist.')
+    with open(meta_path) as f:
+      metas.append(json.load(f))
+  return metas
+
+
+def main(argv):
+  if len(argv) > 1:
+    sys.exit(f'error: unexpected arguments {argv[1:]}.')
+  launch_common.quiet_logs()
+  metas = check_flags()
+  launch_common.configure_tf()
+  from bremen_tf import episode_diagnostics, export, fileio, results  # noqa: E402 (imports TF)
+  header = ['policy', 'env'] + episode_diagnostics.COLUMNS
+  rows = []
+  for path, meta in zip(FLAGS.policy_dir, metas):
+    env_id = FLAGS.env_id or meta.get('env_id')
+    try:
+      episode_diagnostics.robot_of(env_id or '')
+    except ValueError as e:
+      sys.exit(f'error: {path}: {e}')
+    act, _ = export.load_policy(path)
+    for row in episode_diagnostics.episode_rows(env_id, act, FLAGS.episodes, FLAGS.seed):
+      rows.append([path, env_id] + row)
+  shown = [[c if not isinstance(c, float) else f'{c:.3g}' if abs(c) < 10 else f'{c:.0f}'
+            for c in row] for row in rows]
+  outcomes = {}
+  for row in rows:
+    outcomes.setdefault(row[0], []).append(row[-1])
+  summary = [f'- `{p}`: ' + ', '.join(f'{o.count(k)} {k}' for k in ('moving', 'still', 'flipped'))
+             + f' of {len(o)} episodes' for p, o in outcomes.items()]
+  text = '\n'.join([results.markdown_table(header, shown)] + summary) + '\n'
+  print(text)
+  if FLAGS.out:
+    lines = ['# Episodes of exported policies', '',
+             results.provenance_header(f'{FLAGS.episodes} episodes per policy, reset seeds '
+                                       f'{FLAGS.seed}..{FLAGS.seed + FLAGS.episodes - 1}'), '',
+             'Deterministic mean actions clipped to the bounds (the paper\'s evaluation). '
+             '"still": |mean forward speed over the last 100 steps| < '
+             f'{episode_diagnostics.STILL_SPEED} m/s; "flipped": root pitch past ±90° at the end '
+             '(planar robots).', '', text]
+    fileio.write_text(FLAGS.out, '\n'.join(lines))
+    results.write_csv(os.path.splitext(FLAGS.out)[0] + '.csv', header, rows)
+    print(f'Wrote {FLAGS.out}')
+
+
+if __name__ == '__main__':
+  app.run(main)

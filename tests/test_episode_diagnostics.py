@@ -1,0 +1,68 @@
+"""Episode diagnostics: what a policy's real episodes look like (ran, stood still, flipped)."""
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from bremen_tf import episode_diagnostics, evaluation
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_outcome_classification_at_its_boundaries():
+  assert episode_diagnostics.outcome(math.pi / 2 + 1e-3, 3.0) == 'flipped'
+  assert episode_diagnostics.outcome(-math.pi / 2 - 1e-3, 3.0) == 'flipped'
+  assert episode_diagnostics.outcome(math.pi / 2 - 1e-3, 3.0) == 'moving'
+  assert episode_diagnostics.outcome(0.0, 0.099) == 'still'
+  assert episode_diagnostics.outcome(0.0, -0.099) == 'still'
+  assert episode_diagnostics.outcome(0.0, 0.1) == 'moving'
+  assert episode_diagnostics.outcome(None, 0.05) == 'still'  # Ant: no pitch
+
+
+def test_robot_of_names_the_supported_robots():
+  assert episode_diagnostics.robot_of('bremen/HalfCheetah-v0') == 'HalfCheetah'
+  assert episode_diagnostics.robot_of('Walker2d-v5') == 'Walker2d'
+  with pytest.raises(ValueError, match='FetchReach-v4: episode diagnostics know the locomotion'):
+    episode_diagnostics.robot_of('FetchReach-v4')
+
+
+def test_a_zero_action_halfcheetah_stands_still_and_rows_match_the_evaluation():
+  zero = lambda obs: np.zeros([len(obs), 6], np.float32)
+  rows = episode_diagnostics.episode_rows('bremen/HalfCheetah-v0', zero, 2, seed=5)
+  returns, lengths = evaluation.run_episodes('bremen/HalfCheetah-v0', zero, 2, 5)
+  assert [r[0] for r in rows] == [0, 1] and [r[1] for r in rows] == [5, 6]
+  np.testing.assert_allclose([r[2] for r in rows], returns)
+  assert [r[3] for r in rows] == list(lengths) == [1000, 1000]
+  for row in rows:
+    assert row[4] == 0.0 and row[5] == 0.0
+    assert abs(row[6]) < 0.1 and abs(row[7]) < 0.5
+    assert row[8] == 'still'
+
+
+def test_a_row_reads_speed_over_the_last_100_steps_and_the_final_pitch():
+  """A hand-built Walker2d record (obs 17: pitch at 1, forward velocity at 8)."""
+  obs = np.zeros([301, 17], np.float32)
+  obs[:, 8] = np.r_[np.zeros(201), np.full(100, 2.0)]  # runs at 2 m/s over the last 100 steps
+  obs[-1, 1] = 0.3
+  actions = np.r_[np.full([100, 6], 0.5), np.zeros([100, 6]), np.full([100, 6], -0.25)]
+  row = episode_diagnostics.episode_row('Walker2d-v5', 3, 8, 123.0, 300,
+                                        {'obs': obs, 'actions': actions})
+  assert row == [3, 8, 123.0, 300, 0.5, 0.25, 2.0, pytest.approx(0.3), 'moving']
+  obs[-1, 1] = -2.0
+  assert episode_diagnostics.episode_row('Walker2d-v5', 0, 0, 0.0, 300, {
+      'obs': obs, 'actions': actions})[-1] == 'flipped'
+  obs[-100:, 8] = 0.05
+  obs[-1, 1] = 0.0
+  assert episode_diagnostics.episode_row('Walker2d-v5', 0, 0, 0.0, 300, {
+      'obs': obs, 'actions': actions})[-1] == 'still'
+
+
+def test_the_launcher_refuses_a_directory_that_is_not_an_exported_policy(tmp_path):
+  out = subprocess.run([sys.executable, os.path.join(REPO, 'launch', 'episode_report.py'),
+                        f'--policy_dir={tmp_path}'], capture_output=True, text=True, timeout=60)
+  assert out.returncode == 1
+  assert f'error: {tmp_path} is not an exported policy' in out.stderr
+  assert 'tensorflow' not in out.stderr.lower()
