@@ -241,3 +241,17 @@ def test_no_matching_runs_is_a_clear_error(runs, tmp_path):
     ('minari:mujoco/hopper/simple-v0', 'simple')])
 def test_dataset_kind(name, kind):
   assert d4rl.dataset_kind(name) == kind
+
+
+def test_the_documented_commands_name_files_that_exist():
+  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  named = [w.split('=', 1)[1] for w in (d4rl.COMMANDS + ' ' + d4rl.ONE_RUN).split()
+           if w.startswith(('--gin_file=', '--extra_gin='))]
+  named += d4rl.D4RL_CELLS
+  assert len(d4rl.D4RL_CELLS) == 6 and 'gin/budget/table.gin' in named
+  for path in named:
+    assert os.path.exists(os.path.join(repo, path)), path
+  with open(os.path.join(repo, 'README.md')) as f:
+    readme = f.read()
+  assert d4rl.COMMANDS.splitlines()[1].split(' \\')[0] in readme  # the sweep line, as documented
+  assert d4rl.COMMANDS.splitlines()[2].strip() in readme
