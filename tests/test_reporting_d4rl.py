@@ -43,16 +43,17 @@ def normalized(env, value):
   return 100.0 * (value - refs['min']) / (refs['max'] - refs['min'])
 
 
-def state(env, kind, dataset=None):
+def state(env, kind, dataset=None, refs=True):
   """train_state.json's dataset record as data/sources.run_record writes it for a Minari set."""
   return {'stage': 'trpo', 'dataset': {
       'size': 1_000_000, 'noise': None, 'env_id': ENV_IDS[env],
       'behavior_returns': {'mean': DATASET_RETURN[kind], 'std': 10.0, 'episodes': 1000},
       'dataset': dataset or binding(env, kind),
-      'reference_scores': dict(REFS[env], origin='D4RL constants (d4rl/infos.py)')}}
+      'reference_scores': (dict(REFS[env], origin='D4RL constants (d4rl/infos.py)') if refs
+                           else None)}}
 
 
-def metrics(env, method, final, budget):
+def metrics(env, method, final, budget, refs=True):
   """metrics.csv rows as the runs log them: the normalised score beside every return
   (data.external.add_normalized_scores, what bremen.py and model_free.py call)."""
   if method == 'bremen':
@@ -62,18 +63,19 @@ def metrics(env, method, final, budget):
     rows = syn.model_free_metrics(final if final is not None else 777.0,
                                   300_000 if full else 30_000, brac=method == 'brac',
                                   every=100_000 if full else 5000)
-  return [add_normalized_scores(row, REFS[env]) for row in rows]
+  return [add_normalized_scores(row, REFS[env] if refs else None) for row in rows]
 
 
-def write(root, env, kind, method, budget, seed, final, dataset=None, name=None):
+def write(root, env, kind, method, budget, seed, final, dataset=None, name=None, refs=True,
+          run_json=True):
   bindings = {'train_offline.dataset': dataset or binding(env, kind),
               **syn.GIN_ENV['Hopper' if env == 'hopper' else 'HalfCheetah'], **syn.ALGO[method]}
   if budget == 'table':
     bindings.update(syn.TABLE_BUDGET)
   name = name or f'd4rl-{env}_{kind.replace("-", "_")}+{method}+{budget}'
   syn.write_run(os.path.join(root, name, f'seed{seed}'), bindings,
-                metrics(env, method, final, budget), state(env, kind, dataset),
-                final is not None, seed, kind='offline')
+                metrics(env, method, final, budget, refs), state(env, kind, dataset, refs),
+                final is not None, seed, kind='offline' if run_json else None)
 
 
 @pytest.fixture(scope='module')
@@ -221,6 +223,26 @@ def test_other_sources_are_said_and_kept_apart(tmp_path):
           'regenerated on gymnasium v5 (launch/make_d4rl_datasets.py), not the original D4RL '
           'files.') in md
   assert '| hopper-medium (`d4rl:/data/d4rl/hopper_medium-v2.hdf5`) |' in md
+
+
+def test_a_dataset_without_reference_scores_gives_the_return(tmp_path):
+  """Farama's mujoco/* Minari sets carry no reference scores: the return only, no plot. These
+  runs are old-style (config.gin, no run.json) and read the same."""
+  root = str(tmp_path / 'runs')
+  for seed, final in enumerate((1000.0, 1200.0)):
+    write(root, 'hopper', 'medium', 'bremen', 'table', seed, final,
+          dataset='minari:mujoco/hopper/medium-v0', refs=False, run_json=False)
+  rows, md = make_table(f'{root}/*/seed*', tmp_path / 'out')
+  (row,) = rows
+  assert (row['source'], row['task'], row['normalized_mean'], row['paper']) == (
+      'Minari', 'hopper-medium', '', '69.3')
+  assert (float(row['return_mean']), float(row['return_std']), row['seeds']) == (1100.0, 100.0, '2')
+  assert row['budget'] == REDUCED_BREMEN
+  assert line(section(md, 'Normalised score, ours vs the paper'), '| hopper-medium |') == (
+      '| hopper-medium | return 1100 ± 100 (n=2) | 69.3 |')
+  assert '| regenerated' not in md and 'a Minari dataset not made by' in md
+  assert '| Minari | 1000 | — | none (no normalised score) |' in md
+  assert not os.path.exists(tmp_path / 'out.png') and '![' not in md
 
 
 def test_no_matching_runs_is_a_clear_error(runs, tmp_path):

@@ -271,7 +271,8 @@ def markdown(cells, runs_glob, n_dirs, skipped, png=None):
   """results/d4rl.md's text."""
   root = runs_glob.split('*')[0] if '*' in runs_glob else ''
   root = root if root.endswith('/') or not root else os.path.dirname(root)
-  methods = ', '.join(sorted({method_name(c['method']) for c in cells}, key=str))
+  methods = ', '.join(method_name(m) for m in sorted({c['method'] for c in cells},
+                                                             key=method_rank))
   text = ('# The paper\'s D4RL table: ours vs the paper (normalised score x100)\n\n'
           + results.provenance_header(f'the runs matching `{runs_glob}` ({n_dirs} run '
                                       'directories)')
