@@ -72,7 +72,8 @@ def hopper_3k_data_dir(tmp_path_factory):
 # its flags; a script another test imported for good keeps its module, and its flags are set aside
 # meanwhile.
 SCRIPTS = ('tables', 'deployment_tables', 'plot_offline', 'plot_model_free', 'full_budget',
-           'reward_match', 'behavior_report', 'collect_data', 'offline', 'deployment')
+           'reward_match', 'behavior_report', 'collect_data', 'offline', 'deployment',
+           'd4rl_table')
 _KEPT_FLAGS = {}  # script imported outside this helper -> {flag name: Flag} it defined
 
 
