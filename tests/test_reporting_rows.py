@@ -209,3 +209,142 @@ def test_the_committed_table_is_kept_beside_new_walker2d_and_ant_runs(tmp_path):
     assert rows[(env, method)]['seeds'] == row['seeds'] == '3'
   assert float(rows[('Walker2d', 'bremen')]['mean']) == np.mean(FINALS['Walker2d']['bremen'])
   assert '| Method | Ant: ours | HalfCheetah: ours | Hopper: ours | Walker2d: ours |' in md
+
+
+# Deployment runs: name -> (bindings, per seed the end-of-deployment returns, KL scale). The KL
+# of outer iteration `it` (deployment > 1) is 0.001 * it * scale (syn.deployment_files, scaled).
+DEPLOY_BUDGET = {'train_deployment.transitions_per_deployment': 50_000,
+                 'train_deployment.iterations_per_deployment': 4,
+                 'DynamicsEnsemble.max_epochs': 5, 'behavior_clone.steps': 100_000,
+                 'train_deployment_model_free.train_steps': 30_000,
+                 'train_deployment_model_free.behavior_steps': 30_000}
+CHEETAH_DEPLOY = {'train_deployment.env_id': syn.CHEETAH, 'train_deployment.deployments': 3,
+                  **DEPLOY_BUDGET}
+REACH = {'train_deployment.deployments': 3, 'train_deployment.transitions_per_deployment': 5000,
+         'train_deployment.iterations_per_deployment': 4, 'ImaginedTRPO.batch_size': 10_000,
+         'DynamicsEnsemble.max_epochs': 10, 'behavior_clone.steps': 20_000}
+ALPHA = {'train_deployment.policy_init': 'random'}
+DEPLOY = {
+    'halfcheetah': (CHEETAH_DEPLOY, [[100.0, 800.0, 1500.0], [300.0, 1000.0, 1700.0]], 1.0),
+    'halfcheetah+alpha_0.1': ({**CHEETAH_DEPLOY, **ALPHA, 'ImaginedTRPO.alpha': 0.1},
+                              [[50.0, 300.0, 600.0], [70.0, 500.0, 800.0]], 10.0),
+    'halfcheetah+alpha_1.0': ({**CHEETAH_DEPLOY, **ALPHA, 'ImaginedTRPO.alpha': 1.0},
+                              [[20.0, 100.0, 2000.0]], 0.1),
+    'handreach': ({**REACH, 'train_deployment.env_id': 'bremen/HandReach-v0'},
+                  [[-9.5, -8.25, -7.0]], 1.0),
+    'fetchreach': ({**REACH, 'train_deployment.env_id': 'bremen/FetchReach-v0'},
+                   [[-8.0, -6.5, -5.5]], 1.0),
+    'fetchreach+me_trpo': ({**REACH, 'train_deployment.env_id': 'bremen/FetchReach-v0', **ALPHA},
+                           [[-9.0, -7.0, -6.0]], 1.0),
+}
+METHOD = {'halfcheetah': 'BREMEN', 'halfcheetah+alpha_0.1': 'KL penalty α=0.1 (no BC init)',
+          'halfcheetah+alpha_1.0': 'KL penalty α=1 (no BC init)', 'handreach': 'BREMEN',
+          'fetchreach': 'BREMEN', 'fetchreach+me_trpo': 'ME-TRPO'}
+REACH_BUDGET = ('100 TRPO updates (4 x 25) on 10,000-step imagined batches, dynamics <= 10 '
+                'epochs')
+
+
+def build_deployment(root, names):
+  for name in names:
+    bindings, per_seed, scale = DEPLOY[name]
+    for seed, returns in enumerate(per_seed):
+      metrics, deployments = syn.deployment_files(returns, 4, bindings[
+          'train_deployment.transitions_per_deployment'])
+      for row in metrics:
+        row['kl_to_previous_deployment'] *= scale
+      syn.write_run(os.path.join(root, 'deployment', name, f'seed{seed}'), bindings, metrics,
+                    {'stage': 'trpo_done', 'deployment': len(returns)}, True, seed,
+                    deployments=deployments)
+  return root
+
+
+def end_kl(name, d):
+  """The fixture's KL of deployment d's policy to deployment d - 1's (its last iteration)."""
+  return 0.001 * (4 * d) * DEPLOY[name][2]
+
+
+def make_deployment(runs, out, *extra):
+  with script('deployment_tables', f'--runs={runs}/deployment/*/seed*',
+              f'--sac_runs={runs}/none/*', f'--out={out}', *extra) as tables:
+    tables.main([])
+  return open(f'{out}.md').read(), read_rows(f'{out}.csv')
+
+
+@pytest.fixture(scope='module')
+def deploy(tmp_path_factory):
+  return build_deployment(str(tmp_path_factory.mktemp('dep')), DEPLOY)
+
+
+def test_handreach_fetchreach_me_trpo_and_the_ablation_are_reported(deploy, tmp_path):
+  md, rows = make_deployment(deploy, tmp_path / 'dep')
+  for name, (_, per_seed, _) in DEPLOY.items():
+    env = {'h': 'HalfCheetah', 'f': 'FetchReach'}.get(name[0], 'HandReach')
+    if name.startswith('handreach'):
+      env = 'HandReach'
+    mine = [r for r in rows if r['env'] == env and r['method'] == METHOD[name]]
+    assert [int(r['deployment']) for r in mine] == [1, 2, 3], name
+    for d, r in enumerate(mine):
+      assert float(r['return_mean']) == np.mean([s[d] for s in per_seed])
+      assert int(r['seeds']) == len(per_seed)
+  assert '## HandReach, 5,000 transitions per deployment' in md
+  assert f'| BREMEN | 1 | 0 | {REACH_BUDGET}, BC 20,000 steps | -9.5 ± 0.0 | -8.2 ± 0.0 |' in md
+  assert f'| ME-TRPO | 1 | 0 | {REACH_BUDGET} | -9.0 ± 0.0 | -7.0 ± 0.0 | -6.0 ± 0.0 |' in md
+  fetch = md.split('## FetchReach')[1].split('##')[0]
+  assert fetch.index('| BREMEN |') < fetch.index('| ME-TRPO |')
+  # The ablation: its figure and a statement per KL-penalty method, computed here.
+  assert os.path.getsize(tmp_path / 'dep_ablation.png') > 0
+  section = md.split('## The α ablation')[1].split('\n## ')[0]
+  for name in ('halfcheetah+alpha_0.1', 'halfcheetah+alpha_1.0'):
+    kls = ', '.join(f'{d}: {end_kl(name, d):.3g} vs {end_kl("halfcheetah", d):.3g}'
+                    for d in (2, 3))
+    n = len(DEPLOY[name][1])
+    assert (f'- HalfCheetah, 50,000 per deployment, {METHOD[name]} ({n} seed(s)) against BREMEN '
+            f'(2 seed(s)): KL of each deployed policy to the previous one (mean over seeds), '
+            f'deployments {kls}.') in section
+  ret = lambda name: np.mean([s[2] for s in DEPLOY[name][1]])
+  assert ("Is implicit regularisation the more conservative update here? yes: BREMEN's implicit "
+          'regularisation made the smaller update at every deployment compared. Return after '
+          f'deployment 3: {ret("halfcheetah+alpha_0.1"):.0f} vs BREMEN '
+          f'{ret("halfcheetah"):.0f} (not higher than BREMEN; the paper: lower).') in section
+  assert ('? no: the explicit KL penalty made the smaller update at every deployment compared. '
+          f'Return after deployment 3: 2000 vs BREMEN {ret("halfcheetah"):.0f} (higher than '
+          'BREMEN; the paper: lower).') in section
+  assert 'HandReach' not in section and 'FetchReach' not in section
+
+
+def test_an_earlier_deployment_table_keeps_the_rows_whose_runs_are_not_here(deploy, tmp_path):
+  first = tmp_path / 'first'
+  _, first_rows = make_deployment(deploy, first)
+  runs = build_deployment(str(tmp_path / 'new'), ['handreach', 'halfcheetah+alpha_0.1'])
+  md, rows = make_deployment(runs, tmp_path / 'both', f'--earlier={first}.csv')
+  key = lambda r: (r['env'], r['batch'], r['method'], r['budget'], r['deployment'])
+  assert sorted(map(key, rows)) == sorted(map(key, first_rows))
+  for a, b in zip(sorted(rows, key=key), sorted(first_rows, key=key)):
+    for column in ('real_transitions', 'return_mean', 'return_std', 'seeds', 'data_return_mean'):
+      assert float(a[column]) == float(b[column]), (key(a), column)
+  assert '| ME-TRPO | 1 | earlier table |' in md
+  assert '| BREMEN | 1 | 0 |' in md.split('## HandReach')[1]  # from its run, not the CSV
+  assert 'from the earlier table' in md
+  assert '| ME-TRPO (earlier table: means only) | 100 TRPO updates | -4.5 | -3.5 | -3.0 |' in md
+
+
+def test_the_committed_deployment_table_is_kept_beside_new_runs(tmp_path):
+  """The coverage job's command: the committed results/deployment.csv (its runs are not on this
+  machine) with new runs; BREMEN at gin/budget/deployment.gin is re-run, so its run replaces the
+  committed row of the same budget."""
+  runs = build_deployment(str(tmp_path / 'runs'), ['halfcheetah', 'halfcheetah+alpha_0.1',
+                                                   'handreach'])
+  md, rows = make_deployment(runs, tmp_path / 'dep', f'--earlier={REPO}/results/deployment.csv')
+  committed = read_rows(os.path.join(REPO, 'results', 'deployment.csv'))
+  key = lambda r: (r['env'], r['method'], r['budget'])
+  ours = {key(r) for r in rows}
+  assert {key(r) for r in committed} <= ours
+  bremen = [r for r in rows if key(r) == ('HalfCheetah', 'BREMEN', (
+      '100 TRPO updates (4 x 25) on 50,000-step imagined batches, dynamics <= 5 epochs, '
+      'BC 100,000 steps'))]
+  assert [float(r['return_mean']) for r in bremen] == [200.0, 900.0, 1600.0]  # the new runs
+  brac = [r for r in rows if r['env'] == 'HalfCheetah' and r['method'] == 'BRAC']
+  assert [r['return_mean'] for r in brac] == [r['return_mean'] for r in committed
+                                               if r['env'] == 'HalfCheetah' and
+                                               r['method'] == 'BRAC']
+  assert '## HandReach' in md and '## The α ablation' in md
