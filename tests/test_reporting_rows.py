@@ -203,10 +203,12 @@ def test_the_committed_table_is_kept_beside_new_walker2d_and_ant_runs(tmp_path):
                for r in read_rows(os.path.join(REPO, 'results', 'offline_100k.csv'))}
   md, rows = make_tables(f'{runs}/offline/*+budget-table/seed*', tmp_path / 'out',
                          f'--earlier={REPO}/results/offline_{{size}}.csv')
-  for (env, method), row in committed.items():
-    assert env in ('HalfCheetah', 'Hopper')
-    assert float(rows[(env, method)]['mean']) == float(row['mean'])
-    assert rows[(env, method)]['seeds'] == row['seeds'] == '3'
+  kept = {k: r for k, r in committed.items() if k[0] not in ('Walker2d', 'Ant')}
+  assert {e for e, _ in kept} >= {'HalfCheetah', 'Hopper'}
+  for (env, method), row in kept.items():  # kept as committed
+    assert rows[(env, method)]['mean'] == row['mean'], (env, method)
+    assert rows[(env, method)]['seeds'] == row['seeds']
+  assert rows[('HalfCheetah', 'bremen')]['seeds'] == '3'
   assert float(rows[('Walker2d', 'bremen')]['mean']) == np.mean(FINALS['Walker2d']['bremen'])
   assert '| Method | Ant: ours | HalfCheetah: ours | Hopper: ours | Walker2d: ours |' in md
 
