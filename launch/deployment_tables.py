@@ -10,9 +10,22 @@ size (mean ± std over seeds against the deployment), like the paper's figure; e
 after every outer iteration (`_iterations.png`: the trend within a deployment, which the
 end-of-deployment values hide when evaluation is noisy or the policy exploits the model); and, for
 the ablation, the KL of the policy to the previous deployment's policy per outer iteration.
+
+The α ablation (runs of a 'KL penalty α=...' method beside BREMEN in one env and batch size) gets
+its own figure (`_ablation.png`: return per deployment, and the KL of each deployment's policy to
+the previous deployment's, per outer iteration, mean ± std over seeds, log scale) and a plain
+statement of whether BREMEN's implicit regularisation made the smaller (more conservative)
+updates.
+
+--earlier keeps the rows of an earlier generation of the table whose run directories are not
+here: a (env, batch, method, budget) group of that CSV with no runs matching --runs is shown from
+it (mean ± std per deployment, marked "earlier table"); groups with runs are always recomputed.
+  python launch/deployment_tables.py --earlier=results/deployment.csv
 """
 import collections
+import csv
 import glob
+import math
 import os
 
 from absl import flags
@@ -28,6 +41,8 @@ flags.DEFINE_string('runs', 'runs/deployment/*/seed*', 'Glob of deployment run d
 flags.DEFINE_string('sac_runs', 'runs/deployment_sac/*/seed*',
                     'Glob of online SAC runs (launch/train_behavior.py), plotted against samples.')
 flags.DEFINE_string('out', 'results/deployment', 'Output path without extension.')
+flags.DEFINE_string('earlier', '', 'CSV of an earlier generation of the table (e.g. '
+                    'results/deployment.csv): its groups without runs here are kept. Empty: none.')
 FLAGS = flags.FLAGS
 
 
@@ -91,6 +106,144 @@ def plot_iterations(plt, data, path):
   return True
 
 
+def read_earlier(path, groups):
+  """(env, batch, method, budget) -> per-deployment rows of the earlier CSV, for the groups that
+  have no runs here ({} without --earlier)."""
+  if not path or not os.path.exists(path):
+    return {}
+  with open(path, newline='') as f:
+    rows = list(csv.DictReader(f))
+  kept = collections.defaultdict(list)
+  for r in rows:
+    key = (r['env'], int(r['batch']), r['method'], r['budget'])
+    if key not in groups:
+      kept[key].append(r)
+  for key in kept:
+    kept[key].sort(key=lambda r: int(r['deployment']))
+  return dict(kept)
+
+
+def is_ablation(method):
+  return method.startswith('KL penalty')
+
+
+def kl_by_deployment(run):
+  """deployment -> the KL to the previous deployment's policy after each of its outer
+  iterations, in order (from metrics.csv's kl_to_previous_deployment)."""
+  per = run['description']['budget']['train_deployment.iterations_per_deployment']
+  out = collections.defaultdict(list)
+  for it, kl in run['kl']:
+    if math.isfinite(kl):
+      out[math.ceil(it / per)].append(kl)
+  return dict(out)
+
+
+def end_kls(group):
+  """deployment -> the KL of each seed's deployed policy to its previous one (the last outer
+  iteration of that deployment), for the deployments every seed of the group finished."""
+  per_run = [kl_by_deployment(r) for r in group]
+  done = [set(d for d in k if d <= len(r['returns'])) for k, r in zip(per_run, group)]
+  common = set.intersection(*done) if done else set()
+  return {d: [k[d][-1] for k in per_run] for d in sorted(common)}
+
+
+def ablation_statements(groups, panels):
+  """Per env and batch size with BREMEN and a KL-penalty method: their update sizes (KL of each
+  deployed policy to the previous one) and returns, and a plain answer to the paper's question."""
+  lines = []
+  for env, size in panels:
+    here = {(m, b): g for (e, s, m, b), g in groups.items() if (e, s) == (env, size)}
+    bremen = {b: g for (m, b), g in here.items() if m == 'BREMEN'}
+    for (m, budget), group in sorted(here.items()):
+      if not is_ablation(m):
+        continue
+      # BREMEN at the same TRPO schedule (the budget without its BC part), else any BREMEN.
+      same = [g for b, g in bremen.items() if b.startswith(budget)]
+      ref = same[0] if same else next(iter(bremen.values()), None)
+      ours = end_kls(group)
+      head = f'- {env}, {size:,} per deployment, {m} ({len(group)} seed(s))'
+      if ref is None:
+        lines.append(f'{head}: no BREMEN run in this panel to compare with.')
+        continue
+      theirs = end_kls(ref)
+      common = [d for d in ours if d in theirs]
+      if not common:
+        lines.append(f'{head}: no deployment after the first finished by both it and BREMEN '
+                     'yet; no statement.')
+        continue
+      a = {d: float(np.mean(ours[d])) for d in common}
+      b = {d: float(np.mean(theirs[d])) for d in common}
+      smaller = sum(b[d] < a[d] for d in common)
+      verdict = ('yes: BREMEN\'s implicit regularisation made the smaller update at every '
+                 'deployment compared' if smaller == len(common) else
+                 'no: the explicit KL penalty made the smaller update at every deployment '
+                 'compared' if smaller == 0 else
+                 f'mixed: BREMEN\'s update was the smaller at {smaller} of {len(common)} '
+                 'deployments')
+      n = min(len(r['returns']) for r in group + ref)
+      ret_a = np.mean([r['returns'][n - 1] for r in group])
+      ret_b = np.mean([r['returns'][n - 1] for r in ref])
+      lines.append(
+          f'{head} against BREMEN ({len(ref)} seed(s)): KL of each deployed policy to the '
+          'previous one (mean over seeds), deployments '
+          + ', '.join(f'{d}: {a[d]:.3g} vs {b[d]:.3g}' for d in common)
+          + f'. Is implicit regularisation the more conservative update here? {verdict}. '
+          f'Return after deployment {n}: {ret_a:.{1 if abs(ret_b) < 100 else 0}f} vs BREMEN '
+          f'{ret_b:.{1 if abs(ret_b) < 100 else 0}f} '
+          f'({"higher" if ret_a > ret_b else "not higher"} than BREMEN; the paper: lower).')
+  return '\n'.join(lines) + ('\n' if lines else '')
+
+
+def plot_ablation(plt, groups, panels, path):
+  """Per env and batch size with a KL-penalty method: return per deployment and the KL to the
+  previous deployment's policy per outer iteration (mean ± std over seeds, log scale), BREMEN and
+  each KL-penalty method (the paper's ablation figure)."""
+  panels = [p for p in panels if any(is_ablation(m) for (e, s, m, _) in groups if (e, s) == p)]
+  if not panels:
+    return False
+  fig, axes = plt.subplots(2, len(panels), figsize=(6.5 * len(panels), 8), squeeze=False)
+  for ax, ax_kl, (env, size) in zip(axes[0], axes[1], panels):
+    keys = sorted(((m, b) for (e, s, m, b) in groups if (e, s) == (env, size)
+                   and (m == 'BREMEN' or is_ablation(m))),
+                  key=lambda mb: (method_rank(mb[0]), mb))
+    for m, budget in keys:
+      group = groups[(env, size, m, budget)]
+      label = f'{m}, {short_budget(budget)} (n={len(group)})'
+      n = max(len(r['returns']) for r in group)
+      values = [[r['returns'][d] for r in group if len(r['returns']) > d] for d in range(n)]
+      mean = np.array([np.mean(v) for v in values])
+      std = np.array([np.std(v) for v in values])
+      ax.plot(range(1, n + 1), mean, 'o-', label=label)
+      ax.fill_between(range(1, n + 1), mean - std, mean + std, alpha=0.15)
+      per_run = [kl_by_deployment(r) for r in group]
+      deployments = sorted({d for k in per_run for d in k})
+      xs, means, stds = [], [], []
+      for d in deployments:
+        count = max(len(k.get(d, [])) for k in per_run)
+        for i in range(count):
+          v = [k[d][i] for k in per_run if len(k.get(d, [])) > i]
+          xs.append(d - 1 + (i + 1) / count)
+          means.append(np.mean(v))
+          stds.append(np.std(v))
+      if xs:
+        means, stds = np.array(means), np.array(stds)
+        ax_kl.plot(xs, means, '.-', ms=3, label=label)
+        ax_kl.fill_between(xs, np.maximum(means - stds, means * 1e-3), means + stds, alpha=0.15)
+    ax.set_title(f'{env}, {size:,} per deployment: implicit vs explicit KL', fontsize=10)
+    ax.set_xlabel('deployment')
+    ax.set_xticks(range(1, max(len(r['returns']) for (e, s, _, _), g in groups.items()
+                                if (e, s) == (env, size) for r in g) + 1))
+    ax.set_ylabel('average return (real env, deterministic)')
+    ax.legend(fontsize=7)
+    ax_kl.set_yscale('log')
+    ax_kl.set_xlabel('deployment (outer iterations spread evenly within each)')
+    ax_kl.set_ylabel('KL(π ‖ previous deployment\'s policy)')
+    ax_kl.legend(fontsize=7)
+  fig.tight_layout()
+  launch_common.save_png(plt, fig, path)
+  return True
+
+
 def main(argv):
   del argv
   launch_common.quiet_logs()
@@ -102,22 +255,49 @@ def main(argv):
   groups = collections.defaultdict(list)
   for r in data:
     groups[(r['env'], r['size'], r['method'], r['budget'])].append(r)
-  panels = sorted({(r['env'], r['size']) for r in data})
+  earlier = read_earlier(FLAGS.earlier, set(groups))
+  panels = sorted({(r['env'], r['size']) for r in data} | {(e, s) for e, s, _, _ in earlier})
   sac = [r for p in sorted(glob.glob(FLAGS.sac_runs)) if (r := run_reader.sac_record(p))]
   fig, axes = plt.subplots(2, len(panels), figsize=(6 * len(panels), 8.4), squeeze=False)
   tables, data_tables, csv_rows = collections.defaultdict(list), collections.defaultdict(list), []
   for ax, ax_samples, (env, size) in zip(axes[0], axes[1], panels):
-    panel_deps = max(len(r['returns']) for r in data if (r['env'], r['size']) == (env, size))
+    kept = {(m, b): rows for (e, s, m, b), rows in earlier.items() if (e, s) == (env, size)}
+    panel_deps = max([len(r['returns']) for r in data if (r['env'], r['size']) == (env, size)]
+                     + [len(rows) for rows in kept.values()])
     pad = lambda cells: cells + ['–'] * (panel_deps - len(cells))
-    keys = sorted({(m, b) for e, s, m, b in groups if (e, s) == (env, size)},
+    keys = sorted({(m, b) for e, s, m, b in groups if (e, s) == (env, size)} | set(kept),
                   key=lambda mb: (method_rank(mb[0]), mb))
     # FetchReach's returns are about -10: keep a decimal where returns are small.
-    decimals = 0 if max(abs(v) for r in data if (r['env'], r['size']) == (env, size)
-                        for v in r['returns']) >= 100 else 1
+    decimals = 0 if max([abs(v) for r in data if (r['env'], r['size']) == (env, size)
+                         for v in r['returns']]
+                        + [abs(float(r['return_mean'])) for rows in kept.values()
+                           for r in rows]) >= 100 else 1
     for m, budget in keys:
-      group = groups[(env, size, m, budget)]
       # Name the budget in the legend when the method runs at more than one in this panel.
       label = m if sum(k[0] == m for k in keys) == 1 else f'{m}, {short_budget(budget)}'
+      if (m, budget) in kept:  # an earlier table's row: its means and stds as they were
+        rows = kept[(m, budget)]
+        means = [float(r['return_mean']) for r in rows]
+        stds = [float(r['return_std']) for r in rows]
+        seeds = [int(r['seeds']) for r in rows]
+        samples = [float(r['real_transitions']) for r in rows]
+        for r in rows:
+          csv_rows.append([env, size, m, budget, int(r['deployment']), float(r['real_transitions']),
+                           float(r['return_mean']), float(r['return_std']), int(r['seeds']),
+                           float(r['data_return_mean'])])
+        x = np.arange(1, len(rows) + 1)
+        ax.plot(x, means, 'o--', label=f'{label} (n={max(seeds)}, earlier table)')
+        ax.fill_between(x, np.array(means) - stds, np.array(means) + stds, alpha=0.1)
+        ax_samples.plot(samples, means, 'o--', label=f'{label} ({len(rows)} deployments, '
+                        'earlier table)')
+        cells = [cell(mu, sd, decimals) + (f' (n={c})' if c != max(seeds) else '')
+                 for mu, sd, c in zip(means, stds, seeds)]
+        tables[(env, size)].append([m, max(seeds), 'earlier table', budget] + pad(cells))
+        data_tables[(env, size)].append(
+            [f'{m} (earlier table: means only)', short_budget(budget)]
+            + pad([f'{float(r["data_return_mean"]):.{decimals}f}' for r in rows]))
+        continue
+      group = groups[(env, size, m, budget)]
       n_dep = max(len(r['returns']) for r in group)
       means, stds, counts, samples, data_cells = [], [], [], [], []
       for d in range(n_dep):
@@ -179,10 +359,14 @@ def main(argv):
     fig.tight_layout()
     launch_common.save_png(plt, fig, FLAGS.out + '_kl.png')
 
+  has_ablation = plot_ablation(plt, groups, panels, FLAGS.out + '_ablation.png')
+  statements = ablation_statements(groups, panels)
   base = os.path.basename(FLAGS.out)
   text = ('# Deployment-efficient RL: return after each deployment\n\n'
-          + results.provenance_header(f'the runs matching `{FLAGS.runs}` ({len(data)} run '
-                                      'directories)')
+          + results.provenance_header(
+              f'the runs matching `{FLAGS.runs}` ({len(data)} run directories)'
+              + (f'; {len(earlier)} method/budget group(s) without runs here from the earlier table '
+                 f'`{FLAGS.earlier}`' if earlier else ''))
           + f'\n![return per deployment]({base}.png)\n\n'
           + panel_tables(tables, '##', ['method', 'seeds', 'unfinished', 'budget per deployment'],
                          'deployment')
@@ -192,6 +376,14 @@ def main(argv):
           + (f'\n![return after every outer iteration]({base}_iterations.png)\n'
              if has_iterations else '')
           + (f'\n![KL to the previous deployment]({base}_kl.png)\n' if kl_runs else '')
+          + ('\n## The α ablation: implicit (BREMEN) against explicit KL regularisation\n\n'
+             f'![ablation]({base}_ablation.png)\n\n'
+             'Top: return after each deployment; bottom: KL of the policy to the previous '
+             'deployment\'s policy after every outer iteration (mean ± std over seeds, log '
+             'scale), as in the paper\'s ablation figure. The explicit penalty runs start from '
+             'a random policy (no BC initialisation) and carry it over. The paper: the explicit '
+             'penalty lets the policy move farther from the last deployed policy and does '
+             'worse.\n\n' + statements if has_ablation else '')
           + '\n## What the deployed policies collected\n\n'
           'The average episode return of each deployment\'s batch, over all its episodes: '
           'deployment 1 collects with uniform-random actions, deployment d > 1 with deployment '
@@ -202,7 +394,8 @@ def main(argv):
   results.write_csv(FLAGS.out + '.csv', ['env', 'batch', 'method', 'budget', 'deployment',
                                          'real_transitions', 'return_mean', 'return_std',
                                          'seeds', 'data_return_mean'], csv_rows)
-  print(f'Wrote {FLAGS.out}.md, .csv and .png')
+  print(f'Wrote {FLAGS.out}.md, .csv and .png' + (
+      f' ({len(earlier)} group(s) from {FLAGS.earlier})' if earlier else ''))
 
 
 if __name__ == '__main__':
