@@ -26,7 +26,7 @@ class DynamicsEnsemble(tf.Module):
 
   def __init__(self, obs_dim, act_dim, seed=0, n_models=5, hidden=(1024, 1024),
                learning_rate=1e-3, batch_size=1000, max_epochs=200, eval_every=5, patience=20,
-               checkpoint_seconds=300, reference_adam=False):
+               checkpoint_seconds=300, reference_training=False):
     super().__init__(name='dynamics')
     self.obs_dim, self.act_dim, self.n_models = obs_dim, act_dim, n_models
     self.net_sizes = tuple(hidden)
@@ -34,10 +34,12 @@ class DynamicsEnsemble(tf.Module):
                              eval_every=eval_every, patience=patience)
     # Not a fit default: those key the dynamics cache, and this leaves the fit's result alone.
     self.checkpoint_seconds = checkpoint_seconds
-    # Speed only (same update to float32 round-off): Adam compiled by XLA, or, with
-    # reference_adam=True, as first written in plain TF ops.
-    self.reference_adam = reference_adam
-    self.net = EnsembleMLP(n_models, obs_dim + act_dim, hidden, obs_dim, seed=seed)
+    # Speed only (the same training step to float32 round-off): per-member matmuls and Adam
+    # compiled by XLA, or, with reference_training=True, the step as first written (one batched
+    # matmul per layer, Adam in plain TF ops).
+    self.reference_training = reference_training
+    self.net = EnsembleMLP(n_models, obs_dim + act_dim, hidden, obs_dim, seed=seed,
+                           batched=reference_training)
     self.optimizer = EnsembleAdam(self.net.trainable_variables, n_models, learning_rate)
     zeros, ones = (lambda d: tf.Variable(tf.zeros([d]), trainable=False),
                    lambda d: tf.Variable(tf.ones([d]), trainable=False))
@@ -118,7 +120,7 @@ class DynamicsEnsemble(tf.Module):
         _, loss = self._losses(tf.gather(x, idx), tf.gather(y, idx), n_train)
         total = tf.reduce_sum(loss)  # members are independent: per-member gradients
       grads = tape.gradient(total, self.net.trainable_variables)
-      if self.reference_adam:
+      if self.reference_training:
         self.optimizer.apply(grads, active)
       else:
         self.optimizer.apply_fused(grads, active)

@@ -99,3 +99,38 @@ def test_fused_ensemble_adam_equals_the_plain_ops_and_leaves_off_members_bit_exa
           np.testing.assert_array_equal(new.numpy()[k], old[k])
   np.testing.assert_array_equal(fused.steps.numpy(), [6, 3, 6, 6, 3])
   np.testing.assert_array_equal(plain.steps.numpy(), fused.steps.numpy())
+
+
+def test_per_member_matmuls_equal_the_batched_network_and_its_gradients():
+  """EnsembleMLP's default (a 2-D matmul per member) is batched_call (the implementation before)
+  to float32 round-off at the real HalfCheetah layer sizes: outputs, and the training loss's
+  gradients for every variable; both input ranks. Rows where a hidden pre-activation lies within
+  1e-4 of zero are left out: there round-off may flip a ReLU in either implementation (one flip
+  moves a bias gradient by ~1% of its scale), which is round-off, not a difference of the maths."""
+  model = DynamicsEnsemble(17, 6)
+  net = model.net
+  rng = np.random.default_rng(4)
+  x = rng.standard_normal((5, 1000, 23))
+  pre, h = [], x
+  for w, b in zip(net.kernels[:-1], net.biases[:-1]):  # float64 pre-activations
+    a = h @ w.numpy().astype(np.float64) + b.numpy()
+    pre.append(np.abs(a).min(axis=-1))
+    h = np.maximum(a, 0)
+  clear = np.minimum(*pre) > 1e-4
+  keep = [np.flatnonzero(clear[k])[:200] for k in range(5)]
+  assert min(len(k) for k in keep) == 200
+  x = tf.constant(np.stack([x[k, rows] for k, rows in enumerate(keep)]).astype(np.float32))
+  y = tf.constant(rng.standard_normal((5, 200, 17)).astype(np.float32))
+  for inputs in (x, x[0]):
+    np.testing.assert_allclose(net(inputs).numpy(), net.batched_call(inputs).numpy(),
+                               rtol=1e-5, atol=1e-5)
+  grads = {}
+  for name, forward in (('per member', net.__call__), ('batched', net.batched_call)):
+    with tf.GradientTape() as tape:
+      loss = tf.reduce_sum(tf.reduce_mean(tf.square(forward(x) - y), axis=[1, 2]))
+    grads[name] = tape.gradient(loss, net.trainable_variables)
+  for a, b in zip(grads['per member'], grads['batched']):
+    assert a.shape == b.shape
+    np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4,
+                               atol=1e-5 * np.abs(b.numpy()).max())
+  assert DynamicsEnsemble(3, 2, hidden=(8,), reference_training=True).net.batched
