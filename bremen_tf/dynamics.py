@@ -34,9 +34,9 @@ class DynamicsEnsemble(tf.Module):
                              eval_every=eval_every, patience=patience)
     # Not a fit default: those key the dynamics cache, and this leaves the fit's result alone.
     self.checkpoint_seconds = checkpoint_seconds
-    # Speed only (the same training step to float32 round-off): per-member matmuls and Adam
-    # compiled by XLA, or, with reference_training=True, the step as first written (one batched
-    # matmul per layer, Adam in plain TF ops).
+    # Speed only (the same training step to float32 round-off): per-member matmuls, stopped
+    # members not computed, Adam compiled by XLA; or, with reference_training=True, the step as
+    # first written (one batched matmul per layer for all members, Adam in plain TF ops).
     self.reference_training = reference_training
     self.net = EnsembleMLP(n_models, obs_dim + act_dim, hidden, obs_dim, seed=seed,
                            batched=reference_training)
@@ -111,14 +111,37 @@ class DynamicsEnsemble(tf.Module):
                       for w in self.net.kernels[:-1]])
     return mse, mse + decay / n_train
 
+  def _active_loss(self, x, y, active, n_train):
+    """Σ of _losses' total over the members that are on, each member's network run only if it is
+    on (tf.cond): an early-stopped member costs nothing, as in the original, which trained the
+    members one after another. Members are independent, so each gets its own gradient."""
+    layers = [(tf.unstack(w, self.n_models), tf.unstack(b, self.n_models))
+              for w, b in zip(self.net.kernels, self.net.biases)]
+    xs, ys = tf.unstack(x, self.n_models), tf.unstack(y, self.n_models)
+    total = tf.constant(0.0)
+    for k in range(self.n_models):
+      def member_loss(k=k):
+        h = xs[k]
+        for i, (ws, bs) in enumerate(layers):
+          h = tf.matmul(h, ws[k]) + bs[k]
+          if i < len(layers) - 1:
+            h = self.net._activation(h)  # pylint: disable=protected-access
+        mse = tf.reduce_mean(tf.square(h - ys[k]))
+        decay = tf.add_n([0.5 * tf.reduce_sum(tf.square(ws[k])) for ws, _ in layers[:-1]])
+        return mse + decay / n_train
+      total += tf.cond(active[k], member_loss, lambda: tf.constant(0.0))
+    return total
+
   @tf.function
   def _train_epoch(self, x, y, batch_index, active, n_train):
     """One epoch; batch_index [n_batches, K, B] holds each member's own shuffle."""
     for i in tf.range(tf.shape(batch_index)[0]):
       idx = batch_index[i]
       with tf.GradientTape() as tape:
-        _, loss = self._losses(tf.gather(x, idx), tf.gather(y, idx), n_train)
-        total = tf.reduce_sum(loss)  # members are independent: per-member gradients
+        if self.reference_training:  # every member computed, the stopped ones masked in Adam
+          total = tf.reduce_sum(self._losses(tf.gather(x, idx), tf.gather(y, idx), n_train)[1])
+        else:
+          total = self._active_loss(tf.gather(x, idx), tf.gather(y, idx), active, n_train)
       grads = tape.gradient(total, self.net.trainable_variables)
       if self.reference_training:
         self.optimizer.apply(grads, active)

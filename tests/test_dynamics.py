@@ -134,3 +134,30 @@ def test_per_member_matmuls_equal_the_batched_network_and_its_gradients():
     np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4,
                                atol=1e-5 * np.abs(b.numpy()).max())
   assert DynamicsEnsemble(3, 2, hidden=(8,), reference_training=True).net.batched
+
+
+def test_training_skips_stopped_members_and_equals_the_reference_step():
+  """The default epoch (stopped members not computed) equals the reference epoch (every member
+  computed, the stopped ones masked) to float32 round-off for the members that train, and leaves
+  the stopped ones bit-exact, Adam moments included."""
+  rng = np.random.default_rng(5)
+  x = tf.constant(rng.standard_normal((400, 7)).astype(np.float32))
+  y = tf.constant(rng.standard_normal((400, 4)).astype(np.float32))
+  index = tf.constant(np.stack([rng.permutation(400).reshape(4, 100) for _ in range(3)], 1),
+                      tf.int32)
+  models = {ref: DynamicsEnsemble(4, 3, n_models=3, hidden=(32, 32), reference_training=ref)
+            for ref in (True, False)}
+  for active in ([True, True, True], [True, False, True]):
+    before = [v.numpy() for v in list(models[False].net.trainable_variables) + models[False].optimizer.m]
+    for model in models.values():
+      model._train_epoch(x, y, index, tf.constant(active), tf.constant(400.0))
+    ours, ref = models[False], models[True]
+    for a, b in zip(list(ours.net.trainable_variables) + ours.optimizer.m + ours.optimizer.v,
+                    list(ref.net.trainable_variables) + ref.optimizer.m + ref.optimizer.v):
+      np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-6)
+    for old, new in zip(before, list(ours.net.trainable_variables) + ours.optimizer.m):
+      for k in range(3):
+        if not active[k]:
+          np.testing.assert_array_equal(new.numpy()[k], old[k])
+        else:
+          assert not np.array_equal(new.numpy()[k], old[k])
