@@ -81,20 +81,11 @@ class DynamicsEnsemble(tf.Module):
     Indexing the [K, in, out] variables per step (tf.gather, or w[member]) copies a 4 MB
     kernel each step: a loop of [50, 1024] x [1024, 1024] matmuls ran 1.5-4x slower that way.
     """
-    members = [list(zip(tf.unstack(w), tf.unstack(b[:, 0])))
-               for w, b in zip(self.net.kernels, self.net.biases)]
-    members = [[layer[k] for layer in members] for k in range(self.n_models)]
-
-    def forward(x, layers):
-      for i, (w, b) in enumerate(layers):
-        x = tf.matmul(x, w) + b
-        if i < len(layers) - 1:
-          x = tf.nn.relu(x)
-      return x
+    members = self.net.members()
 
     def predict(obs, act, member):
       x = self._inputs(obs, act)
-      branches = [lambda layers=layers: forward(x, layers) for layers in members]
+      branches = [lambda layers=layers: self.net.member_forward(x, layers) for layers in members]
       member = tf.convert_to_tensor(member, tf.int32)
       return self._denormalize(obs, tf.switch_case(member, branches))
     return predict
@@ -115,19 +106,13 @@ class DynamicsEnsemble(tf.Module):
     """Σ of _losses' total over the members that are on, each member's network run only if it is
     on (tf.cond): an early-stopped member costs nothing, as in the original, which trained the
     members one after another. Members are independent, so each gets its own gradient."""
-    layers = [(tf.unstack(w, self.n_models), tf.unstack(b, self.n_models))
-              for w, b in zip(self.net.kernels, self.net.biases)]
+    members = self.net.members()
     xs, ys = tf.unstack(x, self.n_models), tf.unstack(y, self.n_models)
     total = tf.constant(0.0)
-    for k in range(self.n_models):
-      def member_loss(k=k):
-        h = xs[k]
-        for i, (ws, bs) in enumerate(layers):
-          h = tf.matmul(h, ws[k]) + bs[k]
-          if i < len(layers) - 1:
-            h = self.net._activation(h)  # pylint: disable=protected-access
-        mse = tf.reduce_mean(tf.square(h - ys[k]))
-        decay = tf.add_n([0.5 * tf.reduce_sum(tf.square(ws[k])) for ws, _ in layers[:-1]])
+    for k, layers in enumerate(members):
+      def member_loss(k=k, layers=layers):
+        mse = tf.reduce_mean(tf.square(self.net.member_forward(xs[k], layers) - ys[k]))
+        decay = tf.add_n([0.5 * tf.reduce_sum(tf.square(w)) for w, _ in layers[:-1]])
         return mse + decay / n_train
       total += tf.cond(active[k], member_loss, lambda: tf.constant(0.0))
     return total

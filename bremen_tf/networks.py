@@ -71,12 +71,22 @@ class EnsembleMLP(tf.Module):
     if self.batched:
       return self.batched_call(x)
     xs = [x] * self.n_members if x.shape.rank == 2 else tf.unstack(x, self.n_members)
-    for k, (w, b) in enumerate(zip(self.kernels, self.biases)):
-      xs = [tf.matmul(xk, wk) + bk
-            for xk, wk, bk in zip(xs, tf.unstack(w, self.n_members), tf.unstack(b, self.n_members))]
-      if k < len(self.kernels) - 1:
-        xs = [self._activation(xk) for xk in xs]
-    return tf.stack(xs)
+    return tf.stack([self.member_forward(xk, layers) for xk, layers in zip(xs, self.members())])
+
+  def members(self):
+    """Per member, its [(kernel [in, out], bias [1, out])] layers, unstacked from the [K, ...]
+    variables (tf.unstack slices without copying; its gradient is one stack)."""
+    per_layer = [(tf.unstack(w, self.n_members), tf.unstack(b, self.n_members))
+                 for w, b in zip(self.kernels, self.biases)]
+    return [[(ws[k], bs[k]) for ws, bs in per_layer] for k in range(self.n_members)]
+
+  def member_forward(self, x, layers):
+    """One member's MLP on x [B, in], given its `members()` layers."""
+    for i, (w, b) in enumerate(layers):
+      x = tf.matmul(x, w) + b
+      if i < len(layers) - 1:
+        x = self._activation(x)
+    return x
 
   def batched_call(self, x):
     """__call__ as first written: one batched matmul per layer over the member axis."""
