@@ -63,11 +63,10 @@ class EnsembleMLP(tf.Module):
   def __call__(self, x):
     """x: [K, B, in] (each member its own batch) or [B, in] (the same batch for all).
 
-    Each member's layer is its own 2-D matmul on the unstacked weights (tf.unstack's gradient
-    is one stack, so the backward pass copies nothing extra). At one thread that is ~7% faster
-    per training step than one batched matmul over the member axis (`batched_call`, the
-    implementation before; equal to float32 round-off): oneDNN's 2-D kernels beat its batched
-    ones at these shapes (bench/bench_bremen.py)."""
+    Each member's layer is its own 2-D matmul on its `members()` weights: faster than one
+    batched matmul over the member axis (`batched_call`, the implementation before; equal to
+    float32 round-off), because oneDNN's 2-D kernels beat its batched ones at these shapes
+    (bench/bench_bremen.py, results/performance.md)."""
     if self.batched:
       return self.batched_call(x)
     xs = [x] * self.n_members if x.shape.rank == 2 else tf.unstack(x, self.n_members)

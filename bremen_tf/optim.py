@@ -71,6 +71,6 @@ class EnsembleAdam(tf.Module):
   @tf.function(jit_compile=True)
   def apply_fused(self, grads, active):
     """`apply` compiled by XLA: the same update to float32 round-off, fused into one pass over
-    each variable where `apply` runs about a dozen elementwise TF ops (~45 of a 5 x 1000 batch
-    step's ~430 ms at the HalfCheetah shape, one thread). Members that are off stay bit-exact."""
+    each variable where `apply` runs about a dozen elementwise TF ops (timed in
+    bench/bench_bremen.py, results/performance.md). Members that are off stay bit-exact."""
     self.apply(grads, active)
