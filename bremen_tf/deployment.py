@@ -111,7 +111,6 @@ def deployment(run, *, seed, env_id, deployments, transitions_per_deployment, co
   batches = load_batches(run, env_id, state['deployment'])
   mean_fn, policy_actions, kl_to_previous = policy_functions(policy, previous)
   total_iterations = deployments * iterations_per_deployment
-  progress = Progress(int(iteration.numpy()), total_iterations)
   while True:
     d = state['deployment']
     if state['stage'] in ('start', 'trpo_done'):  # 1. deploy: collect a batch in the real env
@@ -154,8 +153,12 @@ def deployment(run, *, seed, env_id, deployments, transitions_per_deployment, co
               f'{describe_iteration(row)} | KL to previous deployment '
               f'{row["kl_to_previous_deployment"]:.3g}')
 
+    # The ETA covers this deployment's TRPO only: a later deployment's fit takes hours that no
+    # pace measured here predicts (the data grow, early stopping ends it at an unknown epoch).
+    progress = Progress(int(iteration.numpy()), d * iterations_per_deployment)
     trpo_iterations(run_state, trainer, iteration, d * iterations_per_deployment,
-                    updates_per_iteration, make_row, describe, progress, log)
+                    updates_per_iteration, make_row, describe, progress, log,
+                    eta_covers=f" to the end of deployment {d}'s TRPO")
 
     # 5. export the deployment's policy: it collects the next batch
     finish_deployment(run, state, policy, {

@@ -125,10 +125,11 @@ def trpo_iteration(trainer, updates):
 
 
 def trpo_iterations(run_state, trainer, iteration, last, updates_per_iteration, make_row,
-                    describe, progress, log, checkpoint_every=1):
+                    describe, progress, log, checkpoint_every=1, eta_covers=''):
   """Outer iterations iteration+1 .. `last`: each `updates_per_iteration` TRPO updates, then
   make_row(it, stats) (the evaluation and what the recipe records) as a metrics row, a checkpoint
-  every `checkpoint_every` iterations and at `last`, and a progress line describe(it, row)."""
+  every `checkpoint_every` iterations and at `last`, and a progress line describe(it, row) ending
+  in the ETA of `progress`, followed by `eta_covers` (what that ETA counts, if not the run)."""
   for it in range(int(iteration.numpy()) + 1, last + 1):
     t0 = time.time()
     row = make_row(it, trpo_iteration(trainer, updates_per_iteration))
@@ -137,7 +138,7 @@ def trpo_iterations(run_state, trainer, iteration, last, updates_per_iteration, 
     iteration.assign(it)
     if it % checkpoint_every == 0 or it == last:
       run_state.save('trpo')
-    log(f'{describe(it, row)} | ETA {progress.eta(it)}')
+    log(f'{describe(it, row)} | ETA {progress.eta(it)}{eta_covers}')
 
 
 def evaluate_policy(env_id, action_fn, min_steps, seed, model=None, diagnostics_seed=0):

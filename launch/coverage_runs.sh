@@ -16,9 +16,10 @@
 # offline; the deployment rows of issue 5), so the new rows are added, not swapped in.
 #
 # Core-hours (one TF thread each; from measured numbers, see each group): about 30 in all.
-# Beside the two full-budget runs (nice 0, about 0.67 core each), nice-19 runs get what they leave,
-# roughly 0.5-0.7 of a core: expect about 1.5-2x the core-hours in wall time, more with NUM_CPUS=2
-# only once the full-budget runs have ended.
+# Nice 19 means what the nice-0 runs leave, and two full-budget runs on this 2-core machine leave
+# nothing: a nice-19 busy loop beside them got 1.4% of a core (measured 2026-12-04). So while the
+# full-budget runs go, these runs barely move; start them when a core is free (NUM_CPUS=2 once
+# both full-budget runs have ended). On an idle core expect about the core-hours below.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"

@@ -47,6 +47,12 @@ def test_deployment_run_counts_accumulates_and_resumes_mid_deployment(tmp_path):
   out = subprocess.run(command(root), cwd=REPO, capture_output=True, text=True, timeout=300)
   assert out.returncode == 0, out.stdout + out.stderr
   assert 'Resuming' in out.stdout and 'collecting' not in out.stdout  # no batch collected twice
+  # Each progress line's ETA says it covers its deployment's TRPO only (not the later fits).
+  trpo_lines = [l for l in first + out.stdout.splitlines() if l.startswith('[trpo]')]
+  assert [l.split(':')[0] for l in trpo_lines] == [
+      f'[trpo] deployment {d}/2, iteration {it}/4' for d, it in ((1, 1), (1, 2), (2, 3), (2, 4))]
+  for line, d in zip(trpo_lines, (1, 1, 2, 2)):
+    assert '| ETA ' in line and line.rstrip().endswith(f"to the end of deployment {d}'s TRPO")
   assert open(os.path.join(root, 'data', 'deployment_2.npz'), 'rb').read() == batch2
 
   b1, b2 = (load_dataset(os.path.join(root, 'data', f'deployment_{d}.npz'), 'bremen/Hopper-v0')
