@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Issue 20's runs, one command: the paper's rows still missing, at the reduced budgets of the
+# Issues 20 and 16's runs, one command: the paper's rows still missing and the D4RL table, at the reduced budgets of the
 # existing results, at the lowest CPU priority beside the full-budget runs (never instead of them).
 #
 #   launch/coverage_runs.sh                    # every group, then the tables
 #   launch/coverage_runs.sh offline tables     # some groups (offline handreach fetchreach
-#                                              # ablation sac tables), in the order given
+#                                              # ablation sac d4rl tables), in the order given
 #   NUM_CPUS=2 launch/coverage_runs.sh         # two runs at once (default 1: one at a time)
 #   DRY_RUN=1 launch/coverage_runs.sh          # list every run and its command, start nothing
 #
@@ -15,7 +15,7 @@
 # committed results/*.csv whose run directories are not on this machine (HalfCheetah and Hopper
 # offline; the deployment rows of issue 5), so the new rows are added, not swapped in.
 #
-# Core-hours (one TF thread each; from measured numbers, see each group): about 30 in all.
+# Core-hours (one TF thread each; from measured numbers, see each group): about 30 for issue 20, 11-12 for the D4RL group.
 # Nice 19 means what the nice-0 runs leave, and two full-budget runs on this 2-core machine leave
 # nothing: a nice-19 busy loop beside them got 1.4% of a core (measured 2026-12-04). So while the
 # full-budget runs go, these runs barely move; start them when a core is free (NUM_CPUS=2 once
@@ -37,7 +37,7 @@ sweep() {
   for g in "$@"; do extra+=("--extra_gin=$g"); done
   nice -n 19 "$PY" launch/sweep.py --kind="$kind" --gin_files="$gin_files" --algos="$algos" \
       --seeds="$seeds" "${extra[@]}" --threads_per_run=1 --cpus_per_run=1 \
-      --num_cpus="$NUM_CPUS" --runs_dir="runs/$kind" "${DRY[@]}"
+      --num_cpus="$NUM_CPUS" --runs_dir="${RUNS_DIR:-runs/$kind}" "${DRY[@]}"
 }
 
 group_offline() {
@@ -102,6 +102,25 @@ group_sac() {
   fi
 }
 
+group_d4rl() {
+  # Issue 16's table: BC and BREMEN on the D4RL protocol regenerated on v5 (halfcheetah, hopper x
+  # random, medium, medium-replay), 2 seeds, gin/budget/table.gin, in runs/d4rl; then
+  # results/d4rl.md. The 6 datasets first (idempotent; README "D4RL-protocol datasets": about
+  # 1-1.5 core-hours), then 24 runs (about 10 core-hours at the offline tables' speeds).
+  if [[ -n "${DRY_RUN:-}" ]]; then
+    echo "    $PY launch/make_d4rl_datasets.py --tf_threads=1"
+  else
+    nice -n 19 "$PY" launch/make_d4rl_datasets.py --tf_threads=1
+  fi
+  local gins=()
+  for robot in halfcheetah hopper; do
+    for data in random medium medium_replay; do gins+=("gin/d4rl/${robot}_$data.gin"); done
+  done
+  RUNS_DIR=runs/d4rl sweep offline "$(IFS=,; echo "${gins[*]}")" bremen,bc 0,1 gin/budget/table.gin
+  [[ -n "${DRY_RUN:-}" ]] && { echo "table: launch/d4rl_table.py"; return; }
+  nice -n 19 "$PY" launch/d4rl_table.py
+}
+
 group_tables() {
   # The generated files, from the runs here plus the committed rows whose runs are not here.
   [[ -n "${DRY_RUN:-}" ]] && { echo "tables: launch/tables.py, launch/deployment_tables.py"; return; }
@@ -109,7 +128,7 @@ group_tables() {
   nice -n 19 "$PY" launch/deployment_tables.py --earlier=results/deployment.csv
 }
 
-ALL=(offline handreach fetchreach ablation sac tables)
+ALL=(offline handreach fetchreach ablation sac d4rl tables)
 for group in "${@:-${ALL[@]}}"; do
   if ! declare -F "group_$group" > /dev/null; then
     echo "unknown group '$group': expected one of ${ALL[*]}" >&2
