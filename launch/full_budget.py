@@ -29,7 +29,8 @@ flags.DEFINE_list('planned', [
     'deployment/halfcheetah_200k+me_trpo/seed0:gin/deployment/halfcheetah_200k.gin'
     '+gin/deployment/me_trpo.gin',
     'offline/halfcheetah_100k/seed0:gin/halfcheetah_100k.gin',
-    'offline/hopper_100k/seed0:gin/hopper_100k.gin'],
+    'offline/hopper_100k/seed0:gin/hopper_100k.gin',
+    'sac/halfcheetah/seed0:gin/deployment/sac_halfcheetah.gin'],
                   'Runs the report expects, as <dir under the --runs glob\'s fixed part>:<gin files '
                   'joined by +>; those without a directory are described from their gin files and '
                   'shown as not started.')
@@ -63,6 +64,23 @@ def duration(seconds):
   return '—' if seconds is None else f'{seconds / 3600:.1f} h'
 
 
+def sac_env_steps(desc):
+  """The env steps an online SAC run (launch/train_behavior.py) takes in all."""
+  b = desc['budget']
+  return b['train_behavior_policy.total_steps'] + b['train_behavior_policy.initial_random_steps']
+
+
+def sac_progress(path, desc, record):
+  """progress.progress's dict for an online SAC run, by env steps."""
+  total = sac_env_steps(desc)
+  if run_reader.finished(path):
+    return {'status': 'finished', 'text': 'finished'}
+  if record is None:
+    return {'status': 'not started', 'text': 'not started'}
+  return {'status': 'in progress',
+          'text': f'in progress: {record["env_steps"][-1]:,} of {total:,} env steps'}
+
+
 def read_run(path, name, planned_gin=None):
   """Everything the report shows about one run (present or planned)."""
   desc = run_reader.description(path) if os.path.isdir(path) else None
@@ -72,6 +90,14 @@ def read_run(path, name, planned_gin=None):
     return None
   metrics = runs.read_metrics(path) if os.path.isdir(path) else []
   state = run_reader.read_state(path) if os.path.isdir(path) else {}
+  if desc['kind'] == 'behavior':  # online SAC, the deployment figure's unconstrained reference
+    record = run_reader.sac_record(path) if os.path.isdir(path) else None
+    return {'name': name, 'path': path, 'description': desc, 'metrics': metrics,
+            'progress': sac_progress(path, desc, record), 'sac': record,
+            'timing': progress.timing(path) if os.path.isdir(path) else None,
+            'env': labels.env_name(desc['env_id']),
+            'budget': f'{sac_env_steps(desc):,} env steps online (a new policy after every '
+                      'gradient step)'}
   run = {'name': name, 'path': path, 'description': desc, 'metrics': metrics,
          'progress': progress.progress(path, desc),
          'timing': progress.timing(path) if os.path.isdir(path) else None,
@@ -88,6 +114,8 @@ def read_run(path, name, planned_gin=None):
 
 def method_name(run):
   desc = run['description']
+  if desc['kind'] == 'behavior':
+    return 'online SAC'
   return desc['method'] if desc['kind'] == 'deployment' else {
       'bremen': 'BREMEN', 'me_trpo': 'ME-TRPO (offline)'}.get(desc['method'], desc['method'])
 
@@ -131,11 +159,35 @@ def reduced_rows(env):
   return found
 
 
-def deployment_section(dep_runs):
+def sac_cells(run, size, n_dep):
+  """An online SAC run's return at size x d env steps, d = 1..n_dep: its last evaluation at or
+  before that count, once the run has reached it ('in progress' for the first it has not)."""
+  record, cells = run['sac'], []
+  reached = record['env_steps'][-1] if record else 0
+  for d in range(1, n_dep + 1):
+    if reached >= d * size or (run['progress']['status'] == 'finished' and record):
+      value = sac_return_at(record, d * size)
+      cells.append(fmt(value))
+    else:
+      cells.append('in progress' if run['progress']['status'] == 'in progress'
+                   and 'in progress' not in cells else '—')
+  return cells
+
+
+def sac_return_at(record, env_steps):
+  """The last evaluation return with at most `env_steps` env steps (None if none)."""
+  seen = [r for steps, r in zip(record['env_steps'], record['returns']) if steps <= env_steps]
+  return seen[-1] if seen else None
+
+
+def deployment_section(dep_runs, sac_runs=()):
   text = ''
   for env in sorted({r['env'] for r in dep_runs}):
     mine = [r for r in dep_runs if r['env'] == env]
     n_dep = max(r['description']['budget']['train_deployment.deployments'] for r in mine)
+    size = max(r['description']['budget']['train_deployment.transitions_per_deployment']
+               for r in mine)
+    env_sac = [r for r in sac_runs if r['env'] == env]
     header = ['method', 'transitions per deployment', 'budget per deployment'] + [
         f'deployment {d}' for d in range(1, n_dep + 1)]
     rows = []
@@ -147,6 +199,9 @@ def deployment_section(dep_runs):
       rows.append([f'**{r["description"]["method"]}** (full budget, seed '
                    f'{r["description"]["seed"]})',
                    f'{b["train_deployment.transitions_per_deployment"]:,}', r['budget']] + cells)
+    for r in env_sac:
+      rows.append([f'**online SAC** at {size:,} x d env steps (seed {r["description"]["seed"]})',
+                   '— (no deployment limit)', r['budget']] + sac_cells(r, size, n_dep))
     for (method, batch, budget), by_d in sorted(reduced_rows(env).items(), key=lambda kv: (
         labels.deployment_method_rank(kv[0][0]), kv[0])):
       seeds = max(s for _, _, s in by_d.values())
@@ -159,9 +214,12 @@ def deployment_section(dep_runs):
              'launch/deployment_tables.py), at their own batch size: deployment d there has seen '
              'fewer real transitions than here.\n\n'
              f'The paper (reference/paper_results.md) gives this result as a figure with no '
-             f'numbers: "{PAPER_DEPLOYMENT}" So there is no paper number to put beside ours. No '
-             'online SAC run at 200,000 x d env steps exists; `results/deployment.md` gives online '
-             'SAC at 50,000 x d steps.\n\n')
+             f'numbers: "{PAPER_DEPLOYMENT}" So there is no paper number to put beside ours. '
+             + (f'Online SAC: the deterministic policy\'s return at its last evaluation with at '
+                f'most {size:,} x d env steps; it has no deployment limit (the reference the '
+                'paper\'s figure draws as a line), so it is not one of the compared methods.'
+                if env_sac else f'No online SAC run at {size:,} x d env steps exists; '
+                '`results/deployment.md` gives online SAC at 50,000 x d steps.') + '\n\n')
     text += '#### Within each deployment (every outer iteration)\n\n'
     rows = []
     for r in mine:
@@ -252,7 +310,7 @@ def verdicts(dep_runs, off_runs):
   return '\n'.join(lines) + '\n'
 
 
-def plot(dep_runs, off_runs, path):
+def plot(dep_runs, off_runs, path, sac_runs=()):
   """Left: each deployment run's return after every outer iteration (deployment d's iterations
   spread over (d - 1, d]); right: each offline run's learning curve with its BC policy, dataset
   and the paper's value."""
@@ -268,6 +326,13 @@ def plot(dep_runs, off_runs, path):
               label=f'{r["description"]["method"]} ({r["progress"]["status"]})')
     if r['returns']:
       ax.plot(range(1, len(r['returns']) + 1), r['returns'], 'ko', ms=4)
+  for r in sac_runs:
+    mine = [d for d in dep_runs if d['env'] == r['env']]
+    if r['sac'] and mine:
+      size = max(d['description']['budget']['train_deployment.transitions_per_deployment']
+                 for d in mine)
+      ax.plot([s / size for s in r['sac']['env_steps']], r['sac']['returns'], '-', lw=1,
+              color='gray', label=f'online SAC, x = env steps / {size:,} ({r["progress"]["status"]})')
   if dep_runs:
     planned = max(r['description']['budget']['train_deployment.deployments'] for r in dep_runs)
     ax.set_xlim(0, planned)
@@ -306,10 +371,12 @@ def csv_rows(all_runs):
   rows = []
   for r in all_runs:
     for m in r['metrics']:
+      online = r['description']['kind'] == 'behavior'  # SAC: its gradient step and env steps
       rows.append([r['name'], r['description']['kind'], r['description']['method'], r['env'],
-                   m.get('deployment', ''), m['iteration'], m['eval_return_mean'],
-                   m['eval_return_std'], m.get('kl_to_previous_deployment', ''),
-                   m.get('real_transitions', '')])
+                   m.get('deployment', ''), m['step'] if online else m['iteration'],
+                   m['eval_return_mean'], m['eval_return_std'],
+                   m.get('kl_to_previous_deployment', ''),
+                   m['env_steps'] if online else m.get('real_transitions', '')])
   return rows
 
 
@@ -324,12 +391,14 @@ def main(argv):
   paths = sorted({os.path.normpath(p) for p in glob.glob(FLAGS.runs) if os.path.isdir(p)}
                  | set(planned))
   all_runs = [r for p in paths if (r := read_run(p, os.path.relpath(p, root), planned.get(p)))]
-  all_runs.sort(key=lambda r: (r['description']['kind'] != 'deployment',
+  kind_order = {'deployment': 0, 'behavior': 1, 'offline': 2}
+  all_runs.sort(key=lambda r: (kind_order[r['description']['kind']],
                                labels.deployment_method_rank(r['description']['method']),
                                r['name']))
   dep_runs = [r for r in all_runs if r['description']['kind'] == 'deployment']
   off_runs = [r for r in all_runs if r['description']['kind'] == 'offline']
-  plot(dep_runs, off_runs, FLAGS.out + '.png')
+  sac_runs = [r for r in all_runs if r['description']['kind'] == 'behavior']
+  plot(dep_runs, off_runs, FLAGS.out + '.png', sac_runs)
   found = sum(os.path.isdir(r['path']) for r in all_runs)
   text = ('# Full-budget runs: BREMEN at the paper\'s settings\n\n'
           + results.provenance_header(f'the runs matching `{FLAGS.runs}` ({found} run '
@@ -346,7 +415,7 @@ def main(argv):
           'summed over sessions; data collection and BC are not in it. Commit: the git revision '
           'each session (start or resume) ran, from provenance.json.\n\n'
           '## Deployment-efficient: real return after each deployment\n\n'
-          + (deployment_section(dep_runs) if dep_runs else 'No deployment runs.\n\n')
+          + (deployment_section(dep_runs, sac_runs) if dep_runs else 'No deployment runs.\n\n')
           + '## Offline cells\n\n' + (offline_section(off_runs) if off_runs else 'No offline runs.\n\n')
           + '## What reproduces, cell by cell\n\n' + verdicts(dep_runs, off_runs))
   fileio.write_text(FLAGS.out + '.md', text)

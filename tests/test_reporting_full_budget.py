@@ -95,3 +95,39 @@ def test_finished_cells_get_a_verdict(full):
   assert ('- Offline HalfCheetah 100K (BREMEN): final 6000 = 1.50 x our dataset (1.50 in the '
           'paper); above its BC policy (900); paper 6095 ± 370.') in md
   assert line(md, '| `offline/halfcheetah_100k/seed0` |').split(' | ')[3] == 'finished'
+
+
+def test_online_sac_at_the_same_sample_count(full):
+  """The deployment table's online SAC row: its return at 200,000 x d env steps, the last
+  evaluation at or before that count, once the run got there; planned but absent, a row of its
+  own in the run table."""
+  full_dir, reduced, out = full
+  planned_sac = PLANNED[0] + ',sac/halfcheetah/seed0:gin/deployment/sac_halfcheetah.gin'
+  with script('full_budget', f'--runs={full_dir}/*/*/seed*', f'--reduced={reduced}',
+              f'--out={out}', planned_sac) as full_budget:
+    full_budget.main([])
+  md = open(f'{out}.md').read()
+  assert ('| `sac/halfcheetah/seed0` | online SAC, HalfCheetah | 1,000,000 env steps online (a new '
+          'policy after every gradient step) | not started | 0 |') in md
+  assert line(md, '| **online SAC** at 200,000 x d env steps (seed 0) |').endswith('| — | — | — |')
+
+  sac = os.path.join(full_dir, 'sac', 'halfcheetah', 'seed0')
+  steps_returns = [(10_000, -300.0), (150_000, 2000.0), (200_000, 2500.0), (390_000, 4000.0),
+                   (410_000, 4100.0)]
+  syn.write_run(sac, {'train_behavior_policy.env_id': syn.CHEETAH,
+                      'train_behavior_policy.stop_at_target': False,
+                      'train_behavior_policy.total_steps': 990_000},
+                [{'step': s - 10_000, 'env_steps': s, 'eval_return_mean': r,
+                  'eval_return_std': 1.0} for s, r in steps_returns], {'stage': 'sac'}, False, 0)
+  md = run_script(full_dir, reduced, out)
+  assert line(md, '| `sac/halfcheetah/seed0` |').split(' | ')[3] == (
+      'in progress: 410,000 of 1,000,000 env steps')
+  # d = 1: the evaluation at 200,000; d = 2: at 390,000 (the run is past 400,000); d = 3: not yet.
+  assert line(md, '| **online SAC** at 200,000 x d env steps (seed 0) |') == (
+      '| **online SAC** at 200,000 x d env steps (seed 0) | — (no deployment limit) | 1,000,000 '
+      'env steps online (a new policy after every gradient step) | 2500 | 4000 | in progress |')
+  assert 'Online SAC: the deterministic policy\'s return at its last evaluation' in md
+  with open(f'{out}.csv') as f:
+    rows = [r for r in csv.DictReader(f) if r['kind'] == 'behavior']
+  assert [(int(r['iteration']), int(r['real_transitions']), float(r['eval_return_mean']))
+          for r in rows] == [(s - 10_000, s, r) for s, r in steps_returns]
