@@ -106,6 +106,8 @@ def read_run(path, name, planned_gin=None):
     record = run_reader.deployment_record(path) if os.path.isdir(path) else None
     run['returns'] = record['returns'] if record else []
     run['budget'] = labels.deployment_budget(desc)
+    run['fits'] = {d['deployment']: d['dynamics_fit'] for d in state.get('deployments', [])
+                   if d.get('dynamics_fit')}  # per finished fit: seconds, stop_epoch per member
   else:
     run['budget'] = labels.offline_budget(desc, metrics[-1] if metrics else {})
     run['dataset_return'] = ((state.get('dataset') or {}).get('behavior_returns') or {}).get('mean')
@@ -231,17 +233,23 @@ def deployment_section(dep_runs, sac_runs=()):
         kl = [float(m['kl_to_previous_deployment']) for m in its
               if m.get('kl_to_previous_deployment') not in (None, '', 'nan')]
         seconds = sum(float(m['iteration_seconds']) for m in its if m.get('iteration_seconds'))
+        fit = r['fits'].get(d, {})
+        epochs = ', '.join(str(e) for e in fit.get('stop_epoch', [])) or '—'
         rows.append([r['description']['method'], d, len(its), fmt(values[0]), fmt(values[-1]),
-                     fmt(max(values)), f'{kl[-1]:.3g}' if kl else '—', duration(seconds)])
+                     fmt(max(values)), f'{kl[-1]:.3g}' if kl else '—', epochs,
+                     duration(fit.get('seconds')), duration(seconds)])
       if not per_d:
-        rows.append([r['description']['method'], '—', 0, '—', '—', '—', '—',
+        rows.append([r['description']['method'], '—', 0, '—', '—', '—', '—', '—', '—',
                      r['progress']['text']])
     text += results.markdown_table(
         ['method', 'deployment', 'iterations evaluated', 'first iteration', 'last iteration',
          'best iteration', 'KL to the previous deployment (last iteration)',
-         'iteration time (sum)'], rows)
+         'dynamics fit: epochs per member', 'dynamics fit time', 'iteration time (sum)'], rows)
     text += ('\nEvery outer iteration\'s return is in the CSV and the figure; the KL is '
-             'KL(π ‖ the previous deployment\'s policy) on the newest batch.\n\n')
+             'KL(π ‖ the previous deployment\'s policy) on the newest batch. The dynamics fit: '
+             'the epoch each of the 5 members stopped at (early stopping, patience 20, at most '
+             'the budget\'s maximum) and its wall time, summed over sessions (train_state.json); '
+             'iteration time: TRPO updates and evaluations (metrics.csv).\n\n')
   return text
 
 

@@ -61,7 +61,10 @@ def test_runs_in_progress_and_not_started(full):
       '| 300 ± 100 | 1000 ± 100 | 2000 ± 0 |')
   assert 'gives this result as a figure with no numbers' in md
   # Within each deployment: deployment 2's iterations return 1300, 1400, 1500 (the fixture).
-  assert line(md, '| BREMEN | 2 | 3 |') == '| BREMEN | 2 | 3 | 1300 | 1500 | 1500 | 0.006 | 0.0 h |'
+  # No fit recorded for deployment 2 in the fixture's state; deployment 3's: members at epoch 40.
+  assert line(md, '| BREMEN | 2 | 3 |') == (
+      '| BREMEN | 2 | 3 | 1300 | 1500 | 1500 | 0.006 | — | — | 0.0 h |')
+  assert line(md, '| BREMEN | 3 | 1 |').endswith('| 40, 40, 40, 40, 40 | — | 0.0 h |')
   assert line(md, '| HalfCheetah 100K, BREMEN |') == (
       '| HalfCheetah 100K, BREMEN | in progress at iteration 3 of 6 | 4000 | 900 | 3450 | 3450 | '
       '6095 ± 370 | 4066 |')
@@ -83,7 +86,9 @@ def test_finished_cells_get_a_verdict(full):
   syn.write_csv(os.path.join(me_trpo, 'metrics.csv'), metrics)
   syn.write_csv(os.path.join(me_trpo, 'deployments.csv'), deployments)
   with open(os.path.join(me_trpo, 'train_state.json'), 'w') as f:
-    json.dump({'stage': 'trpo_done', 'deployment': 2}, f)
+    json.dump({'stage': 'trpo_done', 'deployment': 2, 'deployments': [
+        {'deployment': 1, 'dynamics_fit': {'seconds': 9000.0,
+                                           'stop_epoch': [200, 150, 200, 200, 180]}}]}, f)
   offline = os.path.join(full_dir, 'offline', 'halfcheetah_100k', 'seed0')
   syn.write_csv(os.path.join(offline, 'metrics.csv'), syn.bremen_metrics(6000.0, 6, 25))
   open(os.path.join(offline, 'DONE'), 'w').close()
@@ -92,6 +97,7 @@ def test_finished_cells_get_a_verdict(full):
           'each; the paper: BREMEN far higher at every deployment).') in md
   assert '- HalfCheetah, deployment 2: BREMEN 1500 vs ME-TRPO 1200: BREMEN is higher' in md
   assert '- HalfCheetah, deployment 3: not measured yet' in md
+  assert line(md, '| ME-TRPO | 1 | 3 |').endswith('| 200, 150, 200, 200, 180 | 2.5 h | 0.0 h |')
   assert ('- Offline HalfCheetah 100K (BREMEN): final 6000 = 1.50 x our dataset (1.50 in the '
           'paper); above its BC policy (900); paper 6095 ± 370.') in md
   assert line(md, '| `offline/halfcheetah_100k/seed0` |').split(' | ')[3] == 'finished'
