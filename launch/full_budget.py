@@ -21,7 +21,7 @@ import launch_common
 launch_common.quiet_tensorflow()  # before anything imports TF
 from bremen_tf import fileio, results, runs
 from bremen_tf.paper_results import OFFLINE
-from bremen_tf.reporting import describe, labels, progress, run_reader
+from bremen_tf.reporting import action_change, describe, labels, progress, run_reader
 
 flags.DEFINE_string('runs', '/work/runs/full/*/*/seed*', 'Glob of the full-budget run directories.')
 flags.DEFINE_list('planned', [
@@ -108,6 +108,8 @@ def read_run(path, name, planned_gin=None):
     run['budget'] = labels.deployment_budget(desc)
     run['fits'] = {d['deployment']: d['dynamics_fit'] for d in state.get('deployments', [])
                    if d.get('dynamics_fit')}  # per finished fit: seconds, stop_epoch per member
+    run['action_change'] = {d: action_change.action_change(path, d)
+                            for d in range(2, len(run['returns']) + 1)}
   else:
     run['budget'] = labels.offline_budget(desc, metrics[-1] if metrics else {})
     run['dataset_return'] = ((state.get('dataset') or {}).get('behavior_returns') or {}).get('mean')
@@ -235,18 +237,27 @@ def deployment_section(dep_runs, sac_runs=()):
         seconds = sum(float(m['iteration_seconds']) for m in its if m.get('iteration_seconds'))
         fit = r['fits'].get(d, {})
         epochs = ', '.join(str(e) for e in fit.get('stop_epoch', [])) or '—'
+        change = r['action_change'].get(d)
         rows.append([r['description']['method'], d, len(its), fmt(values[0]), fmt(values[-1]),
-                     fmt(max(values)), f'{kl[-1]:.3g}' if kl else '—', epochs,
+                     fmt(max(values)), f'{kl[-1]:.3g}' if kl else '—',
+                     '—' if change is None else f'{change:.3f}', epochs,
                      duration(fit.get('seconds')), duration(seconds)])
       if not per_d:
-        rows.append([r['description']['method'], '—', 0, '—', '—', '—', '—', '—', '—',
+        rows.append([r['description']['method'], '—', 0, '—', '—', '—', '—', '—', '—', '—',
                      r['progress']['text']])
     text += results.markdown_table(
         ['method', 'deployment', 'iterations evaluated', 'first iteration', 'last iteration',
          'best iteration', 'KL to the previous deployment (last iteration)',
-         'dynamics fit: epochs per member', 'dynamics fit time', 'iteration time (sum)'], rows)
+         'action change from the previous deployment (RMS)', 'dynamics fit: epochs per member',
+         'dynamics fit time', 'iteration time (sum)'], rows)
     text += ('\nEvery outer iteration\'s return is in the CSV and the figure; the KL is '
-             'KL(π ‖ the previous deployment\'s policy) on the newest batch. The dynamics fit: '
+             'KL(π ‖ the previous deployment\'s policy) on the newest batch. The KL does not compare '
+             'across methods: BREMEN\'s policies keep log σ = −5 (KL ≈ 1.1e4·Δμ² per action '
+             'dimension), ME-TRPO\'s learn theirs (log σ ≈ −2.3 here: KL ≈ 50·Δμ²), so one KL is '
+             'a ~15x larger move of the mean for ME-TRPO. The action change has no σ in it: the '
+             'RMS difference of the deterministic actions μ_d(s) − μ_{d−1}(s) of the exported '
+             'policies on the same states (bremen_tf/reporting/action_change.py), once deployment '
+             'd has finished. The dynamics fit: '
              'the epoch each of the 5 members stopped at (early stopping, patience 20, at most '
              'the budget\'s maximum) and its wall time, summed over sessions (train_state.json); '
              'iteration time: TRPO updates and evaluations (metrics.csv).\n\n')

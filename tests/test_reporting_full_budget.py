@@ -63,7 +63,7 @@ def test_runs_in_progress_and_not_started(full):
   # Within each deployment: deployment 2's iterations return 1300, 1400, 1500 (the fixture).
   # No fit recorded for deployment 2 in the fixture's state; deployment 3's: members at epoch 40.
   assert line(md, '| BREMEN | 2 | 3 |') == (
-      '| BREMEN | 2 | 3 | 1300 | 1500 | 1500 | 0.006 | — | — | 0.0 h |')
+      '| BREMEN | 2 | 3 | 1300 | 1500 | 1500 | 0.006 | — | — | — | 0.0 h |')
   assert line(md, '| BREMEN | 3 | 1 |').endswith('| 40, 40, 40, 40, 40 | — | 0.0 h |')
   assert line(md, '| HalfCheetah 100K, BREMEN |') == (
       '| HalfCheetah 100K, BREMEN | in progress at iteration 3 of 6 | 4000 | 900 | 3450 | 3450 | '
@@ -89,6 +89,7 @@ def test_finished_cells_get_a_verdict(full):
     json.dump({'stage': 'trpo_done', 'deployment': 2, 'deployments': [
         {'deployment': 1, 'dynamics_fit': {'seconds': 9000.0,
                                            'stop_epoch': [200, 150, 200, 200, 180]}}]}, f)
+  change = write_deployment_policies(me_trpo, 2)
   offline = os.path.join(full_dir, 'offline', 'halfcheetah_100k', 'seed0')
   syn.write_csv(os.path.join(offline, 'metrics.csv'), syn.bremen_metrics(6000.0, 6, 25))
   open(os.path.join(offline, 'DONE'), 'w').close()
@@ -97,7 +98,10 @@ def test_finished_cells_get_a_verdict(full):
           'each; the paper: BREMEN far higher at every deployment).') in md
   assert '- HalfCheetah, deployment 2: BREMEN 1500 vs ME-TRPO 1200: BREMEN is higher' in md
   assert '- HalfCheetah, deployment 3: not measured yet' in md
-  assert line(md, '| ME-TRPO | 1 | 3 |').endswith('| 200, 150, 200, 200, 180 | 2.5 h | 0.0 h |')
+  assert line(md, '| ME-TRPO | 1 | 3 |').endswith('| — | 200, 150, 200, 200, 180 | 2.5 h | 0.0 h |')
+  # Deployment 2's policy against deployment 1's, from the exported policies (none for BREMEN).
+  assert line(md, '| ME-TRPO | 2 | 3 |').endswith(f'| {change:.3f} | — | — | 0.0 h |')
+  assert line(md, '| BREMEN | 2 | 3 |').split(' | ')[7] == '—'
   assert ('- Offline HalfCheetah 100K (BREMEN): final 6000 = 1.50 x our dataset (1.50 in the '
           'paper); above its BC policy (900); paper 6095 ± 370.') in md
   assert line(md, '| `offline/halfcheetah_100k/seed0` |').split(' | ')[3] == 'finished'
@@ -137,3 +141,34 @@ def test_online_sac_at_the_same_sample_count(full):
     rows = [r for r in csv.DictReader(f) if r['kind'] == 'behavior']
   assert [(int(r['iteration']), int(r['real_transitions']), float(r['eval_return_mean']))
           for r in rows] == [(s - 10_000, s, r) for s, r in steps_returns]
+
+
+def write_deployment_policies(run_path, last):
+  """Exported policies of deployments 1..last (each a perturbation of the one before) and
+  deployment `last`'s batch in `run_path`; returns the RMS action change of `last` from last − 1,
+  computed from the policies in this process."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from bremen_tf.export import export_policy  # pylint: disable=g-import-not-at-top
+  from bremen_tf.policies import GaussianPolicy  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(0)
+  obs = rng.standard_normal((50, 17)).astype(np.float32)
+  policy, means = GaussianPolicy(17, 6), []
+  for d in range(1, last + 1):
+    if d > 1:
+      for w in policy.kernels:
+        w.assign_add(0.05 * rng.standard_normal(w.shape).astype(np.float32))
+    export_policy(policy, os.path.join(run_path, 'policies', f'deployment_{d}'))
+    means.append(policy.mean_log_std(tf.constant(obs))[0].numpy())
+  os.makedirs(os.path.join(run_path, 'data'), exist_ok=True)
+  np.savez(os.path.join(run_path, 'data', f'deployment_{last}.npz'), observations=obs)
+  return float(np.sqrt(np.mean(np.square(means[-1] - means[-2]))))
+
+
+def test_action_change_reads_the_two_exported_policies(tmp_path):
+  from bremen_tf.reporting.action_change import action_change  # pylint: disable=g-import-not-at-top
+  expected = write_deployment_policies(str(tmp_path), 3)
+  assert expected > 0.01
+  assert action_change(str(tmp_path), 3) == pytest.approx(expected, rel=1e-5)
+  assert action_change(str(tmp_path), 2) is None  # deployment 2's batch is not there
+  assert action_change(str(tmp_path), 4) is None and action_change(str(tmp_path), 1) is None

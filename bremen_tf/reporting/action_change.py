@@ -1,0 +1,36 @@
+"""How far a deployment run's policy moved from one deployment to the next, in action units.
+
+The runs log KL(π_d ‖ π_{d−1}) on the newest batch, but a KL is no yardstick *across* methods whose
+policies have different σ: BREMEN's policies keep log σ = −5 (KL ≈ 1.1e4·Δμ² per action
+dimension), ME-TRPO's learn log σ ≈ −2.3 (KL ≈ 50·Δμ²), so the same KL is a ~15x larger move of
+the mean for ME-TRPO. The RMS change of the deterministic action μ(s), read from the two exported
+policies on the states the KL is measured on (the first 10,000 of deployment d's batch), has no σ in
+it.
+"""
+import os
+
+import numpy as np
+
+N_STATES = 10_000  # as deployment.py's kl_to_previous_deployment
+
+
+def policy_dir(run_path, d):
+  return os.path.join(run_path, 'policies', f'deployment_{d}')
+
+
+def batch_path(run_path, d):
+  return os.path.join(run_path, 'data', f'deployment_{d}.npz')
+
+
+def action_change(run_path, d):
+  """sqrt(mean over states and action dims of (μ_d(s) − μ_{d−1}(s))²) on deployment d's batch, from
+  the exported policies of deployments d − 1 and d; None if either policy or the batch is missing."""
+  paths = [policy_dir(run_path, d - 1), policy_dir(run_path, d), batch_path(run_path, d)]
+  if d < 2 or not all(os.path.exists(p) for p in paths):
+    return None
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  with np.load(paths[2]) as batch:
+    obs = tf.constant(batch['observations'][:N_STATES], tf.float32)
+  before, after = (tf.saved_model.load(p).signatures['serving_default'](observations=obs)
+                   ['actions'].numpy() for p in paths[:2])
+  return float(np.sqrt(np.mean(np.square(after - before))))
