@@ -8,12 +8,15 @@ return after every finished deployment and after every outer iteration, the KL t
 deployment's policy, beside our reduced-budget numbers (results/deployment.csv) and the paper's
 statement. Offline runs: the learning curve against the BC policy (iteration 0), the dataset and
 the paper's table. For every run its budget, progress, wall time and commits. Runs still going are
-reported as far as they got, planned runs without a directory as not started.
+reported as far as they got, planned runs without a directory as not started. Each finished
+run's final exported policy is copied to results/policies/<run name>/ (issue 15 item 5: anyone can
+evaluate it with TensorFlow and gymnasium alone); a copy there is never replaced.
 """
 import collections
 import glob
 import math
 import os
+import shutil
 
 from absl import flags
 
@@ -38,6 +41,9 @@ flags.DEFINE_string('reduced', os.path.join(launch_common.REPO_ROOT, 'results', 
                     'Our reduced-budget deployment numbers (written by launch/deployment_tables.py).')
 flags.DEFINE_string('out', os.path.join(launch_common.REPO_ROOT, 'results', 'full_budget'),
                     'Output path without extension.')
+flags.DEFINE_string('policies', os.path.join(launch_common.REPO_ROOT, 'results', 'policies'),
+                    'Where each finished run\'s final exported policy is copied, as <this>/<run '
+                    'name> (never overwritten); empty: copy nothing.')
 FLAGS = flags.FLAGS
 
 # reference/paper_results.md, "Deployment efficiency (figure, no table)": the paper gives no numbers.
@@ -399,6 +405,34 @@ def csv_rows(all_runs):
   return rows
 
 
+def final_policy(run):
+  """A finished run's final exported policy directory, or None."""
+  if run['progress']['status'] != 'finished':
+    return None
+  if run['description']['kind'] == 'deployment':
+    last = run['description']['budget']['train_deployment.deployments']
+    path = os.path.join(run['path'], 'policies', f'deployment_{last}')
+  else:
+    path = os.path.join(run['path'], 'policy')
+  return path if os.path.isdir(path) else None
+
+
+def copy_final_policies(all_runs, dest_root):
+  """Copies each finished run's final policy to <dest_root>/<run name> unless one is there
+  (atomically: a temporary copy renamed into place); returns the copies made."""
+  made = []
+  for run in all_runs:
+    source, dest = final_policy(run), os.path.join(dest_root, run['name'])
+    if source is None or os.path.exists(dest):
+      continue
+    tmp = dest.rstrip('/') + '.tmp'
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(source, tmp)
+    os.replace(tmp, dest)
+    made.append(dest)
+  return made
+
+
 def main(argv):
   del argv
   launch_common.quiet_logs()
@@ -443,6 +477,8 @@ def main(argv):
                                          'kl_to_previous_deployment', 'real_transitions'],
                     csv_rows(all_runs))
   print(f'Wrote {FLAGS.out}.md, .csv and .png ({len(all_runs)} runs)')
+  for dest in copy_final_policies(all_runs, FLAGS.policies) if FLAGS.policies else []:
+    print(f'Copied a finished run\'s final policy to {dest}')
 
 
 if __name__ == '__main__':

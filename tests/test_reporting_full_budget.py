@@ -29,7 +29,7 @@ def full(tmp_path):
 
 def run_script(full_dir, reduced, out):
   with script('full_budget', f'--runs={full_dir}/*/*/seed*', f'--reduced={reduced}',
-              f'--out={out}', *PLANNED) as full_budget:
+              f'--out={out}', f'--policies={out}_policies', *PLANNED) as full_budget:
     full_budget.main([])
   return open(f'{out}.md').read()
 
@@ -93,6 +93,9 @@ def test_finished_cells_get_a_verdict(full):
   offline = os.path.join(full_dir, 'offline', 'halfcheetah_100k', 'seed0')
   syn.write_csv(os.path.join(offline, 'metrics.csv'), syn.bremen_metrics(6000.0, 6, 25))
   open(os.path.join(offline, 'DONE'), 'w').close()
+  os.makedirs(os.path.join(offline, 'policy'))
+  with open(os.path.join(offline, 'policy', 'saved_model.pb'), 'w') as f:
+    f.write('the final policy')
   md = run_script(full_dir, reduced, out)
   assert ('- HalfCheetah, deployment 1: BREMEN 500 vs ME-TRPO 700: BREMEN is not higher (one seed '
           'each; the paper: BREMEN far higher at every deployment).') in md
@@ -105,6 +108,15 @@ def test_finished_cells_get_a_verdict(full):
   assert ('- Offline HalfCheetah 100K (BREMEN): final 6000 = 1.50 x our dataset (1.50 in the '
           'paper); above its BC policy (900); paper 6095 ± 370.') in md
   assert line(md, '| `offline/halfcheetah_100k/seed0` |').split(' | ')[3] == 'finished'
+  # The finished run's final policy is copied under its run name, once: never overwritten. The
+  # unfinished runs' policies (ME-TRPO's deployment 2 of 3) are not copied.
+  copied = os.path.join(f'{out}_policies', 'offline', 'halfcheetah_100k', 'seed0', 'saved_model.pb')
+  assert open(copied).read() == 'the final policy'
+  assert sorted(os.listdir(f'{out}_policies')) == ['offline']
+  with open(os.path.join(offline, 'policy', 'saved_model.pb'), 'w') as f:
+    f.write('changed')
+  run_script(full_dir, reduced, out)
+  assert open(copied).read() == 'the final policy'
 
 
 def test_online_sac_at_the_same_sample_count(full):
@@ -114,7 +126,7 @@ def test_online_sac_at_the_same_sample_count(full):
   full_dir, reduced, out = full
   planned_sac = PLANNED[0] + ',sac/halfcheetah/seed0:gin/deployment/sac_halfcheetah.gin'
   with script('full_budget', f'--runs={full_dir}/*/*/seed*', f'--reduced={reduced}',
-              f'--out={out}', planned_sac) as full_budget:
+              f'--out={out}', f'--policies={out}_policies', planned_sac) as full_budget:
     full_budget.main([])
   md = open(f'{out}.md').read()
   assert ('| `sac/halfcheetah/seed0` | online SAC, HalfCheetah | 1,000,000 env steps online (a new '
