@@ -34,7 +34,7 @@ import numpy as np
 import launch_common
 launch_common.quiet_tensorflow()  # before anything imports TF
 from bremen_tf import fileio, results
-from bremen_tf.reporting import run_reader
+from bremen_tf.reporting import action_change, run_reader
 from bremen_tf.reporting.labels import deployment_method_rank as method_rank, short_budget
 
 flags.DEFINE_string('runs', 'runs/deployment/*/seed*', 'Glob of deployment run directories.')
@@ -147,6 +147,30 @@ def end_kls(group):
   return {d: [k[d][-1] for k in per_run] for d in sorted(common)}
 
 
+def end_action_changes(group):
+  """deployment -> each seed's RMS action change from the previous deployment's policy
+  (bremen_tf/reporting/action_change.py), for the deployments d >= 2 where every seed has it."""
+  out = {}
+  for d in range(2, min(len(r['returns']) for r in group) + 1):
+    changes = [action_change.action_change(r['path'], d) for r in group]
+    if all(c is not None for c in changes):
+      out[d] = changes
+  return out
+
+
+def smaller_update_verdict(bremen, other, measure):
+  """A plain answer, from per-deployment means of `measure` for BREMEN and the penalty run."""
+  smaller = sum(bremen[d] < other[d] for d in bremen)
+  if smaller == len(bremen):
+    return (f'by {measure}, yes: BREMEN\'s implicit regularisation made the smaller update at '
+            'every deployment compared')
+  if smaller == 0:
+    return (f'by {measure}, no: the explicit KL penalty made the smaller update at every '
+            'deployment compared')
+  return (f'by {measure}, mixed: BREMEN\'s update was the smaller at {smaller} of '
+          f'{len(bremen)} deployments')
+
+
 def ablation_statements(groups, panels):
   """Per env and batch size with BREMEN and a KL-penalty method: their update sizes (KL of each
   deployed policy to the previous one) and returns, and a plain answer to the paper's question."""
@@ -173,20 +197,26 @@ def ablation_statements(groups, panels):
         continue
       a = {d: float(np.mean(ours[d])) for d in common}
       b = {d: float(np.mean(theirs[d])) for d in common}
-      smaller = sum(b[d] < a[d] for d in common)
-      verdict = ('yes: BREMEN\'s implicit regularisation made the smaller update at every '
-                 'deployment compared' if smaller == len(common) else
-                 'no: the explicit KL penalty made the smaller update at every deployment '
-                 'compared' if smaller == 0 else
-                 f'mixed: BREMEN\'s update was the smaller at {smaller} of {len(common)} '
-                 'deployments')
+      verdict = smaller_update_verdict(b, a, 'the KL (the paper\'s measure)')
+      # The KL compares policies of different σ (BREMEN's log σ is -5, the penalty runs learn
+      # theirs): the action change, read from the exported policies, has no σ in it.
+      ours_c, theirs_c = end_action_changes(group), end_action_changes(ref)
+      common_c = [d for d in ours_c if d in theirs_c]
+      a_c = {d: float(np.mean(ours_c[d])) for d in common_c}
+      b_c = {d: float(np.mean(theirs_c[d])) for d in common_c}
+      changes = ('; RMS change of the deterministic action from the previous deployment\'s '
+                 'policy (no σ in it), deployments '
+                 + ', '.join(f'{d}: {a_c[d]:.3g} vs {b_c[d]:.3g}' for d in common_c)
+                 if common_c else '')
+      if common_c:
+        verdict += '; ' + smaller_update_verdict(b_c, a_c, 'the action change')
       n = min(len(r['returns']) for r in group + ref)
       ret_a = np.mean([r['returns'][n - 1] for r in group])
       ret_b = np.mean([r['returns'][n - 1] for r in ref])
       lines.append(
           f'{head} against BREMEN ({len(ref)} seed(s)): KL of each deployed policy to the '
           'previous one (mean over seeds), deployments '
-          + ', '.join(f'{d}: {a[d]:.3g} vs {b[d]:.3g}' for d in common)
+          + ', '.join(f'{d}: {a[d]:.3g} vs {b[d]:.3g}' for d in common) + changes
           + f'. Is implicit regularisation the more conservative update here? {verdict}. '
           f'Return after deployment {n}: {ret_a:.{1 if abs(ret_b) < 100 else 0}f} vs BREMEN '
           f'{ret_b:.{1 if abs(ret_b) < 100 else 0}f} '
@@ -383,7 +413,11 @@ def main(argv):
              'scale), as in the paper\'s ablation figure. The explicit penalty runs start from '
              'a random policy (no BC initialisation) and carry it over. The paper: the explicit '
              'penalty lets the policy move farther from the last deployed policy and does '
-             'worse.\n\n' + statements if has_ablation else '')
+             'worse. The KL compares policies of different σ here (BREMEN\'s log σ stays at -5, '
+             'the penalty runs learn theirs, near -2.5), so one KL is a ~15x larger move of the '
+             'mean for a penalty run; each statement also gives the RMS change of the '
+             'deterministic action, which has no σ in it, where the runs\' exported policies '
+             'are on this machine.\n\n' + statements if has_ablation else '')
           + '\n## What the deployed policies collected\n\n'
           'The average episode return of each deployment\'s batch, over all its episodes: '
           'deployment 1 collects with uniform-random actions, deployment d > 1 with deployment '

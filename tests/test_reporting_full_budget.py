@@ -89,7 +89,7 @@ def test_finished_cells_get_a_verdict(full):
     json.dump({'stage': 'trpo_done', 'deployment': 2, 'deployments': [
         {'deployment': 1, 'dynamics_fit': {'seconds': 9000.0,
                                            'stop_epoch': [200, 150, 200, 200, 180]}}]}, f)
-  change = write_deployment_policies(me_trpo, 2)
+  change = syn.write_policies(me_trpo, 2)[2]
   offline = os.path.join(full_dir, 'offline', 'halfcheetah_100k', 'seed0')
   syn.write_csv(os.path.join(offline, 'metrics.csv'), syn.bremen_metrics(6000.0, 6, 25))
   open(os.path.join(offline, 'DONE'), 'w').close()
@@ -155,32 +155,12 @@ def test_online_sac_at_the_same_sample_count(full):
           for r in rows] == [(s - 10_000, s, r) for s, r in steps_returns]
 
 
-def write_deployment_policies(run_path, last):
-  """Exported policies of deployments 1..last (each a perturbation of the one before) and
-  deployment `last`'s batch in `run_path`; returns the RMS action change of `last` from last − 1,
-  computed from the policies in this process."""
-  import numpy as np  # pylint: disable=g-import-not-at-top
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from bremen_tf.export import export_policy  # pylint: disable=g-import-not-at-top
-  from bremen_tf.policies import GaussianPolicy  # pylint: disable=g-import-not-at-top
-  rng = np.random.default_rng(0)
-  obs = rng.standard_normal((50, 17)).astype(np.float32)
-  policy, means = GaussianPolicy(17, 6), []
-  for d in range(1, last + 1):
-    if d > 1:
-      for w in policy.kernels:
-        w.assign_add(0.05 * rng.standard_normal(w.shape).astype(np.float32))
-    export_policy(policy, os.path.join(run_path, 'policies', f'deployment_{d}'))
-    means.append(policy.mean_log_std(tf.constant(obs))[0].numpy())
-  os.makedirs(os.path.join(run_path, 'data'), exist_ok=True)
-  np.savez(os.path.join(run_path, 'data', f'deployment_{last}.npz'), observations=obs)
-  return float(np.sqrt(np.mean(np.square(means[-1] - means[-2]))))
-
-
 def test_action_change_reads_the_two_exported_policies(tmp_path):
   from bremen_tf.reporting.action_change import action_change  # pylint: disable=g-import-not-at-top
-  expected = write_deployment_policies(str(tmp_path), 3)
-  assert expected > 0.01
-  assert action_change(str(tmp_path), 3) == pytest.approx(expected, rel=1e-5)
+  expected = syn.write_policies(str(tmp_path), 3)
+  assert expected[3] > 0.01
+  assert action_change(str(tmp_path), 3) == pytest.approx(expected[3], rel=1e-5)
+  assert action_change(str(tmp_path), 2) == pytest.approx(expected[2], rel=1e-5)
+  os.remove(tmp_path / 'data' / 'deployment_2.npz')
   assert action_change(str(tmp_path), 2) is None  # deployment 2's batch is not there
   assert action_change(str(tmp_path), 4) is None and action_change(str(tmp_path), 1) is None

@@ -254,10 +254,19 @@ def build_deployment(root, names):
           'train_deployment.transitions_per_deployment'])
       for row in metrics:
         row['kl_to_previous_deployment'] *= scale
-      syn.write_run(os.path.join(root, 'deployment', name, f'seed{seed}'), bindings, metrics,
-                    {'stage': 'trpo_done', 'deployment': len(returns)}, True, seed,
-                    deployments=deployments)
+      path = os.path.join(root, 'deployment', name, f'seed{seed}')
+      syn.write_run(path, bindings, metrics, {'stage': 'trpo_done', 'deployment': len(returns)},
+                    True, seed, deployments=deployments)
+      if name in POLICY_SCALE:
+        ACTION_CHANGES[name, seed] = syn.write_policies(path, len(returns), POLICY_SCALE[name],
+                                                        seed)
   return root
+
+
+# Exported policies for BREMEN and α = 1 only (α = 0.1's statement goes without the action
+# change): α = 1's policy moves farther in actions while its KL (scale 0.1) is the smaller.
+POLICY_SCALE = {'halfcheetah': 0.01, 'halfcheetah+alpha_1.0': 0.1}
+ACTION_CHANGES = {}  # (name, seed) -> {d: RMS action change}, filled by build_deployment
 
 
 def end_kl(name, d):
@@ -302,15 +311,24 @@ def test_handreach_fetchreach_me_trpo_and_the_ablation_are_reported(deploy, tmp_
     n = len(DEPLOY[name][1])
     assert (f'- HalfCheetah, 50,000 per deployment, {METHOD[name]} ({n} seed(s)) against BREMEN '
             f'(2 seed(s)): KL of each deployed policy to the previous one (mean over seeds), '
-            f'deployments {kls}.') in section
+            f'deployments {kls}' + ('; RMS change' if name in POLICY_SCALE else '.')) in section
   ret = lambda name: np.mean([s[2] for s in DEPLOY[name][1]])
-  assert ("Is implicit regularisation the more conservative update here? yes: BREMEN's implicit "
-          'regularisation made the smaller update at every deployment compared. Return after '
+  assert ("Is implicit regularisation the more conservative update here? by the KL (the paper's "
+          "measure), yes: BREMEN's implicit regularisation made the smaller update at every "
+          'deployment compared. Return after '
           f'deployment 3: {ret("halfcheetah+alpha_0.1"):.0f} vs BREMEN '
           f'{ret("halfcheetah"):.0f} (not higher than BREMEN; the paper: lower).') in section
-  assert ('? no: the explicit KL penalty made the smaller update at every deployment compared. '
-          f'Return after deployment 3: 2000 vs BREMEN {ret("halfcheetah"):.0f} (higher than '
-          'BREMEN; the paper: lower).') in section
+  change = lambda name, d: np.mean([c[d] for (n, _), c in ACTION_CHANGES.items() if n == name])
+  changes = ', '.join(f'{d}: {change("halfcheetah+alpha_1.0", d):.3g} vs '
+                      f'{change("halfcheetah", d):.3g}' for d in (2, 3))
+  assert ("RMS change of the deterministic action from the previous deployment's policy (no σ in "
+          f"it), deployments {changes}. Is implicit regularisation the more conservative update "
+          "here? by the KL (the paper's measure), no: the explicit KL penalty made the smaller "
+          "update at every deployment compared; by the action change, yes: BREMEN's implicit "
+          'regularisation made the smaller update at every deployment compared. Return after '
+          f'deployment 3: 2000 vs BREMEN {ret("halfcheetah"):.0f} (higher than BREMEN; the paper: '
+          'lower).') in section
+  assert section.count('RMS change of the deterministic action from') == 1  # not for α = 0.1
   assert 'HandReach' not in section and 'FetchReach' not in section
 
 

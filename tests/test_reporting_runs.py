@@ -13,6 +13,7 @@ import json
 import os
 
 import gin
+import numpy as np
 
 from bremen_tf import validation
 from conftest import LAUNCH, script  # pylint: disable=unused-import (tests import them from here)
@@ -237,6 +238,28 @@ FULL_BREMEN = [500.0, 1500.0]
 FULL_SESSIONS = ['2026-01-01T00:00:00+00:00', '2026-01-01T10:00:00+00:00']
 FULL_ELAPSED = 36 * 3600.0  # every file last written 36 h after the first session started
 
+
+def write_policies(run_path, last, scale=0.05, seed=0):
+  """Exported GaussianPolicies of deployments 1..last, each the one before with `scale`-sized
+  noise added to its kernels, and deployments 2..last's batches (50 states) in `run_path`;
+  returns {d: the RMS action change of deployment d from d - 1}, computed in this process."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from bremen_tf.export import export_policy  # pylint: disable=g-import-not-at-top
+  from bremen_tf.policies import GaussianPolicy  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(seed)
+  obs = rng.standard_normal((50, 17)).astype(np.float32)
+  policy, means, changes = GaussianPolicy(17, 6), {}, {}
+  os.makedirs(os.path.join(run_path, 'data'), exist_ok=True)
+  for d in range(1, last + 1):
+    if d > 1:
+      for w in policy.kernels:
+        w.assign_add(scale * rng.standard_normal(w.shape).astype(np.float32))
+      np.savez(os.path.join(run_path, 'data', f'deployment_{d}.npz'), observations=obs)
+    export_policy(policy, os.path.join(run_path, 'policies', f'deployment_{d}'))
+    means[d] = policy.mean_log_std(tf.constant(obs))[0].numpy()
+    if d > 1:
+      changes[d] = float(np.sqrt(np.mean(np.square(means[d] - means[d - 1]))))
+  return changes
 
 def build_full(root):
   full = os.path.join(root, 'full')
