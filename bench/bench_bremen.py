@@ -294,7 +294,14 @@ def main(argv):
   lines = ['# Performance of one BREMEN TRPO update and of ensemble training', '',
            results.provenance_header(f'bench/bench_bremen.py, {FLAGS.repeats} repeats (median), '
                                      f'TF threads: {", ".join(map(str, threads))}'), '']
-  fileio.write_text(out, '\n'.join(lines + report(rows_by_threads)))
+  # bench/reproduction_time.py's block, kept as it wrote it (this bench does not measure it).
+  kept = results.read_block(out, 'reproduction-time')
+  lines += report(rows_by_threads) + [
+      '## How long a reproduction takes', '',
+      '<!-- reproduction-time:start -->\n'
+      + (kept or 'Not measured yet: run `python bench/reproduction_time.py`.\n')
+      + '<!-- reproduction-time:end -->', '']
+  fileio.write_text(out, '\n'.join(lines))
   results.write_csv(os.path.splitext(out)[0] + '.csv', ['threads'] + COLUMNS,
                     [[t] + r for t, rows in rows_by_threads.items() for r in rows])
   print(f'Wrote {out}')

@@ -3,6 +3,10 @@ costs; writes results/reproduction_time.{md,csv}.
 
   python bench/reproduction_time.py
 
+With the default --out it also writes the hours table into the `reproduction-time` blocks of
+README.md and results/performance.md (the latter's block is appended if missing; bench_bremen.py
+keeps it when it rewrites the file).
+
 Measured per env, in this process at one thread: one TRPO update at the env's imagination shape
 (the default implementation; termination off so that the shape is exact), one batch step of the
 5-member dynamics ensemble, one BC step, one real-env evaluation (>= 3000 steps). The budgets are
@@ -111,7 +115,7 @@ def main(argv):
   import tensorflow as tf
   tf.config.threading.set_intra_op_parallelism_threads(1)
   tf.config.threading.set_inter_op_parallelism_threads(1)
-  from bremen_tf import fileio, results
+  from bremen_tf import fileio, provenance, results
   from bremen_tf.data import parse_size
   costs = {}
   for env, env_id in ENVS.items():
@@ -166,6 +170,20 @@ def main(argv):
                               'hours (fits at 200 epochs)', 'hours (fits at 50 epochs)'], rows),
   ])
   fileio.write_text(out + '.md', text + '\n')
+  if not FLAGS.out:  # the repository's own results: the same table in README and performance.md
+    revision = (provenance.git_revision() or 'unknown')[:8]
+    block = (f'Hours at one TF thread, from per-stage costs measured by '
+             f'`bench/reproduction_time.py` at `{revision}` on '
+             f'{time.strftime("%Y-%m-%d", time.gmtime())} (this machine; '
+             '[`results/reproduction_time.md`](results/reproduction_time.md) has the costs):\n\n'
+             + results.markdown_table(['experiment', 'env', 'data', 'TRPO budget',
+                                       'hours (fits at 200 epochs)', 'hours (fits at 50 epochs)'],
+                                      rows))
+    results.replace_block(os.path.join(launch_common.REPO_ROOT, 'README.md'), 'reproduction-time',
+                          block)
+    results.replace_block(os.path.join(launch_common.REPO_ROOT, 'results', 'performance.md'),
+                          'reproduction-time', block.replace('(results/', '('),
+                          heading='## How long a reproduction takes')
   results.write_csv(out + '.csv', ['experiment', 'env', 'data', 'trpo_updates',
                                    'hours_fit_200_epochs', 'hours_fit_50_epochs'], csv_rows)
   print(f'Wrote {out}.md')

@@ -34,11 +34,29 @@ def write_csv(path, header, rows):
   fileio.write_text(path, buf.getvalue())
 
 
-def replace_block(path, name, text):
-  """Replaces the text between `<!-- name:start -->` and `<!-- name:end -->` in `path`."""
+def _block_pattern(name):
+  return re.compile(rf'(<!-- {name}:start -->\n)(.*?)(<!-- {name}:end -->)', re.S)
+
+
+def replace_block(path, name, text, heading=None):
+  """Replaces the text between `<!-- name:start -->` and `<!-- name:end -->` in `path`. Without
+  the block: with `heading`, appends it under that heading; else a ValueError."""
   with open(path) as f:
     content = f.read()
-  pattern = re.compile(rf'(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)', re.S)
+  pattern = _block_pattern(name)
   if not pattern.search(content):
-    raise ValueError(f'{path} has no <!-- {name}:start/end --> block.')
-  fileio.write_text(path, pattern.sub(lambda m: m.group(1) + text + m.group(2), content))
+    if heading is None:
+      raise ValueError(f'{path} has no <!-- {name}:start/end --> block.')
+    content = (content.rstrip('\n') + f'\n\n{heading}\n\n<!-- {name}:start -->\n'
+               f'<!-- {name}:end -->\n')
+  fileio.write_text(path, pattern.sub(lambda m: m.group(1) + text + m.group(3), content))
+
+
+def read_block(path, name):
+  """The text of `path`'s `name` block (between its markers), or None (no file or no block)."""
+  try:
+    with open(path) as f:
+      found = _block_pattern(name).search(f.read())
+  except FileNotFoundError:
+    return None
+  return found.group(2) if found else None
