@@ -19,6 +19,7 @@ import os
 import shutil
 
 from absl import flags
+import numpy as np
 
 import launch_common
 launch_common.quiet_tensorflow()  # before anything imports TF
@@ -244,20 +245,28 @@ def deployment_section(dep_runs, sac_runs=()):
         fit = r['fits'].get(d, {})
         epochs = ', '.join(str(e) for e in fit.get('stop_epoch', [])) or '—'
         change = r['action_change'].get(d)
+        imagined = [float(m['imagined_return_mean']) for m in its
+                    if m.get('imagined_return_mean') not in (None, '', 'nan')]
         rows.append([r['description']['method'], d, len(its), fmt(values[0]), fmt(values[-1]),
-                     fmt(max(values)), f'{kl[-1]:.3g}' if kl else '—',
+                     fmt(max(values)),
+                     f'{fmt(float(np.median(imagined)))} ({fmt(min(imagined))})' if imagined
+                     else '—', f'{kl[-1]:.3g}' if kl else '—',
                      '—' if change is None else f'{change:.3f}', epochs,
                      duration(fit.get('seconds')), duration(seconds)])
       if not per_d:
-        rows.append([r['description']['method'], '—', 0, '—', '—', '—', '—', '—', '—', '—',
+        rows.append([r['description']['method'], '—', 0, '—', '—', '—', '—', '—', '—', '—', '—',
                      r['progress']['text']])
     text += results.markdown_table(
         ['method', 'deployment', 'iterations evaluated', 'first iteration', 'last iteration',
-         'best iteration', 'KL to the previous deployment (last iteration)',
+         'best iteration', 'imagined return: median (lowest)',
+         'KL to the previous deployment (last iteration)',
          'action change from the previous deployment (RMS)', 'dynamics fit: epochs per member',
          'dynamics fit time', 'iteration time (sum)'], rows)
     text += ('\nEvery outer iteration\'s return is in the CSV and the figure; the KL is '
-             'KL(π ‖ the previous deployment\'s policy) on the newest batch. The KL does not compare '
+             'KL(π ‖ the previous deployment\'s policy) on the newest batch. Imagined return: the '
+             'mean over each iteration\'s imagined paths (its 25 updates averaged), median and '
+             'lowest over the deployment\'s iterations; a lowest far below the median means some '
+             'imagined paths ran away in the model. The KL does not compare '
              'across methods: BREMEN\'s policies keep log σ = −5 (KL ≈ 1.1e4·Δμ² per action '
              'dimension), ME-TRPO\'s learn theirs (log σ ≈ −2.3 here: KL ≈ 50·Δμ²), so one KL is '
              'a ~15x larger move of the mean for ME-TRPO. The action change has no σ in it: the '

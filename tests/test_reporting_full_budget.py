@@ -63,7 +63,7 @@ def test_runs_in_progress_and_not_started(full):
   # Within each deployment: deployment 2's iterations return 1300, 1400, 1500 (the fixture).
   # No fit recorded for deployment 2 in the fixture's state; deployment 3's: members at epoch 40.
   assert line(md, '| BREMEN | 2 | 3 |') == (
-      '| BREMEN | 2 | 3 | 1300 | 1500 | 1500 | 0.006 | — | — | — | 0.0 h |')
+      '| BREMEN | 2 | 3 | 1300 | 1500 | 1500 | — | 0.006 | — | — | — | 0.0 h |')
   assert line(md, '| BREMEN | 3 | 1 |').endswith('| 40, 40, 40, 40, 40 | — | 0.0 h |')
   assert line(md, '| HalfCheetah 100K, BREMEN |') == (
       '| HalfCheetah 100K, BREMEN | in progress at iteration 3 of 6 | 4000 | 900 | 3450 | 3450 | '
@@ -83,6 +83,9 @@ def test_finished_cells_get_a_verdict(full):
   full_dir, reduced, out = full
   me_trpo = os.path.join(full_dir, 'deployment', 'halfcheetah_200k+me_trpo', 'seed0')
   metrics, deployments = syn.deployment_files([700.0, 1200.0], 3, 200_000)
+  for row in metrics:  # imagined returns: half the real one, and one run-away iteration
+    row['imagined_return_mean'] = row['eval_return_mean'] / 2
+  metrics[-1]['imagined_return_mean'] = -5000.0
   syn.write_csv(os.path.join(me_trpo, 'metrics.csv'), metrics)
   syn.write_csv(os.path.join(me_trpo, 'deployments.csv'), deployments)
   with open(os.path.join(me_trpo, 'train_state.json'), 'w') as f:
@@ -101,10 +104,12 @@ def test_finished_cells_get_a_verdict(full):
           'each; the paper: BREMEN far higher at every deployment).') in md
   assert '- HalfCheetah, deployment 2: BREMEN 1500 vs ME-TRPO 1200: BREMEN is higher' in md
   assert '- HalfCheetah, deployment 3: not measured yet' in md
-  assert line(md, '| ME-TRPO | 1 | 3 |').endswith('| — | 200, 150, 200, 200, 180 | 2.5 h | 0.0 h |')
+  assert line(md, '| ME-TRPO | 1 | 3 |').endswith(
+      '| 300 (250) | — | — | 200, 150, 200, 200, 180 | 2.5 h | 0.0 h |')
   # Deployment 2's policy against deployment 1's, from the exported policies (none for BREMEN).
-  assert line(md, '| ME-TRPO | 2 | 3 |').endswith(f'| {change:.3f} | — | — | 0.0 h |')
-  assert line(md, '| BREMEN | 2 | 3 |').split(' | ')[7] == '—'
+  assert line(md, '| ME-TRPO | 2 | 3 |').endswith(
+      f'| 500 (-5000) | 0.006 | {change:.3f} | — | — | 0.0 h |')
+  assert line(md, '| BREMEN | 2 | 3 |').split(' | ')[8] == '—'
   assert ('- Offline HalfCheetah 100K (BREMEN): final 6000 = 1.50 x our dataset (1.50 in the '
           'paper); above its BC policy (900); paper 6095 ± 370.') in md
   assert line(md, '| `offline/halfcheetah_100k/seed0` |').split(' | ')[3] == 'finished'
