@@ -367,7 +367,8 @@ def plot(dep_runs, off_runs, path, sac_runs=()):
       size = max(d['description']['budget']['train_deployment.transitions_per_deployment']
                  for d in mine)
       ax.plot([s / size for s in r['sac']['env_steps']], r['sac']['returns'], '-', lw=1,
-              color='gray', label=f'online SAC, x = env steps / {size:,} ({r["progress"]["status"]})')
+              color='gray',
+              label=f'online SAC, x = env steps / {size:,} ({r["progress"]["status"]})')
   if dep_runs:
     planned = max(r['description']['budget']['train_deployment.deployments'] for r in dep_runs)
     ax.set_xlim(0, planned)

@@ -23,8 +23,8 @@ def batch_path(run_path, d):
 
 
 def action_change(run_path, d):
-  """sqrt(mean over states and action dims of (μ_d(s) − μ_{d−1}(s))²) on deployment d's batch, from
-  the exported policies of deployments d − 1 and d; None if either policy or the batch is missing."""
+  """sqrt(mean over states and action dims of (μ_d(s) − μ_{d−1}(s))²) on deployment d's batch,
+  from the exported policies of deployments d − 1 and d; None if a policy or the batch is missing."""
   paths = [policy_dir(run_path, d - 1), policy_dir(run_path, d), batch_path(run_path, d)]
   if d < 2 or not all(os.path.exists(p) for p in paths):
     return None
