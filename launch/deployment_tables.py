@@ -414,8 +414,9 @@ def main(argv):
              'a random policy (no BC initialisation) and carry it over. The paper: the explicit '
              'penalty lets the policy move farther from the last deployed policy and does '
              'worse. The KL compares policies of different σ here (BREMEN\'s log σ stays at -5, '
-             'the penalty runs learn theirs, near -2.5), so one KL is a ~15x larger move of the '
-             'mean for a penalty run; each statement also gives the RMS change of the '
+             'the penalty runs learn theirs, near -2.5; for a change Δμ of the mean the KL grows '
+             'as Δμ²/(2σ²)), so the same KL is a far larger move of the mean for a penalty run; '
+             'each statement also gives the RMS change of the '
              'deterministic action, which has no σ in it, where the runs\' exported policies '
              'are on this machine.\n\n' + statements if has_ablation else '')
           + '\n## What the deployed policies collected\n\n'

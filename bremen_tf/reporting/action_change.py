@@ -1,11 +1,12 @@
 """How far a deployment run's policy moved from one deployment to the next, in action units.
 
 The runs log KL(π_d ‖ π_{d−1}) on the newest batch, but a KL is no yardstick *across* methods whose
-policies have different σ: BREMEN's policies keep log σ = −5 (KL ≈ 1.1e4·Δμ² per action
-dimension), ME-TRPO's learn log σ ≈ −2.3 (KL ≈ 50·Δμ²), so the same KL is a ~15x larger move of
-the mean for ME-TRPO. The RMS change of the deterministic action μ(s), read from the two exported
-policies on the states the KL is measured on (the first 10,000 of deployment d's batch), has no σ in
-it.
+policies have different σ: for a change Δμ of the mean it grows as Δμ²/(2σ²) per action dimension,
+and BREMEN's policies keep log σ = −5 (1.1e4·Δμ²) while ME-TRPO's and the α-penalty runs' learn a
+state-dependent σ (log σ ≈ −2.3 on average in our HalfCheetah run, ≈ 50·Δμ²; a change of σ adds
+to the KL too). The RMS change of the deterministic action μ(s), read from the two exported
+policies on the states the KL is measured on (the first 10,000 of deployment d's batch), has no σ
+in it.
 """
 import os
 
