@@ -33,6 +33,8 @@ flags.DEFINE_integer('repeats', 5, 'Timed repeats per implementation (the median
 flags.DEFINE_float('steps_scale', 1.0, 'Scales the steps per timed call (below 1: quicker).')
 flags.DEFINE_string('out', None, 'Markdown output (default results/performance_model_free.md).')
 flags.DEFINE_list('agents', ['sac', 'bc', 'bcq', 'brac'], 'Agents to time.')
+flags.DEFINE_bool('idle', False, 'Say in the file that nothing else ran (you stopped other work); '
+                  'by default it says the cores may have been shared and only the ratios count.')
 FLAGS = flags.FLAGS
 
 OBS, ACT, N_DATA = 17, 6, 10_000
@@ -171,10 +173,12 @@ def main(argv):
           'sizes and batches (SAC, BC, BRAC: 256; BCQ: 100, 10 samples per state); medians of '
           f'{FLAGS.repeats} repeats, reference and ours alternating in one process. '
           f'Matmul rate measured in the run: {rate / 1e9:.1f} GFLOP/s (floor = minimal FLOPs / '
-          'that rate; elementwise work not counted). **The machine\'s two cores were shared '
-          'with other work (two long training runs and other sessions; 1-minute load average '
-          f'{load}) while this ran, so absolute times are noisy and slower than on an idle '
-          'machine; the ratios, measured side by side, are the result.**\n\n'
+          'that rate; elementwise work not counted). '
+          + (f'Nothing else ran (the long runs were stopped; 1-minute load average {load}, '
+             'which decays slowly from earlier work).\n\n' if FLAGS.idle else
+             '**The machine\'s two cores may have been shared with other work (1-minute load '
+             f'average {load}) while this ran, so absolute times may be noisy and slower than '
+             'on an idle machine; the ratios, measured side by side, are the result.**\n\n')
           + results.markdown_table(header, rows) +
           '\n- reference: the step as first written (`reference_update=True`: Adam in ~14 '
           'elementwise passes per variable; BC\'s likelihood on a second forward pass; BRAC\'s '
