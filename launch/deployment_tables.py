@@ -50,12 +50,6 @@ def cell(mean, std, decimals):
   return f'{mean:.{decimals}f} ± {std:.{decimals}f}'
 
 
-def sac_return_at(run, env_steps):
-  """A SAC run's last evaluation return with at most `env_steps` env steps (None if none)."""
-  seen = [ret for steps, ret in zip(run['env_steps'], run['returns']) if steps <= env_steps]
-  return seen[-1] if seen else None
-
-
 def panel_tables(tables, heading, columns, column_name):
   """Markdown: per (env, batch size) a heading and a table, one column per deployment."""
   return ''.join(f'{heading} {env}, {size:,} transitions per deployment\n\n'
@@ -359,7 +353,7 @@ def main(argv):
     if env_sac:  # the reference at each deployment's nominal sample count
       cells = []
       for d in range(1, panel_deps + 1):
-        values = [v for r in env_sac if (v := sac_return_at(r, d * size)) is not None]
+        values = [v for r in env_sac if (v := run_reader.sac_return_at(r, d * size)) is not None]
         cells.append(cell(np.mean(values), np.std(values), decimals) if values else '–')
       tables[(env, size)].append(
           [f'online SAC at {size:,} x d env steps', len(env_sac), '', 'a new policy after '

@@ -177,18 +177,12 @@ def sac_cells(run, size, n_dep):
   reached = record['env_steps'][-1] if record else 0
   for d in range(1, n_dep + 1):
     if reached >= d * size or (run['progress']['status'] == 'finished' and record):
-      value = sac_return_at(record, d * size)
+      value = run_reader.sac_return_at(record, d * size)
       cells.append(fmt(value))
     else:
       cells.append('in progress' if run['progress']['status'] == 'in progress'
                    and 'in progress' not in cells else '—')
   return cells
-
-
-def sac_return_at(record, env_steps):
-  """The last evaluation return with at most `env_steps` env steps (None if none)."""
-  seen = [r for steps, r in zip(record['env_steps'], record['returns']) if steps <= env_steps]
-  return seen[-1] if seen else None
 
 
 def deployment_section(dep_runs, sac_runs=()):

@@ -191,3 +191,9 @@ def sac_record(path):
   return {'path': path, 'env': labels.env_name(desc['env_id']),
           'env_steps': [int(float(r['env_steps'])) for r in metrics],
           'returns': [float(r['eval_return_mean']) for r in metrics], 'description': desc}
+
+
+def sac_return_at(record, env_steps):
+  """A sac_record's last evaluation return with at most `env_steps` env steps (None if none)."""
+  seen = [ret for steps, ret in zip(record['env_steps'], record['returns']) if steps <= env_steps]
+  return seen[-1] if seen else None
