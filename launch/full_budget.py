@@ -417,7 +417,7 @@ def final_policy(run):
     return None
   if run['description']['kind'] == 'deployment':
     last = run['description']['budget']['train_deployment.deployments']
-    path = os.path.join(run['path'], 'policies', f'deployment_{last}')
+    path = action_change.policy_dir(run['path'], last)
   else:
     path = os.path.join(run['path'], 'policy')
   return path if os.path.isdir(path) else None
