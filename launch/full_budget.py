@@ -8,14 +8,19 @@ return after every finished deployment and after every outer iteration, the KL t
 deployment's policy, beside our reduced-budget numbers (results/deployment.csv) and the paper's
 statement. Offline runs: the learning curve against the BC policy (iteration 0), the dataset and
 the paper's table. For every run its budget, progress, wall time and commits. Runs still going are
-reported as far as they got, planned runs without a directory as not started. Each finished
-run's final exported policy is copied to results/policies/<run name>/ (issue 15 item 5: anyone can
-evaluate it with TensorFlow and gymnasium alone); a copy there is never replaced.
+reported as far as they got, planned runs without a directory as not started. Exported policies
+are copied to results/policies/ (issue 15 item 5: anyone can evaluate them with TensorFlow and
+gymnasium alone), never replaced: each finished deployment's as <run name>/deployment_<d> (as soon
+as it finishes, so a lost run directory keeps them), each finished offline or SAC run's final one
+as <run name>. Earlier attempts whose run directories are gone (--earlier: results/
+full_budget_attempt<k>/, that attempt's own report as last written) keep their finished
+deployments as rows, curves and statements of their own.
 """
 import collections
 import glob
 import math
 import os
+import re
 import shutil
 
 from absl import flags
@@ -43,8 +48,15 @@ flags.DEFINE_string('reduced', os.path.join(launch_common.REPO_ROOT, 'results', 
 flags.DEFINE_string('out', os.path.join(launch_common.REPO_ROOT, 'results', 'full_budget'),
                     'Output path without extension.')
 flags.DEFINE_string('policies', os.path.join(launch_common.REPO_ROOT, 'results', 'policies'),
-                    'Where each finished run\'s final exported policy is copied, as <this>/<run '
-                    'name> (never overwritten); empty: copy nothing.')
+                    'Where exported policies are copied, never overwritten: each finished '
+                    'deployment\'s as <this>/<run name>/deployment_<d>, each finished offline or '
+                    'SAC run\'s final one as <this>/<run name>; empty: copy nothing.')
+flags.DEFINE_list('earlier', [os.path.join(launch_common.REPO_ROOT, 'results',
+                                           'full_budget_attempt1', 'full_budget.csv')],
+                  'CSVs this script wrote for earlier attempts of the same runs whose run '
+                  'directories are gone (<dir>/full_budget.csv, <dir> = full_budget_attempt<k>): '
+                  'their finished deployments are kept as rows of their own; missing files are '
+                  'skipped.')
 FLAGS = flags.FLAGS
 
 # reference/paper_results.md, "Deployment efficiency (figure, no table)": the paper gives no numbers.
@@ -170,6 +182,41 @@ def reduced_rows(env):
   return found
 
 
+def earlier_attempts(dep_runs):
+  """The deployment runs of --earlier's CSVs: [{'label', 'source', 'name', 'method', 'env',
+  'returns', 'curve'}]. A deployment counts as finished when all its outer iterations (the
+  iterations_per_deployment of the current run of the same name) are in the CSV."""
+  per = {r['name']: r['description']['budget']['train_deployment.iterations_per_deployment']
+         for r in dep_runs}
+  found = []
+  for path in FLAGS.earlier:
+    if not os.path.exists(path):
+      continue
+    folder = os.path.basename(os.path.dirname(os.path.abspath(path)))
+    number = re.search(r'attempt(\d+)$', folder)
+    label = f'attempt {number.group(1)}' if number else folder
+    by_run = collections.defaultdict(list)
+    for r in run_reader.read_csv(os.path.dirname(path) or '.', os.path.basename(path)):
+      if r['kind'] == 'deployment' and r['run'] in per:
+        by_run[r['run']].append(r)
+    for name, rows in sorted(by_run.items()):
+      rows.sort(key=lambda r: int(r['iteration']))
+      n, returns = per[name], []
+      for d in range(1, max(int(r['deployment']) for r in rows) + 1):
+        its = [float(r['eval_return_mean']) for r in rows if int(r['deployment']) == d]
+        if len(its) < n:
+          break
+        returns.append(its[-1])
+      found.append({'label': label, 'source': os.path.relpath(path, launch_common.REPO_ROOT),
+                    'name': name, 'method': rows[0]['method'], 'env': rows[0]['env'],
+                    'returns': returns,
+                    'curve': [(int(r['deployment']) - 1 + (int(r['iteration']) - (
+                        int(r['deployment']) - 1) * n) / n, float(r['eval_return_mean']))
+                              for r in rows]})
+  return sorted(found, key=lambda e: (e['label'], labels.deployment_method_rank(e['method']),
+                                      e['name']))
+
+
 def sac_cells(run, size, n_dep):
   """An online SAC run's return at size x d env steps, d = 1..n_dep: its last evaluation at or
   before that count, once the run has reached it ('in progress' for the first it has not)."""
@@ -185,7 +232,7 @@ def sac_cells(run, size, n_dep):
   return cells
 
 
-def deployment_section(dep_runs, sac_runs=()):
+def deployment_section(dep_runs, sac_runs=(), earlier=()):
   text = ''
   for env in sorted({r['env'] for r in dep_runs}):
     mine = [r for r in dep_runs if r['env'] == env]
@@ -204,6 +251,14 @@ def deployment_section(dep_runs, sac_runs=()):
       rows.append([f'**{r["description"]["method"]}** (full budget, seed '
                    f'{r["description"]["seed"]})',
                    f'{b["train_deployment.transitions_per_deployment"]:,}', r['budget']] + cells)
+    env_earlier = [e for e in earlier if e['env'] == env]
+    sources = ', '.join(sorted({f'`{e["source"]}`' for e in env_earlier}))
+    same_run = {r['name']: row for r, row in zip(mine, rows)}  # same gin files: same budget
+    for e in env_earlier:
+      seed = re.search(r'seed(\d+)', e['name'])
+      rows.append([f'{e["method"]} (full budget, seed {seed.group(1) if seed else "?"}, '
+                   f'{e["label"]}: run directory lost)'] + same_run[e['name']][1:3]
+                  + [fmt(v) for v in e['returns']] + ['—'] * (n_dep - len(e['returns'])))
     for r in env_sac:
       rows.append([f'**online SAC** at {size:,} x d env steps (seed {r["description"]["seed"]})',
                    '— (no deployment limit)', r['budget']] + sac_cells(r, size, n_dep))
@@ -217,7 +272,12 @@ def deployment_section(dep_runs, sac_runs=()):
              'each finished deployment (one seed). Reduced-budget rows: mean ± std over seeds '
              f'from `{os.path.relpath(FLAGS.reduced, launch_common.REPO_ROOT)}` (written by '
              'launch/deployment_tables.py), at their own batch size: deployment d there has seen '
-             'fewer real transitions than here.\n\n'
+             'fewer real transitions than here.'
+             + (f' Rows marked "attempt k": an earlier attempt of the same run (same gin files '
+                'and seed, earlier commits) whose run directory was lost (a machine change '
+                f'mid-run), read from {sources}; only its finished deployments are shown, and the '
+                'report it had as last written is the .md beside that CSV.' if sources else '')
+             + '\n\n'
              f'The paper (reference/paper_results.md) gives this result as a figure with no '
              f'numbers: "{PAPER_DEPLOYMENT}" So there is no paper number to put beside ours. '
              + (f'Online SAC: the deterministic policy\'s return at its last evaluation with at '
@@ -301,20 +361,28 @@ def offline_section(off_runs):
           'MuJoCo-1.31-era envs (bremen_tf/paper_results.py).\n\n')
 
 
-def verdicts(dep_runs, off_runs):
-  """A plain statement per cell of what the runs show so far."""
+def compare_deployments(env, bremen_returns, me_trpo_returns, attempt=''):
+  """The plain statement for each deployment both methods finished."""
+  return [f'- {env}, deployment {d + 1}{attempt}: BREMEN {a:.0f} vs ME-TRPO {b:.0f}: BREMEN is '
+          f'{"higher" if a > b else "not higher"} (one seed each; the paper: BREMEN far higher at '
+          'every deployment).' for d, (a, b) in enumerate(zip(bremen_returns, me_trpo_returns))]
+
+
+def verdicts(dep_runs, off_runs, earlier=()):
+  """A plain statement per cell of what the runs show so far (earlier attempts' first)."""
   lines = []
   for env in sorted({r['env'] for r in dep_runs}):
+    for label in sorted({e['label'] for e in earlier if e['env'] == env}):
+      by_method = {e['method']: e['returns'] for e in earlier
+                   if e['env'] == env and e['label'] == label}
+      lines += compare_deployments(env, by_method.get('BREMEN', []),
+                                   by_method.get('ME-TRPO', []), f' ({label}, run lost)')
     by_method = {r['description']['method']: r for r in dep_runs if r['env'] == env}
     bremen, me_trpo = by_method.get('BREMEN'), by_method.get('ME-TRPO')
     if not (bremen and me_trpo):
       continue
+    lines += compare_deployments(env, bremen['returns'], me_trpo['returns'])
     n = min(len(bremen['returns']), len(me_trpo['returns']))
-    for d in range(n):
-      a, b = bremen['returns'][d], me_trpo['returns'][d]
-      lines.append(f'- {env}, deployment {d + 1}: BREMEN {a:.0f} vs ME-TRPO {b:.0f}: BREMEN is '
-                   f'{"higher" if a > b else "not higher"} (one seed each; the paper: BREMEN '
-                   'far higher at every deployment).')
     planned = bremen['description']['budget']['train_deployment.deployments']
     if n < planned:
       which = f'deployment {planned}' if n + 1 == planned else f'deployments {n + 1}-{planned}'
@@ -340,7 +408,12 @@ def verdicts(dep_runs, off_runs):
   return '\n'.join(lines) + '\n'
 
 
-def plot(dep_runs, off_runs, path, sac_runs=()):
+def method_color(method):
+  """One colour per method, so an earlier attempt (dotted) matches its run."""
+  return f'C{labels.deployment_method_rank(method)}'
+
+
+def plot(dep_runs, off_runs, path, sac_runs=(), earlier=()):
   """Left: each deployment run's return after every outer iteration (deployment d's iterations
   spread over (d - 1, d]); right: each offline run's learning curve with its BC policy, dataset
   and the paper's value."""
@@ -353,9 +426,14 @@ def plot(dep_runs, off_runs, path, sac_runs=()):
       xs = [d - 1 + (int(m['iteration']) - (d - 1) * per) / per
             for d, m in zip(deps, r['metrics'])]
       ax.plot(xs, [float(m['eval_return_mean']) for m in r['metrics']], '.-', ms=2, lw=1,
+              color=method_color(r['description']['method']),
               label=f'{r["description"]["method"]} ({r["progress"]["status"]})')
     if r['returns']:
       ax.plot(range(1, len(r['returns']) + 1), r['returns'], 'ko', ms=4)
+  for e in earlier:
+    ax.plot(*zip(*e['curve']), ':', lw=1, color=method_color(e['method']), label=f'{e["method"]} ({e["label"]}, run lost)')
+    if e['returns']:
+      ax.plot(range(1, len(e['returns']) + 1), e['returns'], 'kx', ms=4)
   for r in sac_runs:
     mine = [d for d in dep_runs if d['env'] == r['env']]
     if r['sac'] and mine:
@@ -411,31 +489,34 @@ def csv_rows(all_runs):
   return rows
 
 
-def final_policy(run):
-  """A finished run's final exported policy directory, or None."""
-  if run['progress']['status'] != 'finished':
-    return None
+def policies_to_copy(run):
+  """(exported policy directory, its name under --policies) of every finished deployment of a
+  deployment run (copied as each deployment finishes, so a lost run directory keeps them), or of a
+  finished offline or SAC run's final policy."""
   if run['description']['kind'] == 'deployment':
-    last = run['description']['budget']['train_deployment.deployments']
-    path = action_change.policy_dir(run['path'], last)
+    pairs = [(action_change.policy_dir(run['path'], d), os.path.join(run['name'], f'deployment_{d}'))
+             for d in range(1, len(run['returns']) + 1)]
+  elif run['progress']['status'] == 'finished':
+    pairs = [(os.path.join(run['path'], 'policy'), run['name'])]
   else:
-    path = os.path.join(run['path'], 'policy')
-  return path if os.path.isdir(path) else None
+    pairs = []
+  return [(source, dest) for source, dest in pairs if os.path.isdir(source)]
 
 
-def copy_final_policies(all_runs, dest_root):
-  """Copies each finished run's final policy to <dest_root>/<run name> unless one is there
+def copy_policies(all_runs, dest_root):
+  """Copies the policies of policies_to_copy to <dest_root>/<name> unless one is there
   (atomically: a temporary copy renamed into place); returns the copies made."""
   made = []
   for run in all_runs:
-    source, dest = final_policy(run), os.path.join(dest_root, run['name'])
-    if source is None or os.path.exists(dest):
-      continue
-    tmp = dest.rstrip('/') + '.tmp'
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(source, tmp)
-    os.replace(tmp, dest)
-    made.append(dest)
+    for source, name in policies_to_copy(run):
+      dest = os.path.join(dest_root, name)
+      if os.path.exists(dest):
+        continue
+      tmp = dest.rstrip('/') + '.tmp'
+      shutil.rmtree(tmp, ignore_errors=True)
+      shutil.copytree(source, tmp)
+      os.replace(tmp, dest)
+      made.append(dest)
   return made
 
 
@@ -457,7 +538,8 @@ def main(argv):
   dep_runs = [r for r in all_runs if r['description']['kind'] == 'deployment']
   off_runs = [r for r in all_runs if r['description']['kind'] == 'offline']
   sac_runs = [r for r in all_runs if r['description']['kind'] == 'behavior']
-  plot(dep_runs, off_runs, FLAGS.out + '.png', sac_runs)
+  earlier = earlier_attempts(dep_runs)
+  plot(dep_runs, off_runs, FLAGS.out + '.png', sac_runs, earlier)
   found = sum(os.path.isdir(r['path']) for r in all_runs)
   text = ('# Full-budget runs: BREMEN at the paper\'s settings\n\n'
           + results.provenance_header(f'the runs matching `{FLAGS.runs}` ({found} run '
@@ -474,17 +556,18 @@ def main(argv):
           'summed over sessions; data collection and BC are not in it. Commit: the git revision '
           'each session (start or resume) ran, from provenance.json.\n\n'
           '## Deployment-efficient: real return after each deployment\n\n'
-          + (deployment_section(dep_runs, sac_runs) if dep_runs else 'No deployment runs.\n\n')
+          + (deployment_section(dep_runs, sac_runs, earlier) if dep_runs
+             else 'No deployment runs.\n\n')
           + '## Offline cells\n\n' + (offline_section(off_runs) if off_runs else 'No offline runs.\n\n')
-          + '## What reproduces, cell by cell\n\n' + verdicts(dep_runs, off_runs))
+          + '## What reproduces, cell by cell\n\n' + verdicts(dep_runs, off_runs, earlier))
   fileio.write_text(FLAGS.out + '.md', text)
   results.write_csv(FLAGS.out + '.csv', ['run', 'kind', 'method', 'env', 'deployment',
                                          'iteration', 'eval_return_mean', 'eval_return_std',
                                          'kl_to_previous_deployment', 'real_transitions'],
                     csv_rows(all_runs))
   print(f'Wrote {FLAGS.out}.md, .csv and .png ({len(all_runs)} runs)')
-  for dest in copy_final_policies(all_runs, FLAGS.policies) if FLAGS.policies else []:
-    print(f'Copied a finished run\'s final policy to {dest}')
+  for dest in copy_policies(all_runs, FLAGS.policies) if FLAGS.policies else []:
+    print(f'Copied a finished policy to {dest}')
 
 
 if __name__ == '__main__':

@@ -4,12 +4,14 @@ cell-by-cell statement."""
 import csv
 import json
 import os
+import shutil
 
 import pytest
 
 import test_reporting_runs as syn
 from test_reporting_runs import script
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PLANNED = ['--planned=deployment/halfcheetah_200k/seed0:gin/deployment/halfcheetah_200k.gin,'
            'offline/halfcheetah_100k/seed0:gin/halfcheetah_100k.gin,'
            'offline/hopper_100k/seed0:gin/hopper_100k.gin']
@@ -27,9 +29,10 @@ def full(tmp_path):
   return syn.build_full(root), f'{reduced}.csv', tmp_path / 'out' / 'full_budget'
 
 
-def run_script(full_dir, reduced, out):
+def run_script(full_dir, reduced, out, earlier=''):
   with script('full_budget', f'--runs={full_dir}/*/*/seed*', f'--reduced={reduced}',
-              f'--out={out}', f'--policies={out}_policies', *PLANNED) as full_budget:
+              f'--out={out}', f'--policies={out}_policies', f'--earlier={earlier}',
+              *PLANNED) as full_budget:
     full_budget.main([])
   return open(f'{out}.md').read()
 
@@ -79,8 +82,8 @@ def test_runs_in_progress_and_not_started(full):
       900.0 + 5100.0 * it / 6 for it in range(4)]  # iterations 0-3 of the line to 6000
 
 
-def test_finished_cells_get_a_verdict(full):
-  full_dir, reduced, out = full
+def finish_two_me_trpo_deployments(full_dir):
+  """ME-TRPO's run in the fixture with deployments 1 (return 700) and 2 (1200) of 3 finished."""
   me_trpo = os.path.join(full_dir, 'deployment', 'halfcheetah_200k+me_trpo', 'seed0')
   metrics, deployments = syn.deployment_files([700.0, 1200.0], 3, 200_000)
   for row in metrics:  # imagined returns: half the real one, and one run-away iteration
@@ -92,6 +95,12 @@ def test_finished_cells_get_a_verdict(full):
     json.dump({'stage': 'trpo_done', 'deployment': 2, 'deployments': [
         {'deployment': 1, 'dynamics_fit': {'seconds': 9000.0,
                                            'stop_epoch': [200, 150, 200, 200, 180]}}]}, f)
+  return me_trpo
+
+
+def test_finished_cells_get_a_verdict(full):
+  full_dir, reduced, out = full
+  me_trpo = finish_two_me_trpo_deployments(full_dir)
   change = syn.write_policies(me_trpo, 2)[2]
   offline = os.path.join(full_dir, 'offline', 'halfcheetah_100k', 'seed0')
   syn.write_csv(os.path.join(offline, 'metrics.csv'), syn.bremen_metrics(6000.0, 6, 25))
@@ -113,15 +122,56 @@ def test_finished_cells_get_a_verdict(full):
   assert ('- Offline HalfCheetah 100K (BREMEN): final 6000 = 1.50 x our dataset (1.50 in the '
           'paper); above its BC policy (900); paper 6095 ± 370.') in md
   assert line(md, '| `offline/halfcheetah_100k/seed0` |').split(' | ')[3] == 'finished'
-  # The finished run's final policy is copied under its run name, once: never overwritten. The
-  # unfinished runs' policies (ME-TRPO's deployment 2 of 3) are not copied.
-  copied = os.path.join(f'{out}_policies', 'offline', 'halfcheetah_100k', 'seed0', 'saved_model.pb')
+  # The finished offline run's final policy is copied under its run name and each finished
+  # deployment's policy under <run name>/deployment_<d> (ME-TRPO's 1 and 2 of 3, before the run
+  # ends), once: never overwritten.
+  policies = f'{out}_policies'
+  copied = os.path.join(policies, 'offline', 'halfcheetah_100k', 'seed0', 'saved_model.pb')
   assert open(copied).read() == 'the final policy'
-  assert sorted(os.listdir(f'{out}_policies')) == ['offline']
+  assert sorted(os.listdir(policies)) == ['deployment', 'offline']
+  me_trpo_copies = os.path.join(policies, 'deployment', 'halfcheetah_200k+me_trpo', 'seed0')
+  assert sorted(os.listdir(me_trpo_copies)) == ['deployment_1', 'deployment_2']
+  assert sorted(os.listdir(os.path.join(me_trpo_copies, 'deployment_2'))) == sorted(
+      os.listdir(os.path.join(me_trpo, 'policies', 'deployment_2')))
   with open(os.path.join(offline, 'policy', 'saved_model.pb'), 'w') as f:
     f.write('changed')
   run_script(full_dir, reduced, out)
   assert open(copied).read() == 'the final policy'
+
+
+def test_an_earlier_attempt_keeps_its_finished_deployments(full, tmp_path):
+  """A run directory lost mid-run: the report written before the loss (its CSV, as this script
+  wrote it) keeps the finished deployments as rows, curves and statements of their own."""
+  full_dir, reduced, out = full
+  finish_two_me_trpo_deployments(full_dir)
+  attempt = tmp_path / 'full_budget_attempt1' / 'full_budget'
+  run_script(full_dir, reduced, attempt)
+  # Both runs start over (same gin files): back in deployment 1's fit.
+  for name in ('halfcheetah_200k', 'halfcheetah_200k+me_trpo'):
+    run = os.path.join(full_dir, 'deployment', name, 'seed0')
+    for lost in ('metrics.csv', 'deployments.csv', 'policies'):
+      shutil.rmtree(os.path.join(run, lost), ignore_errors=True)
+      if os.path.isfile(os.path.join(run, lost)):
+        os.remove(os.path.join(run, lost))
+    with open(os.path.join(run, 'train_state.json'), 'w') as f:
+      json.dump({'stage': 'dynamics_fit', 'deployment': 1, 'deployments': []}, f)
+  md = run_script(full_dir, reduced, out, earlier=f'{attempt}.csv,{tmp_path}/absent.csv')
+  # BREMEN's third deployment had 1 of its 3 iterations: not finished, not shown.
+  assert line(md, '| BREMEN (full budget, seed 0, attempt 1: run directory lost) |').endswith(
+      '| 500 | 1500 | — |')
+  assert line(md, '| ME-TRPO (full budget, seed 0, attempt 1: run directory lost) |').endswith(
+      '| 700 | 1200 | — |')
+  assert line(md, '| **BREMEN** (full budget, seed 0) |').endswith('| in progress | — | — |')
+  assert line(md, '| **ME-TRPO** (full budget, seed 0) |').endswith('| in progress | — | — |')
+  assert f'read from `{os.path.relpath(f"{attempt}.csv", REPO)}`' in md
+  assert ('- HalfCheetah, deployment 1 (attempt 1, run lost): BREMEN 500 vs ME-TRPO 700: BREMEN is '
+          'not higher') in md
+  assert ('- HalfCheetah, deployment 2 (attempt 1, run lost): BREMEN 1500 vs ME-TRPO 1200: BREMEN '
+          'is higher') in md
+  assert '- HalfCheetah, deployments 1-3: not measured yet' in md
+  # Without --earlier the rows are gone, and the new CSV holds only this attempt's rows.
+  md = run_script(full_dir, reduced, out)
+  assert 'attempt 1' not in md
 
 
 def test_online_sac_at_the_same_sample_count(full):

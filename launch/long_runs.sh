@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# The long runs (issue 15's full budget, then issues 16 and 20's reduced-budget coverage runs) in two
+# lanes, one per core, from a frozen worktree: one command on any machine, kept in the repo because a
+# script beside the run directories dies with the machine (it did on 2026-12-04).
+#
+#   launch/long_runs.sh start     # both lanes in the background; resumes whatever is unfinished
+#   launch/long_runs.sh status    # each lane's runs: finished, running (stage), not started
+#   launch/long_runs.sh stop      # each run stops right after its next checkpoint; waits for the exits
+#   DRY_RUN=1 launch/long_runs.sh start   # the commands, nothing started
+#
+# A lane works through its list in order: it skips finished runs (DONE), resumes unfinished ones and
+# stops at the first run that exits without DONE (its log says why). Every run has one TF thread
+# (two runs on two cores beat one run on two threads). Settings (environment):
+#   RUNS_COMMIT  the commit the runs run (default below: the one that started the current runs;
+#                a newer one may be adopted only if it keeps checkpoints compatible and is exact)
+#   RUNS_ROOT    run directories, logs, datasets (default /work/runs; never inside a checkout)
+#   FROZEN       the worktree at RUNS_COMMIT (default /work/frozen/<RUNS_COMMIT>; made if missing)
+# Autograph reads source at trace time, so the runs never run from the checkout you edit.
+set -euo pipefail
+REPO="$(cd "$(dirname "$0")/.." && pwd)"  # unused by a lane (it runs a copy)
+RUNS_COMMIT="${RUNS_COMMIT:-4453676}"
+RUNS_ROOT="${RUNS_ROOT:-/work/runs}"
+FROZEN="${FROZEN:-/work/frozen/$RUNS_COMMIT}"
+PY="${PYTHON:-python}"
+LANES="$RUNS_ROOT/lanes"   # <lane>.pid: the lane's loop; <lane>.run: "<pid> <run dir>" of its run
+FULL="$RUNS_ROOT/full"
+STOP_WAIT_SECONDS="${STOP_WAIT_SECONDS:-1200}"  # the longest stop waits for a checkpoint
+
+# A lane entry: "<run dir under $FULL>|<launcher and gin files>", or "coverage|<groups of
+# launch/coverage_runs.sh>" (resumable itself; its run directories live in $RUNS_ROOT/coverage).
+LANE_A=(
+  "deployment/halfcheetah_200k/seed0|launch/deployment.py --gin_file=gin/deployment/halfcheetah_200k.gin"
+  "offline/hopper_100k/seed0|launch/offline.py --gin_file=gin/hopper_100k.gin"
+  "sac/halfcheetah/seed0|launch/train_behavior.py --gin_file=gin/deployment/sac_halfcheetah.gin"
+  "coverage|d4rl"
+)
+LANE_B=(
+  "deployment/halfcheetah_200k+me_trpo/seed0|launch/deployment.py --gin_file=gin/deployment/halfcheetah_200k.gin --gin_file=gin/deployment/me_trpo.gin"
+  "offline/halfcheetah_100k/seed0|launch/offline.py --gin_file=gin/halfcheetah_100k.gin"
+  "coverage|offline handreach fetchreach ablation sac tables"
+)
+
+alive() { [[ -f "$1" ]] && kill -0 "$(cut -d' ' -f1 "$1")" 2> /dev/null; }
+
+lane_entries() { if [[ $1 == A ]]; then printf '%s\n' "${LANE_A[@]}"; else printf '%s\n' "${LANE_B[@]}"; fi; }
+
+# The frozen tree at RUNS_COMMIT; its runs/ and data/ point into RUNS_ROOT so a newer tree resumes them.
+make_tree() {
+  if [[ ! -d "$FROZEN" ]]; then
+    git -C "$REPO" worktree add --detach "$FROZEN" "$RUNS_COMMIT" > /dev/null
+  fi
+  local head
+  head="$(git -C "$FROZEN" rev-parse HEAD)"
+  if [[ "$head" != "$(git -C "$REPO" rev-parse "$RUNS_COMMIT^{commit}")" ]]; then
+    echo "$FROZEN is at $head, not at RUNS_COMMIT=$RUNS_COMMIT: set FROZEN to another path" >&2
+    exit 2
+  fi
+  if [[ -n "$(git -C "$FROZEN" status --porcelain --untracked-files=no)" ]]; then
+    echo "$FROZEN has edits to tracked files: the runs run committed code only" >&2
+    exit 2
+  fi
+  mkdir -p "$FULL" "$RUNS_ROOT/logs" "$RUNS_ROOT/coverage" "$RUNS_ROOT/datasets" "$RUNS_ROOT/minari" "$LANES"
+  [[ -e "$FROZEN/runs" ]] || ln -s "$RUNS_ROOT/coverage" "$FROZEN/runs"
+}
+
+# run_lane LANE: the lane's loop (runs in the background, in the frozen tree).
+run_lane() {
+  local lane=$1 entry dir cmd pid status
+  cd "$FROZEN"
+  export PYTHONPATH="$FROZEN" BREMEN_TF_DATA_DIR="$RUNS_ROOT/datasets" MINARI_DATASETS_PATH="$RUNS_ROOT/minari"
+  while IFS= read -r entry; do
+    dir="${entry%%|*}" cmd="${entry#*|}"
+    if [[ $dir == coverage ]]; then
+      echo "[lane $lane] $(date -Is) coverage groups: $cmd"
+      # shellcheck disable=SC2086
+      launch/coverage_runs.sh $cmd > "$RUNS_ROOT/logs/coverage_${cmd// /_}.log" 2>&1 &
+      pid=$!
+      echo "$pid coverage" > "$LANES/$lane.run"  # stop ends its whole process group (sweep, runs)
+      if ! wait $pid; then echo "[lane $lane] coverage $cmd failed: lane stops"; return 1; fi
+      continue
+    fi
+    if [[ -e "$FULL/$dir/DONE" ]]; then echo "[lane $lane] $dir finished already"; continue; fi
+    echo "[lane $lane] $(date -Is) $dir: $cmd"
+    # shellcheck disable=SC2086
+    "$PY" $cmd --tf_threads=1 --root_dir="$FULL/$dir" >> "$RUNS_ROOT/logs/${dir//\//_}.log" 2>&1 &
+    pid=$!
+    echo "$pid $FULL/$dir" > "$LANES/$lane.run"
+    status=0
+    wait $pid || status=$?
+    if [[ ! -e "$FULL/$dir/DONE" ]]; then
+      echo "[lane $lane] $(date -Is) $dir exited ($status) without DONE: lane stops"
+      return 1
+    fi
+  done < <(lane_entries "$lane")
+  echo "[lane $lane] $(date -Is) all done"
+}
+
+start() {
+  local lane
+  for lane in A B; do
+    if alive "$LANES/$lane.pid" || alive "$LANES/$lane.run"; then
+      echo "lane $lane is running already (launch/long_runs.sh status)" >&2
+      exit 2
+    fi
+  done
+  if [[ -n "${DRY_RUN:-}" ]]; then
+    for lane in A B; do
+      echo "lane $lane (tree $FROZEN, commit $RUNS_COMMIT):"
+      lane_entries "$lane" | while IFS= read -r entry; do
+        dir="${entry%%|*}" cmd="${entry#*|}"
+        if [[ $dir == coverage ]]; then echo "  launch/coverage_runs.sh $cmd"
+        elif [[ -e "$FULL/$dir/DONE" ]]; then echo "  (finished) $dir"
+        else echo "  $PY $cmd --tf_threads=1 --root_dir=$FULL/$dir"; fi
+      done
+    done
+    return
+  fi
+  make_tree
+  # The lanes run a copy of this script: bash reads a script as it runs, so an edit of the
+  # checkout's copy under a running lane would change what it does next.
+  cp "$0" "$LANES/long_runs.sh"
+  for lane in A B; do
+    RUNS_COMMIT="$RUNS_COMMIT" RUNS_ROOT="$RUNS_ROOT" FROZEN="$FROZEN" setsid nohup \
+        bash "$LANES/long_runs.sh" _lane "$lane" >> "$RUNS_ROOT/logs/lanes.log" 2>&1 < /dev/null &
+    echo "$!" > "$LANES/$lane.pid"
+  done
+  echo "started lanes A and B from $FROZEN ($RUNS_COMMIT); log $RUNS_ROOT/logs/lanes.log"
+}
+
+status() {
+  local lane entry dir state
+  for lane in A B; do
+    echo "lane $lane: $(alive "$LANES/$lane.pid" && echo running || echo stopped)"
+    while IFS= read -r entry; do
+      dir="${entry%%|*}"
+      if [[ $dir == coverage ]]; then echo "  coverage ${entry#*|}"; continue; fi
+      if [[ -e "$FULL/$dir/DONE" ]]; then state=finished
+      elif [[ -f "$FULL/$dir/train_state.json" ]]; then
+        state="$("$PY" -c 'import json,sys; s=json.load(open(sys.argv[1])); print("stage", s.get("stage"), "deployment", s.get("deployment", "-"), "iteration", s.get("iteration", "-"))' "$FULL/$dir/train_state.json")"
+      else state="not started"; fi
+      if alive "$LANES/$lane.run" && [[ "$(cut -d' ' -f2- "$LANES/$lane.run")" == "$FULL/$dir" ]]; then
+        state="running, $state"
+      fi
+      echo "  $dir: $state"
+    done < <(lane_entries "$lane")
+  done
+}
+
+# stop: the lanes' loops first (so no next run starts), then each run right after its next
+# checkpoint (train_state.json written; the runs are watched side by side), so a stop loses seconds.
+stop() {
+  local lane pid dir waited=0
+  declare -A since=()
+  for lane in A B; do
+    if alive "$LANES/$lane.pid"; then kill "$(cat "$LANES/$lane.pid")"; fi
+  done
+  for lane in A B; do
+    alive "$LANES/$lane.run" || continue
+    read -r pid dir < "$LANES/$lane.run"
+    if [[ $dir != coverage && -f "$dir/train_state.json" ]]; then
+      since[$lane]="$(stat -c %Y "$dir/train_state.json")"
+      echo "lane $lane: waiting for $dir's next checkpoint (at most ${STOP_WAIT_SECONDS} s)"
+    else
+      since[$lane]=none  # nothing to wait for
+    fi
+  done
+  while ((${#since[@]})); do
+    for lane in "${!since[@]}"; do
+      read -r pid dir < "$LANES/$lane.run"
+      if [[ ${since[$lane]} == none || $waited -ge $STOP_WAIT_SECONDS ]] || ! kill -0 "$pid" 2> /dev/null \
+          || [[ "$(stat -c %Y "$dir/train_state.json")" != "${since[$lane]}" ]]; then
+        [[ ${since[$lane]} == none ]] || sleep 2  # train_state.json is the last file a checkpoint writes
+        if [[ $dir == coverage ]]; then  # the lane's process group: coverage_runs.sh, the sweep, its runs
+          kill -TERM -- "-$(cat "$LANES/$lane.pid")" 2> /dev/null || true
+        else
+          kill -TERM "$pid" 2> /dev/null || true
+        fi
+        unset "since[$lane]"
+      fi
+    done
+    ((${#since[@]})) && { sleep 5; waited=$((waited + 5)); }
+  done
+  for lane in A B; do
+    while alive "$LANES/$lane.run"; do sleep 1; done
+  done
+  echo "stopped"
+}
+
+case "${1:-}" in
+  start) start ;;
+  status) status ;;
+  stop) stop ;;
+  _lane) run_lane "$2" ;;
+  *) echo "usage: launch/long_runs.sh start|status|stop" >&2; exit 2 ;;
+esac
