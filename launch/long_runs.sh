@@ -158,7 +158,7 @@ stop() {
     alive "$LANES/$lane.run" || continue
     read -r pid dir < "$LANES/$lane.run"
     if [[ $dir != coverage && -f "$dir/train_state.json" ]]; then
-      since[$lane]="$(stat -c %Y "$dir/train_state.json")"
+      since[$lane]="$(stat -c %y "$dir/train_state.json")"
       echo "lane $lane: waiting for $dir's next checkpoint (at most ${STOP_WAIT_SECONDS} s)"
     else
       since[$lane]=none  # nothing to wait for
@@ -168,7 +168,7 @@ stop() {
     for lane in "${!since[@]}"; do
       read -r pid dir < "$LANES/$lane.run"
       if [[ ${since[$lane]} == none || $waited -ge $STOP_WAIT_SECONDS ]] || ! kill -0 "$pid" 2> /dev/null \
-          || [[ "$(stat -c %Y "$dir/train_state.json")" != "${since[$lane]}" ]]; then
+          || [[ "$(stat -c %y "$dir/train_state.json")" != "${since[$lane]}" ]]; then
         [[ ${since[$lane]} == none ]] || sleep 2  # train_state.json is the last file a checkpoint writes
         if [[ $dir == coverage ]]; then  # the lane's process group: coverage_runs.sh, the sweep, its runs
           kill -TERM -- "-$(cat "$LANES/$lane.pid")" 2> /dev/null || true

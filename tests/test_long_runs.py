@@ -1,0 +1,133 @@
+"""launch/long_runs.sh without TensorFlow: what the lanes would run, the status of each run, a stop
+that waits for each run's next checkpoint, and the refusals. Run directories are synthetic (a
+train_state.json, a DONE); the runs of `stop` are small Python processes that write a checkpoint."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'launch',
+                      'long_runs.sh')
+BREMEN = 'deployment/halfcheetah_200k/seed0'
+ME_TRPO = 'deployment/halfcheetah_200k+me_trpo/seed0'
+
+
+def long_runs(root, *args, **env):
+  return subprocess.run(['bash', SCRIPT, *args], capture_output=True, text=True, timeout=120,
+                        env={**os.environ, 'RUNS_ROOT': str(root), **env})
+
+
+def make_run(root, name, state=None, done=False):
+  path = root / 'full' / name
+  path.mkdir(parents=True)
+  if state is not None:
+    (path / 'train_state.json').write_text(json.dumps(state))
+  if done:
+    (path / 'DONE').write_text('')
+  return path
+
+
+def test_dry_run_lists_each_lane_and_skips_finished_runs(tmp_path):
+  make_run(tmp_path, BREMEN, {'stage': 'trpo_done', 'deployment': 5}, done=True)
+  result = long_runs(tmp_path, 'start', DRY_RUN='1')
+  assert result.returncode == 0, result.stderr
+  lines = result.stdout.splitlines()
+  assert lines[0].startswith('lane A (tree /work/frozen/')
+  assert lines[1] == f'  (finished) {BREMEN}'
+  assert lines[2] == ('  python launch/offline.py --gin_file=gin/hopper_100k.gin --tf_threads=1 '
+                      f'--root_dir={tmp_path}/full/offline/hopper_100k/seed0')
+  assert '  launch/coverage_runs.sh d4rl' in lines
+  lane_b = lines[lines.index(next(l for l in lines if l.startswith('lane B'))) + 1]
+  assert lane_b == ('  python launch/deployment.py --gin_file=gin/deployment/halfcheetah_200k.gin '
+                    '--gin_file=gin/deployment/me_trpo.gin --tf_threads=1 '
+                    f'--root_dir={tmp_path}/full/{ME_TRPO}')
+  assert not (tmp_path / 'lanes').exists()  # nothing started, no tree made
+
+
+def test_status_reads_each_run(tmp_path):
+  make_run(tmp_path, BREMEN, {'stage': 'trpo', 'deployment': 3, 'iteration': 170})
+  make_run(tmp_path, 'offline/hopper_100k/seed0', {'stage': 'trpo_done'}, done=True)
+  result = long_runs(tmp_path, 'status')
+  assert result.returncode == 0, result.stderr
+  assert result.stdout.splitlines()[:3] == [
+      'lane A: stopped', f'  {BREMEN}: stage trpo deployment 3 iteration 170',
+      '  offline/hopper_100k/seed0: finished']
+  assert f'  {ME_TRPO}: not started' in result.stdout
+
+
+FAKE_RUN = textwrap.dedent('''
+    import os, signal, sys, time
+    run = sys.argv[1]
+    def stop(*_):
+      open(os.path.join(run, 'terminated'), 'w').write(repr(time.time()))
+      sys.exit(130)
+    signal.signal(signal.SIGTERM, stop)
+    time.sleep(float(sys.argv[2]))  # then a checkpoint: train_state.json written last
+    with open(os.path.join(run, 'train_state.json'), 'w') as f:
+      f.write('{"stage": "dynamics_fit", "deployment": 1}')
+    open(os.path.join(run, 'checkpointed'), 'w').write(repr(time.time()))
+    time.sleep(60)
+''')
+
+
+def reaped(proc):
+  """proc, waited for in a thread: the script checks processes with kill -0, which an unreaped
+  (zombie) child would pass."""
+  threading.Thread(target=proc.wait, daemon=True).start()
+  return proc
+
+
+def test_stop_waits_for_each_runs_next_checkpoint(tmp_path):
+  """Both runs are watched side by side: each gets SIGTERM right after its own checkpoint, the
+  lanes' loops first (so no next run starts)."""
+  lanes = tmp_path / 'lanes'
+  lanes.mkdir()
+  procs, runs = [], {}
+  for lane, name, delay in (('A', BREMEN, 2), ('B', ME_TRPO, 4)):
+    run = make_run(tmp_path, name, {'stage': 'collected', 'deployment': 1})
+    os.utime(run / 'train_state.json', (time.time() - 100, time.time() - 100))
+    loop = reaped(subprocess.Popen(['sleep', '120']))
+    proc = reaped(subprocess.Popen([sys.executable, '-c', FAKE_RUN, str(run), str(delay)]))
+    procs += [loop, proc]
+    (lanes / f'{lane}.pid').write_text(f'{loop.pid}\n')
+    (lanes / f'{lane}.run').write_text(f'{proc.pid} {run}\n')
+    runs[lane] = (run, loop, proc)
+  try:
+    status = long_runs(tmp_path, 'status')
+    assert f'  {BREMEN}: running, stage collected deployment 1' in status.stdout
+    assert 'lane B: running' in status.stdout
+    start = time.time()
+    result = long_runs(tmp_path, 'stop', STOP_WAIT_SECONDS='60')
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith('stopped')
+    for lane, (run, loop, proc) in runs.items():
+      assert loop.wait(5) != 0  # the lane's loop was killed
+      assert proc.wait(5) == 130
+      checkpointed = float((run / 'checkpointed').read_text())
+      assert checkpointed < float((run / 'terminated').read_text())
+    # Side by side: the stop took about the later checkpoint's delay, not the sum.
+    assert time.time() - start < 4 + 2 + 5 + 4
+    assert long_runs(tmp_path, 'status').stdout.startswith('lane A: stopped')
+  finally:
+    for p in procs:
+      p.kill()
+
+
+def test_start_refuses_while_a_lane_runs_and_usage(tmp_path):
+  lanes = tmp_path / 'lanes'
+  lanes.mkdir()
+  loop = subprocess.Popen(['sleep', '60'])
+  try:
+    (lanes / 'B.pid').write_text(f'{loop.pid}\n')
+    result = long_runs(tmp_path, 'start')
+    assert result.returncode == 2
+    assert 'lane B is running already' in result.stderr
+  finally:
+    loop.kill()
+  result = long_runs(tmp_path, 'restart')
+  assert result.returncode == 2 and 'usage: launch/long_runs.sh start|status|stop' in result.stderr
