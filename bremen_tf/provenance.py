@@ -40,10 +40,23 @@ def package_versions():
   return versions
 
 
+def cpu_model():
+  """The CPU's model name (/proc/cpuinfo on Linux), else None: timings depend on it, and the
+  machine under a project can change between sessions."""
+  try:
+    with open('/proc/cpuinfo') as f:
+      for line in f:
+        if line.startswith('model name'):
+          return line.split(':', 1)[1].strip()
+  except OSError:
+    pass
+  return None
+
+
 def machine():
   return {'host': platform.node(), 'platform': platform.platform(),
-          'processor': platform.processor() or platform.machine(), 'cpus': os.cpu_count(),
-          'python': platform.python_version()}
+          'processor': platform.processor() or platform.machine(), 'cpu_model': cpu_model(),
+          'cpus': os.cpu_count(), 'python': platform.python_version()}
 
 
 def record(**extra):

@@ -15,7 +15,9 @@ def provenance_header(config=''):
           f'- config: {config or "defaults"}\n'
           f'- git revision: `{p["git_revision"]}`\n'
           f'- date: {p["date"]}\n'
-          f'- machine: {m["cpus"]} CPUs, {m["processor"]}, {m["platform"]}, '
+          f'- machine: {m["cpus"]} CPUs'
+          + (f' ({m["cpu_model"]})' if m.get('cpu_model') else '')
+          + f', {m["processor"]}, {m["platform"]}, '
           f'Python {m["python"]}; ' + ', '.join(f'{k} {v}' for k, v in p['packages'].items())
           + '\n')
 

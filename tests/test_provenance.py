@@ -25,3 +25,25 @@ def test_revision_is_read_once_so_a_scripts_own_outputs_do_not_make_it_dirty(tmp
 
 def test_revision_outside_git_is_unknown(tmp_path):
   assert provenance.git_revision(str(tmp_path)) == 'unknown'
+
+
+def test_the_cpu_model_is_recorded_in_every_result_header(monkeypatch):
+  """Timings depend on the CPU, and the machine under the project can change between sessions."""
+  from bremen_tf import results  # pylint: disable=g-import-not-at-top
+  real_open = open
+  cpuinfo = 'processor\t: 0\nvendor_id\t: X\nmodel name\t: Test CPU 9000 @ 3 GHz\nflags\t: fpu\n'
+
+  def fake_open(path, *args, **kwargs):
+    if path == '/proc/cpuinfo':
+      import io  # pylint: disable=g-import-not-at-top
+      return io.StringIO(cpuinfo)
+    return real_open(path, *args, **kwargs)
+
+  monkeypatch.setattr('builtins.open', fake_open)
+  assert provenance.cpu_model() == 'Test CPU 9000 @ 3 GHz'
+  assert provenance.machine()['cpu_model'] == 'Test CPU 9000 @ 3 GHz'
+  header = results.provenance_header('x')
+  assert '- machine: ' in header and ' CPUs (Test CPU 9000 @ 3 GHz), ' in header
+  cpuinfo = 'processor\t: 0\n'  # no model name (e.g. some ARM kernels): left out, no error
+  assert provenance.cpu_model() is None
+  assert ' CPUs, ' in results.provenance_header('x')
