@@ -138,10 +138,14 @@ status() {
       elif [[ -f "$FULL/$dir/train_state.json" ]]; then
         state="$("$PY" -c 'import json,sys; s=json.load(open(sys.argv[1])); print("stage", s.get("stage"), "deployment", s.get("deployment", "-"), "iteration", s.get("iteration", "-"))' "$FULL/$dir/train_state.json")"
       else state="not started"; fi
+      local log="$RUNS_ROOT/logs/${dir//\//_}.log" last=""
       if alive "$LANES/$lane.run" && [[ "$(cut -d' ' -f2- "$LANES/$lane.run")" == "$FULL/$dir" ]]; then
         state="running, $state"
+        # its latest progress line (epoch or iteration, with the ETA)
+        [[ -f "$log" ]] && last="$(grep -E '^\[' "$log" | tail -n 1 | cut -c1-200)"
       fi
       echo "  $dir: $state"
+      [[ -n "$last" ]] && echo "      $last"
     done < <(lane_entries "$lane")
   done
 }

@@ -97,9 +97,13 @@ def test_stop_waits_for_each_runs_next_checkpoint(tmp_path):
     (lanes / f'{lane}.pid').write_text(f'{loop.pid}\n')
     (lanes / f'{lane}.run').write_text(f'{proc.pid} {run}\n')
     runs[lane] = (run, loop, proc)
+  (tmp_path / 'logs').mkdir()
+  (tmp_path / 'logs' / f'{BREMEN.replace("/", "_")}.log').write_text(
+      '[dynamics] dynamics epoch 5/200: ... ETA 3h\nsome warning\n[dynamics] checkpointed\nnoise\n')
   try:
     status = long_runs(tmp_path, 'status')
-    assert f'  {BREMEN}: running, stage collected deployment 1' in status.stdout
+    assert (f'  {BREMEN}: running, stage collected deployment 1 iteration -\n'
+            '      [dynamics] checkpointed\n') in status.stdout  # its latest progress line
     assert 'lane B: running' in status.stdout
     start = time.time()
     result = long_runs(tmp_path, 'stop', STOP_WAIT_SECONDS='60')
