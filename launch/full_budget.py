@@ -52,11 +52,12 @@ flags.DEFINE_string('policies', os.path.join(launch_common.REPO_ROOT, 'results',
                     'deployment\'s as <this>/<run name>/deployment_<d>, each finished offline or '
                     'SAC run\'s final one as <this>/<run name>; empty: copy nothing.')
 flags.DEFINE_list('earlier', [os.path.join(launch_common.REPO_ROOT, 'results',
-                                           'full_budget_attempt1', 'full_budget.csv')],
-                  'CSVs this script wrote for earlier attempts of the same runs whose run '
-                  'directories are gone (<dir>/full_budget.csv, <dir> = full_budget_attempt<k>): '
-                  'their finished deployments are kept as rows of their own; missing files are '
-                  'skipped.')
+                                           'full_budget_attempt*', 'full_budget.csv')],
+                  'CSVs (or globs) this script wrote for earlier attempts of the same runs whose '
+                  'run directories are gone (<dir>/full_budget.csv, <dir> = '
+                  'full_budget_attempt<k>): their finished deployments are kept as rows of their '
+                  'own. When runs are lost again, move results/full_budget.{md,csv,png} to the next '
+                  'results/full_budget_attempt<k>/ and the default picks it up.')
 FLAGS = flags.FLAGS
 
 # reference/paper_results.md, "Deployment efficiency (figure, no table)": the paper gives no numbers.
@@ -189,9 +190,7 @@ def earlier_attempts(dep_runs):
   per = {r['name']: r['description']['budget']['train_deployment.iterations_per_deployment']
          for r in dep_runs}
   found = []
-  for path in FLAGS.earlier:
-    if not os.path.exists(path):
-      continue
+  for path in sorted({p for pattern in FLAGS.earlier for p in glob.glob(pattern)}):
     folder = os.path.basename(os.path.dirname(os.path.abspath(path)))
     number = re.search(r'attempt(\d+)$', folder)
     label = f'attempt {number.group(1)}' if number else folder

@@ -155,7 +155,8 @@ def test_an_earlier_attempt_keeps_its_finished_deployments(full, tmp_path):
         os.remove(os.path.join(run, lost))
     with open(os.path.join(run, 'train_state.json'), 'w') as f:
       json.dump({'stage': 'dynamics_fit', 'deployment': 1, 'deployments': []}, f)
-  md = run_script(full_dir, reduced, out, earlier=f'{attempt}.csv,{tmp_path}/absent.csv')
+  md = run_script(full_dir, reduced, out,
+                  earlier=f'{tmp_path}/full_budget_attempt*/full_budget.csv,{tmp_path}/absent.csv')
   # BREMEN's third deployment had 1 of its 3 iterations: not finished, not shown.
   assert line(md, '| BREMEN (full budget, seed 0, attempt 1: run directory lost) |').endswith(
       '| 500 | 1500 | — |')
