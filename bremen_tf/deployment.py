@@ -18,10 +18,13 @@ Reached through `train_deployment` (bremen_tf/experiments.py), whose bindings th
 Resumable at every stage: train_state.json names the stage (collected, dynamics_fit, dynamics, bc,
 trpo, trpo_done) and the deployment; the batches are saved in <run>/data/ as they are collected.
 """
+import hashlib
+
 import numpy as np
 import tensorflow as tf
 
 from bremen_tf import export, runs
+from bremen_tf.dynamics_cache import dynamics_cache_key
 from bremen_tf.deployment_batches import collect_deployment, load_batches, write_deployments
 from bremen_tf.policies import GaussianPolicy, gaussian_kl, make_bc_optimizer
 from bremen_tf.resumable_fit import FIT_STAGE
@@ -89,9 +92,25 @@ def finish_deployment(run, state, policy, metadata, deployments, log):
       f'transitions; policy exported to {export_dir}')
 
 
+def fit_cache(cache_dir, env_id, seed, dynamics, batches, validation_fraction):
+  """(directory, entry name, key) of the fit after deployment len(batches) in a cache shared by
+  runs (bremen_tf/dynamics_cache.py). That fit is determined by the seed, the ensemble and fit
+  settings, the validation split and every batch so far: deployment d's fit warm-starts from
+  d - 1's, which those determine too. So runs that collected the same batches share it, e.g.
+  BREMEN and ME-TRPO in deployment 1 (uniform-random actions from the same seed)."""
+  digest = hashlib.sha1()
+  for b in batches:
+    for a in (b.observations, b.actions, b.rewards, b.next_observations, b.terminals, b.timeouts):
+      digest.update(np.ascontiguousarray(a).tobytes())
+  data = f'deployment{len(batches)}-{digest.hexdigest()[:16]}'
+  return (cache_dir, *dynamics_cache_key(env_id, data, len(batches), sum(map(len, batches)),
+                                         validation_fraction, seed, dynamics))
+
+
 def deployment(run, *, seed, env_id, deployments, transitions_per_deployment, collect_envs, log,
                policy_init, iterations_per_deployment, updates_per_iteration, bc_data,
-               validation_fraction, eval_min_steps, reset_bank_size, horizon):
+               validation_fraction, eval_min_steps, reset_bank_size, horizon,
+               dynamics_cache_dir=None):
   """Runs (or resumes) deployment-efficient BREMEN in `run` (a runs.RunDir); returns a summary."""
   if bc_data not in BC_DATA:
     raise ValueError(f"bc_data must be 'newest' or 'all', got {bc_data!r}.")
@@ -124,8 +143,10 @@ def deployment(run, *, seed, env_id, deployments, transitions_per_deployment, co
       save('collected')
     if state['stage'] in ('collected', FIT_STAGE):  # 2. refit the dynamics on all batches
       # Resumed mid-fit, the restored checkpoint holds the fit's weights, not deployment d-1's.
+      cache = (fit_cache(dynamics_cache_dir, env_id, seed, dynamics, batches, validation_fraction)
+               if dynamics_cache_dir else None)
       state['deployments'][-1]['dynamics_fit'] = fit_dynamics_stage(
-          run_state, dynamics, batches, validation_fraction, log, warm_start=True)
+          run_state, dynamics, batches, validation_fraction, log, warm_start=True, cache=cache)
       save('dynamics')
     if state['stage'] == 'dynamics':  # 3. π̂_β cloned afresh; π_θ <- π̂_β
       if uses_bc(policy_init, trainer):

@@ -13,6 +13,7 @@ Both entries keep BREMEN's settings as their own gin bindings (`train_offline.ou
 theirs from `train_model_free` / `train_deployment_model_free`.
 """
 import collections
+import os
 
 import gin
 
@@ -87,10 +88,12 @@ def train_deployment(run, seed=0, env_id=gin.REQUIRED, algorithm='bremen', polic
                      deployments=5, transitions_per_deployment=200_000,
                      iterations_per_deployment=80, updates_per_iteration=25, bc_data='newest',
                      validation_fraction=0.15, eval_min_steps=3000, reset_bank_size=10_000,
-                     horizon=None, collect_envs=16, log=print):
+                     horizon=None, collect_envs=16, dynamics_cache_dir=None, log=print):
   """Runs (or resumes) one deployment-efficient run in `run` (a runs.RunDir); returns a summary.
 
   `algorithm`: a key of ALGORITHMS. `bc_data`: 'newest' (the original) or 'all' (its --all_bc).
+  `dynamics_cache_dir` (else $BREMEN_TF_DYNAMICS_CACHE_DIR, else none): dynamics fits shared
+  between runs that collected the same batches (speed only; bremen_tf/deployment.py fit_cache).
   Defaults are HalfCheetah/Ant's (5 deployments of 200K, 80 x 25 = 2,000 TRPO updates each); see
   gin/deployment/.
   """
@@ -103,4 +106,5 @@ def train_deployment(run, seed=0, env_id=gin.REQUIRED, algorithm='bremen', polic
       policy_init=policy_init, iterations_per_deployment=iterations_per_deployment,
       updates_per_iteration=updates_per_iteration, bc_data=bc_data,
       validation_fraction=validation_fraction, eval_min_steps=eval_min_steps,
-      reset_bank_size=reset_bank_size, horizon=horizon))
+      reset_bank_size=reset_bank_size, horizon=horizon,
+      dynamics_cache_dir=dynamics_cache_dir or os.environ.get('BREMEN_TF_DYNAMICS_CACHE_DIR')))

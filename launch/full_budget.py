@@ -305,7 +305,8 @@ def deployment_section(dep_runs, sac_runs=(), earlier=()):
                      f'{fmt(float(np.median(imagined)))} ({fmt(min(imagined))})' if imagined
                      else '—', f'{kl[-1]:.3g}' if kl else '—',
                      '—' if change is None else f'{change:.3f}', epochs,
-                     duration(fit.get('seconds')), duration(seconds)])
+                     'reused from the cache' if fit.get('cached_from')
+                     else duration(fit.get('seconds')), duration(seconds)])
       if not per_d:
         rows.append([r['description']['method'], '—', 0, '—', '—', '—', '—', '—', '—', '—', '—',
                      r['progress']['text']])
@@ -329,7 +330,9 @@ def deployment_section(dep_runs, sac_runs=(), earlier=()):
              'policies on the same states (bremen_tf/reporting/action_change.py), once deployment '
              'd has finished. The dynamics fit: '
              'the epoch each of the 5 members stopped at (early stopping, patience 20, at most '
-             'the budget\'s maximum) and its wall time, summed over sessions (train_state.json); '
+             'the budget\'s maximum) and its wall time, summed over sessions (train_state.json), '
+             'or "reused from the cache" when another run had made the same fit on the same '
+             'batches (BREMEN and ME-TRPO collect the same deployment-1 batch); '
              'iteration time: TRPO updates and evaluations (metrics.csv).\n\n')
   return text
 

@@ -34,9 +34,11 @@ LANE_A=(
   "sac/halfcheetah/seed0|launch/train_behavior.py --gin_file=gin/deployment/sac_halfcheetah.gin"
   "coverage|d4rl"
 )
+# Lane B runs the offline cell first: ME-TRPO's deployment-1 fit is BREMEN's (the same batch),
+# so ME-TRPO starts once lane A has cached it, instead of computing it a second time.
 LANE_B=(
-  "deployment/halfcheetah_200k+me_trpo/seed0|launch/deployment.py --gin_file=gin/deployment/halfcheetah_200k.gin --gin_file=gin/deployment/me_trpo.gin"
   "offline/halfcheetah_100k/seed0|launch/offline.py --gin_file=gin/halfcheetah_100k.gin"
+  "deployment/halfcheetah_200k+me_trpo/seed0|launch/deployment.py --gin_file=gin/deployment/halfcheetah_200k.gin --gin_file=gin/deployment/me_trpo.gin"
   "coverage|offline handreach fetchreach ablation sac tables"
 )
 
@@ -59,7 +61,8 @@ make_tree() {
     echo "$FROZEN has edits to tracked files: the runs run committed code only" >&2
     exit 2
   fi
-  mkdir -p "$FULL" "$RUNS_ROOT/logs" "$RUNS_ROOT/coverage" "$RUNS_ROOT/datasets" "$RUNS_ROOT/minari" "$LANES"
+  mkdir -p "$FULL" "$RUNS_ROOT/logs" "$RUNS_ROOT/coverage" "$RUNS_ROOT/datasets" "$RUNS_ROOT/minari" \
+      "$RUNS_ROOT/dynamics_cache" "$LANES"
   [[ -e "$FROZEN/runs" ]] || ln -s "$RUNS_ROOT/coverage" "$FROZEN/runs"
 }
 
@@ -68,6 +71,8 @@ run_lane() {
   local lane=$1 entry dir cmd pid status
   cd "$FROZEN"
   export PYTHONPATH="$FROZEN" BREMEN_TF_DATA_DIR="$RUNS_ROOT/datasets" MINARI_DATASETS_PATH="$RUNS_ROOT/minari"
+  # BREMEN and ME-TRPO collect the same deployment-1 batch: one fit serves both (speed only)
+  export BREMEN_TF_DYNAMICS_CACHE_DIR="$RUNS_ROOT/dynamics_cache"
   while IFS= read -r entry; do
     dir="${entry%%|*}" cmd="${entry#*|}"
     if [[ $dir == coverage ]]; then

@@ -1,6 +1,7 @@
 """The deployment-efficient loop: deployment counting, data accumulation, BC on the newest batch
 with accumulating statistics, warm-started dynamics, resume in the middle of a deployment."""
 import csv
+import json
 import os
 import shutil
 import subprocess
@@ -204,3 +205,30 @@ def test_launcher_errors_are_clear(tmp_path):
                        cwd=REPO, capture_output=True, text=True, timeout=120)
   assert bad.returncode == 2 and "bc_data: expected one of 'newest', 'all'" in bad.stderr
   assert not os.path.exists(tmp_path / 'bad')
+
+
+def test_runs_that_collected_the_same_batches_share_the_fit_exactly(tmp_path, capsys, monkeypatch):
+  """BREMEN and ME-TRPO collect the same deployment-1 batch (uniform-random actions, same seed),
+  so their deployment-1 fits are one computation: with a cache (a binding, or the environment
+  variable) the second run reuses the first's and is exactly the run it is without one.
+  Deployment 2's batches differ, so each run fits its own."""
+  cache = str(tmp_path / 'cache')
+  run_here(capsys, str(tmp_path / 'bremen'),
+           f"--gin_bindings=train_deployment.dynamics_cache_dir='{cache}'")
+  assert len(os.listdir(cache)) == 2  # deployments 1 and 2
+  monkeypatch.setenv('BREMEN_TF_DYNAMICS_CACHE_DIR', cache)
+  cached = run_here(capsys, str(tmp_path / 'me_trpo_cached'), '--gin_file=gin/deployment/me_trpo.gin')
+  assert cached.count('[dynamics] reusing the fit cached in') == 1
+  assert cached.count('[dynamics] fitting') == 1  # deployment 2
+  assert len(os.listdir(cache)) == 3
+  monkeypatch.delenv('BREMEN_TF_DYNAMICS_CACHE_DIR')
+  alone = run_here(capsys, str(tmp_path / 'me_trpo'), '--gin_file=gin/deployment/me_trpo.gin')
+  assert 'reusing' not in alone and len(os.listdir(cache)) == 3
+  timing = lambda key: 'seconds' in key or key.endswith('_per_s')
+  rows = {name: [{k: v for k, v in r.items() if not timing(k)}
+                 for r in read_csv(os.path.join(tmp_path, name, 'metrics.csv'))]
+          for name in ('me_trpo_cached', 'me_trpo')}
+  assert len(rows['me_trpo']) == 4 and rows['me_trpo_cached'] == rows['me_trpo']
+  with open(os.path.join(tmp_path, 'me_trpo_cached', 'train_state.json')) as f:
+    fit_1 = json.load(f)['deployments'][0]['dynamics_fit']
+  assert fit_1['cached_from'].startswith(cache)  # the run records where its fit came from

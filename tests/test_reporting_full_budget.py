@@ -94,7 +94,9 @@ def finish_two_me_trpo_deployments(full_dir):
   with open(os.path.join(me_trpo, 'train_state.json'), 'w') as f:
     json.dump({'stage': 'trpo_done', 'deployment': 2, 'deployments': [
         {'deployment': 1, 'dynamics_fit': {'seconds': 9000.0,
-                                           'stop_epoch': [200, 150, 200, 200, 180]}}]}, f)
+                                           'stop_epoch': [200, 150, 200, 200, 180]}},
+        {'deployment': 2, 'dynamics_fit': {'seconds': 7000.0, 'stop_epoch': [90] * 5,
+                                           'cached_from': '/cache/entry'}}]}, f)
   return me_trpo
 
 
@@ -116,8 +118,9 @@ def test_finished_cells_get_a_verdict(full):
   assert line(md, '| ME-TRPO | 1 | 3 |').endswith(
       '| 300 (250) | — | — | 200, 150, 200, 200, 180 | 2.5 h | 0.0 h |')
   # Deployment 2's policy against deployment 1's, from the exported policies (none for BREMEN).
+  # Deployment 2's fit came from the cache (another run's): its time is not this run's.
   assert line(md, '| ME-TRPO | 2 | 3 |').endswith(
-      f'| 500 (-5000) | 0.006 | {change:.3f} | — | — | 0.0 h |')
+      f'| 500 (-5000) | 0.006 | {change:.3f} | 90, 90, 90, 90, 90 | reused from the cache | 0.0 h |')
   assert line(md, '| BREMEN | 2 | 3 |').split(' | ')[8] == '—'
   assert ('- Offline HalfCheetah 100K (BREMEN): final 6000 = 1.50 x our dataset (1.50 in the '
           'paper); above its BC policy (900); paper 6095 ± 370.') in md
