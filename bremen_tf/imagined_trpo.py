@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from bremen_tf import imagination, trpo
 from bremen_tf.advantages import gae
+from bremen_tf.dynamics import OUTPUT_CLIP
 from bremen_tf.policies import gaussian_kl, gaussian_log_prob
 from bremen_tf.policy_fisher import PolicyFisher
 from bremen_tf.row_blocks import RowBlocks
@@ -25,6 +26,21 @@ from bremen_tf.row_blocks import RowBlocks
 #   'double_backprop' the Hessian of the KL by double backprop, the original's way
 FISHER_PRODUCTS = ('cached', 'gauss_newton', 'double_backprop')
 from bremen_tf.value import LinearFeatureBaseline
+
+
+def median(x):
+  """The median of a 1-D tensor (the mean of the two middle values for an even length)."""
+  ordered = tf.sort(x)
+  n = tf.shape(x)[0]
+  return 0.5 * (ordered[(n - 1) // 2] + ordered[n // 2])
+
+
+def clipped_path_fraction(obs, mask):
+  """The fraction of paths [P, L, obs_dim] in which the model's prediction reached its output
+  clip (dynamics.OUTPUT_CLIP, as the original): paths that ran away in the model. A few such
+  paths, with rewards of order the clip per step, dominate the mean imagined return."""
+  at_clip = tf.reduce_any(tf.abs(obs) >= OUTPUT_CLIP, axis=2) & (mask > 0)
+  return tf.reduce_mean(tf.cast(tf.reduce_any(at_clip, axis=1), tf.float32))
 
 
 @gin.configurable(denylist=['policy', 'behavior_policy', 'dynamics', 'reward_fn', 'done_fn',
@@ -104,6 +120,8 @@ class ImaginedTRPO(tf.Module):
     returns = tf.reduce_sum(paths.rewards * mask, axis=1)
     diagnostics = {'imagined_return_mean': tf.reduce_mean(returns),
                    'imagined_return_std': tf.math.reduce_std(returns),
+                   'imagined_return_median': median(returns),
+                   'imagined_clipped_path_fraction': clipped_path_fraction(paths.obs, mask),
                    'imagined_paths': tf.shape(mask)[0],
                    'imagined_path_length': tf.reduce_mean(tf.cast(paths.lengths, tf.float32)),
                    'imagined_steps': tf.reduce_sum(paths.lengths),

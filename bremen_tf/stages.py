@@ -117,7 +117,8 @@ def trpo_iteration(trainer, updates):
   seconds = time.time() - t0
   imagined = int(sum(i['imagined_steps'] for i in infos))
   row = {key: float(np.mean([i[key] for i in infos]))
-         for key in ('imagined_return_mean', 'imagined_path_length', 'kl_after',
+         for key in ('imagined_return_mean', 'imagined_return_median',
+                     'imagined_clipped_path_fraction', 'imagined_path_length', 'kl_after',
                      'kl_to_behavior', 'step_fraction', 'policy_log_std_mean')}
   row['accept_rate'] = float(np.mean([i['accepted'] for i in infos]))
   row['imagined_steps_per_s'] = imagined / seconds
@@ -161,7 +162,9 @@ def describe_return(row, prefix='eval'):
 
 
 def describe_iteration(row):
-  return (f'real return {describe_return(row)} | '
-          f'imagined {row["imagined_return_mean"]:.1f} | KL to BC {row["kl_to_behavior"]:.3g} | '
+  return (f'real return {describe_return(row)} | imagined {row["imagined_return_mean"]:.1f} '
+          f'(median {row["imagined_return_median"]:.1f}; '
+          f'{row["imagined_clipped_path_fraction"]:.1%} of paths at the model clip) | '
+          f'KL to BC {row["kl_to_behavior"]:.3g} | '
           f'accepted {row["accept_rate"]:.0%} | {row["imagined_steps_per_s"]:,.0f} imagined '
           'steps/s')

@@ -306,16 +306,18 @@ def deployment_section(dep_runs, sac_runs=(), earlier=()):
                      else '—', f'{kl[-1]:.3g}' if kl else '—',
                      '—' if change is None else f'{change:.3f}', epochs,
                      'reused from the cache' if fit.get('cached_from')
-                     else duration(fit.get('seconds')), duration(seconds)])
+                     else duration(fit.get('seconds')), duration(seconds),
+                     imagination_cells(its)[1]])
       if not per_d:
         rows.append([r['description']['method'], '—', 0, '—', '—', '—', '—', '—', '—', '—', '—',
-                     r['progress']['text']])
+                     r['progress']['text'], '—'])
     text += results.markdown_table(
         ['method', 'deployment', 'iterations evaluated', 'first iteration', 'last iteration',
          'best iteration', 'imagined return: median (lowest)',
          'KL to the previous deployment (last iteration)',
          'action change from the previous deployment (RMS)', 'dynamics fit: epochs per member',
-         'dynamics fit time', 'iteration time (sum)'], rows)
+         'dynamics fit time', 'iteration time (sum)',
+         'imagined paths at the model clip: last iteration (most)'], rows)
     text += ('\nEvery outer iteration\'s return is in the CSV and the figure; the KL is '
              'KL(π ‖ the previous deployment\'s policy) on the newest batch. Imagined return: the '
              'mean over each iteration\'s imagined paths (its 25 updates averaged), median and '
@@ -333,7 +335,8 @@ def deployment_section(dep_runs, sac_runs=(), earlier=()):
              'the budget\'s maximum) and its wall time, summed over sessions (train_state.json), '
              'or "reused from the cache" when another run had made the same fit on the same '
              'batches (BREMEN and ME-TRPO collect the same deployment-1 batch); '
-             'iteration time: TRPO updates and evaluations (metrics.csv).\n\n')
+             'iteration time: TRPO updates and evaluations (metrics.csv). ' + IMAGINATION_NOTE
+             + '\n\n')
   return text
 
 
@@ -345,6 +348,30 @@ def paper_offline(run):
           table.get('dataset', {}).get(run['env'], (None,))[0], size)
 
 
+def column(rows, key):
+  """The numbers in metrics column `key` (rows written before it existed are left out)."""
+  return [float(m[key]) for m in rows if m.get(key) not in (None, '', 'nan')]
+
+
+def imagination_cells(rows):
+  """(median path return of the last iteration, paths at the model clip: last iteration and the
+  most of any iteration), from the columns ImaginedTRPO adds since 2026-12-04 ('—' before)."""
+  median, clipped = column(rows, 'imagined_return_median'), column(rows,
+                                                                   'imagined_clipped_path_fraction')
+  return (fmt(median[-1]) if median else '—',
+          f'{clipped[-1]:.1%} ({max(clipped):.1%})' if clipped else '—')
+
+
+IMAGINATION_NOTE = (
+    'Imagined returns: the median over an update\'s imagined paths (averaged over the iteration\'s '
+    '25 updates) is the typical path; the mean can be far larger, because a few paths run away in '
+    'the model until its prediction reaches the output clip (±1e5, as in the original) and then '
+    'earn rewards of that order per step. "Paths at the model clip": the fraction of an update\'s '
+    'paths that reached it, averaged over the iteration, for the last iteration and (in brackets) '
+    'the most of any; "—" for iterations run before these columns existed (commit 5619d83 and '
+    'earlier).')
+
+
 def offline_section(off_runs):
   rows = []
   for r in off_runs:
@@ -354,13 +381,15 @@ def offline_section(off_runs):
     rows.append([f'{r["env"]} {size.upper()}, {method_name(r)}', r['progress']['text'],
                  fmt(r['dataset_return']), fmt(bc), fmt(returns[-1]) if len(returns) > 1 else '—',
                  fmt(max(returns[1:])) if len(returns) > 1 else '—',
-                 fmt(p_mean, p_std) if p_mean is not None else '—', fmt(p_data)])
+                 fmt(p_mean, p_std) if p_mean is not None else '—', fmt(p_data),
+                 *imagination_cells(r['metrics'])])
   return (results.markdown_table(
       ['cell', 'progress', 'our dataset return', 'BC policy (iteration 0)', 'last iteration',
-       'best iteration ≥ 1', 'paper', 'paper dataset'], rows)
+       'best iteration ≥ 1', 'paper', 'paper dataset', 'imagined return, median path (last '
+       'iteration)', 'imagined paths at the model clip: last iteration (most)'], rows)
           + '\nReturns: deterministic mean action in the real env, whole episodes totalling ≥ '
           '3000 steps per evaluation; the paper\'s numbers are mean ± std over its seeds on '
-          'MuJoCo-1.31-era envs (bremen_tf/paper_results.py).\n\n')
+          'MuJoCo-1.31-era envs (bremen_tf/paper_results.py). ' + IMAGINATION_NOTE + '\n\n')
 
 
 def compare_deployments(env, bremen_returns, me_trpo_returns, attempt=''):

@@ -9,7 +9,8 @@ import pytest
 import tensorflow as tf
 
 from bremen_tf import envs
-from bremen_tf.imagined_trpo import ImaginedTRPO
+from bremen_tf.dynamics import OUTPUT_CLIP
+from bremen_tf.imagined_trpo import ImaginedTRPO, clipped_path_fraction, median
 from bremen_tf.policies import GaussianPolicy
 
 ENV = 'bremen/Hopper-v0'  # its reward function and dimensions
@@ -205,3 +206,43 @@ def trainer_with(trainer, variables):
   stand = Stand()
   stand.policy, stand.behavior_policy = policy, trainer.behavior_policy
   return stand
+
+
+class RunawayDynamics(DriftDynamics):
+  """DriftDynamics, except that a state with s[2] > 0.6 (or already run away) has s'[3] pushed
+  past the model's output clip: some paths run away to it, others never do."""
+
+  def member_predictor(self):
+    drift = super().member_predictor()
+
+    def predict(obs, act, member):
+      away = (obs[:, 2:3] > 0.6) | (tf.abs(obs[:, 3:4]) >= OUTPUT_CLIP)
+      nxt = drift(obs, act, member)
+      return tf.where(away & (tf.range(tf.shape(obs)[1]) == 3)[None], OUTPUT_CLIP, nxt)
+    return predict
+
+
+def test_imagined_return_median_and_clipped_path_fraction_match_numpy():
+  """The per-path returns' median (robust to a few runaway paths, unlike the mean) and the
+  fraction of paths whose state reached the model's ±OUTPUT_CLIP in one of their real steps."""
+  for dynamics, clipped in ((DriftDynamics(), False), (RunawayDynamics(), True)):
+    trainer = trainer_for()
+    trainer.dynamics = dynamics
+    paths, _, _, diagnostics = imagine_and_process(trainer)
+    mask = paths.mask.numpy() > 0
+    returns = (paths.rewards.numpy() * mask).sum(axis=1)
+    reached = ((np.abs(paths.obs.numpy()) >= OUTPUT_CLIP).any(axis=2) & mask).any(axis=1)
+    assert reached.any() == clipped and not reached.all()
+    np.testing.assert_allclose(diagnostics['imagined_return_median'].numpy(), np.median(returns),
+                               rtol=1e-6)
+    assert diagnostics['imagined_clipped_path_fraction'].numpy() == pytest.approx(reached.mean())
+
+
+def test_median_and_clipped_path_fraction_on_hand_examples():
+  assert median(tf.constant([3.0, 1.0, 2.0])).numpy() == 2.0
+  assert median(tf.constant([4.0, 1.0, 3.0, 2.0])).numpy() == 2.5
+  obs = np.zeros((3, 2, 2), np.float32)
+  obs[0, 1, 0] = -OUTPUT_CLIP  # path 0 reaches the clip on a real step
+  obs[1, 1, 1] = OUTPUT_CLIP  # path 1 only on a pad row, which does not count
+  mask = np.array([[1, 1], [1, 0], [1, 1]], np.float32)
+  assert clipped_path_fraction(tf.constant(obs), tf.constant(mask)).numpy() == pytest.approx(1 / 3)

@@ -66,11 +66,11 @@ def test_runs_in_progress_and_not_started(full):
   # Within each deployment: deployment 2's iterations return 1300, 1400, 1500 (the fixture).
   # No fit recorded for deployment 2 in the fixture's state; deployment 3's: members at epoch 40.
   assert line(md, '| BREMEN | 2 | 3 |') == (
-      '| BREMEN | 2 | 3 | 1300 | 1500 | 1500 | — | 0.006 | — | — | — | 0.0 h |')
-  assert line(md, '| BREMEN | 3 | 1 |').endswith('| 40, 40, 40, 40, 40 | — | 0.0 h |')
+      '| BREMEN | 2 | 3 | 1300 | 1500 | 1500 | — | 0.006 | — | — | — | 0.0 h | — |')
+  assert line(md, '| BREMEN | 3 | 1 |').endswith('| 40, 40, 40, 40, 40 | — | 0.0 h | — |')
   assert line(md, '| HalfCheetah 100K, BREMEN |') == (
       '| HalfCheetah 100K, BREMEN | in progress at iteration 3 of 6 | 4000 | 900 | 3450 | 3450 | '
-      '6095 ± 370 | 4066 |')
+      '6095 ± 370 | 4066 | — | — |')  # no imagination columns in these (older) rows
   assert line(md, '| Hopper 100K, BREMEN |').startswith('| Hopper 100K, BREMEN | not started |')
   assert '- HalfCheetah, deployments 1-3: not measured yet' in md
   assert ('- Offline HalfCheetah 100K (BREMEN): in progress at iteration 3 of 6; last evaluation '
@@ -89,6 +89,8 @@ def finish_two_me_trpo_deployments(full_dir):
   for row in metrics:  # imagined returns: half the real one, and one run-away iteration
     row['imagined_return_mean'] = row['eval_return_mean'] / 2
   metrics[-1]['imagined_return_mean'] = -5000.0
+  for row, clipped in zip(metrics[3:], (0.0, 0.02, 0.01)):  # deployment 2 ran at a commit with
+    row['imagined_clipped_path_fraction'] = clipped          # the column, deployment 1 did not
   syn.write_csv(os.path.join(me_trpo, 'metrics.csv'), metrics)
   syn.write_csv(os.path.join(me_trpo, 'deployments.csv'), deployments)
   with open(os.path.join(me_trpo, 'train_state.json'), 'w') as f:
@@ -105,7 +107,11 @@ def test_finished_cells_get_a_verdict(full):
   me_trpo = finish_two_me_trpo_deployments(full_dir)
   change = syn.write_policies(me_trpo, 2)[2]
   offline = os.path.join(full_dir, 'offline', 'halfcheetah_100k', 'seed0')
-  syn.write_csv(os.path.join(offline, 'metrics.csv'), syn.bremen_metrics(6000.0, 6, 25))
+  metrics = syn.bremen_metrics(6000.0, 6, 25)
+  for row in metrics[1:]:  # the typical imagined path, and runaway paths in some iterations
+    row.update(imagined_return_median=1000.0 * row['iteration'],
+               imagined_clipped_path_fraction=0.01 * (row['iteration'] % 4))
+  syn.write_csv(os.path.join(offline, 'metrics.csv'), metrics)
   open(os.path.join(offline, 'DONE'), 'w').close()
   os.makedirs(os.path.join(offline, 'policy'))
   with open(os.path.join(offline, 'policy', 'saved_model.pb'), 'w') as f:
@@ -116,15 +122,16 @@ def test_finished_cells_get_a_verdict(full):
   assert '- HalfCheetah, deployment 2: BREMEN 1500 vs ME-TRPO 1200: BREMEN is higher' in md
   assert '- HalfCheetah, deployment 3: not measured yet' in md
   assert line(md, '| ME-TRPO | 1 | 3 |').endswith(
-      '| 300 (250) | — | — | 200, 150, 200, 200, 180 | 2.5 h | 0.0 h |')
+      '| 300 (250) | — | — | 200, 150, 200, 200, 180 | 2.5 h | 0.0 h | — |')
   # Deployment 2's policy against deployment 1's, from the exported policies (none for BREMEN).
   # Deployment 2's fit came from the cache (another run's): its time is not this run's.
   assert line(md, '| ME-TRPO | 2 | 3 |').endswith(
-      f'| 500 (-5000) | 0.006 | {change:.3f} | 90, 90, 90, 90, 90 | reused from the cache | 0.0 h |')
+      f'| 500 (-5000) | 0.006 | {change:.3f} | 90, 90, 90, 90, 90 | reused from the cache | 0.0 h | 1.0% (2.0%) |')
   assert line(md, '| BREMEN | 2 | 3 |').split(' | ')[8] == '—'
   assert ('- Offline HalfCheetah 100K (BREMEN): final 6000 = 1.50 x our dataset (1.50 in the '
           'paper); above its BC policy (900); paper 6095 ± 370.') in md
   assert line(md, '| `offline/halfcheetah_100k/seed0` |').split(' | ')[3] == 'finished'
+  assert line(md, '| HalfCheetah 100K, BREMEN |').endswith('| 6000 | 2.0% (3.0%) |')
   # The finished offline run's final policy is copied under its run name and each finished
   # deployment's policy under <run name>/deployment_<d> (ME-TRPO's 1 and 2 of 3, before the run
   # ends), once: never overwritten.
