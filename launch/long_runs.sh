@@ -18,7 +18,7 @@
 # Autograph reads source at trace time, so the runs never run from the checkout you edit.
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"  # unused by a lane (it runs a copy)
-RUNS_COMMIT="${RUNS_COMMIT:-5619d83}"
+RUNS_COMMIT="${RUNS_COMMIT:-ffa0c5f}"
 RUNS_ROOT="${RUNS_ROOT:-/work/runs}"
 FROZEN="${FROZEN:-/work/frozen/$RUNS_COMMIT}"
 PY="${PYTHON:-python}"
