@@ -216,13 +216,24 @@ def test_runs_that_collected_the_same_batches_share_the_fit_exactly(tmp_path, ca
   run_here(capsys, str(tmp_path / 'bremen'),
            f"--gin_bindings=train_deployment.dynamics_cache_dir='{cache}'")
   assert len(os.listdir(cache)) == 2  # deployments 1 and 2
+  # ME-TRPO began its own deployment-1 fit before the cache had it (as the full-budget run did),
+  # then resumes with the cache: it takes the cached fit instead of finishing its own.
+  me_trpo_args = ['--gin_file=gin/deployment/me_trpo.gin',
+                  '--gin_bindings=DynamicsEnsemble.checkpoint_seconds=0']  # every epoch
+  proc = subprocess.Popen(command(str(tmp_path / 'me_trpo_cached'), *me_trpo_args), cwd=REPO,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+  for out_line in proc.stdout:
+    if out_line.startswith('[dynamics] checkpointed the fit at epoch 1'):
+      proc.kill()
+      break
+  assert proc.wait(timeout=300) == -9
   monkeypatch.setenv('BREMEN_TF_DYNAMICS_CACHE_DIR', cache)
-  cached = run_here(capsys, str(tmp_path / 'me_trpo_cached'), '--gin_file=gin/deployment/me_trpo.gin')
-  assert cached.count('[dynamics] reusing the fit cached in') == 1
+  cached = run_here(capsys, str(tmp_path / 'me_trpo_cached'), *me_trpo_args)
+  assert cached.count('[dynamics] reusing the fit cached in') == 1 and 'resuming the dyn' not in cached
   assert cached.count('[dynamics] fitting') == 1  # deployment 2
   assert len(os.listdir(cache)) == 3
   monkeypatch.delenv('BREMEN_TF_DYNAMICS_CACHE_DIR')
-  alone = run_here(capsys, str(tmp_path / 'me_trpo'), '--gin_file=gin/deployment/me_trpo.gin')
+  alone = run_here(capsys, str(tmp_path / 'me_trpo'), *me_trpo_args)
   assert 'reusing' not in alone and len(os.listdir(cache)) == 3
   timing = lambda key: 'seconds' in key or key.endswith('_per_s')
   rows = {name: [{k: v for k, v in r.items() if not timing(k)}
