@@ -372,6 +372,20 @@ IMAGINATION_NOTE = (
     'earlier).')
 
 
+def runaway_trend(rows):
+  """'; imagined paths at the model clip 2.7% (iteration 9) -> 5.1% (iteration 12), median
+  imagined path return 1166 -> 1167', or '' without those columns."""
+  rows = [m for m in rows if m.get('imagined_clipped_path_fraction') not in (None, '', 'nan')]
+  if len(rows) < 2:
+    return ''
+  first, last = rows[0], rows[-1]
+  value = lambda m, k: float(m[k])
+  return (f'; imagined paths at the model clip {value(first, "imagined_clipped_path_fraction"):.1%}'
+          f' (iteration {first["iteration"]}) -> {value(last, "imagined_clipped_path_fraction"):.1%}'
+          f' (iteration {last["iteration"]}), median imagined path return '
+          f'{value(first, "imagined_return_median"):.0f} -> {value(last, "imagined_return_median"):.0f}')
+
+
 def offline_section(off_runs):
   rows = []
   for r in off_runs:
@@ -425,8 +439,8 @@ def verdicts(dep_runs, off_runs, earlier=()):
     cell = f'- Offline {r["env"]} {size.upper()} ({method_name(r)})'
     if r['progress']['status'] != 'finished' or len(returns) < 2:
       now = f'; last evaluation {returns[-1]:.0f}' if returns else ''
-      lines.append(f'{cell}: {r["progress"]["text"]}{now}: no verdict until it finishes '
-                   f'(paper {fmt(p_mean, p_std)}).')
+      lines.append(f'{cell}: {r["progress"]["text"]}{now}{runaway_trend(r["metrics"])}: no '
+                   f'verdict until it finishes (paper {fmt(p_mean, p_std)}).')
       continue
     final, data = returns[-1], r['dataset_return']
     bc = returns[0] if r['description']['method'] != 'me_trpo' else None
@@ -435,7 +449,8 @@ def verdicts(dep_runs, off_runs, earlier=()):
                     if data and p_mean is not None and p_data else '')
                  + (f'; {"above" if final > bc else "not above"} its BC policy ({bc:.0f})'
                     if bc is not None else '')
-                 + (f'; paper {fmt(p_mean, p_std)}' if p_mean is not None else '') + '.')
+                 + (f'; paper {fmt(p_mean, p_std)}' if p_mean is not None else '')
+                 + runaway_trend(r['metrics']) + '.')
   return '\n'.join(lines) + '\n'
 
 

@@ -129,7 +129,9 @@ def test_finished_cells_get_a_verdict(full):
       f'| 500 (-5000) | 0.006 | {change:.3f} | 90, 90, 90, 90, 90 | reused from the cache | 0.0 h | 1.0% (2.0%) |')
   assert line(md, '| BREMEN | 2 | 3 |').split(' | ')[8] == '—'
   assert ('- Offline HalfCheetah 100K (BREMEN): final 6000 = 1.50 x our dataset (1.50 in the '
-          'paper); above its BC policy (900); paper 6095 ± 370.') in md
+          'paper); above its BC policy (900); paper 6095 ± 370; imagined paths at the model clip '
+          '1.0% (iteration 1) -> 2.0% (iteration 6), median imagined path return 1000 -> 6000.'
+          ) in md
   assert line(md, '| `offline/halfcheetah_100k/seed0` |').split(' | ')[3] == 'finished'
   assert line(md, '| HalfCheetah 100K, BREMEN |').endswith('| 6000 | 2.0% (3.0%) |')
   # The finished offline run's final policy is copied under its run name and each finished
