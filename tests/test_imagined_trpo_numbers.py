@@ -12,6 +12,7 @@ from bremen_tf import envs
 from bremen_tf.dynamics import OUTPUT_CLIP
 from bremen_tf.imagined_trpo import ImaginedTRPO, clipped_path_fraction, median
 from bremen_tf.policies import GaussianPolicy
+from bremen_tf.runaway_probe import probe
 
 ENV = 'bremen/Hopper-v0'  # its reward function and dimensions
 GAMMA, LAM = 0.99, 0.95
@@ -246,3 +247,33 @@ def test_median_and_clipped_path_fraction_on_hand_examples():
   obs[1, 1, 1] = OUTPUT_CLIP  # path 1 only on a pad row, which does not count
   mask = np.array([[1, 1], [1, 0], [1, 1]], np.float32)
   assert clipped_path_fraction(tf.constant(obs), tf.constant(mask)).numpy() == pytest.approx(1 / 3)
+
+
+class OneMemberRunsAway(DriftDynamics):
+  """Member 1 pushes s'[3] to the output clip once s[2] > 0.6 (and keeps it there); member 0 never."""
+
+  def member_predictor(self):
+    drift = super().member_predictor()
+
+    def predict(obs, act, member):
+      away = ((obs[:, 2:3] > 0.6) | (tf.abs(obs[:, 3:4]) >= OUTPUT_CLIP)) & (member == 1)
+      return tf.where(away & (tf.range(tf.shape(obs)[1]) == 3)[None], OUTPUT_CLIP,
+                      drift(obs, act, member))
+    return predict
+
+
+def test_the_probe_finds_the_member_that_runs_away():
+  trainer = trainer_for()
+  trainer.dynamics = dynamics = OneMemberRunsAway()
+  policy = trainer.policy
+  rows = probe(trainer, {'π': policy, 'π̂_β': trainer.behavior_policy}, batches=2)
+  assert [(r['policy'], r['member']) for r in rows] == [
+      (p, m) for p in ('π', 'π̂_β') for m in ('random', 0, 1)]
+  by = {(r['policy'], r['member']): r for r in rows}
+  for name in ('π', 'π̂_β'):
+    assert by[name, 0]['clipped_path_fraction'] == 0.0  # the stable member alone
+    assert by[name, 1]['clipped_path_fraction'] > 0.2  # the runaway member alone
+    assert 0.0 < by[name, 'random']['clipped_path_fraction'] < by[name, 1]['clipped_path_fraction']
+    assert by[name, 1]['median_return'] != by[name, 0]['median_return']
+    assert all(r['paths'] > 0 for r in rows)
+  assert trainer.dynamics is dynamics and trainer.policy is policy  # left as it was

@@ -62,6 +62,20 @@ def test_offline_run_writes_every_artefact_and_refuses_to_clobber(tmp_path, data
   assert again.returncode != 0 and 'finished run' in again.stderr
   assert len(metrics(root)) == 3
 
+  # Runaway imagined paths per ensemble member, from the run's checkpoint (read only).
+  probe = subprocess.run([sys.executable, 'launch/imagination_probe.py', f'--run_dir={root}',
+                          '--tf_threads=1'], cwd=REPO, capture_output=True, text=True, timeout=300)
+  assert probe.returncode == 0, probe.stdout + probe.stderr
+  rows = [line.split(' | ') for line in probe.stdout.splitlines() if line.startswith('| π') or
+          line.startswith('| BC')]
+  assert [r[1] for r in rows] == ['random', '0', '1', '2', '3', '4'] * 2  # the 5 members
+  assert {r[0] for r in rows} == {'| BC policy π̂_β', '| π_θ at iteration 2'}
+  assert all(0.0 <= float(r[3].rstrip('%')) <= 100.0 for r in rows)
+  assert len(metrics(root)) == 3 and not os.path.exists(os.path.join(root, 'probe'))
+  bad = subprocess.run([sys.executable, 'launch/imagination_probe.py', f'--run_dir={tmp_path}'],
+                       cwd=REPO, capture_output=True, text=True, timeout=120)
+  assert bad.returncode == 2 and 'has no config.gin: not a run directory' in bad.stderr
+
   with script('plot_offline', f'--runs={root}', f'--out={tmp_path}/curves') as plot:
     plot.main([])  # in this process: the test checks what it writes
   assert os.path.getsize(tmp_path / 'curves.png') > 1000
