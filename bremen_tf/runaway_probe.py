@@ -37,15 +37,15 @@ def probe(trainer, policies, batches=1):
       for member in members:
         trainer.dynamics = dynamics if member == 'random' else FixedMember(dynamics, member)
         imagine = tf.function(trainer.imagine)
-        fractions, medians, n_paths = [], [], []
+        clipped, medians, n_paths = [], [], []  # paths at the clip, per batch
         for _ in range(batches):
           paths = imagine()
           returns = tf.reduce_sum(paths.rewards * paths.mask, axis=1)
           n_paths.append(int(tf.shape(returns)[0]))
-          fractions.append(float(clipped_path_fraction(paths.obs, paths.mask)) * n_paths[-1])
+          clipped.append(float(clipped_path_fraction(paths.obs, paths.mask)) * n_paths[-1])
           medians.append(float(median(returns)))
         rows.append({'policy': name, 'member': member,
-                     'clipped_path_fraction': sum(fractions) / sum(n_paths),
+                     'clipped_path_fraction': sum(clipped) / sum(n_paths),
                      'median_return': float(np.median(medians)), 'paths': sum(n_paths)})
   finally:
     trainer.dynamics, trainer.policy = dynamics, policy
