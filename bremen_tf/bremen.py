@@ -82,6 +82,7 @@ def offline(run, data, record, *, seed, log, data_name, policy_init, validation_
     save('trpo')
 
   # 4. TRPO in imagination, each iteration evaluated in the real env
+  trainer.set_data_box(data.observations, data.next_observations)  # only with the guard
   imagined = [int(iteration.numpy()) * updates_per_iteration * trainer.batch_size]
 
   def make_row(it, stats):

@@ -157,6 +157,8 @@ def deployment(run, *, seed, env_id, deployments, transitions_per_deployment, co
       save('bc')
 
     # 4. TRPO in imagination, each iteration evaluated in the real env
+    trainer.set_data_box(*(b.observations for b in batches),  # only with the guard
+                         *(b.next_observations for b in batches))
     newest_obs = tf.constant(batches[-1].observations[:10_000], tf.float32)
     real = sum(len(b) for b in batches)
 

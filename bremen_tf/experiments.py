@@ -55,6 +55,12 @@ def get_algorithm(name):
   return ALGORITHMS[name]
 
 
+def offline_data_name(dataset, noise, dataset_size, n):
+  """The dataset's names in the dynamics cache key: a BRAC-protocol dataset by its noise and size
+  bindings, a Minari/D4RL dataset by its binding and length."""
+  return (dataset, n) if dataset is not None else (noise, dataset_size)
+
+
 @gin.configurable(denylist=['run', 'seed', 'log'])
 def train_offline(run, seed=0, env_id=None, noise='pure', dataset_size='1m',
                   data_dir=None, dataset=None, validation_fraction=0.15, policy_init='bc',
@@ -73,8 +79,7 @@ def train_offline(run, seed=0, env_id=None, noise='pure', dataset_size='1m',
   recipe = get_algorithm(algorithm).offline
   # The data first: its env decides the models, and a bad dataset fails before any work.
   data = sources.load_source(dataset, env_id, noise, dataset_size, data_dir, log=log)
-  # The dynamics cache tells Minari/D4RL datasets apart by binding and length.
-  data_name = (dataset, len(data)) if dataset is not None else (noise, dataset_size)
+  data_name = offline_data_name(dataset, noise, dataset_size, len(data))
   return recipe(run, data, sources.run_record(data, noise), seed, log, dict(
       data_name=data_name, policy_init=policy_init, validation_fraction=validation_fraction,
       outer_iterations=outer_iterations, updates_per_iteration=updates_per_iteration,

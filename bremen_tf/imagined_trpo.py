@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from bremen_tf import imagination, trpo
 from bremen_tf.advantages import gae
+from bremen_tf.data_box import DataBox
 from bremen_tf.dynamics import OUTPUT_CLIP
 from bremen_tf.policies import gaussian_kl, gaussian_log_prob
 from bremen_tf.policy_fisher import PolicyFisher
@@ -51,7 +52,8 @@ class ImaginedTRPO(tf.Module):
                seed=0, batch_size=50_000, max_parallel=1000, gamma=0.99, gae_lambda=0.95,
                target_kl=0.01, alpha=0.0, damping=0.1, cg_iters=10, cg_tolerance=1e-10,
                backtracks=10, accept_ratio=0.1, center_advantages=True,
-               fisher_product='cached', fisher_subsample=1.0, block_rows=1000):
+               fisher_product='cached', fisher_subsample=1.0, block_rows=1000,
+               data_box_margin=None):
     super().__init__(name='imagined_trpo')
     if alpha and behavior_policy is None:
       raise ValueError('alpha > 0 penalises KL to the behaviour policy, so it needs one.')
@@ -81,13 +83,32 @@ class ImaginedTRPO(tf.Module):
     # rllab's subsample_factor: the Fisher products (not the gradient, the step size's KL or
     # the line search) use a random fraction of the batch rows. 1.0 is the original.
     self.fisher_rows = max(1, int(round(fisher_subsample * self.batch_size)))
+    # None: paths end at the horizon or the env's termination only (the original); a margin m:
+    # also at the first predicted state outside the data's box widened by m (data_box.py; a
+    # deviation against runaway paths). The recipes call set_data_box with the model's data.
+    self.data_box = None if data_box_margin is None else DataBox(policy.obs_dim, data_box_margin)
     self.baseline = LinearFeatureBaseline(policy.obs_dim)
     self.rng = tf.random.Generator.from_seed(seed)
     self.update = tf.function(self._update)
 
   # --- the three phases (separate so bench/ can time them) ------------------------------------
+  def set_data_box(self, *observations):
+    """The box of the model's data ([N, obs_dim] arrays) for `data_box_margin`; a no-op
+    without the guard. Call it before the first update and whenever the data change."""
+    if self.data_box is not None:
+      self.data_box.set_from(*observations)
+
+  def imagined_done(self, next_obs):
+    """The env's termination, or (with the guard) a state outside the data's box."""
+    if self.data_box is None:
+      return self.done_fn(next_obs)
+    return tf.logical_or(self.done_fn(next_obs), self.data_box.outside(next_obs))
+
   def imagine(self):
-    records = imagination.rollout(self.policy, self.dynamics, self.reward_fn, self.done_fn,
+    if self.data_box is not None and not self.data_box.is_set:
+      raise ValueError('ImaginedTRPO.data_box_margin is set but the data box is not: call '
+                       'set_data_box(observations) with the model\'s data before update().')
+    records = imagination.rollout(self.policy, self.dynamics, self.reward_fn, self.imagined_done,
                                   self.start_obs, self.rng, self.n_parallel, self.horizon,
                                   self.batch_size)
     return imagination.assemble_paths(records)

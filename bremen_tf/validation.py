@@ -52,7 +52,7 @@ RANGES = {
     'target_kl': POSITIVE, 'alpha_max': POSITIVE,
     'damping': NON_NEGATIVE, 'cg_tolerance': NON_NEGATIVE, 'alpha': NON_NEGATIVE,
     'alpha_entropy': NON_NEGATIVE, 'sampling_std': NON_NEGATIVE, 'exploration_std': NON_NEGATIVE,
-    'phi': NON_NEGATIVE,
+    'phi': NON_NEGATIVE, 'data_box_margin': NON_NEGATIVE,
     'low': ANY, 'high': ANY, 'target_divergence': ANY, 'target_entropy': ANY,
     'target_return': ANY,
 }
@@ -60,7 +60,7 @@ RANGES = {
 # Parameters whose default is None (or gin.REQUIRED): the type a binding must have.
 OPTIONAL = {'horizon': int, 'train_steps': int, 'block_rows': int, 'target_entropy': float,
             'target_return': float, 'data_dir': str, 'dynamics_cache_dir': str,
-            'behavior_policy_dir': str, 'env_id': str, 'dataset': str}
+            'behavior_policy_dir': str, 'env_id': str, 'dataset': str, 'data_box_margin': float}
 
 # Parameters that also take None although their default is a value (None has a meaning there).
 NULLABLE = {'block_rows'}  # None: the whole batch as one block

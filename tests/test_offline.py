@@ -76,6 +76,24 @@ def test_offline_run_writes_every_artefact_and_refuses_to_clobber(tmp_path, data
                        cwd=REPO, capture_output=True, text=True, timeout=120)
   assert bad.returncode == 2 and 'has no config.gin: not a run directory' in bad.stderr
 
+  # Its fit, cached for another run on the same data and seed: that run skips the fit and, with
+  # nothing else changed, evaluates exactly as this one did.
+  cache = str(tmp_path / 'cache')
+  cached = subprocess.run([sys.executable, 'launch/cache_dynamics_fit.py', f'--run_dir={root}',
+                           f'--cache_dir={cache}', '--tf_threads=1'], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+  assert cached.returncode == 0 and 'cached the fit of' in cached.stdout, cached.stderr
+  reuse = launch(str(tmp_path / 'reuse'), data_dir,
+                 f'--gin_bindings=train_offline.dynamics_cache_dir="{cache}"')
+  assert reuse.returncode == 0, reuse.stdout + reuse.stderr
+  assert 'reusing the fit cached' in reuse.stdout and '[dynamics] fitting' not in reuse.stdout
+  assert ([r['eval_return_mean'] for r in metrics(str(tmp_path / 'reuse'))] ==
+          [r['eval_return_mean'] for r in metrics(root)])
+  bad = subprocess.run([sys.executable, 'launch/cache_dynamics_fit.py', f'--run_dir={tmp_path}',
+                        f'--cache_dir={cache}'], cwd=REPO, capture_output=True, text=True,
+                       timeout=120)
+  assert bad.returncode == 2 and 'has no config.gin' in bad.stderr
+
   with script('plot_offline', f'--runs={root}', f'--out={tmp_path}/curves') as plot:
     plot.main([])  # in this process: the test checks what it writes
   assert os.path.getsize(tmp_path / 'curves.png') > 1000

@@ -1,0 +1,64 @@
+"""A BREMEN / ME-TRPO run's models, read back from its directory without opening the run (it may
+be running): its config.gin, train_state.json, seed and latest checkpoint. Used by the tools that
+look into a run (launch/imagination_probe.py) or reuse its fit (launch/cache_dynamics_fit.py).
+"""
+import collections
+import os
+
+import gin
+
+from bremen_tf import errors, fileio  # no TensorFlow: check_run_dir runs before it loads
+
+RunModels = collections.namedtuple(
+    'RunModels', 'kind env_id seed state checkpoint dynamics bc_policy policy trainer iteration')
+
+# Stages at which the run's checkpoint holds no fitted model yet.
+UNFITTED = ('start', 'collected', 'dynamics_fit')
+
+
+def check_run_dir(path):
+  for f in ('config.gin', 'train_state.json'):
+    if not os.path.isfile(os.path.join(path, f)):
+      raise errors.RunDirError(f'{path} has no {f}: not a run directory of launch/offline.py or '
+                               'launch/deployment.py.')
+
+
+def bound(name, default):
+  """The run's gin binding `name`, or `default` if the config leaves it unbound."""
+  try:
+    return gin.query_parameter(name)
+  except ValueError:
+    return default
+
+
+def run_seed(run_dir):
+  """The run's --seed, from provenance.json (runs.RunDir would open the run)."""
+  provenance = os.path.join(run_dir, 'provenance.json')
+  sessions = fileio.read_json(provenance)['sessions'] if os.path.exists(provenance) else []
+  return (sessions[0].get('seed') if sessions else None) or 0
+
+
+def load_run_models(run_dir):
+  """RunModels of `run_dir` with the latest checkpoint read (the run's gin config stays parsed,
+  so the caller sees its bindings). Raises RunDirError before its fit has ended."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from bremen_tf import experiments  # pylint: disable=g-import-not-at-top,unused-import
+  from bremen_tf.stages import build_models  # pylint: disable=g-import-not-at-top
+  check_run_dir(run_dir)
+  gin.parse_config_file(os.path.join(run_dir, 'config.gin'))
+  state = fileio.read_json(os.path.join(run_dir, 'train_state.json'))
+  kind = 'train_deployment' if 'deployment' in state else 'train_offline'
+  env_id = bound(f'{kind}.env_id', None) or state.get('dataset', {}).get('env_id')
+  seed = run_seed(run_dir)
+  dynamics, bc_policy, policy, trainer = build_models(
+      env_id, seed, bound(f'{kind}.policy_init', 'bc'), bound(f'{kind}.reset_bank_size', 10_000),
+      bound(f'{kind}.horizon', None))
+  checkpoint = tf.train.latest_checkpoint(os.path.join(run_dir, 'checkpoints'))
+  if checkpoint is None or state.get('stage') in UNFITTED:
+    raise errors.RunDirError(f'{run_dir} has no fitted model yet (stage '
+                             f'{state.get("stage")!r}).')
+  iteration = tf.Variable(0, dtype=tf.int64, name='iteration')
+  tf.train.Checkpoint(dynamics=dynamics, bc_policy=bc_policy, policy=policy, trainer=trainer,
+                      iteration=iteration).read(checkpoint).expect_partial()
+  return RunModels(kind, env_id, seed, state, checkpoint, dynamics, bc_policy, policy, trainer,
+                   iteration)
