@@ -96,3 +96,24 @@ def test_the_offline_recipe_sets_the_box_from_its_data(tmp_path, hopper_3k_data_
   assert int(row['iteration']) == 1
   assert 0 < float(row['imagined_path_length']) < 50  # the smoke horizon
   assert float(row['imagined_clipped_path_fraction']) == 0.0
+
+
+def test_the_deployment_loop_sets_the_box_from_all_data_so_far(tmp_path, capsys, monkeypatch):
+  """Before each deployment's TRPO, the box is set from every batch collected so far (the data
+  the model was refitted on): observations and next observations of 1 batch, then of 2."""
+  from test_deployment import run_here as run_deployment_here  # pylint: disable=g-import-not-at-top
+  calls = []
+  set_data_box = ImaginedTRPO.set_data_box
+
+  def recording(self, *observations):
+    calls.append([len(o) for o in observations])
+    set_data_box(self, *observations)
+  monkeypatch.setattr(ImaginedTRPO, 'set_data_box', recording)
+  root = str(tmp_path / 'guarded')
+  run_deployment_here(capsys, root, '--gin_bindings=ImaginedTRPO.data_box_margin=0.0')
+  rows = metrics(root)
+  sizes = [int(r['real_transitions']) for r in rows]
+  first, both = sizes[0], sizes[-1]
+  assert len(calls) == 2 and calls[0] == [first, first]
+  assert sum(calls[1]) == 2 * both and len(calls[1]) == 4 and both > first
+  assert all(0 < float(r['imagined_path_length']) <= 50 for r in rows)
