@@ -33,6 +33,10 @@ from bremen_tf.paper_results import OFFLINE
 from bremen_tf.reporting import action_change, describe, labels, progress, run_reader
 
 flags.DEFINE_string('runs', '/work/runs/full/*/*/seed*', 'Glob of the full-budget run directories.')
+flags.DEFINE_string('variants', '/work/runs/guard/*/seed*',
+                    'Glob of runs of a full-budget cell with an opt-in deviation (e.g. '
+                    'ImaginedTRPO.data_box_margin): shown beside the cells, labelled with it, named '
+                    'variants/<path under the glob\'s fixed part>; empty: none.')
 flags.DEFINE_list('planned', [
     'deployment/halfcheetah_200k/seed0:gin/deployment/halfcheetah_200k.gin',
     'deployment/halfcheetah_200k+me_trpo/seed0:gin/deployment/halfcheetah_200k.gin'
@@ -101,6 +105,22 @@ def sac_progress(path, desc, record):
           'text': f'in progress: {record["env_steps"][-1]:,} of {total:,} env steps'}
 
 
+# The opt-in deviations a variant may have: binding -> its label (with the bound value).
+DEVIATIONS = {'ImaginedTRPO.data_box_margin': 'data box {:g}'}
+
+
+def deviation(path):
+  """'data box 0.1' for a run whose config.gin binds an opt-in deviation of DEVIATIONS, else ''."""
+  config = os.path.join(path, 'config.gin')
+  if not os.path.isfile(config):
+    return ''
+  with open(config) as f:
+    text = f.read()
+  found = [label.format(v) for key, label in DEVIATIONS.items()
+           if (v := describe.config_value(text, key)) is not None]
+  return ', '.join(found)
+
+
 def read_run(path, name, planned_gin=None):
   """Everything the report shows about one run (present or planned)."""
   desc = run_reader.description(path) if os.path.isdir(path) else None
@@ -119,7 +139,7 @@ def read_run(path, name, planned_gin=None):
             'budget': f'{sac_env_steps(desc):,} env steps online (a new policy after every '
                       'gradient step)'}
   run = {'name': name, 'path': path, 'description': desc, 'metrics': metrics,
-         'progress': progress.progress(path, desc),
+         'deviation': deviation(path), 'progress': progress.progress(path, desc),
          'timing': progress.timing(path) if os.path.isdir(path) else None,
          'env': labels.env_name(desc['env_id'] or (state.get('dataset') or {}).get('env_id'))}
   if desc['kind'] == 'deployment':
@@ -140,8 +160,9 @@ def method_name(run):
   desc = run['description']
   if desc['kind'] == 'behavior':
     return 'online SAC'
-  return desc['method'] if desc['kind'] == 'deployment' else {
+  name = desc['method'] if desc['kind'] == 'deployment' else {
       'bremen': 'BREMEN', 'me_trpo': 'ME-TRPO (offline)'}.get(desc['method'], desc['method'])
+  return name + (f' + {run["deviation"]} (deviation)' if run.get('deviation') else '')
 
 
 def commits(timing):
@@ -372,6 +393,14 @@ IMAGINATION_NOTE = (
     'earlier).')
 
 
+VARIANT_NOTE = (
+    ' A cell marked "(deviation)" is the same cell run with an opt-in deviation from the original '
+    '(README, "Deviations and options"); "data box m": an imagined path ends at the first '
+    'predicted state outside the model\'s data, widened by m times its range on each side '
+    '(bremen_tf/data_box.py). Such a run may start from the unguarded run\'s cached dynamics fit '
+    '(launch/cache_dynamics_fit.py): the same model and, with the same seed, the same BC policy.')
+
+
 def runaway_trend(rows):
   """'; imagined paths at the model clip 2.7% (iteration 9) -> 5.1% (iteration 12), median
   imagined path return 1166 -> 1167', or '' without those columns."""
@@ -403,7 +432,8 @@ def offline_section(off_runs):
        'iteration)', 'imagined paths at the model clip: last iteration (most)'], rows)
           + '\nReturns: deterministic mean action in the real env, whole episodes totalling ≥ '
           '3000 steps per evaluation; the paper\'s numbers are mean ± std over its seeds on '
-          'MuJoCo-1.31-era envs (bremen_tf/paper_results.py). ' + IMAGINATION_NOTE + '\n\n')
+          'MuJoCo-1.31-era envs (bremen_tf/paper_results.py). ' + IMAGINATION_NOTE
+          + (VARIANT_NOTE if any(r.get('deviation') for r in off_runs) else '') + '\n\n')
 
 
 def compare_deployments(env, bremen_returns, me_trpo_returns, attempt=''):
@@ -495,16 +525,20 @@ def plot(dep_runs, off_runs, path, sac_runs=(), earlier=()):
   ax.set_xlabel('deployment (outer iterations spread within each; dots: end of deployment)')
   ax.set_ylabel('average return (real env, deterministic)')
   ax.set_title('deployment-efficient, full budget')
+  reference_lines = set()  # (env, size) whose dataset and paper lines are drawn (once each)
   for i, r in enumerate(off_runs):
     color = f'C{i}'
+    cell = (r['env'], paper_offline(r)[2])
+    first = cell not in reference_lines
+    reference_lines.add(cell)
     if r['metrics']:
       its = [int(m['iteration']) for m in r['metrics']]
       ax_off.plot(its, [float(m['eval_return_mean']) for m in r['metrics']], 'o-', ms=2,
                   color=color, label=f'{r["env"]} {method_name(r)} ({r["progress"]["status"]})')
-      if r['dataset_return'] is not None:
+      if r['dataset_return'] is not None and first:
         ax_off.axhline(r['dataset_return'], color=color, ls=':', lw=1)
     (p_mean, _), _, _ = paper_offline(r)
-    if p_mean is not None:
+    if p_mean is not None and first:
       ax_off.axhline(p_mean, ls='--', lw=1, color=color,
                      label=f'paper, {r["env"]} ({r["progress"]["status"]})')
   if off_runs:
@@ -577,6 +611,10 @@ def main(argv):
   paths = sorted({os.path.normpath(p) for p in glob.glob(FLAGS.runs) if os.path.isdir(p)}
                  | set(planned))
   all_runs = [r for p in paths if (r := read_run(p, os.path.relpath(p, root), planned.get(p)))]
+  if FLAGS.variants:
+    variant_root = fixed_prefix(FLAGS.variants)
+    all_runs += [r for p in sorted(glob.glob(FLAGS.variants)) if os.path.isdir(p) and
+                 (r := read_run(p, os.path.join('variants', os.path.relpath(p, variant_root))))]
   kind_order = {'deployment': 0, 'behavior': 1, 'offline': 2}
   all_runs.sort(key=lambda r: (kind_order[r['description']['kind']],
                                labels.deployment_method_rank(r['description']['method']),
@@ -588,7 +626,9 @@ def main(argv):
   plot(dep_runs, off_runs, FLAGS.out + '.png', sac_runs, earlier)
   found = sum(os.path.isdir(r['path']) for r in all_runs)
   text = ('# Full-budget runs: BREMEN at the paper\'s settings\n\n'
-          + results.provenance_header(f'the runs matching `{FLAGS.runs}` ({found} run '
+          + results.provenance_header(f'the runs matching `{FLAGS.runs}`'
+                                      + (f' and `{FLAGS.variants}`' if FLAGS.variants else '')
+                                      + f' ({found} run '
                                       f'directories) and the planned runs '
                                       f'{", ".join(sorted(FLAGS.planned))}')
           + '\nThe paper\'s budgets, no reduced-budget overlay, one seed each. Runs still going '

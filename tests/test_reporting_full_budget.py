@@ -29,10 +29,11 @@ def full(tmp_path):
   return syn.build_full(root), f'{reduced}.csv', tmp_path / 'out' / 'full_budget'
 
 
-def run_script(full_dir, reduced, out, earlier=''):
+def run_script(full_dir, reduced, out, earlier='', variants=''):
   with script('full_budget', f'--runs={full_dir}/*/*/seed*', f'--reduced={reduced}',
+              '--variants=',
               f'--out={out}', f'--policies={out}_policies', f'--earlier={earlier}',
-              *PLANNED) as full_budget:
+              f'--variants={variants}', *PLANNED) as full_budget:
     full_budget.main([])
   return open(f'{out}.md').read()
 
@@ -194,6 +195,7 @@ def test_online_sac_at_the_same_sample_count(full):
   full_dir, reduced, out = full
   planned_sac = PLANNED[0] + ',sac/halfcheetah/seed0:gin/deployment/sac_halfcheetah.gin'
   with script('full_budget', f'--runs={full_dir}/*/*/seed*', f'--reduced={reduced}',
+              '--variants=',
               f'--out={out}', f'--policies={out}_policies', planned_sac) as full_budget:
     full_budget.main([])
   md = open(f'{out}.md').read()
@@ -232,3 +234,26 @@ def test_action_change_reads_the_two_exported_policies(tmp_path):
   os.remove(tmp_path / 'data' / 'deployment_2.npz')
   assert action_change(str(tmp_path), 2) is None  # deployment 2's batch is not there
   assert action_change(str(tmp_path), 4) is None and action_change(str(tmp_path), 1) is None
+
+
+def test_a_variant_is_shown_beside_its_cell_with_its_deviation(full, tmp_path):
+  """A run of the offline HalfCheetah cell with ImaginedTRPO.data_box_margin bound: its own rows,
+  curve and statement, labelled with the deviation; the plain cell stays as it was."""
+  full_dir, reduced, out = full
+  variants = tmp_path / 'guard'
+  offline = {'train_offline.env_id': syn.CHEETAH, 'train_offline.noise': 'pure',
+             'train_offline.dataset_size': '100k', 'train_offline.outer_iterations': 6,
+             'ImaginedTRPO.data_box_margin': 0.1, **syn.GIN_ENV['HalfCheetah']}
+  syn.write_run(str(variants / 'halfcheetah_100k_data_box' / 'seed0'), offline,
+                syn.bremen_metrics(5500.0, 6, 25)[:3], syn.dataset_state('HalfCheetah', '100k'),
+                False, 0, sessions=syn.FULL_SESSIONS[:1])
+  md = run_script(full_dir, reduced, out, variants=f'{variants}/*/seed*')
+  assert line(md, '| `variants/halfcheetah_100k_data_box/seed0` |').startswith(
+      '| `variants/halfcheetah_100k_data_box/seed0` | BREMEN + data box 0.1 (deviation), '
+      'HalfCheetah |')
+  assert line(md, '| HalfCheetah 100K, BREMEN + data box 0.1 (deviation) |')
+  assert line(md, '| HalfCheetah 100K, BREMEN |')  # the cell itself, unlabelled
+  assert '- Offline HalfCheetah 100K (BREMEN + data box 0.1 (deviation)): in progress' in md
+  assert 'the model\'s data, widened by m times its range' in md
+  without = run_script(full_dir, reduced, out)
+  assert 'variants/' not in without and 'deviation)' not in without

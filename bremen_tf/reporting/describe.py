@@ -145,3 +145,9 @@ def describe_config(text, kind=None, seed=None):
   """The description of the run whose config.gin holds `text` (`kind` guessed if None)."""
   with parsed_config(text):
     return describe(kind or kind_of_config(), seed=seed)
+
+
+def config_value(text, key):
+  """value(key) under the config.gin `text` of a run."""
+  with parsed_config(text):
+    return value(key)
