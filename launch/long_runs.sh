@@ -18,7 +18,7 @@
 # Autograph reads source at trace time, so the runs never run from the checkout you edit.
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"  # unused by a lane (it runs a copy)
-RUNS_COMMIT="${RUNS_COMMIT:-ffa0c5f}"
+RUNS_COMMIT="${RUNS_COMMIT:-ad443b2}"
 RUNS_ROOT="${RUNS_ROOT:-/work/runs}"
 FROZEN="${FROZEN:-/work/frozen/$RUNS_COMMIT}"
 PY="${PYTHON:-python}"
@@ -32,6 +32,9 @@ LANE_A=(
   "deployment/halfcheetah_200k/seed0|launch/deployment.py --gin_file=gin/deployment/halfcheetah_200k.gin"
   "offline/hopper_100k/seed0|launch/offline.py --gin_file=gin/hopper_100k.gin"
   "sac/halfcheetah/seed0|launch/train_behavior.py --gin_file=gin/deployment/sac_halfcheetah.gin"
+  # The offline HalfCheetah cell with the opt-in guard against runaway imagined paths (a variant,
+  # not one of the four; launch/full_budget.py --variants), from the plain cell's cached fit.
+  "$RUNS_ROOT/guard/halfcheetah_100k_data_box/seed0|launch/offline.py --gin_file=gin/evidence/halfcheetah_100k_data_box.gin --gin_bindings=train_offline.dynamics_cache_dir='$RUNS_ROOT/guard/dynamics_cache'"
   "coverage|d4rl"
 )
 # Lane B runs the offline cell first: ME-TRPO's deployment-1 fit is BREMEN's (the same batch),
@@ -41,6 +44,11 @@ LANE_B=(
   "deployment/halfcheetah_200k+me_trpo/seed0|launch/deployment.py --gin_file=gin/deployment/halfcheetah_200k.gin --gin_file=gin/deployment/me_trpo.gin"
   "coverage|offline handreach fetchreach ablation sac tables"
 )
+
+# A lane entry's run directory: relative to $FULL, or an absolute path (a variant's, elsewhere).
+run_path() { if [[ $1 == /* ]]; then echo "$1"; else echo "$FULL/$1"; fi; }
+# Its log: $RUNS_ROOT/logs/<its path under $RUNS_ROOT or $FULL, / -> _>.log
+run_log() { local d="${1#"$RUNS_ROOT"/}"; d="${d#/}"; echo "$RUNS_ROOT/logs/${d//\//_}.log"; }
 
 alive() { [[ -f "$1" ]] && kill -0 "$(cut -d' ' -f1 "$1")" 2> /dev/null; }
 
@@ -68,7 +76,7 @@ make_tree() {
 
 # run_lane LANE: the lane's loop (runs in the background, in the frozen tree).
 run_lane() {
-  local lane=$1 entry dir cmd pid status
+  local lane=$1 entry dir cmd pid status path
   cd "$FROZEN"
   export PYTHONPATH="$FROZEN" BREMEN_TF_DATA_DIR="$RUNS_ROOT/datasets" MINARI_DATASETS_PATH="$RUNS_ROOT/minari"
   # BREMEN and ME-TRPO collect the same deployment-1 batch: one fit serves both (speed only)
@@ -84,15 +92,16 @@ run_lane() {
       if ! wait $pid; then echo "[lane $lane] coverage $cmd failed: lane stops"; return 1; fi
       continue
     fi
-    if [[ -e "$FULL/$dir/DONE" ]]; then echo "[lane $lane] $dir finished already"; continue; fi
+    path="$(run_path "$dir")"
+    if [[ -e "$path/DONE" ]]; then echo "[lane $lane] $dir finished already"; continue; fi
     echo "[lane $lane] $(date -Is) $dir: $cmd"
     # shellcheck disable=SC2086
-    "$PY" $cmd --tf_threads=1 --root_dir="$FULL/$dir" >> "$RUNS_ROOT/logs/${dir//\//_}.log" 2>&1 &
+    "$PY" $cmd --tf_threads=1 --root_dir="$path" >> "$(run_log "$dir")" 2>&1 &
     pid=$!
-    echo "$pid $FULL/$dir" > "$LANES/$lane.run"
+    echo "$pid $path" > "$LANES/$lane.run"
     status=0
     wait $pid || status=$?
-    if [[ ! -e "$FULL/$dir/DONE" ]]; then
+    if [[ ! -e "$path/DONE" ]]; then
       echo "[lane $lane] $(date -Is) $dir exited ($status) without DONE: lane stops"
       return 1
     fi
@@ -114,8 +123,8 @@ start() {
       lane_entries "$lane" | while IFS= read -r entry; do
         dir="${entry%%|*}" cmd="${entry#*|}"
         if [[ $dir == coverage ]]; then echo "  launch/coverage_runs.sh $cmd"
-        elif [[ -e "$FULL/$dir/DONE" ]]; then echo "  (finished) $dir"
-        else echo "  $PY $cmd --tf_threads=1 --root_dir=$FULL/$dir"; fi
+        elif [[ -e "$(run_path "$dir")/DONE" ]]; then echo "  (finished) $dir"
+        else echo "  $PY $cmd --tf_threads=1 --root_dir=$(run_path "$dir")"; fi
       done
     done
     return
@@ -139,12 +148,14 @@ status() {
     while IFS= read -r entry; do
       dir="${entry%%|*}"
       if [[ $dir == coverage ]]; then echo "  coverage ${entry#*|}"; continue; fi
-      if [[ -e "$FULL/$dir/DONE" ]]; then state=finished
-      elif [[ -f "$FULL/$dir/train_state.json" ]]; then
-        state="$("$PY" -c 'import json,sys; s=json.load(open(sys.argv[1])); print("stage", s.get("stage"), "deployment", s.get("deployment", "-"), "iteration", s.get("iteration", "-"))' "$FULL/$dir/train_state.json")"
+      local path; path="$(run_path "$dir")"
+      if [[ -e "$path/DONE" ]]; then state=finished
+      elif [[ -f "$path/train_state.json" ]]; then
+        state="$("$PY" -c 'import json,sys; s=json.load(open(sys.argv[1])); print("stage", s.get("stage"), "deployment", s.get("deployment", "-"), "iteration", s.get("iteration", "-"))' "$path/train_state.json")"
       else state="not started"; fi
-      local log="$RUNS_ROOT/logs/${dir//\//_}.log" last=""
-      if alive "$LANES/$lane.run" && [[ "$(cut -d' ' -f2- "$LANES/$lane.run")" == "$FULL/$dir" ]]; then
+      local log last=""
+      log="$(run_log "$dir")"
+      if alive "$LANES/$lane.run" && [[ "$(cut -d' ' -f2- "$LANES/$lane.run")" == "$path" ]]; then
         state="running, $state"
         # its latest progress line (epoch or iteration, with the ETA)
         [[ -f "$log" ]] && last="$(grep -E '^\[' "$log" | tail -n 1 | cut -c1-200)"

@@ -41,7 +41,12 @@ def test_dry_run_lists_each_lane_and_skips_finished_runs(tmp_path):
   assert lines[1] == f'  (finished) {BREMEN}'
   assert lines[2] == ('  python launch/offline.py --gin_file=gin/hopper_100k.gin --tf_threads=1 '
                       f'--root_dir={tmp_path}/full/offline/hopper_100k/seed0')
-  assert '  launch/coverage_runs.sh d4rl' in lines
+  # A variant outside full/ (an absolute run directory), before lane A's coverage runs.
+  variant = lines.index('  launch/coverage_runs.sh d4rl') - 1
+  assert lines[variant] == (
+      '  python launch/offline.py --gin_file=gin/evidence/halfcheetah_100k_data_box.gin '
+      f"--gin_bindings=train_offline.dynamics_cache_dir='{tmp_path}/guard/dynamics_cache' "
+      f'--tf_threads=1 --root_dir={tmp_path}/guard/halfcheetah_100k_data_box/seed0')
   # Lane B: the offline cell first, then ME-TRPO (whose deployment-1 fit lane A's BREMEN caches).
   at = lines.index(next(l for l in lines if l.startswith('lane B')))
   assert lines[at + 1:at + 3] == [
@@ -61,6 +66,10 @@ def test_status_reads_each_run(tmp_path):
       'lane A: stopped', f'  {BREMEN}: stage trpo deployment 3 iteration 170',
       '  offline/hopper_100k/seed0: finished']
   assert f'  {ME_TRPO}: not started' in result.stdout
+  variant = tmp_path / 'guard' / 'halfcheetah_100k_data_box' / 'seed0'  # absolute, outside full/
+  variant.mkdir(parents=True)
+  (variant / 'train_state.json').write_text(json.dumps({'stage': 'trpo', 'iteration': 9}))
+  assert f'  {variant}: stage trpo deployment - iteration 9' in long_runs(tmp_path, 'status').stdout
 
 
 FAKE_RUN = textwrap.dedent('''
