@@ -37,6 +37,10 @@ def main(argv):
   env_id, checkpoint, trainer = run.env_id, run.checkpoint, run.trainer
   bc_policy, policy, iteration = run.bc_policy, run.policy, run.iteration
   policy_init = bound(f'{run.kind}.policy_init', 'bc')
+  if trainer.data_box is not None:  # the run's opt-in guard (ImaginedTRPO.data_box_margin)
+    trainer.data_box = None
+    print('The run ends imagined paths that leave its data box; the probe imagines without it, '
+          'to show where the model itself takes the paths.')
   policies = {} if policy_init == 'random' else {'BC policy π̂_β': bc_policy}
   policies[f'π_θ at iteration {int(iteration.numpy())}'] = policy
   print(f'{FLAGS.run_dir} ({env_id}, checkpoint {os.path.basename(checkpoint)}): '
