@@ -491,10 +491,11 @@ def method_color(method):
 
 def plot(dep_runs, off_runs, path, sac_runs=(), earlier=()):
   """Left: each deployment run's return after every outer iteration (deployment d's iterations
-  spread over (d - 1, d]); right: each offline run's learning curve with its BC policy, dataset
-  and the paper's value."""
+  spread over (d - 1, d]); middle: each offline run's learning curve with its BC policy, dataset
+  and the paper's value; right: the fraction of its imagined paths that ran away to the model's
+  clip, per iteration (the columns ImaginedTRPO records since commit ffa0c5f)."""
   plt = launch_common.pyplot()
-  fig, (ax, ax_off) = plt.subplots(1, 2, figsize=(13, 4.5))
+  fig, (ax, ax_off, ax_clip) = plt.subplots(1, 3, figsize=(19, 4.5))
   for r in dep_runs:
     if r['metrics']:
       deps = [int(m['deployment']) for m in r['metrics']]
@@ -547,7 +548,19 @@ def plot(dep_runs, off_runs, path, sac_runs=(), earlier=()):
   ax_off.set_xlabel('outer iteration (0: the BC policy)')
   ax_off.set_ylabel('average return (real env)')
   ax_off.set_title('offline, full budget (dashed: the paper; dotted: our dataset)')
-  for a in (ax, ax_off):
+  for i, r in enumerate(off_runs):
+    rows = [m for m in r['metrics'] if m.get('imagined_clipped_path_fraction') not in
+            (None, '', 'nan')]
+    if rows:
+      ax_clip.plot([int(m['iteration']) for m in rows],
+                   [100 * float(m['imagined_clipped_path_fraction']) for m in rows], '.-', ms=2,
+                   lw=1, color=f'C{i}', label=f'{r["env"]} {method_name(r)}')
+  ax_clip.set_xlim(ax_off.get_xlim())
+  ax_clip.set_ylim(-2, 102)
+  ax_clip.set_xlabel('outer iteration')
+  ax_clip.set_ylabel('% of imagined paths at the model clip')
+  ax_clip.set_title('offline: imagined paths that ran away in the model')
+  for a in (ax, ax_off, ax_clip):
     if a.lines:
       a.legend(fontsize=7)
     else:
