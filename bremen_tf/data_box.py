@@ -36,13 +36,14 @@ class DataBox:
   def set_from(self, *observations):
     """The box of every row of the given [N, obs_dim] arrays (e.g. observations and next
     observations of the fitted data)."""
-    rows = np.concatenate([np.asarray(o, np.float64).reshape(-1, self.obs_dim)
-                           for o in observations])
-    if not len(rows):
+    arrays = [a for a in (np.asarray(o).reshape(-1, self.obs_dim) for o in observations)
+              if len(a)]  # per array, without a copy of all the data
+    if not arrays:
       raise ValueError('the data box needs at least one observation')
-    if not np.all(np.isfinite(rows)):
+    low = np.min([a.min(axis=0) for a in arrays], axis=0).astype(np.float64)
+    high = np.max([a.max(axis=0) for a in arrays], axis=0).astype(np.float64)
+    if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))):
       raise ValueError('the data box needs finite observations (the data hold inf or nan)')
-    low, high = rows.min(axis=0), rows.max(axis=0)
     width = high - low
     self.low.assign((low - self.margin * width).astype(np.float32))
     self.high.assign((high + self.margin * width).astype(np.float32))
