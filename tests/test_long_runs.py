@@ -41,15 +41,15 @@ def test_dry_run_lists_each_lane_and_skips_finished_runs(tmp_path):
   assert lines[1] == f'  (finished) {BREMEN}'
   assert lines[2] == ('  python launch/offline.py --gin_file=gin/hopper_100k.gin --tf_threads=1 '
                       f'--root_dir={tmp_path}/full/offline/hopper_100k/seed0')
-  # A variant outside full/ (an absolute run directory), before lane A's coverage runs.
-  variant = lines.index('  launch/coverage_runs.sh d4rl') - 1
-  assert lines[variant] == (
+  assert '  launch/coverage_runs.sh d4rl' in lines
+  # Lane B: the guarded variant of the offline HalfCheetah cell (an absolute run directory,
+  # outside full/), the cell itself, then ME-TRPO (whose deployment-1 fit lane A's BREMEN caches).
+  at = lines.index(next(l for l in lines if l.startswith('lane B')))
+  assert lines[at + 1] == (
       '  python launch/offline.py --gin_file=gin/evidence/halfcheetah_100k_data_box.gin '
       f"--gin_bindings=train_offline.dynamics_cache_dir='{tmp_path}/guard/dynamics_cache' "
       f'--tf_threads=1 --root_dir={tmp_path}/guard/halfcheetah_100k_data_box/seed0')
-  # Lane B: the offline cell first, then ME-TRPO (whose deployment-1 fit lane A's BREMEN caches).
-  at = lines.index(next(l for l in lines if l.startswith('lane B')))
-  assert lines[at + 1:at + 3] == [
+  assert lines[at + 2:at + 4] == [
       '  python launch/offline.py --gin_file=gin/halfcheetah_100k.gin --tf_threads=1 '
       f'--root_dir={tmp_path}/full/offline/halfcheetah_100k/seed0',
       '  python launch/deployment.py --gin_file=gin/deployment/halfcheetah_200k.gin '
