@@ -10,7 +10,8 @@ import gin
 from bremen_tf import errors, fileio  # no TensorFlow: check_run_dir runs before it loads
 
 RunModels = collections.namedtuple(
-    'RunModels', 'kind env_id seed state checkpoint dynamics bc_policy policy trainer iteration')
+    'RunModels',
+    'kind env_id seed policy_init state checkpoint dynamics bc_policy policy trainer iteration')
 
 # Stages at which the run's checkpoint holds no fitted model yet.
 UNFITTED = ('start', 'collected', 'dynamics_fit')
@@ -50,8 +51,9 @@ def load_run_models(run_dir):
   kind = 'train_deployment' if 'deployment' in state else 'train_offline'
   env_id = bound(f'{kind}.env_id', None) or state.get('dataset', {}).get('env_id')
   seed = run_seed(run_dir)
+  policy_init = bound(f'{kind}.policy_init', 'bc')
   dynamics, bc_policy, policy, trainer = build_models(
-      env_id, seed, bound(f'{kind}.policy_init', 'bc'), bound(f'{kind}.reset_bank_size', 10_000),
+      env_id, seed, policy_init, bound(f'{kind}.reset_bank_size', 10_000),
       bound(f'{kind}.horizon', None))
   checkpoint = tf.train.latest_checkpoint(os.path.join(run_dir, 'checkpoints'))
   if checkpoint is None or state.get('stage') in UNFITTED:
@@ -60,5 +62,5 @@ def load_run_models(run_dir):
   iteration = tf.Variable(0, dtype=tf.int64, name='iteration')
   tf.train.Checkpoint(dynamics=dynamics, bc_policy=bc_policy, policy=policy, trainer=trainer,
                       iteration=iteration).read(checkpoint).expect_partial()
-  return RunModels(kind, env_id, seed, state, checkpoint, dynamics, bc_policy, policy, trainer,
-                   iteration)
+  return RunModels(kind, env_id, seed, policy_init, state, checkpoint, dynamics, bc_policy, policy,
+                   trainer, iteration)

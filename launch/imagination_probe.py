@@ -24,7 +24,7 @@ FLAGS = flags.FLAGS
 def main(argv):
   del argv
   from bremen_tf import errors  # pylint: disable=g-import-not-at-top
-  from bremen_tf.run_models import bound, check_run_dir, load_run_models  # pylint: disable=g-import-not-at-top
+  from bremen_tf.run_models import check_run_dir, load_run_models  # pylint: disable=g-import-not-at-top
   check_run_dir(FLAGS.run_dir)  # before TensorFlow is imported
   if FLAGS.batches < 1:
     raise errors.ConfigError(f'--batches must be at least 1, got {FLAGS.batches}.')
@@ -36,12 +36,11 @@ def main(argv):
   run = load_run_models(FLAGS.run_dir)
   env_id, checkpoint, trainer = run.env_id, run.checkpoint, run.trainer
   bc_policy, policy, iteration = run.bc_policy, run.policy, run.iteration
-  policy_init = bound(f'{run.kind}.policy_init', 'bc')
   if trainer.data_box is not None:  # the run's opt-in guard (ImaginedTRPO.data_box_margin)
     trainer.data_box = None
     print('The run ends imagined paths that leave its data box; the probe imagines without it, '
           'to show where the model itself takes the paths.')
-  policies = {} if policy_init == 'random' else {'BC policy π̂_β': bc_policy}
+  policies = {} if run.policy_init == 'random' else {'BC policy π̂_β': bc_policy}
   policies[f'π_θ at iteration {int(iteration.numpy())}'] = policy
   print(f'{FLAGS.run_dir} ({env_id}, checkpoint {os.path.basename(checkpoint)}): '
         f'{FLAGS.batches} imagined batch(es) of {trainer.batch_size:,} steps per row', flush=True)
