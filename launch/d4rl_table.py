@@ -22,7 +22,7 @@ from absl import flags
 import launch_common
 launch_common.quiet_tensorflow()  # before anything imports TF
 from bremen_tf import fileio, results
-from bremen_tf.reporting import d4rl
+from bremen_tf.reporting import d4rl, labels, run_reader
 
 flags.DEFINE_string('runs', 'runs/d4rl/*/seed*', 'Glob of run directories (those on BRAC-protocol '
                     'data are left out, and named).')
@@ -37,8 +37,11 @@ def main(argv):
   launch_common.quiet_logs()
   paths = sorted(p for p in glob.glob(FLAGS.runs) if os.path.isdir(p))
   records, brac_protocol, unusable = d4rl.read_runs(paths)
+  records, left_out = run_reader.leave_out_deviations(records)
+  if left_out:
+    print(labels.left_out_note(left_out))
   if not records:
-    raise d4rl.no_runs_error(FLAGS.runs, brac_protocol, unusable)
+    raise d4rl.no_runs_error(FLAGS.runs, brac_protocol, unusable, left_out)
   cells = d4rl.build_cells(records)
   png = None
   if FLAGS.plot:
@@ -48,7 +51,7 @@ def main(argv):
       png = FLAGS.out + '.png'
       launch_common.save_png(plt, fig, png)
   text = d4rl.markdown(cells, FLAGS.runs, len(paths), sorted(brac_protocol + unusable),
-                       png=os.path.basename(png) if png else None)
+                       png=os.path.basename(png) if png else None, left_out=left_out)
   fileio.write_text(FLAGS.out + '.md', text)
   results.write_csv(FLAGS.out + '.csv', d4rl.CSV_HEADER, d4rl.csv_rows(cells))
   print(f'Wrote {FLAGS.out}.md, .csv' + (' and .png' if png else '')

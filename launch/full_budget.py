@@ -105,22 +105,6 @@ def sac_progress(path, desc, record):
           'text': f'in progress: {record["env_steps"][-1]:,} of {total:,} env steps'}
 
 
-# The opt-in deviations a variant may have: binding -> its label (with the bound value).
-DEVIATIONS = {'ImaginedTRPO.data_box_margin': 'data box {:g}'}
-
-
-def deviation(path):
-  """'data box 0.1' for a run whose config.gin binds an opt-in deviation of DEVIATIONS, else ''."""
-  config = os.path.join(path, 'config.gin')
-  if not os.path.isfile(config):
-    return ''
-  with open(config) as f:
-    text = f.read()
-  found = [label.format(v) for key, label in DEVIATIONS.items()
-           if (v := describe.config_value(text, key)) is not None]
-  return ', '.join(found)
-
-
 def read_run(path, name, planned_gin=None):
   """Everything the report shows about one run (present or planned)."""
   desc = run_reader.description(path) if os.path.isdir(path) else None
@@ -139,7 +123,8 @@ def read_run(path, name, planned_gin=None):
             'budget': f'{sac_env_steps(desc):,} env steps online (a new policy after every '
                       'gradient step)'}
   run = {'name': name, 'path': path, 'description': desc, 'metrics': metrics,
-         'deviation': deviation(path), 'progress': progress.progress(path, desc),
+         'deviation': ', '.join(desc.get('deviations') or []),
+         'progress': progress.progress(path, desc),
          'timing': progress.timing(path) if os.path.isdir(path) else None,
          'env': labels.env_name(desc['env_id'] or (state.get('dataset') or {}).get('env_id'))}
   if desc['kind'] == 'deployment':
@@ -162,7 +147,7 @@ def method_name(run):
     return 'online SAC'
   name = desc['method'] if desc['kind'] == 'deployment' else {
       'bremen': 'BREMEN', 'me_trpo': 'ME-TRPO (offline)'}.get(desc['method'], desc['method'])
-  return name + (f' + {run["deviation"]} (deviation)' if run.get('deviation') else '')
+  return labels.with_deviations(name, run['description'].get('deviations'))
 
 
 def commits(timing):

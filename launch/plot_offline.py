@@ -14,7 +14,7 @@ from absl import flags
 import launch_common
 launch_common.quiet_tensorflow()  # before anything imports TF
 from bremen_tf import fileio, results
-from bremen_tf.reporting import run_reader
+from bremen_tf.reporting import labels, run_reader
 
 flags.DEFINE_list('runs', None, 'Run directories to plot.')
 flags.DEFINE_string('out', None, 'Output path without extension (e.g. results/learning_evidence).')
@@ -39,7 +39,9 @@ def main(argv):
   for ax, d in zip(axes[0], data):
     name = (f'{d["env_id"]} {d["external"]}' if d['external']
             else f'{d["env_id"]} {d["noise"]} {d["size"]}')
-    label = 'BREMEN' if d['policy_init'] == 'bc' else f'policy_init={d["policy_init"]}'
+    label = labels.with_deviations(
+        'BREMEN' if d['policy_init'] == 'bc' else f'policy_init={d["policy_init"]}',
+        d['description'].get('deviations'))
     ax.plot(d['iterations'], d['returns'], 'o-', label=f'{label} (deterministic, real env)')
     lo = [m - s for m, s in zip(d['returns'], d['stds'])]
     hi = [m + s for m, s in zip(d['returns'], d['stds'])]

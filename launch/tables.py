@@ -31,7 +31,7 @@ import launch_common
 launch_common.quiet_tensorflow()  # before anything imports TF
 from bremen_tf import fileio, results
 from bremen_tf.paper_results import METHOD_NAMES, METHODS, OFFLINE
-from bremen_tf.reporting import run_reader
+from bremen_tf.reporting import labels, run_reader
 from bremen_tf.reporting.ordering import describe_order, pair_agreement
 
 flags.DEFINE_string('runs', 'runs/offline/*+budget-table/seed*', 'Glob of run directories.')
@@ -109,9 +109,10 @@ def plain_statements(size, envs, methods, cell, dataset, paper):
   return '\n'.join(lines) + '\n'
 
 
-def write_size(size, records, out_dir, earlier=None):
+def write_size(size, records, out_dir, earlier=None, left_out=None):
   """The table files of one size from `records` (run_reader.offline_records), plus the cells of
-  `earlier` ((env, method) -> an earlier CSV row) for envs with no records."""
+  `earlier` ((env, method) -> an earlier CSV row) for envs with no records; the runs of
+  `left_out` (records of runs with opt-in deviations) are named in the text."""
   earlier = earlier or {}
   plt = launch_common.pyplot()
   run_envs = {r['env'] for r in records}
@@ -252,6 +253,7 @@ def write_size(size, records, out_dir, earlier=None):
               f'the runs matching `{FLAGS.runs}` ({len(paths)} run directories)'
               + (f'; {", ".join(kept)} from the earlier table '
                  f'`{FLAGS.earlier.format(size=size)}`' if kept else ''))
+          + (f'\n{labels.left_out_note(left_out)}\n' if left_out else '')
           + '\n## Final evaluation return\n\n'
           'Ours: mean ± std (population) over seeds of each finished run\'s last evaluation '
           '(BREMEN/ME-TRPO: whole episodes totalling >= 3000 steps; BC/BCQ/BRAC: 10 episodes), '
@@ -298,6 +300,12 @@ def main(argv):
   records = [r for p in paths for r in run_reader.offline_records(p)]
   if not records:
     raise SystemExit(f'error: no run directories with metrics match --runs={FLAGS.runs!r}.')
+  records, left_out = run_reader.leave_out_deviations(records)
+  if left_out:
+    print(labels.left_out_note(left_out))
+  if not records:
+    raise SystemExit(f'error: every run matching --runs={FLAGS.runs!r} has an opt-in deviation; '
+                     'the tables hold the original methods only.')
   sizes = FLAGS.sizes or sorted({r['size'] for r in records}, key=lambda s: -len(s))
   os.makedirs(FLAGS.out_dir, exist_ok=True)
   for size in sizes:
@@ -306,7 +314,8 @@ def main(argv):
       print(f'No runs for {size}; nothing written for it.')
       continue
     earlier = read_earlier(FLAGS.earlier, size.lower(), {r['env'] for r in mine})
-    md = write_size(size.lower(), mine, FLAGS.out_dir, earlier)
+    md = write_size(size.lower(), mine, FLAGS.out_dir, earlier,
+                    [r for r in left_out if r['size'] == size.lower()])
     print(f'Wrote {md} ({len(mine)} method records' + (
         f'; {len({e for e, _ in earlier})} env(s) from {FLAGS.earlier.format(size=size.lower())}'
         if earlier else '') + ')')

@@ -267,8 +267,8 @@ def budget_text(cells):
                  'envs).')
 
 
-def markdown(cells, runs_glob, n_dirs, skipped, png=None):
-  """results/d4rl.md's text."""
+def markdown(cells, runs_glob, n_dirs, skipped, png=None, left_out=()):
+  """results/d4rl.md's text (`left_out`: records of runs with opt-in deviations, named)."""
   root = runs_glob.split('*')[0] if '*' in runs_glob else ''
   root = root if root.endswith('/') or not root else os.path.dirname(root)
   methods = ', '.join(method_name(m) for m in sorted({c['method'] for c in cells},
@@ -308,6 +308,8 @@ def markdown(cells, runs_glob, n_dirs, skipped, png=None):
     text += (f'\nMatching run directories not in this table ({len(skipped)}: no metrics yet, or '
              'trained on the BRAC-protocol data): '
              + ', '.join(f'`{os.path.relpath(p, root) if root else p}`' for p in skipped) + '.\n')
+  if left_out:
+    text += '\n' + labels.left_out_note(left_out) + '\n'
   text += ('\n## Making the runs and this file\n\n```bash\n' + COMMANDS + '\n```\n\n'
            'One run by hand (the sweep runs these, one TF thread each):\n\n```bash\n' + ONE_RUN
            + '\n```\n')
@@ -367,8 +369,14 @@ def plot(plt, cells):
   return fig
 
 
-def no_runs_error(runs_glob, brac_protocol, unusable):
+def no_runs_error(runs_glob, brac_protocol, unusable, left_out=()):
   """The error when nothing matching the glob can go in the table."""
+  if left_out:
+    n = len({r['path'] for r in left_out})
+    return errors.ConfigError(
+        f'--runs={runs_glob!r}: every run on a \'minari:\' or \'d4rl:\' dataset ({n}) has an '
+        'opt-in deviation; the table holds the original methods only. '
+        + labels.left_out_note(left_out))
   if not brac_protocol and not unusable:
     return errors.ConfigError(
         f'no run directories match --runs={runs_glob!r}. Make the runs first (README, "The D4RL '

@@ -38,6 +38,21 @@ BUDGET_KEYS = {
                  'train_behavior_policy.eval_episodes'),
 }
 
+# Opt-in options that change a run's results (README, "Deviations and options"), each with the
+# words a result file names a non-default value by. A run with one is not the paper's method: the
+# offline and D4RL tables leave it out and say so, the deployment tables give it its own row, and
+# results/full_budget.md shows it as a variant beside its cell.
+DEVIATIONS = {
+    'ImaginedTRPO.data_box_margin': 'data box {:g}',
+    'ImaginedTRPO.fisher_subsample': 'Fisher products on {:.0%} of the batch',
+    'get_dataset.subset_rule': "dataset subset rule '{}'",
+    'train_deployment.bc_data': "BC on '{}' batches",
+    'BCQAgent.vae_uses_policy_optimizer': "BCQ's VAE trained by the policy optimiser",
+    'BCQAgent.freeze_target_perturber': "BCQ's target perturber frozen",
+    'BRACAgent.copy_targets_at_init': "BRAC's targets copied at init",
+    'Sac.copy_targets_at_init': "SAC's targets copied at init",
+}
+
 # BREMEN's policy initialisation -> the method it makes (offline tables' names).
 OFFLINE_METHOD_OF_INIT = {'bc': 'bremen', 'bc_unit_std': 'bremen_unit_std', 'random': 'me_trpo'}
 
@@ -97,13 +112,19 @@ def deployment_method(algorithm, policy_init, alpha):
   return 'ME-TRPO' if random_init else 'BREMEN'
 
 
+def deviations():
+  """The live config's DEVIATIONS bound to other than their code defaults, as their words
+  (e.g. ['data box 0.1']; [] for a run of the original methods)."""
+  return [label.format(v) for key, label in DEVIATIONS.items() if (v := value(key)) != default(key)]
+
+
 def describe(kind, seed=None):
   """The description of a run of `kind` ('offline', 'deployment', 'behavior') under the live gin
   config: a JSON-able dict that table and plot scripts read instead of the gin text."""
   if kind not in BUDGET_KEYS:
     raise ValueError(f'kind must be one of {sorted(BUDGET_KEYS)}, got {kind!r}.')
   budget = {key: value(key) for key in BUDGET_KEYS[kind]}
-  description = {'kind': kind, 'seed': seed, 'budget': budget}
+  description = {'kind': kind, 'seed': seed, 'budget': budget, 'deviations': deviations()}
   if kind == 'offline':
     algorithm, policy_init = value('train_offline.algorithm'), value('train_offline.policy_init')
     description.update(
@@ -145,6 +166,13 @@ def describe_config(text, kind=None, seed=None):
   """The description of the run whose config.gin holds `text` (`kind` guessed if None)."""
   with parsed_config(text):
     return describe(kind or kind_of_config(), seed=seed)
+
+
+def config_deviations(text):
+  """deviations() under the config.gin `text` of a run (for a run.json written before
+  descriptions had them)."""
+  with parsed_config(text):
+    return deviations()
 
 
 def config_value(text, key):

@@ -77,3 +77,20 @@ def deployment_method_rank(method):
   name = method.lower().replace('-', '_')
   return (DEPLOYMENT_METHOD_ORDER.index(name) if name in DEPLOYMENT_METHOD_ORDER
           else len(DEPLOYMENT_METHOD_ORDER))
+
+
+def with_deviations(method, deviations):
+  """'BREMEN' -> 'BREMEN + data box 0.1 (deviation)' for a run with opt-in deviations."""
+  return method + (f' + {", ".join(deviations)} (deviation)' if deviations else '')
+
+
+def left_out_note(left_out):
+  """A result file's sentence on the runs a table left out for their opt-in deviations (reader
+  records; a run's records counted once; '' for none)."""
+  found = {r['path']: r['description'].get('deviations') or [] for r in left_out}
+  if not found:
+    return ''
+  runs = '; '.join(f'`{path}` ({", ".join(d)})' for path, d in sorted(found.items()))
+  return (f'Left out of this table: {len(found)} run(s) with an opt-in deviation from the '
+          f'original (README, "Deviations and options"), which are not the paper\'s methods: '
+          f'{runs}.')

@@ -46,7 +46,21 @@ def description(path, kind=None):
   if text is not None and saved.get('config_sha256') != describe.config_digest(text):
     sessions = read_sessions(path)
     found = describe.describe_config(text, seed=sessions[0].get('seed') if sessions else None)
+  elif found is not None and 'deviations' not in found:  # a run.json from before they were kept
+    found = dict(found, deviations=describe.config_deviations(text) if text is not None else [])
   return found if found and kind in (None, found['kind']) else None
+
+
+def deviations(record):
+  """The opt-in deviations (describe.DEVIATIONS' words) of the run a reader's record is of; []
+  for a run of the original methods."""
+  return record['description'].get('deviations') or []
+
+
+def leave_out_deviations(records):
+  """(the records of runs without opt-in deviations, the records left out): a paper table's cells
+  average runs of the original methods only."""
+  return [r for r in records if not deviations(r)], [r for r in records if deviations(r)]
 
 
 def finished(path):
@@ -166,7 +180,8 @@ def deployment_record(path):
   metrics = runs.read_metrics(path)
   return {'path': path, 'env': labels.env_name(desc['env_id']),
           'size': desc['budget']['train_deployment.transitions_per_deployment'],
-          'method': desc['method'], 'budget': labels.deployment_budget(desc),
+          'method': labels.with_deviations(desc['method'], desc.get('deviations')),
+          'budget': labels.deployment_budget(desc),
           'planned': desc['budget']['train_deployment.deployments'],
           'finished': finished(path),
           'returns': [float(r['eval_return_mean']) for r in deployments],
