@@ -125,6 +125,7 @@ def read_run(path, name, planned_gin=None):
   run = {'name': name, 'path': path, 'description': desc, 'metrics': metrics,
          'deviation': ', '.join(desc.get('deviations') or []),
          'progress': progress.progress(path, desc),
+         'remaining': progress.remaining(path, desc) if os.path.isdir(path) else None,
          'timing': progress.timing(path) if os.path.isdir(path) else None,
          'env': labels.env_name(desc['env_id'] or (state.get('dataset') or {}).get('env_id'))}
   if desc['kind'] == 'deployment':
@@ -161,12 +162,14 @@ def status_table(all_runs):
   rows = []
   for run in all_runs:
     t = run['timing']
+    left = run.get('remaining')
     rows.append([f'`{run["name"]}`', f'{method_name(run)}, {run["env"]}', run['budget'],
                  run['progress']['text'], t['sessions'] if t else 0, commits(t),
-                 duration(t and t['elapsed_s']), duration(t and t['stage_s'])])
+                 duration(t and t['elapsed_s']), duration(t and t['stage_s']),
+                 duration(left and left['seconds'])])
   return results.markdown_table(['run', 'method, env', 'budget', 'progress', 'sessions',
                                  'commit (provenance.json)', 'wall time since the first start',
-                                 'stage time'], rows)
+                                 'stage time', 'time left (estimate)'], rows)
 
 
 def fmt(value, std=None):
@@ -638,7 +641,11 @@ def main(argv):
           'the run was stopped). Stage time: the dynamics fits\' seconds recorded in '
           'train_state.json plus the iteration_seconds of metrics.csv (TRPO and evaluation), '
           'summed over sessions; data collection and BC are not in it. Commit: the git revision '
-          'each session (start or resume) ran, from provenance.json.\n\n'
+          'each session (start or resume) ran, from provenance.json. Time left: an estimate at '
+          'the speeds the run timed itself (the median of its last 10 outer iterations; its fits\' '
+          'seconds per epoch and training transition), every fit still to come running to its '
+          'epoch maximum (`bremen_tf/reporting/progress.py`, `launch/run_progress.py`); "—" until '
+          'it has timed a fit and an outer iteration.\n\n'
           '## Deployment-efficient: real return after each deployment\n\n'
           + (deployment_section(dep_runs, sac_runs, earlier) if dep_runs
              else 'No deployment runs.\n\n')

@@ -4,7 +4,8 @@
 # script beside the run directories dies with the machine (it did on 2026-12-04).
 #
 #   launch/long_runs.sh start     # both lanes in the background; resumes whatever is unfinished
-#   launch/long_runs.sh status    # each lane's runs: finished, running (stage), not started
+#   launch/long_runs.sh status    # each lane's runs: finished, running (stage), not started; then
+#                                 # each unfinished run's progress and hours left (run_progress.py)
 #   launch/long_runs.sh stop      # each run stops right after its next checkpoint; waits for the exits
 #   DRY_RUN=1 launch/long_runs.sh start   # the commands, nothing started
 #
@@ -17,7 +18,7 @@
 #   FROZEN       the worktree at RUNS_COMMIT (default /work/frozen/<RUNS_COMMIT>; made if missing)
 # Autograph reads source at trace time, so the runs never run from the checkout you edit.
 set -euo pipefail
-REPO="$(cd "$(dirname "$0")/.." && pwd)"  # unused by a lane (it runs a copy)
+REPO="$(cd "$(dirname "$0")/.." && pwd)"  # status reads with it; a lane runs the frozen copy
 RUNS_COMMIT="${RUNS_COMMIT:-ad443b2}"
 RUNS_ROOT="${RUNS_ROOT:-/work/runs}"
 FROZEN="${FROZEN:-/work/frozen/$RUNS_COMMIT}"
@@ -145,6 +146,7 @@ start() {
 
 status() {
   local lane entry dir state
+  local -a estimate=()  # unfinished runs that describe themselves (run.json): launch/run_progress.py
   for lane in A B; do
     echo "lane $lane: $(alive "$LANES/$lane.pid" && echo running || echo stopped)"
     while IFS= read -r entry; do
@@ -153,7 +155,8 @@ status() {
       local path; path="$(run_path "$dir")"
       if [[ -e "$path/DONE" ]]; then state=finished
       elif [[ -f "$path/train_state.json" ]]; then
-        state="$("$PY" -c 'import json,sys; s=json.load(open(sys.argv[1])); print("stage", s.get("stage"), "deployment", s.get("deployment", "-"), "iteration", s.get("iteration", "-"))' "$path/train_state.json")"
+        state="$("$PY" -c 'import json,sys; s=json.load(open(sys.argv[1])); print(" ".join(f"{k} {s[k]}" for k in ("stage", "deployment", "iteration") if k in s))' "$path/train_state.json")"
+        [[ -f "$path/run.json" ]] && estimate+=("$path")
       else state="not started"; fi
       local log last=""
       log="$(run_log "$dir")"
@@ -166,6 +169,10 @@ status() {
       [[ -n "$last" ]] && echo "      $last"
     done < <(lane_entries "$lane")
   done
+  if ((${#estimate[@]})); then  # how far each got and how long it still needs (imports TF: ~7 s)
+    echo "progress and estimates (launch/run_progress.py):"
+    "$PY" "$REPO/launch/run_progress.py" "${estimate[@]}" | sed 's/^/  /' || true
+  fi
 }
 
 # stop: the lanes' loops first (so no next run starts), then each run right after its next

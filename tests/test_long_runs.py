@@ -69,7 +69,7 @@ def test_status_reads_each_run(tmp_path):
   variant = tmp_path / 'guard' / 'halfcheetah_100k_data_box' / 'seed0'  # absolute, outside full/
   variant.mkdir(parents=True)
   (variant / 'train_state.json').write_text(json.dumps({'stage': 'trpo', 'iteration': 9}))
-  assert f'  {variant}: stage trpo deployment - iteration 9' in long_runs(tmp_path, 'status').stdout
+  assert f'  {variant}: stage trpo iteration 9' in long_runs(tmp_path, 'status').stdout
 
 
 FAKE_RUN = textwrap.dedent('''
@@ -114,7 +114,7 @@ def test_stop_waits_for_each_runs_next_checkpoint(tmp_path):
       '[dynamics] dynamics epoch 5/200: ... ETA 3h\nsome warning\n[dynamics] checkpointed\nnoise\n')
   try:
     status = long_runs(tmp_path, 'status')
-    assert (f'  {BREMEN}: running, stage collected deployment 1 iteration -\n'
+    assert (f'  {BREMEN}: running, stage collected deployment 1\n'
             '      [dynamics] checkpointed\n') in status.stdout  # its latest progress line
     assert 'lane B: running' in status.stdout
     start = time.time()

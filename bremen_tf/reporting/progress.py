@@ -3,6 +3,8 @@ still going (results/full_budget.md)."""
 import datetime
 import os
 
+import numpy as np
+
 from bremen_tf import runs
 from bremen_tf.reporting import run_reader
 
@@ -62,6 +64,85 @@ def progress(path, description):
   else:
     text = 'in progress: behaviour cloning'
   return dict(info, status='in progress', text=text)
+
+
+def _median_iteration_seconds(metrics, last=10):
+  """The median seconds of the last `last` outer iterations (25 TRPO updates and an evaluation),
+  or None before the first."""
+  seconds = [float(r['iteration_seconds']) for r in metrics if r.get('iteration_seconds')]
+  return float(np.median(seconds[-last:])) if seconds else None
+
+
+def _fit_rate(state, n_train_of):
+  """Seconds per epoch per training transition of this run's dynamics fits: the fit in progress
+  if it has done an epoch, else the newest finished fit (at its longest member); None before
+  either. `n_train_of(deployment)` is the training-split size of that deployment's fit."""
+  progress = state.get('dynamics_progress') or {}
+  fit = progress.get('fit') or {}
+  n_train = (fit.get('settings') or {}).get('n_train')
+  if fit.get('epoch') and n_train and progress.get('seconds'):
+    return progress['seconds'] / fit['epoch'] / n_train
+  done = [(d.get('deployment', 1), d['dynamics_fit']) for d in state.get('deployments', [])
+          if d.get('dynamics_fit')]
+  if state.get('dynamics_fit'):
+    done.append((1, state['dynamics_fit']))
+  if not done or not done[-1][1].get('seconds') or not done[-1][1].get('stop_epoch'):
+    return None
+  deployment, record = done[-1]
+  n_train = n_train_of(deployment)
+  return record['seconds'] / max(record['stop_epoch']) / n_train if n_train else None
+
+
+def remaining(path, description):
+  """An estimate of the wall time an unfinished BREMEN/ME-TRPO run still needs at the speeds it
+  measured itself (iteration_seconds, the fits' seconds per epoch and transition), with every
+  fit still to come running to its epoch maximum (early stopping can only shorten it): {'seconds',
+  'text'}, or None for a finished or SAC run or one that has not measured an iteration and a fit
+  yet. Data collection and BC (minutes) are not counted."""
+  if (description is None or description['kind'] not in ('offline', 'deployment')
+      or description.get('algorithm') != 'bremen' or not os.path.isdir(path)
+      or run_reader.finished(path)):
+    return None
+  state = run_reader.read_state(path)
+  metrics = runs.read_metrics(path)
+  b = description['budget']
+  max_epochs = b['DynamicsEnsemble.max_epochs']
+  fit = (state.get('dynamics_progress') or {}).get('fit') or {}
+  stage = state.get('stage', 'start')
+  done = int(metrics[-1]['iteration']) if metrics else 0
+  iteration_s = _median_iteration_seconds(metrics)
+  if description['kind'] == 'offline':
+    n_train = (fit.get('settings') or {}).get('n_train')
+    rate = _fit_rate(state, lambda d: n_train) if n_train else None
+    fit_s, fits_to_come = 0.0, stage in ('start', 'dynamics_fit')
+    if fits_to_come:
+      if not (rate and n_train):
+        return None
+      fit_s = (max_epochs - fit.get('epoch', 0)) * rate * n_train
+    if iteration_s is None:
+      return None
+    seconds = fit_s + (b['train_offline.outer_iterations'] - done) * iteration_s
+  else:
+    per = b['train_deployment.iterations_per_deployment']
+    planned = b['train_deployment.deployments']
+    d = max(state.get('deployment', 0), 1)
+    n_train = (fit.get('settings') or {}).get('n_train')
+    batch = (n_train / d if n_train
+             else 0.85 * b['train_deployment.transitions_per_deployment'])
+    rate = _fit_rate(state, lambda k: batch * k)
+    fits_done = d if stage in ('dynamics', 'bc', 'trpo', 'trpo_done') else d - 1
+    fits_to_come = fits_done < planned
+    if iteration_s is None or (fits_to_come and rate is None):
+      return None
+    seconds = (planned * per - done) * iteration_s
+    if stage == 'dynamics_fit':
+      seconds += (max_epochs - fit.get('epoch', 0)) * rate * batch * d
+      fits_done = d
+    seconds += sum(max_epochs * rate * batch * k for k in range(fits_done + 1, planned + 1))
+  text = f'about {seconds / 3600:.1f} h left at its measured speeds'
+  if fits_to_come:
+    text += f' (every fit to come at its {max_epochs}-epoch maximum)'
+  return {'seconds': seconds, 'text': text}
 
 
 def _time(iso):

@@ -1,0 +1,79 @@
+"""progress.remaining: the hours an unfinished BREMEN/ME-TRPO run still needs at the speeds it
+timed itself, computed here by hand for synthetic run directories, and launch/run_progress.py's
+line per directory."""
+import pytest
+
+import test_reporting_runs as syn
+from test_reporting_runs import script
+from bremen_tf.reporting import progress, run_reader
+
+OFFLINE = {'train_offline.env_id': syn.CHEETAH, 'train_offline.dataset_size': '100k',
+           'train_offline.outer_iterations': 10, **syn.GIN_ENV['HalfCheetah']}
+DEPLOY = {**syn.DEPLOY_BASE, **syn.GIN_ENV['HalfCheetah']}  # 3 deployments x 2 iterations, 5 epochs
+BATCH = 0.85 * 50_000  # each deployment's training split
+
+
+def estimate(path):
+  return progress.remaining(path, run_reader.description(path))
+
+
+def test_an_offline_run_in_trpo_needs_its_remaining_iterations(tmp_path):
+  path = str(tmp_path / 'offline')
+  # Iterations 1-4 took 60 s each (syn.bremen_metrics); 6 of 10 are left.
+  syn.write_run(path, OFFLINE, syn.bremen_metrics(5000.0, 4, 25),
+                syn.dataset_state('HalfCheetah', '100k'), False, 0, kind='offline')
+  found = estimate(path)
+  assert found['seconds'] == 6 * 60.0
+  assert found['text'] == 'about 0.1 h left at its measured speeds'  # no fit to come
+
+
+def test_an_offline_run_in_its_fit_has_no_estimate_before_an_iteration(tmp_path):
+  path = str(tmp_path / 'fit')
+  state = {'stage': 'dynamics_fit', 'dynamics_progress': {
+      'fit': {'epoch': 10, 'settings': {'n_train': 85_000}}, 'seconds': 1000.0}}
+  syn.write_run(path, OFFLINE, [], state, False, 0, kind='offline')
+  assert estimate(path) is None
+  with script('run_progress') as run_progress:
+    assert run_progress.line(path) == (
+        f'{path}: in progress: dynamics fit, epoch 10 of at most 200; no estimate until it has '
+        'timed a fit and an outer iteration')
+
+
+def test_a_deployment_run_in_trpo_counts_the_fits_to_come_at_their_maximum(tmp_path):
+  path = str(tmp_path / 'trpo')
+  metrics, _ = syn.deployment_files([100.0, 200.0], 2, 50_000)  # 30 s per iteration
+  fits = [{'deployment': 1, 'dynamics_fit': {'seconds': 500.0, 'stop_epoch': [5, 4, 5, 5, 3]}},
+          {'deployment': 2, 'dynamics_fit': {'seconds': 1200.0, 'stop_epoch': [5, 5, 5, 5, 5]}}]
+  syn.write_run(path, DEPLOY, metrics[:3], {'stage': 'trpo', 'deployment': 2, 'deployments': fits},
+                False, 0, kind='deployment')
+  rate = 1200.0 / 5 / (2 * BATCH)  # the newest fit: seconds per epoch and training transition
+  expected = (3 * 2 - 3) * 30.0 + 5 * rate * 3 * BATCH  # 3 iterations, deployment 3's fit
+  found = estimate(path)
+  assert found['seconds'] == pytest.approx(expected, rel=1e-12)
+  assert found['text'].endswith('(every fit to come at its 5-epoch maximum)')
+
+
+def test_a_deployment_run_in_its_fit_times_the_fit_in_progress(tmp_path):
+  path = str(tmp_path / 'fit')
+  metrics, _ = syn.deployment_files([100.0], 2, 50_000)
+  state = {'stage': 'dynamics_fit', 'deployment': 2, 'dynamics_progress': {
+      'fit': {'epoch': 2, 'settings': {'n_train': 85_000}}, 'seconds': 400.0}}
+  syn.write_run(path, DEPLOY, metrics, state, False, 0, kind='deployment')
+  rate = 400.0 / 2 / 85_000
+  expected = ((5 - 2) * rate * 85_000 + (6 - 2) * 30.0  # this fit's 3 epochs left, 4 iterations
+              + 5 * rate * 127_500)  # deployment 3's fit on three batches
+  assert estimate(path)['seconds'] == pytest.approx(expected, rel=1e-12)
+
+
+def test_finished_and_model_free_runs_have_no_estimate(tmp_path):
+  done = str(tmp_path / 'done')
+  syn.write_run(done, OFFLINE, syn.bremen_metrics(5000.0, 10, 25),
+                syn.dataset_state('HalfCheetah', '100k'), True, 0, kind='offline')
+  bc = str(tmp_path / 'bc')
+  syn.write_run(bc, {**OFFLINE, 'train_offline.algorithm': 'bc'},
+                syn.model_free_metrics(4000.0, 30_000), syn.dataset_state('HalfCheetah', '100k'),
+                False, 0, kind='offline')
+  assert estimate(done) is None and estimate(bc) is None
+  with script('run_progress') as run_progress:
+    assert run_progress.line(done) == f'{done}: finished'
+    assert run_progress.line(str(tmp_path / 'absent')) == f'{tmp_path}/absent: not started'
