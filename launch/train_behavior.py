@@ -26,8 +26,12 @@ def main(argv):
   env_id = gin.query_parameter('train_behavior_policy.env_id')
   root = FLAGS.root_dir or os.path.join(launch_common.REPO_ROOT, 'runs', 'behavior',
                                         envs.slug(env_id), f'seed{FLAGS.seed}')
+  # Not launch_common.open_run: a resume may change the config (e.g. a higher total_steps after
+  # the threshold was not reached); config.gin is rewritten, and run.json, written once, is read
+  # only while config.gin is the text it was made from (run_reader.description).
   run = runs.RunDir(root)
   run.start(seed=FLAGS.seed, flags=FLAGS.flag_values_dict())
+  launch_common.write_description(run)
   print(f'Run directory: {run.path}', flush=True)
   meta = sac_data_policies.train_behavior_policy(run, seed=FLAGS.seed,
                                         log=lambda m: print(m, flush=True))

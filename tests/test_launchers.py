@@ -42,6 +42,10 @@ def test_train_behavior_resumes_then_finishes_and_refuses_to_clobber(tmp_path):
   assert 'no partial policy' in out.stdout
   assert os.path.exists(os.path.join(root, 'train_state.json'))
   assert not os.path.exists(os.path.join(root, 'DONE'))
+  # What the run is, for the report scripts (run.json, as every launcher writes it).
+  first = json.load(open(os.path.join(root, 'run.json')))['description']
+  assert (first['kind'], first['env_id'], first['seed']) == ('behavior', 'bremen/Hopper-v0', 0)
+  assert first['budget']['train_behavior_policy.total_steps'] == 200
 
   # Same run, reachable threshold: resumes from step 200 and finds the partial policy.
   out = launch('train_behavior.py', *TINY_SAC, f'--root_dir={root}',
@@ -62,6 +66,10 @@ def test_train_behavior_resumes_then_finishes_and_refuses_to_clobber(tmp_path):
   actor, _ = shipped_policies.load_behavior_policy('bremen/Hopper-v0', os.path.join(root, 'partial_policy'))
   assert actor.mode(np.zeros((2, 11), np.float32)).shape == (2, 3)
   assert len(json.load(open(os.path.join(root, 'provenance.json')))['sessions']) == 2
+  # The resume changed the config: run.json stays as written; the reader describes config.gin.
+  assert json.load(open(os.path.join(root, 'run.json')))['description'] == first
+  from bremen_tf.reporting import run_reader  # pylint: disable=g-import-not-at-top
+  assert run_reader.description(root)['budget']['train_behavior_policy.total_steps'] == 1000
 
   out = launch('train_behavior.py', *TINY_SAC, f'--root_dir={root}')
   assert out.returncode != 0 and 'finished run' in out.stderr

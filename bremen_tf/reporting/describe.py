@@ -9,6 +9,7 @@ import contextlib
 import hashlib
 import importlib
 import inspect
+import sys
 
 import gin
 
@@ -114,8 +115,15 @@ def deployment_method(algorithm, policy_init, alpha):
 
 def deviations():
   """The live config's DEVIATIONS bound to other than their code defaults, as their words
-  (e.g. ['data box 0.1']; [] for a run of the original methods)."""
-  return [label.format(v) for key, label in DEVIATIONS.items() if (v := value(key)) != default(key)]
+  (e.g. ['data box 0.1']; [] for a run of the original methods). A configurable whose module
+  this process never imported is skipped: gin cannot have parsed a binding of it, and importing
+  it now would register a configurable after a launcher locked the config."""
+  found = []
+  for key, label in DEVIATIONS.items():
+    if validation.CONFIGURABLES[key.split('.')[0]] in sys.modules:
+      if (v := value(key)) != default(key):
+        found.append(label.format(v))
+  return found
 
 
 def describe(kind, seed=None):
