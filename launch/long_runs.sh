@@ -16,12 +16,17 @@
 #                a newer one may be adopted only if it keeps checkpoints compatible and is exact)
 #   RUNS_ROOT    run directories, logs, datasets (default /work/runs; never inside a checkout)
 #   FROZEN       the worktree at RUNS_COMMIT (default /work/frozen/<RUNS_COMMIT>; made if missing)
+#   COVERAGE_COMMIT  the commit the coverage groups run (default below). They start fresh runs,
+#                so they may take a newer commit than the long runs, which stay on theirs.
+#   COVERAGE_TREE    its worktree (default /work/frozen/<COVERAGE_COMMIT>; made if missing)
 # Autograph reads source at trace time, so the runs never run from the checkout you edit.
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"  # status reads with it; a lane runs the frozen copy
 RUNS_COMMIT="${RUNS_COMMIT:-ad443b2}"
 RUNS_ROOT="${RUNS_ROOT:-/work/runs}"
 FROZEN="${FROZEN:-/work/frozen/$RUNS_COMMIT}"
+COVERAGE_COMMIT="${COVERAGE_COMMIT:-$RUNS_COMMIT}"
+COVERAGE_TREE="${COVERAGE_TREE:-/work/frozen/$COVERAGE_COMMIT}"
 PY="${PYTHON:-python}"
 LANES="$RUNS_ROOT/lanes"   # <lane>.pid: the lane's loop; <lane>.run: "<pid> <run dir>" of its run
 FULL="$RUNS_ROOT/full"
@@ -57,24 +62,31 @@ alive() { [[ -f "$1" ]] && kill -0 "$(cut -d' ' -f1 "$1")" 2> /dev/null; }
 
 lane_entries() { if [[ $1 == A ]]; then printf '%s\n' "${LANE_A[@]}"; else printf '%s\n' "${LANE_B[@]}"; fi; }
 
-# The frozen tree at RUNS_COMMIT; its runs/ and data/ point into RUNS_ROOT so a newer tree resumes them.
+# tree_at TREE COMMIT: the frozen worktree TREE at COMMIT (made if missing); its runs/ points into
+# RUNS_ROOT/coverage so that a newer tree resumes the coverage runs.
+tree_at() {
+  local tree=$1 commit=$2 head
+  if [[ ! -d "$tree" ]]; then
+    git -C "$REPO" worktree add --detach "$tree" "$commit" > /dev/null
+  fi
+  head="$(git -C "$tree" rev-parse HEAD)"
+  if [[ "$head" != "$(git -C "$REPO" rev-parse "$commit^{commit}")" ]]; then
+    echo "$tree is at $head, not at $commit: set FROZEN or COVERAGE_TREE to another path" >&2
+    exit 2
+  fi
+  if [[ -n "$(git -C "$tree" status --porcelain --untracked-files=no)" ]]; then
+    echo "$tree has edits to tracked files: the runs run committed code only" >&2
+    exit 2
+  fi
+  [[ -e "$tree/runs" ]] || ln -s "$RUNS_ROOT/coverage" "$tree/runs"
+}
+
+# The frozen trees of the long runs and of the coverage groups, and the directories they write.
 make_tree() {
-  if [[ ! -d "$FROZEN" ]]; then
-    git -C "$REPO" worktree add --detach "$FROZEN" "$RUNS_COMMIT" > /dev/null
-  fi
-  local head
-  head="$(git -C "$FROZEN" rev-parse HEAD)"
-  if [[ "$head" != "$(git -C "$REPO" rev-parse "$RUNS_COMMIT^{commit}")" ]]; then
-    echo "$FROZEN is at $head, not at RUNS_COMMIT=$RUNS_COMMIT: set FROZEN to another path" >&2
-    exit 2
-  fi
-  if [[ -n "$(git -C "$FROZEN" status --porcelain --untracked-files=no)" ]]; then
-    echo "$FROZEN has edits to tracked files: the runs run committed code only" >&2
-    exit 2
-  fi
   mkdir -p "$FULL" "$RUNS_ROOT/logs" "$RUNS_ROOT/coverage" "$RUNS_ROOT/datasets" "$RUNS_ROOT/minari" \
       "$RUNS_ROOT/dynamics_cache" "$LANES"
-  [[ -e "$FROZEN/runs" ]] || ln -s "$RUNS_ROOT/coverage" "$FROZEN/runs"
+  tree_at "$FROZEN" "$RUNS_COMMIT"
+  [[ "$COVERAGE_TREE" == "$FROZEN" ]] || tree_at "$COVERAGE_TREE" "$COVERAGE_COMMIT"
 }
 
 # run_lane LANE: the lane's loop (runs in the background, in the frozen tree).
@@ -88,8 +100,9 @@ run_lane() {
     dir="${entry%%|*}" cmd="${entry#*|}"
     if [[ $dir == coverage ]]; then
       echo "[lane $lane] $(date -Is) coverage groups: $cmd"
-      # shellcheck disable=SC2086
-      launch/coverage_runs.sh $cmd > "$RUNS_ROOT/logs/coverage_${cmd// /_}.log" 2>&1 &
+      # shellcheck disable=SC2086  (coverage_runs.sh runs in its own tree, on its PYTHONPATH)
+      PYTHONPATH="$COVERAGE_TREE" "$COVERAGE_TREE/launch/coverage_runs.sh" $cmd \
+          > "$RUNS_ROOT/logs/coverage_${cmd// /_}.log" 2>&1 &
       pid=$!
       echo "$pid coverage" > "$LANES/$lane.run"  # stop ends its whole process group (sweep, runs)
       if ! wait $pid; then echo "[lane $lane] coverage $cmd failed: lane stops"; return 1; fi
@@ -125,7 +138,8 @@ start() {
       echo "lane $lane (tree $FROZEN, commit $RUNS_COMMIT):"
       lane_entries "$lane" | while IFS= read -r entry; do
         dir="${entry%%|*}" cmd="${entry#*|}"
-        if [[ $dir == coverage ]]; then echo "  launch/coverage_runs.sh $cmd"
+        if [[ $dir == coverage ]]; then
+          echo "  launch/coverage_runs.sh $cmd (tree $COVERAGE_TREE, commit $COVERAGE_COMMIT)"
         elif [[ -e "$(run_path "$dir")/DONE" ]]; then echo "  (finished) $dir"
         else echo "  $PY $cmd --tf_threads=1 --root_dir=$(run_path "$dir")"; fi
       done
@@ -137,11 +151,13 @@ start() {
   # checkout's copy under a running lane would change what it does next.
   cp "$0" "$LANES/long_runs.sh"
   for lane in A B; do
-    RUNS_COMMIT="$RUNS_COMMIT" RUNS_ROOT="$RUNS_ROOT" FROZEN="$FROZEN" setsid nohup \
+    RUNS_COMMIT="$RUNS_COMMIT" RUNS_ROOT="$RUNS_ROOT" FROZEN="$FROZEN" \
+        COVERAGE_COMMIT="$COVERAGE_COMMIT" COVERAGE_TREE="$COVERAGE_TREE" setsid nohup \
         bash "$LANES/long_runs.sh" _lane "$lane" >> "$RUNS_ROOT/logs/lanes.log" 2>&1 < /dev/null &
     echo "$!" > "$LANES/$lane.pid"
   done
-  echo "started lanes A and B from $FROZEN ($RUNS_COMMIT); log $RUNS_ROOT/logs/lanes.log"
+  echo "started lanes A and B from $FROZEN ($RUNS_COMMIT; coverage groups from $COVERAGE_TREE," \
+       "$COVERAGE_COMMIT); log $RUNS_ROOT/logs/lanes.log"
 }
 
 status() {
@@ -220,5 +236,6 @@ case "${1:-}" in
   status) status ;;
   stop) stop ;;
   _lane) run_lane "$2" ;;
+  _trees) make_tree ;;  # the frozen trees only (tests/test_long_runs.py)
   *) echo "usage: launch/long_runs.sh start|status|stop" >&2; exit 2 ;;
 esac

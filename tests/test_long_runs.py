@@ -41,7 +41,7 @@ def test_dry_run_lists_each_lane_and_skips_finished_runs(tmp_path):
   assert lines[1] == f'  (finished) {BREMEN}'
   assert lines[2] == ('  python launch/offline.py --gin_file=gin/hopper_100k.gin --tf_threads=1 '
                       f'--root_dir={tmp_path}/full/offline/hopper_100k/seed0')
-  assert '  launch/coverage_runs.sh d4rl' in lines
+  assert any(l.startswith('  launch/coverage_runs.sh d4rl (tree /work/frozen/') for l in lines)
   # Lane B: the guarded variant of the offline HalfCheetah cell (an absolute run directory,
   # outside full/), the cell itself, then ME-TRPO (whose deployment-1 fit lane A's BREMEN caches).
   at = lines.index(next(l for l in lines if l.startswith('lane B')))
@@ -147,3 +147,31 @@ def test_start_refuses_while_a_lane_runs_and_usage(tmp_path):
     loop.kill()
   result = long_runs(tmp_path, 'restart')
   assert result.returncode == 2 and 'usage: launch/long_runs.sh start|status|stop' in result.stderr
+
+
+def test_the_coverage_groups_may_run_a_newer_commit_in_their_own_tree(tmp_path):
+  """The long runs stay on RUNS_COMMIT; the coverage groups (fresh runs) get COVERAGE_COMMIT's
+  tree; both trees send runs/ to RUNS_ROOT/coverage; a tree at another commit is refused."""
+  repo = os.path.dirname(os.path.dirname(SCRIPT))
+  git = lambda *a: subprocess.run(['git', '-C', repo, *a], capture_output=True, text=True,
+                                  check=True).stdout.strip()
+  head, parent = git('rev-parse', 'HEAD'), git('rev-parse', 'HEAD~1')
+  trees = {'FROZEN': tmp_path / 'long', 'COVERAGE_TREE': tmp_path / 'coverage'}
+  env = dict(RUNS_COMMIT=parent, COVERAGE_COMMIT=head, **{k: str(v) for k, v in trees.items()})
+  try:
+    result = long_runs(tmp_path / 'root', 'start', DRY_RUN='1', **env)
+    assert f'  launch/coverage_runs.sh d4rl (tree {trees["COVERAGE_TREE"]}, commit {head})' in (
+        result.stdout.splitlines())
+    result = long_runs(tmp_path / 'root', '_trees', **env)
+    assert result.returncode == 0, result.stderr
+    for key, commit in (('FROZEN', parent), ('COVERAGE_TREE', head)):
+      tree = str(trees[key])
+      assert subprocess.run(['git', '-C', tree, 'rev-parse', 'HEAD'], capture_output=True,
+                            text=True).stdout.strip() == commit
+      assert os.path.realpath(os.path.join(tree, 'runs')) == str(tmp_path / 'root' / 'coverage')
+    result = long_runs(tmp_path / 'root', '_trees', **dict(env, COVERAGE_COMMIT=parent))
+    assert result.returncode == 2 and f'is at {head}, not at {parent}' in result.stderr
+  finally:
+    for tree in trees.values():
+      subprocess.run(['git', '-C', repo, 'worktree', 'remove', '--force', str(tree)],
+                     capture_output=True)
