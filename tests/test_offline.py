@@ -72,6 +72,20 @@ def test_offline_run_writes_every_artefact_and_refuses_to_clobber(tmp_path, data
   assert {r[0] for r in rows} == {'| BC policy π̂_β', '| π_θ at iteration 2'}
   assert all(0.0 <= float(r[3].rstrip('%')) <= 100.0 for r in rows)
   assert len(metrics(root)) == 3 and not os.path.exists(os.path.join(root, 'probe'))
+  # Real and imagined flips and early ends of the same policies (read only, a file on request).
+  out = str(tmp_path / 'flips.md')
+  flips = subprocess.run([sys.executable, 'launch/flip_probe.py', f'--run_dir={root}',
+                          '--episodes=2', '--tf_threads=1', f'--out={out}'], cwd=REPO,
+                         capture_output=True, text=True, timeout=300)
+  assert flips.returncode == 0, flips.stdout + flips.stderr
+  rows = [l.split(' | ') for l in open(out).read().splitlines() if l.startswith(('| π', '| BC'))]
+  assert [(r[0], r[1]) for r in rows] == [
+      ('| BC policy π̂_β', 'real env'), ('| BC policy π̂_β', 'imagined (what TRPO trains on)'),
+      ('| π_θ at iteration 2', 'real env'), ('| π_θ at iteration 2', 'imagined (what TRPO trains on)')]
+  assert [r[2] for r in rows[::2]] == ['2', '2'] and all(int(r[2]) > 0 for r in rows[1::2])
+  assert all(0.0 <= float(r[5].rstrip('%')) <= 100.0 for r in rows)  # ended early
+  assert all(0.0 <= float(r[3].rstrip('%')) <= 100.0 for r in rows[1::2])  # ran away
+  assert '- git revision: `' in open(out).read() and len(metrics(root)) == 3
   bad = subprocess.run([sys.executable, 'launch/imagination_probe.py', f'--run_dir={tmp_path}'],
                        cwd=REPO, capture_output=True, text=True, timeout=120)
   assert bad.returncode == 2 and 'has no config.gin: not a run directory' in bad.stderr

@@ -1,0 +1,100 @@
+"""Does imagination see the way a policy fails in the real env?
+
+For robots with a body pitch (HalfCheetah, Hopper, Walker2d), the share of paths that tip past
+±90° of pitch or end early (the env's termination, or the trainer's data box if it has one), and the
+forward speed: in real episodes of a policy (deterministic, as the runs evaluate, over the first
+`horizon` steps so that they compare with imagined paths) and in the imagined batches TRPO trains
+on (the run's own imagination: random member per step, the training's action noise); plus the
+model's one-step pitch error along the real paths while upright. A policy that flips in the real
+env while none of its imagined paths does exploits a blind spot of the model's closed loop, where
+a one-step error says nothing. Used by launch/flip_probe.py on a run's checkpoint.
+"""
+import math
+
+import numpy as np
+import tensorflow as tf
+
+from bremen_tf import evaluation
+from bremen_tf.dynamics import OUTPUT_CLIP
+from bremen_tf.episode_diagnostics import BODY_INDICES, robot_of
+
+FLIP = math.pi / 2  # |pitch| past this: on its back (episode_diagnostics.outcome's threshold)
+
+
+def body_indices(env_id):
+  """(pitch index, forward-velocity index) of `env_id`'s observation; ValueError without a
+  pitch (Ant) or for a robot we do not know."""
+  pitch, velocity = BODY_INDICES[robot_of(env_id)]
+  if pitch is None:
+    raise ValueError(f'{env_id} has no body pitch in its observation: nothing to flip.')
+  return pitch, velocity
+
+
+def path_stats(obs, mask, lengths, horizon, pitch, velocity):
+  """Imagined paths ([P, L, obs_dim] states s_t, [P, L] mask, [P] lengths) -> {'paths',
+  'ran_away' (share that reached the model's output clip), 'flipped' (share of the others with
+  |pitch| > π/2 at a step), 'ended_early' (share shorter than `horizon`), 'speed' (mean forward
+  velocity over the valid steps of the paths that did not run away; nan if all did)}."""
+  obs, mask, lengths = np.asarray(obs), np.asarray(mask) > 0, np.asarray(lengths)
+  ran_away = ((np.abs(obs) >= OUTPUT_CLIP).any(axis=2) & mask).any(axis=1)
+  tipped = ((np.abs(obs[..., pitch]) > FLIP) & mask).any(axis=1) & ~ran_away
+  kept = mask & ~ran_away[:, None]
+  return {'paths': int(len(lengths)), 'ran_away': float(ran_away.mean()),
+          'flipped': float(tipped.mean()), 'ended_early': float((lengths < horizon).mean()),
+          'speed': float(obs[..., velocity][kept].mean()) if kept.any() else float('nan')}
+
+
+def trajectory_stats(trajectories, horizon, pitch, velocity):
+  """Recorded real episodes (evaluation.run_episodes' 'obs' [T+1, obs_dim]) -> path_stats' keys
+  over each episode's first `horizon` steps, plus 'flipped_by_end' over the whole episode."""
+  flipped, flipped_end, early, speeds = [], [], [], []
+  for t in trajectories:
+    states = np.asarray(t['obs'])[1:]  # the states after each step
+    first = states[:horizon]
+    flipped.append(bool((np.abs(first[:, pitch]) > FLIP).any()))
+    flipped_end.append(bool((np.abs(states[:, pitch]) > FLIP).any()))
+    early.append(len(states) < horizon)
+    speeds.append(first[:, velocity])
+  return {'paths': len(trajectories), 'flipped': float(np.mean(flipped)),
+          'ended_early': float(np.mean(early)), 'speed': float(np.concatenate(speeds).mean()),
+          'flipped_by_end': float(np.mean(flipped_end))}
+
+
+def one_step_pitch_error(dynamics, trajectories, pitch):
+  """The median |pitch error| of the ensemble's mean one-step prediction along the real paths,
+  over the steps taken while upright (|pitch| <= π/2)."""
+  errors = []
+  for t in trajectories:
+    obs, actions = np.asarray(t['obs'], np.float32), np.asarray(t['actions'], np.float32)
+    predicted = dynamics.predict_all(tf.constant(obs[:-1]), tf.constant(actions)).numpy()
+    error = np.abs(predicted[..., pitch].mean(axis=0) - obs[1:, pitch])
+    errors.append(error[np.abs(obs[:-1, pitch]) <= FLIP])
+  return float(np.median(np.concatenate(errors)))
+
+
+def probe(env_id, trainer, policies, episodes=10, seed=0, batches=1):
+  """Rows {'policy', 'real': trajectory_stats + 'return', 'imagined': path_stats,
+  'one_step_pitch_error'} for each of `policies` ({name: GaussianPolicy}). `trainer` (the run's
+  ImaginedTRPO) is left as it was, but its random generator advances."""
+  pitch, velocity = body_indices(env_id)
+  horizon, own = trainer.horizon, trainer.policy
+  rows = []
+  try:
+    for name, policy in policies.items():
+      act = lambda obs, policy=policy: policy.mean_log_std(tf.constant(obs))[0].numpy()
+      returns, _, trajectories = evaluation.run_episodes(env_id, act, episodes, seed, record=True)
+      real = dict(trajectory_stats(trajectories, horizon, pitch, velocity),
+                  **{'return': float(np.mean(returns))})
+      trainer.policy = policy
+      imagine = tf.function(trainer.imagine)
+      batch_stats = [path_stats(p.obs, p.mask, p.lengths, horizon, pitch, velocity)
+                     for p in (imagine() for _ in range(batches))]
+      n = sum(s['paths'] for s in batch_stats)
+      imagined = {'paths': n, **{k: sum(s[k] * s['paths'] for s in batch_stats) / n
+                                 for k in ('ran_away', 'flipped', 'ended_early', 'speed')}}
+      rows.append({'policy': name, 'real': real, 'imagined': imagined,
+                   'one_step_pitch_error': one_step_pitch_error(trainer.dynamics, trajectories,
+                                                                pitch)})
+  finally:
+    trainer.policy = own
+  return rows

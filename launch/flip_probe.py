@@ -1,0 +1,111 @@
+"""Does imagination see the way a run's policy fails in the real env? (bremen_tf/flip_probe.py)
+
+  python launch/flip_probe.py --run_dir=/work/runs/full/offline/halfcheetah_100k/seed0 \\
+      --run_dir=/work/runs/guard/halfcheetah_100k_data_box/seed0 --out=results/full_budget_flips.md
+
+Reads the run's config.gin and latest checkpoint (nothing in the run is written; copy its
+checkpoints/ first if it may write a new one meanwhile), then, for the BC policy π̂_β (if the run
+has one) and the current π_θ: real episodes (deterministic, reset seeds --seed + k) and the
+imagined batches TRPO trains on (the run's own imagination; a guarded run's data box left out), the share of
+paths that tip past ±90° of pitch or end early and the forward speed, and the model's one-step
+pitch error along the real paths. Prints a table; with --out, writes it with its provenance.
+"""
+import os
+
+from absl import flags
+import gin
+
+import launch_common
+
+flags.DEFINE_multi_string('run_dir', None, 'An offline or deployment run directory (BREMEN or '
+                          'ME-TRPO; repeatable).')
+flags.DEFINE_integer('episodes', 10, 'Real episodes per policy.')
+flags.DEFINE_integer('batches', 1, 'Imagined batches per policy.')
+flags.DEFINE_string('out', None, 'Optional .md file to write.')
+flags.mark_flags_as_required(['run_dir'])
+flags.adopt_module_key_flags(launch_common)
+FLAGS = flags.FLAGS
+
+HEADER = ['policy', 'where', 'paths', 'ran away (model clip)',
+          'flipped (pitch past ±90°) within the horizon', 'ended early', 'forward speed',
+          'real return', 'flipped by the episode\'s end', 'one-step pitch error (median, upright)']
+
+
+def table_rows(rows):
+  out = []
+  for row in rows:
+    real, imagined = row['real'], row['imagined']
+    out.append([row['policy'], 'real env', real['paths'], '', f'{real["flipped"]:.0%}',
+                f'{real["ended_early"]:.0%}', f'{real["speed"]:.2f}', f'{real["return"]:.0f}',
+                f'{real["flipped_by_end"]:.0%}', f'{row["one_step_pitch_error"]:.4f} rad'])
+    out.append([row['policy'], 'imagined (what TRPO trains on)', imagined['paths'],
+                f'{imagined["ran_away"]:.1%}', f'{imagined["flipped"]:.1%}', f'{imagined["ended_early"]:.1%}',
+                f'{imagined["speed"]:.2f}', '', '', ''])
+  return out
+
+
+def main(argv):
+  del argv
+  from bremen_tf import errors  # pylint: disable=g-import-not-at-top
+  from bremen_tf.run_models import check_run_dir  # pylint: disable=g-import-not-at-top
+  for run_dir in FLAGS.run_dir:
+    check_run_dir(run_dir)  # before TensorFlow is imported
+  for name in ('episodes', 'batches'):
+    if getattr(FLAGS, name) < 1:
+      raise errors.ConfigError(f'--{name} must be at least 1, got {getattr(FLAGS, name)}.')
+  if FLAGS.out and not FLAGS.out.endswith('.md'):
+    raise errors.ConfigError(f'--out must end in .md, got {FLAGS.out!r}.')
+  launch_common.quiet_logs()
+  launch_common.configure_tf()
+  from absl import logging  # pylint: disable=g-import-not-at-top
+  logging.set_verbosity(logging.ERROR)
+  from bremen_tf import fileio, results  # pylint: disable=g-import-not-at-top
+  sections = []
+  for run_dir in FLAGS.run_dir:
+    what, rows = probe_run(run_dir)
+    sections.append(f'## `{run_dir}`\n\n{what}\n\n' + results.markdown_table(HEADER, rows))
+    print(sections[-1], flush=True)
+  if FLAGS.out:
+    fileio.write_text(FLAGS.out, (
+        '# Does imagination see how the policy fails?\n\n'
+        + results.provenance_header(', '.join(f'`{d}`' for d in FLAGS.run_dir)) + '\n'
+        'Real paths: the first horizon steps of each episode (the imagined paths\' length), '
+        'actions the policy\'s mean clipped to the bounds, as the runs evaluate. Imagined paths: '
+        'the run\'s own imagination (reset-state starts, one random ensemble member per step, the '
+        'training\'s action noise, the env\'s termination; a guarded run\'s data box is left out, '
+        'as in launch/imagination_probe.py). "Ended early": terminated before the horizon. "Ran '
+        'away": the path reached the model\'s ±1e5 output clip (flips and speed count the other '
+        'paths). The one-step error: the ensemble\'s mean prediction of the next pitch from each '
+        'real (state, action) while upright (`bremen_tf/flip_probe.py`).\n\n'
+        + '\n'.join(sections)))
+    print(f'Wrote {FLAGS.out}')
+
+
+def probe_run(run_dir):
+  """(a line saying what was probed, the table rows) for one run directory."""
+  from bremen_tf import errors, flip_probe  # pylint: disable=g-import-not-at-top
+  from bremen_tf.run_models import load_run_models  # pylint: disable=g-import-not-at-top
+  gin.clear_config()  # load_run_models parses the run's own config
+  run = load_run_models(run_dir)
+  try:
+    flip_probe.body_indices(run.env_id)
+  except ValueError as e:
+    raise errors.ConfigError(str(e)) from None
+  unguarded = run.trainer.data_box is not None
+  if unguarded:  # the box is set from the run's data at each start, never checkpointed
+    run.trainer.data_box = None
+  policies = {} if run.policy_init == 'random' else {'BC policy π̂_β': run.bc_policy}
+  policies[f'π_θ at iteration {int(run.iteration.numpy())}'] = run.policy
+  rows = flip_probe.probe(run.env_id, run.trainer, policies, FLAGS.episodes, FLAGS.seed,
+                          FLAGS.batches)
+  what = (f'{run.env_id}, checkpoint {os.path.basename(run.checkpoint)}: {FLAGS.episodes} real '
+          f'episodes (deterministic, reset seeds {FLAGS.seed}..{FLAGS.seed + FLAGS.episodes - 1}) '
+          f'and {FLAGS.batches} imagined batch(es) of {run.trainer.batch_size:,} steps per policy; '
+          f'horizon {run.trainer.horizon} steps'
+          + ('; imagined without the run\'s data box (its metrics.csv says how many paths '
+             'ended there)' if unguarded else '') + '.')
+  return what, table_rows(rows)
+
+
+if __name__ == '__main__':
+  launch_common.run(main)
