@@ -98,7 +98,11 @@ def probe_run(run_dir):
   policies[f'π_θ at iteration {int(run.iteration.numpy())}'] = run.policy
   rows = flip_probe.probe(run.env_id, run.trainer, policies, FLAGS.episodes, FLAGS.seed,
                           FLAGS.batches)
-  what = (f'{run.env_id}, checkpoint {os.path.basename(run.checkpoint)}: {FLAGS.episodes} real '
+  pitch = flip_probe.body_indices(run.env_id)[0]
+  what = (f'{run.env_id}, checkpoint {os.path.basename(run.checkpoint)}; the pitch of the data the '
+          f'model was fitted on: {float(run.dynamics.obs_mean[pitch]):.3f} ± '
+          f'{float(run.dynamics.obs_std[pitch]):.3f} rad (mean ± std, its normalisation); '
+          f'{FLAGS.episodes} real '
           f'episodes (deterministic, reset seeds {FLAGS.seed}..{FLAGS.seed + FLAGS.episodes - 1}) '
           f'and {FLAGS.batches} imagined batch(es) of {run.trainer.batch_size:,} steps per policy; '
           f'horizon {run.trainer.horizon} steps'
