@@ -601,6 +601,29 @@ def copy_policies(all_runs, dest_root):
   return made
 
 
+# Reports on these runs' policies made by other scripts, written beside this file.
+COMPANIONS = {
+    '_episodes.md': 'each exported deployment policy\'s episodes: moving, still or flipped',
+    '_flips.md': 'the offline cells\' policies in the real env and in their own imagination: '
+                 'flips and runaway paths',
+}
+
+
+def companions(out):
+  """The section linking the companion reports that exist beside `out` (with the command that
+  made each, from its provenance header), or '' if none does."""
+  lines = []
+  for suffix, what in COMPANIONS.items():
+    path = out + suffix
+    if not os.path.isfile(path):
+      continue
+    with open(path) as f:
+      command = next((l.split('`')[1] for l in f if l.startswith('- command: `')), None)
+    lines.append(f'- [`{os.path.basename(path)}`]({os.path.basename(path)}): {what}'
+                 + (f' (`{command}`)' if command else ''))
+  return ('## Looking into the policies\n\n' + '\n'.join(lines) + '\n\n') if lines else ''
+
+
 def main(argv):
   del argv
   launch_common.quiet_logs()
@@ -650,6 +673,7 @@ def main(argv):
           + (deployment_section(dep_runs, sac_runs, earlier) if dep_runs
              else 'No deployment runs.\n\n')
           + '## Offline cells\n\n' + (offline_section(off_runs) if off_runs else 'No offline runs.\n\n')
+          + companions(FLAGS.out)
           + '## What reproduces, cell by cell\n\n' + verdicts(dep_runs, off_runs, earlier))
   fileio.write_text(FLAGS.out + '.md', text)
   results.write_csv(FLAGS.out + '.csv', ['run', 'kind', 'method', 'env', 'deployment',

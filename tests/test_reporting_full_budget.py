@@ -260,3 +260,17 @@ def test_a_variant_is_shown_beside_its_cell_with_its_deviation(full, tmp_path):
   assert 'the model\'s data, widened by m times its range' in md
   without = run_script(full_dir, reduced, out)
   assert 'variants/' not in without and 'deviation)' not in without
+
+
+def test_companion_reports_beside_it_are_linked_with_their_commands(full, tmp_path):
+  full_dir, reduced, _ = full
+  out = str(tmp_path / 'fb')
+  assert '## Looking into the policies' not in run_script(full_dir, reduced, out)
+  with open(out + '_flips.md', 'w') as f:
+    f.write('# x\n\n- command: `launch/flip_probe.py --run_dir=a --out=fb_flips.md`\n')
+  md = run_script(full_dir, reduced, out)
+  section = md.split('## Looking into the policies\n\n')[1].split('\n\n')[0]
+  assert section == ('- [`fb_flips.md`](fb_flips.md): the offline cells\' policies in the real '
+                     'env and in their own imagination: flips and runaway paths '
+                     '(`launch/flip_probe.py --run_dir=a --out=fb_flips.md`)')
+  assert md.index('## Offline cells') < md.index('## Looking into') < md.index('## What reproduces')
