@@ -37,23 +37,29 @@ def test_dry_run_lists_each_lane_and_skips_finished_runs(tmp_path):
   result = long_runs(tmp_path, 'start', DRY_RUN='1')
   assert result.returncode == 0, result.stderr
   lines = result.stdout.splitlines()
+  # Lane A: BREMEN (finished here), online SAC, then the guarded variant of the offline
+  # HalfCheetah cell (an absolute run directory, outside full/), then the D4RL group.
   assert lines[0].startswith('lane A (tree /work/frozen/')
   assert lines[1] == f'  (finished) {BREMEN}'
-  assert lines[2] == ('  python launch/offline.py --gin_file=gin/hopper_100k.gin --tf_threads=1 '
-                      f'--root_dir={tmp_path}/full/offline/hopper_100k/seed0')
-  assert any(l.startswith('  launch/coverage_runs.sh d4rl (tree /work/frozen/') for l in lines)
-  # Lane B: the guarded variant of the offline HalfCheetah cell (an absolute run directory,
-  # outside full/), the cell itself, then ME-TRPO (whose deployment-1 fit lane A's BREMEN caches).
-  at = lines.index(next(l for l in lines if l.startswith('lane B')))
-  assert lines[at + 1] == (
+  assert lines[2] == ('  python launch/train_behavior.py --gin_file=gin/deployment/'
+                      f'sac_halfcheetah.gin --tf_threads=1 --root_dir={tmp_path}/full/sac/'
+                      'halfcheetah/seed0')
+  assert lines[3] == (
       '  python launch/offline.py --gin_file=gin/evidence/halfcheetah_100k_data_box.gin '
       f"--gin_bindings=train_offline.dynamics_cache_dir='{tmp_path}/guard/dynamics_cache' "
       f'--tf_threads=1 --root_dir={tmp_path}/guard/halfcheetah_100k_data_box/seed0')
-  assert lines[at + 2:at + 4] == [
+  assert lines[4].startswith('  launch/coverage_runs.sh d4rl (tree /work/frozen/')
+  # Lane B: the offline cells, Hopper first, then ME-TRPO (whose deployment-1 fit lane A's
+  # BREMEN caches), then issue 20's groups.
+  assert lines[5].startswith('lane B')
+  assert lines[6:9] == [
+      '  python launch/offline.py --gin_file=gin/hopper_100k.gin --tf_threads=1 '
+      f'--root_dir={tmp_path}/full/offline/hopper_100k/seed0',
       '  python launch/offline.py --gin_file=gin/halfcheetah_100k.gin --tf_threads=1 '
       f'--root_dir={tmp_path}/full/offline/halfcheetah_100k/seed0',
       '  python launch/deployment.py --gin_file=gin/deployment/halfcheetah_200k.gin '
       f'--gin_file=gin/deployment/me_trpo.gin --tf_threads=1 --root_dir={tmp_path}/full/{ME_TRPO}']
+  assert lines[9].startswith('  launch/coverage_runs.sh offline handreach')
   assert not (tmp_path / 'lanes').exists()  # nothing started, no tree made
 
 
@@ -62,9 +68,9 @@ def test_status_reads_each_run(tmp_path):
   make_run(tmp_path, 'offline/hopper_100k/seed0', {'stage': 'trpo_done'}, done=True)
   result = long_runs(tmp_path, 'status')
   assert result.returncode == 0, result.stderr
-  assert result.stdout.splitlines()[:3] == [
-      'lane A: stopped', f'  {BREMEN}: stage trpo deployment 3 iteration 170',
-      '  offline/hopper_100k/seed0: finished']
+  assert result.stdout.splitlines()[:2] == [
+      'lane A: stopped', f'  {BREMEN}: stage trpo deployment 3 iteration 170']
+  assert '  offline/hopper_100k/seed0: finished' in result.stdout
   assert f'  {ME_TRPO}: not started' in result.stdout
   variant = tmp_path / 'guard' / 'halfcheetah_100k_data_box' / 'seed0'  # absolute, outside full/
   variant.mkdir(parents=True)
