@@ -178,9 +178,10 @@ status() {
       local log last=""
       log="$(run_log "$dir")"
       if alive "$LANES/$lane.run" && [[ "$(cut -d' ' -f2- "$LANES/$lane.run")" == "$path" ]]; then
+        [[ $state == "not started" ]] && state="no stage saved yet"
         state="running, $state"
         # its latest progress line (epoch or iteration, with the ETA)
-        [[ -f "$log" ]] && last="$(grep -E '^\[' "$log" | tail -n 1 | cut -c1-200)"
+        [[ -f "$log" ]] && last="$(grep -E '^\[' "$log" | tail -n 1 | cut -c1-200 || true)"
       fi
       echo "  $dir: $state"
       [[ -n "$last" ]] && echo "      $last"

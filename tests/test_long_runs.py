@@ -181,3 +181,23 @@ def test_the_coverage_groups_may_run_a_newer_commit_in_their_own_tree(tmp_path):
     for tree in trees.values():
       subprocess.run(['git', '-C', repo, 'worktree', 'remove', '--force', str(tree)],
                      capture_output=True)
+
+
+def test_status_of_a_run_that_has_logged_no_progress_line_yet(tmp_path):
+  """A run just started: no train_state.json, a log without a progress line; status goes on to
+  the runs after it (it stopped there once: grep's no-match status under set -e)."""
+  lanes = tmp_path / 'lanes'
+  lanes.mkdir()
+  (tmp_path / 'logs').mkdir()
+  hopper = tmp_path / 'full' / 'offline' / 'hopper_100k' / 'seed0'
+  hopper.mkdir(parents=True)
+  (tmp_path / 'logs' / 'offline_hopper_100k_seed0.log').write_text('Run directory: ...\n')
+  proc = reaped(subprocess.Popen(['sleep', '60']))
+  try:
+    (lanes / 'B.run').write_text(f'{proc.pid} {hopper}\n')
+    result = long_runs(tmp_path, 'status')
+    assert result.returncode == 0, result.stderr
+    assert '  offline/hopper_100k/seed0: running, no stage saved yet\n' in result.stdout
+    assert f'  {ME_TRPO}: not started' in result.stdout  # the entries after it
+  finally:
+    proc.kill()
