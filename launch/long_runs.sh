@@ -101,7 +101,8 @@ run_lane() {
     dir="${entry%%|*}" cmd="${entry#*|}"
     if [[ $dir == coverage ]]; then
       echo "[lane $lane] $(date -Is) coverage groups: $cmd"
-      # shellcheck disable=SC2086  (coverage_runs.sh runs in its own tree, on its PYTHONPATH)
+      # coverage_runs.sh runs in its own tree, on its PYTHONPATH
+      # shellcheck disable=SC2086
       PYTHONPATH="$COVERAGE_TREE" "$COVERAGE_TREE/launch/coverage_runs.sh" $cmd \
           > "$RUNS_ROOT/logs/coverage_${cmd// /_}.log" 2>&1 &
       pid=$!
