@@ -88,23 +88,6 @@ def duration(seconds):
   return '—' if seconds is None else f'{seconds / 3600:.1f} h'
 
 
-def sac_env_steps(desc):
-  """The env steps an online SAC run (launch/train_behavior.py) takes in all."""
-  b = desc['budget']
-  return b['train_behavior_policy.total_steps'] + b['train_behavior_policy.initial_random_steps']
-
-
-def sac_progress(path, desc, record):
-  """progress.progress's dict for an online SAC run, by env steps."""
-  total = sac_env_steps(desc)
-  if run_reader.finished(path):
-    return {'status': 'finished', 'text': 'finished'}
-  if record is None:
-    return {'status': 'not started', 'text': 'not started'}
-  return {'status': 'in progress',
-          'text': f'in progress: {record["env_steps"][-1]:,} of {total:,} env steps'}
-
-
 def read_run(path, name, planned_gin=None):
   """Everything the report shows about one run (present or planned)."""
   desc = run_reader.description(path) if os.path.isdir(path) else None
@@ -117,10 +100,10 @@ def read_run(path, name, planned_gin=None):
   if desc['kind'] == 'behavior':  # online SAC, the deployment figure's unconstrained reference
     record = run_reader.sac_record(path) if os.path.isdir(path) else None
     return {'name': name, 'path': path, 'description': desc, 'metrics': metrics,
-            'progress': sac_progress(path, desc, record), 'sac': record,
+            'progress': progress.progress(path, desc), 'sac': record,
             'timing': progress.timing(path) if os.path.isdir(path) else None,
             'env': labels.env_name(desc['env_id']),
-            'budget': f'{sac_env_steps(desc):,} env steps online (a new policy after every '
+            'budget': f'{progress.sac_env_steps(desc):,} env steps online (a new policy after every '
                       'gradient step)'}
   run = {'name': name, 'path': path, 'description': desc, 'metrics': metrics,
          'deviation': ', '.join(desc.get('deviations') or []),

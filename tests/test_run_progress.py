@@ -77,3 +77,16 @@ def test_finished_and_model_free_runs_have_no_estimate(tmp_path):
   with script('run_progress') as run_progress:
     assert run_progress.line(done) == f'{done}: finished'
     assert run_progress.line(str(tmp_path / 'absent')) == f'{tmp_path}/absent: not started'
+
+
+def test_an_online_sac_run_reads_its_env_steps(tmp_path):
+  path = str(tmp_path / 'sac')
+  metrics = [{'step': s - 10_000, 'env_steps': s, 'eval_return_mean': r, 'eval_return_std': 1.0}
+             for s, r in syn.SAC_RETURNS[:2]]
+  syn.write_run(path, {'train_behavior_policy.env_id': syn.CHEETAH,
+                       'train_behavior_policy.stop_at_target': False,
+                       'train_behavior_policy.total_steps': 190_000}, metrics, {'stage': 'sac'},
+                False, 0, kind='behavior')
+  with script('run_progress') as run_progress:
+    assert run_progress.line(path) == f'{path}: in progress: 100,000 of 200,000 env steps'
+  assert estimate(path) is None

@@ -20,11 +20,31 @@ def _fit_text(state, description):
       'dynamics fit, starting')
 
 
+def sac_env_steps(description):
+  """The env steps an online SAC run (launch/train_behavior.py) takes in all."""
+  b = description['budget']
+  return b['train_behavior_policy.total_steps'] + b['train_behavior_policy.initial_random_steps']
+
+
+def _sac_progress(path, description):
+  """progress's dict for an online SAC run, by env steps."""
+  record = run_reader.sac_record(path)
+  if run_reader.finished(path):
+    return {'status': 'finished', 'text': 'finished'}
+  if record is None:
+    return {'status': 'not started', 'text': 'not started'}
+  return {'status': 'in progress', 'text': f'in progress: {record["env_steps"][-1]:,} of '
+                                           f'{sac_env_steps(description):,} env steps'}
+
+
 def progress(path, description):
   """{'status': 'not started' | 'in progress' | 'finished', 'text': a phrase for a table,
-  'iteration': outer iterations evaluated, 'iterations': planned}."""
+  'iteration': outer iterations evaluated, 'iterations': planned} (an online SAC run: status and
+  text only, by env steps)."""
   if description is None or not os.path.isdir(path):
     return {'status': 'not started', 'text': 'not started', 'iteration': 0, 'iterations': None}
+  if description['kind'] == 'behavior':
+    return _sac_progress(path, description)
   state = run_reader.read_state(path)
   metrics = runs.read_metrics(path)
   done = int(metrics[-1]['iteration']) if metrics else 0
