@@ -17,7 +17,8 @@
 #   RUNS_ROOT    run directories, logs, datasets (default /work/runs; never inside a checkout)
 #   FROZEN       the worktree at RUNS_COMMIT (default /work/frozen/<RUNS_COMMIT>; made if missing)
 #   COVERAGE_COMMIT  the commit the coverage groups run (default below). They start fresh runs,
-#                so they may take a newer commit than the long runs, which stay on theirs.
+#                so they may take a newer commit than the long runs, which stay on theirs; move it
+#                to the newest main whose CI passed before they start.
 #   COVERAGE_TREE    its worktree (default /work/frozen/<COVERAGE_COMMIT>; made if missing)
 # Autograph reads source at trace time, so the runs never run from the checkout you edit.
 set -euo pipefail
@@ -25,7 +26,7 @@ REPO="$(cd "$(dirname "$0")/.." && pwd)"  # status reads with it; a lane runs th
 RUNS_COMMIT="${RUNS_COMMIT:-ad443b2}"
 RUNS_ROOT="${RUNS_ROOT:-/work/runs}"
 FROZEN="${FROZEN:-/work/frozen/$RUNS_COMMIT}"
-COVERAGE_COMMIT="${COVERAGE_COMMIT:-$RUNS_COMMIT}"
+COVERAGE_COMMIT="${COVERAGE_COMMIT:-1f190b4}"  # 2026-12-05: deviation-aware tables, run.json for SAC
 COVERAGE_TREE="${COVERAGE_TREE:-/work/frozen/$COVERAGE_COMMIT}"
 PY="${PYTHON:-python}"
 LANES="$RUNS_ROOT/lanes"   # <lane>.pid: the lane's loop; <lane>.run: "<pid> <run dir>" of its run
