@@ -136,3 +136,15 @@ def test_d4rl_table_leaves_a_deviating_run_out(tmp_path):
   assert f'`{guarded}/seed0` (data box 0.1)' in md
   with pytest.raises(errors.ConfigError, match='every run .* has an opt-in deviation'):
     d4rl_runs.make_table(f'{guarded}/seed*', tmp_path / 'none')
+
+
+def test_a_config_gin_this_code_cannot_parse_is_a_clear_error(tmp_path):
+  """An older run.json (no deviations) sends the reader to config.gin; one that no longer parses
+  (a parameter since removed) is named, not a bare gin error."""
+  (tmp_path / 'config.gin').write_text('ImaginedTRPO.no_such_parameter = 3\n')
+  (tmp_path / 'run.json').write_text(json.dumps({
+      'description': {'kind': 'offline'}, 'config_sha256': describe.config_digest(
+          'ImaginedTRPO.no_such_parameter = 3\n')}))
+  with pytest.raises(errors.ConfigError, match=r'config.gin does not parse with this code .*'
+                                               'no_such_parameter'):
+    run_reader.description(str(tmp_path))

@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-from bremen_tf import fileio, runs
+from bremen_tf import errors, fileio, runs
 from bremen_tf.reporting import describe, labels
 
 RUN_FILE = 'run.json'
@@ -43,11 +43,15 @@ def description(path, kind=None):
       text = f.read()
   saved = fileio.read_json(os.path.join(path, RUN_FILE)) if exists(path, RUN_FILE) else {}
   found = saved.get('description')
-  if text is not None and saved.get('config_sha256') != describe.config_digest(text):
-    sessions = read_sessions(path)
-    found = describe.describe_config(text, seed=sessions[0].get('seed') if sessions else None)
-  elif found is not None and 'deviations' not in found:  # a run.json from before they were kept
-    found = dict(found, deviations=describe.config_deviations(text) if text is not None else [])
+  try:
+    if text is not None and saved.get('config_sha256') != describe.config_digest(text):
+      sessions = read_sessions(path)
+      found = describe.describe_config(text, seed=sessions[0].get('seed') if sessions else None)
+    elif found is not None and 'deviations' not in found:  # a run.json from before they were kept
+      found = dict(found, deviations=describe.config_deviations(text) if text is not None else [])
+  except (ValueError, TypeError, KeyError) as e:  # gin's errors for an unknown binding or value
+    raise errors.ConfigError(f'{os.path.join(path, "config.gin")} does not parse with this code '
+                             f'({e}); leave the run out of --runs or describe it in run.json.')
   return found if found and kind in (None, found['kind']) else None
 
 
