@@ -32,16 +32,30 @@ def body_indices(env_id):
 
 def path_stats(obs, mask, lengths, horizon, pitch, velocity):
   """Imagined paths ([P, L, obs_dim] states s_t, [P, L] mask, [P] lengths) -> {'paths',
-  'ran_away' (share that reached the model's output clip), 'flipped' (share of the others with
-  |pitch| > π/2 at a step), 'ended_early' (share shorter than `horizon`), 'speed' (mean forward
-  velocity over the valid steps of the paths that did not run away; nan if all did)}."""
+  'ran_away' (share that reached the model's output clip), 'flipped' (share of all paths that did
+  not run away and had |pitch| > π/2 at a step), 'ended_early' (share shorter than `horizon`),
+  'speed' (mean forward velocity over the valid steps of the paths that did not run away; nan if
+  all did), 'speed_steps' (how many steps that mean is over)}."""
   obs, mask, lengths = np.asarray(obs), np.asarray(mask) > 0, np.asarray(lengths)
   ran_away = ((np.abs(obs) >= OUTPUT_CLIP).any(axis=2) & mask).any(axis=1)
   tipped = ((np.abs(obs[..., pitch]) > FLIP) & mask).any(axis=1) & ~ran_away
   kept = mask & ~ran_away[:, None]
   return {'paths': int(len(lengths)), 'ran_away': float(ran_away.mean()),
           'flipped': float(tipped.mean()), 'ended_early': float((lengths < horizon).mean()),
-          'speed': float(obs[..., velocity][kept].mean()) if kept.any() else float('nan')}
+          'speed': float(obs[..., velocity][kept].mean()) if kept.any() else float('nan'),
+          'speed_steps': int(kept.sum())}
+
+
+def pool(batch_stats):
+  """path_stats of several batches as one: shares weighted by paths, the speed by its steps."""
+  n = sum(s['paths'] for s in batch_stats)
+  steps = sum(s['speed_steps'] for s in batch_stats)
+  pooled = {'paths': n, 'speed_steps': steps,
+            'speed': (sum(s['speed'] * s['speed_steps'] for s in batch_stats if s['speed_steps'])
+                      / steps) if steps else float('nan')}
+  pooled.update({k: sum(s[k] * s['paths'] for s in batch_stats) / n
+                 for k in ('ran_away', 'flipped', 'ended_early')})
+  return pooled
 
 
 def trajectory_stats(trajectories, horizon, pitch, velocity):
@@ -87,11 +101,8 @@ def probe(env_id, trainer, policies, episodes=10, seed=0, batches=1):
                   **{'return': float(np.mean(returns))})
       trainer.policy = policy
       imagine = tf.function(trainer.imagine)
-      batch_stats = [path_stats(p.obs, p.mask, p.lengths, horizon, pitch, velocity)
-                     for p in (imagine() for _ in range(batches))]
-      n = sum(s['paths'] for s in batch_stats)
-      imagined = {'paths': n, **{k: sum(s[k] * s['paths'] for s in batch_stats) / n
-                                 for k in ('ran_away', 'flipped', 'ended_early', 'speed')}}
+      imagined = pool([path_stats(p.obs, p.mask, p.lengths, horizon, pitch, velocity)
+                       for p in (imagine() for _ in range(batches))])
       rows.append({'policy': name, 'real': real, 'imagined': imagined,
                    'one_step_pitch_error': one_step_pitch_error(trainer.dynamics, trajectories,
                                                                 pitch)})

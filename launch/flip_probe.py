@@ -10,6 +10,7 @@ imagined batches TRPO trains on (the run's own imagination; a guarded run's data
 paths that tip past ±90° of pitch or end early and the forward speed, and the model's one-step
 pitch error along the real paths. Prints a table; with --out, writes it with its provenance.
 """
+import math
 import os
 
 from absl import flags
@@ -40,7 +41,7 @@ def table_rows(rows):
                 f'{real["flipped_by_end"]:.0%}', f'{row["one_step_pitch_error"]:.4f} rad'])
     out.append([row['policy'], 'imagined (what TRPO trains on)', imagined['paths'],
                 f'{imagined["ran_away"]:.1%}', f'{imagined["flipped"]:.1%}', f'{imagined["ended_early"]:.1%}',
-                f'{imagined["speed"]:.2f}', '', '', ''])
+                '—' if math.isnan(imagined['speed']) else f'{imagined["speed"]:.2f}', '', '', ''])
   return out
 
 

@@ -30,7 +30,8 @@ def test_imagined_paths_count_flips_on_valid_steps_only():
   mask = np.array([[1, 1, 1], [1, 1, 0], [1, 1, 1]], np.float32)
   stats = flip_probe.path_stats(obs, mask, np.array([3, 2, 3]), 3, PITCH, VELOCITY)
   assert stats == {'paths': 3, 'ran_away': 0.0, 'flipped': pytest.approx(1 / 3),
-                   'ended_early': pytest.approx(1 / 3), 'speed': pytest.approx(43 / 8)}
+                   'ended_early': pytest.approx(1 / 3), 'speed': pytest.approx(43 / 8),
+                   'speed_steps': 8}
 
 
 def test_real_episodes_within_the_horizon_and_by_their_end():
@@ -49,3 +50,18 @@ def test_a_robot_without_a_pitch_is_refused():
   with pytest.raises(ValueError, match='no body pitch'):
     flip_probe.body_indices('bremen/Ant-v0')
   assert flip_probe.FLIP == math.pi / 2
+
+
+def test_batches_pool_by_paths_and_the_speed_by_its_steps():
+  """A batch whose every path ran away has no speed; pooling must not turn the whole into nan."""
+  lost = {'paths': 2, 'ran_away': 1.0, 'flipped': 0.0, 'ended_early': 0.0, 'speed': float('nan'),
+          'speed_steps': 0}
+  a = {'paths': 2, 'ran_away': 0.0, 'flipped': 0.5, 'ended_early': 0.5, 'speed': 4.0,
+       'speed_steps': 3}
+  b = {'paths': 4, 'ran_away': 0.25, 'flipped': 0.0, 'ended_early': 0.0, 'speed': 6.0,
+       'speed_steps': 9}
+  pooled = flip_probe.pool([lost, a, b])
+  assert pooled == {'paths': 8, 'speed_steps': 12, 'speed': pytest.approx((12 + 54) / 12),
+                    'ran_away': pytest.approx(3 / 8), 'flipped': pytest.approx(1 / 8),
+                    'ended_early': pytest.approx(1 / 8)}
+  assert np.isnan(flip_probe.pool([lost])['speed'])
