@@ -1,8 +1,8 @@
 """Does imagination see the way a policy fails in the real env?
 
 For robots with a body pitch (HalfCheetah, Hopper, Walker2d), the share of paths that tip past
-±90° of pitch or end early (the env's termination, or the trainer's data box if it has one), and the
-forward speed: in real episodes of a policy (deterministic, as the runs evaluate, over the first
+±90° of pitch or end early (the env's termination, or the trainer's data box if it has one), and
+the forward speed: in real episodes of a policy (deterministic, as the runs evaluate, over the first
 `horizon` steps so that they compare with imagined paths) and in the imagined batches TRPO trains
 on (the run's own imagination: random member per step, the training's action noise); plus the
 model's one-step pitch error along the real paths while upright. A policy that flips in the real

@@ -6,9 +6,9 @@
 Reads the run's config.gin and latest checkpoint (nothing in the run is written; copy its
 checkpoints/ first if it may write a new one meanwhile), then, for the BC policy π̂_β (if the run
 has one) and the current π_θ: real episodes (deterministic, reset seeds --seed + k) and the
-imagined batches TRPO trains on (the run's own imagination; a guarded run's data box left out), the share of
-paths that tip past ±90° of pitch or end early and the forward speed, and the model's one-step
-pitch error along the real paths. Prints a table; with --out, writes it with its provenance.
+imagined batches TRPO trains on (the run's own imagination; a guarded run's data box left out),
+the share of paths that tip past ±90° of pitch or end early and the forward speed, and the
+model's one-step pitch error along the real paths. Prints a table; with --out, writes it with its provenance.
 """
 import math
 import os
@@ -40,7 +40,8 @@ def table_rows(rows):
                 f'{real["ended_early"]:.0%}', f'{real["speed"]:.2f}', f'{real["return"]:.0f}',
                 f'{real["flipped_by_end"]:.0%}', f'{row["one_step_pitch_error"]:.4f} rad'])
     out.append([row['policy'], 'imagined (what TRPO trains on)', imagined['paths'],
-                f'{imagined["ran_away"]:.1%}', f'{imagined["flipped"]:.1%}', f'{imagined["ended_early"]:.1%}',
+                f'{imagined["ran_away"]:.1%}', f'{imagined["flipped"]:.1%}',
+                f'{imagined["ended_early"]:.1%}',
                 '—' if math.isnan(imagined['speed']) else f'{imagined["speed"]:.2f}', '', '', ''])
   return out
 

@@ -106,7 +106,6 @@ def read_run(path, name, planned_gin=None):
             'budget': f'{progress.sac_env_steps(desc):,} env steps online (a new policy after every '
                       'gradient step)'}
   run = {'name': name, 'path': path, 'description': desc, 'metrics': metrics,
-         'deviation': ', '.join(desc.get('deviations') or []),
          'progress': progress.progress(path, desc),
          'remaining': progress.remaining(path, desc) if os.path.isdir(path) else None,
          'timing': progress.timing(path) if os.path.isdir(path) else None,
@@ -404,7 +403,7 @@ def offline_section(off_runs):
           + '\nReturns: deterministic mean action in the real env, whole episodes totalling ≥ '
           '3000 steps per evaluation; the paper\'s numbers are mean ± std over its seeds on '
           'MuJoCo-1.31-era envs (bremen_tf/paper_results.py). ' + IMAGINATION_NOTE
-          + (VARIANT_NOTE if any(r.get('deviation') for r in off_runs) else '') + '\n\n')
+          + (VARIANT_NOTE if any(r['description'].get('deviations') for r in off_runs) else '') + '\n\n')
 
 
 def compare_deployments(env, bremen_returns, me_trpo_returns, attempt=''):
