@@ -35,22 +35,24 @@ STOP_WAIT_SECONDS="${STOP_WAIT_SECONDS:-1200}"  # the longest stop waits for a c
 
 # A lane entry: "<run dir under $FULL>|<launcher and gin files>", or "coverage|<groups of
 # launch/coverage_runs.sh>" (resumable itself; its run directories live in $RUNS_ROOT/coverage).
-# The four runs of issue 15 come first in both lanes; the guarded variant of the offline
-# HalfCheetah cell (not one of the four; launch/full_budget.py --variants) has told what it had to
-# (its policy flips like the plain cell's: results/full_budget_flips.md) and finishes after them.
-# Lane A: BREMEN's deployments (~57 h at the rates of 2026-12-05), online SAC, the variant's rest.
+# The four runs of issue 15 come first, balanced so that both lanes finish them at about the same
+# time (reordered 2026-12-05: ~66 h in lane A, ~63 h in lane B at the runs' measured speeds); the
+# D4RL group (issue 16) comes before the guarded variant of the offline HalfCheetah cell, which is
+# not one of the four (launch/full_budget.py --variants) and has told what it had to (its policy
+# flips like the plain cell's: results/full_budget_flips.md).
+# Lane A: BREMEN's deployments (~56 h), the offline HalfCheetah cell's rest (~5 h), online SAC
+# (~5 h), the D4RL group, the variant's rest.
 LANE_A=(
   "deployment/halfcheetah_200k/seed0|launch/deployment.py --gin_file=gin/deployment/halfcheetah_200k.gin"
+  "offline/halfcheetah_100k/seed0|launch/offline.py --gin_file=gin/halfcheetah_100k.gin"
   "sac/halfcheetah/seed0|launch/train_behavior.py --gin_file=gin/deployment/sac_halfcheetah.gin"
-  "$RUNS_ROOT/guard/halfcheetah_100k_data_box/seed0|launch/offline.py --gin_file=gin/evidence/halfcheetah_100k_data_box.gin --gin_bindings=train_offline.dynamics_cache_dir='$RUNS_ROOT/guard/dynamics_cache'"
   "coverage|d4rl"
+  "$RUNS_ROOT/guard/halfcheetah_100k_data_box/seed0|launch/offline.py --gin_file=gin/evidence/halfcheetah_100k_data_box.gin --gin_bindings=train_offline.dynamics_cache_dir='$RUNS_ROOT/guard/dynamics_cache'"
 )
-# Lane B: the offline cells, then ME-TRPO, whose deployment-1 fit is BREMEN's (the same batch,
-# cached by lane A). Hopper first: whether the HalfCheetah cell's collapse happens on a second env
-# is worth more than the collapsed cell's remaining iterations.
+# Lane B: offline Hopper 100K (~8 h), then ME-TRPO (about BREMEN's hours; its deployment-1 fit is
+# BREMEN's, the same batch, cached by lane A), then issue 20's groups.
 LANE_B=(
   "offline/hopper_100k/seed0|launch/offline.py --gin_file=gin/hopper_100k.gin"
-  "offline/halfcheetah_100k/seed0|launch/offline.py --gin_file=gin/halfcheetah_100k.gin"
   "deployment/halfcheetah_200k+me_trpo/seed0|launch/deployment.py --gin_file=gin/deployment/halfcheetah_200k.gin --gin_file=gin/deployment/me_trpo.gin"
   "coverage|offline handreach fetchreach ablation sac tables"
 )
