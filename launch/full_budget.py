@@ -353,6 +353,26 @@ def imagination_cells(rows):
           f'{clipped[-1]:.1%} ({max(clipped):.1%})' if clipped else '—')
 
 
+def length_cells(rows):
+  """(the mean real episode length of the BC policy (iteration 0) -> of the last iteration, the
+  last iteration's mean imagined path length); '—' where metrics.csv lacks the columns."""
+  def real(m):
+    episodes = float(m.get('eval_episodes') or 0)
+    return (f'{float(m["eval_steps"]) / episodes:.0f}'
+            if episodes and m.get('eval_steps') not in (None, '', 'nan') else '—')
+  imagined = column(rows, 'imagined_path_length')
+  ends = (real(rows[0]), real(rows[-1])) if len(rows) > 1 else ('—', '—')
+  return (' -> '.join(ends) if ends != ('—', '—') else '—',
+          fmt(imagined[-1]) if imagined else '—')
+
+
+LENGTH_NOTE = (
+    ' Lengths: a real episode ends at 1000 steps or when the robot falls (Hopper, Walker2d), an '
+    'imagined path at its horizon (HalfCheetah 250, Hopper 1000 steps) or when the same fall test '
+    'holds on a predicted state; imagined paths that last far longer than the real episodes of '
+    'the same policy mean the model does not show its falls.')
+
+
 IMAGINATION_NOTE = (
     'Imagined returns: the median over an update\'s imagined paths (averaged over the iteration\'s '
     '25 updates) is the typical path; the mean can be far larger, because a few paths run away in '
@@ -395,14 +415,16 @@ def offline_section(off_runs):
                  fmt(r['dataset_return']), fmt(bc), fmt(returns[-1]) if len(returns) > 1 else '—',
                  fmt(max(returns[1:])) if len(returns) > 1 else '—',
                  fmt(p_mean, p_std) if p_mean is not None else '—', fmt(p_data),
-                 *imagination_cells(r['metrics'])])
+                 *imagination_cells(r['metrics']), *length_cells(r['metrics'])])
   return (results.markdown_table(
       ['cell', 'progress', 'our dataset return', 'BC policy (iteration 0)', 'last iteration',
        'best iteration ≥ 1', 'paper', 'paper dataset', 'imagined return, median path (last '
-       'iteration)', 'imagined paths at the model clip: last iteration (most)'], rows)
+       'iteration)', 'imagined paths at the model clip: last iteration (most)',
+       'real episode length: BC policy -> last iteration', 'imagined path length (last '
+       'iteration)'], rows)
           + '\nReturns: deterministic mean action in the real env, whole episodes totalling ≥ '
           '3000 steps per evaluation; the paper\'s numbers are mean ± std over its seeds on '
-          'MuJoCo-1.31-era envs (bremen_tf/paper_results.py). ' + IMAGINATION_NOTE
+          'MuJoCo-1.31-era envs (bremen_tf/paper_results.py). ' + IMAGINATION_NOTE + LENGTH_NOTE
           + (VARIANT_NOTE if any(r['description'].get('deviations') for r in off_runs) else '') + '\n\n')
 
 

@@ -74,7 +74,7 @@ def test_runs_in_progress_and_not_started(full):
   assert line(md, '| BREMEN | 3 | 1 |').endswith('| 40, 40, 40, 40, 40 | — | 0.0 h | — |')
   assert line(md, '| HalfCheetah 100K, BREMEN |') == (
       '| HalfCheetah 100K, BREMEN | in progress at iteration 3 of 6 | 4000 | 900 | 3450 | 3450 | '
-      '6095 ± 370 | 4066 | — | — |')  # no imagination columns in these (older) rows
+      '6095 ± 370 | 4066 | — | — | — | — |')  # no imagination or length columns in these rows
   assert line(md, '| Hopper 100K, BREMEN |').startswith('| Hopper 100K, BREMEN | not started |')
   assert '- HalfCheetah, deployments 1-3: not measured yet' in md
   assert ('- Offline HalfCheetah 100K (BREMEN): in progress at iteration 3 of 6; last evaluation '
@@ -112,9 +112,12 @@ def test_finished_cells_get_a_verdict(full):
   change = syn.write_policies(me_trpo, 2)[2]
   offline = os.path.join(full_dir, 'offline', 'halfcheetah_100k', 'seed0')
   metrics = syn.bremen_metrics(6000.0, 6, 25)
+  for row in metrics:
+    row['eval_steps'] = 3000 + 10 * row['iteration']  # 3 episodes each
   for row in metrics[1:]:  # the typical imagined path, and runaway paths in some iterations
     row.update(imagined_return_median=1000.0 * row['iteration'],
-               imagined_clipped_path_fraction=0.01 * (row['iteration'] % 4))
+               imagined_clipped_path_fraction=0.01 * (row['iteration'] % 4),
+               imagined_path_length=250.0 - row['iteration'])
   syn.write_csv(os.path.join(offline, 'metrics.csv'), metrics)
   open(os.path.join(offline, 'DONE'), 'w').close()
   os.makedirs(os.path.join(offline, 'policy'))
@@ -137,7 +140,9 @@ def test_finished_cells_get_a_verdict(full):
           '1.0% (iteration 1) -> 2.0% (iteration 6), median imagined path return 1000 -> 6000.'
           ) in md
   assert line(md, '| `offline/halfcheetah_100k/seed0` |').split(' | ')[3] == 'finished'
-  assert line(md, '| HalfCheetah 100K, BREMEN |').endswith('| 6000 | 2.0% (3.0%) |')
+  # Real episodes: 3000 / 3 steps for the BC policy, 3060 / 3 at iteration 6; imagined: 244.
+  assert line(md, '| HalfCheetah 100K, BREMEN |').endswith(
+      '| 6000 | 2.0% (3.0%) | 1000 -> 1020 | 244 |')
   # The finished offline run's final policy is copied under its run name and each finished
   # deployment's policy under <run name>/deployment_<d> (ME-TRPO's 1 and 2 of 3, before the run
   # ends), once: never overwritten.
