@@ -14,7 +14,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from bremen_tf import evaluation
+from bremen_tf import evaluation, imagination
 from bremen_tf.dynamics import OUTPUT_CLIP
 from bremen_tf.episode_diagnostics import BODY_INDICES, robot_of
 
@@ -86,10 +86,70 @@ def one_step_pitch_error(dynamics, trajectories, pitch):
   return float(np.median(np.concatenate(errors)))
 
 
-def probe(env_id, trainer, policies, episodes=10, seed=0, batches=1):
+FORESIGHT_STEPS = (10, 25, 50, 100, 200)  # k: imagined paths start k steps before a real failure
+
+
+def failure_steps(trajectories, done_fn, pitch):
+  """Per real episode, the step t (1-based: the state s_t after t actions) at which it failed: its
+  first state that the env's termination test `done_fn` flags (a fall) or that is past ±90° of
+  pitch (a flip); None for an episode that did neither."""
+  steps = []
+  for t in trajectories:
+    states = np.asarray(t['obs'], np.float32)[1:]
+    failed = done_fn(tf.constant(states)).numpy() | (np.abs(states[:, pitch]) > FLIP)
+    steps.append(int(np.argmax(failed)) + 1 if failed.any() else None)
+  return steps
+
+
+def foresight_starts(trajectories, failures, k, every=50):
+  """(states k steps before each real failure, control states): the controls are states s_t on a
+  grid of `every` steps whose episode goes on without failing for 2k more steps."""
+  before, control = [], []
+  for t, fail in zip(trajectories, failures):
+    obs = np.asarray(t['obs'], np.float32)
+    if fail is not None and fail >= k:
+      before.append(obs[fail - k])
+    # the last start whose next 2k states are all real and none fails
+    last_safe = fail - 2 * k - 1 if fail is not None else len(obs) - 1 - 2 * k
+    control += [obs[i] for i in range(0, last_safe + 1, every)]
+  return np.array(before, np.float32), np.array(control, np.float32)
+
+
+def failed_paths(paths, horizon, pitch):
+  """[n_paths] bool: an imagined path that ended before `horizon` (the termination test held) or
+  went past ±90° of pitch on a valid step without running away to the model's clip."""
+  obs, mask = paths.obs.numpy(), paths.mask.numpy() > 0
+  ran_away = ((np.abs(obs) >= OUTPUT_CLIP).any(axis=2) & mask).any(axis=1)
+  tipped = ((np.abs(obs[..., pitch]) > FLIP) & mask).any(axis=1) & ~ran_away
+  return (paths.lengths.numpy() < horizon) | tipped
+
+
+def foresight(trainer, trajectories, pitch, steps=FORESIGHT_STEPS, n_parallel=200):
+  """Does the model see a real failure coming? For each k in `steps`: the share of imagined paths
+  (the trainer's policy, noise and random member per step; horizon 2k) that fail, started from
+  the real states k steps before the real episodes' failures ('before'), and from control states
+  after which the real episode did not fail for 2k steps ('control': false alarms). {k: {'before',
+  'n_before', 'control', 'n_control'}} (shares nan where no start state qualifies)."""
+  failures = failure_steps(trajectories, trainer.done_fn, pitch)
+  out = {}
+  for k in steps:
+    horizon, row = 2 * k, {}
+    run = tf.function(lambda starts, horizon=horizon: imagination.assemble_paths(
+        imagination.rollout(trainer.policy, trainer.dynamics, trainer.reward_fn, trainer.done_fn,
+                            starts, trainer.rng, n_parallel, horizon, n_parallel * horizon)))
+    for name, starts in zip(('before', 'control'), foresight_starts(trajectories, failures, k)):
+      row[f'n_{name}'] = len(starts)
+      row[name] = (float(failed_paths(run(tf.constant(starts)), horizon, pitch).mean())
+                   if len(starts) else float('nan'))
+    out[k] = row
+  return out
+
+
+def probe(env_id, trainer, policies, episodes=10, seed=0, batches=1,
+          foresight_steps=FORESIGHT_STEPS):
   """Rows {'policy', 'real': trajectory_stats + 'return', 'imagined': path_stats,
-  'one_step_pitch_error'} for each of `policies` ({name: GaussianPolicy}). `trainer` (the run's
-  ImaginedTRPO) is left as it was, but its random generator advances."""
+  'one_step_pitch_error', 'foresight'} for each of `policies` ({name: GaussianPolicy}).
+  `trainer` (the run's ImaginedTRPO) is left as it was, but its random generator advances."""
   pitch, velocity = body_indices(env_id)
   horizon, own = trainer.horizon, trainer.policy
   rows = []
@@ -105,7 +165,8 @@ def probe(env_id, trainer, policies, episodes=10, seed=0, batches=1):
                        for p in (imagine() for _ in range(batches))])
       rows.append({'policy': name, 'real': real, 'imagined': imagined,
                    'one_step_pitch_error': one_step_pitch_error(trainer.dynamics, trajectories,
-                                                                pitch)})
+                                                                pitch),
+                   'foresight': foresight(trainer, trajectories, pitch, foresight_steps)})
   finally:
     trainer.policy = own
   return rows

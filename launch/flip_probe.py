@@ -7,8 +7,10 @@ Reads the run's config.gin and latest checkpoint (nothing in the run is written;
 checkpoints/ first if it may write a new one meanwhile), then, for the BC policy π̂_β (if the run
 has one) and the current π_θ: real episodes (deterministic, reset seeds --seed + k) and the
 imagined batches TRPO trains on (the run's own imagination; a guarded run's data box left out),
-the share of paths that tip past ±90° of pitch or end early and the forward speed, and the
-model's one-step pitch error along the real paths. Prints a table; with --out, writes it with its provenance.
+the share of paths that tip past ±90° of pitch or end early and the forward speed, the
+model's one-step pitch error along the real paths, and its foresight: how often imagined paths
+started k steps before a real failure (a fall or a flip) fail too, against control starts.
+Prints the tables; with --out, writes them with their provenance.
 """
 import math
 import os
@@ -22,6 +24,8 @@ flags.DEFINE_multi_string('run_dir', None, 'An offline or deployment run directo
                           'ME-TRPO; repeatable).')
 flags.DEFINE_integer('episodes', 10, 'Real episodes per policy.')
 flags.DEFINE_integer('batches', 1, 'Imagined batches per policy.')
+flags.DEFINE_list('foresight_steps', ['10', '25', '50', '100', '200'],
+                  'k: imagined paths of 2k steps start k steps before each real failure.')
 flags.DEFINE_string('out', None, 'Optional .md file to write.')
 flags.mark_flags_as_required(['run_dir'])
 flags.adopt_module_key_flags(launch_common)
@@ -32,13 +36,28 @@ HEADER = ['policy', 'where', 'paths', 'ran away (model clip)',
           'real return', 'flipped by the episode\'s end', 'one-step pitch error (median, upright)']
 
 
+FORESIGHT_HEADER = ['policy', 'k', 'real failures at least k steps in', 'imagined from k steps '
+                    'before them: failed within 2k steps', 'control starts (no real failure in '
+                    'the next 2k steps)', 'imagined from them: failed within 2k steps (false '
+                    'alarms)']
+
+
+def share(value):
+  return '—' if math.isnan(value) else f'{value:.0%}'
+
+
+def foresight_rows(rows):
+  return [[row['policy'], k, f['n_before'], share(f['before']), f['n_control'],
+           share(f['control'])] for row in rows for k, f in row['foresight'].items()]
+
+
 def table_rows(rows):
   out = []
   for row in rows:
     real, imagined = row['real'], row['imagined']
     out.append([row['policy'], 'real env', real['paths'], '', f'{real["flipped"]:.0%}',
                 f'{real["ended_early"]:.0%}', f'{real["speed"]:.2f}', f'{real["return"]:.0f}',
-                f'{real["flipped_by_end"]:.0%}', f'{row["one_step_pitch_error"]:.4f} rad'])
+                f'{real["flipped_by_end"]:.0%}', f'{row["one_step_pitch_error"]:.2g} rad'])
     out.append([row['policy'], 'imagined (what TRPO trains on)', imagined['paths'],
                 f'{imagined["ran_away"]:.1%}', f'{imagined["flipped"]:.1%}',
                 f'{imagined["ended_early"]:.1%}',
@@ -55,6 +74,13 @@ def main(argv):
   for name in ('episodes', 'batches'):
     if getattr(FLAGS, name) < 1:
       raise errors.ConfigError(f'--{name} must be at least 1, got {getattr(FLAGS, name)}.')
+  try:
+    steps = sorted({int(k) for k in FLAGS.foresight_steps})
+  except ValueError:
+    steps = []
+  if not steps or steps[0] < 1:
+    raise errors.ConfigError('--foresight_steps must be positive integers, got '
+                             f'{",".join(FLAGS.foresight_steps)!r}.')
   if FLAGS.out and not FLAGS.out.endswith('.md'):
     raise errors.ConfigError(f'--out must end in .md, got {FLAGS.out!r}.')
   launch_common.quiet_logs()
@@ -64,8 +90,11 @@ def main(argv):
   from bremen_tf import fileio, results  # pylint: disable=g-import-not-at-top
   sections = []
   for run_dir in FLAGS.run_dir:
-    what, rows = probe_run(run_dir)
-    sections.append(f'## `{run_dir}`\n\n{what}\n\n' + results.markdown_table(HEADER, rows))
+    what, rows = probe_run(run_dir, steps)
+    sections.append(f'## `{run_dir}`\n\n{what}\n\n'
+                    + results.markdown_table(HEADER, table_rows(rows))
+                    + '\nDoes the model see a real failure coming?\n\n'
+                    + results.markdown_table(FORESIGHT_HEADER, foresight_rows(rows)))
     print(sections[-1], flush=True)
   if FLAGS.out:
     fileio.write_text(FLAGS.out, (
@@ -78,12 +107,18 @@ def main(argv):
         'as in launch/imagination_probe.py). "Ended early": terminated before the horizon. "Ran '
         'away": the path reached the model\'s ±1e5 output clip (flips and speed count the other '
         'paths). The one-step error: the ensemble\'s mean prediction of the next pitch from each '
-        'real (state, action) while upright (`bremen_tf/flip_probe.py`).\n\n'
+        'real (state, action) while upright (`bremen_tf/flip_probe.py`). Foresight: a real '
+        'episode fails at its first state that the env\'s termination test flags (a fall) or '
+        'that is past ±90° of pitch (a flip); imagined paths of 2k steps (the same policy, noise '
+        'and random member per step) start from the real state k steps before it, and from '
+        'control states (every 50th) after which the real episode went on for 2k steps without '
+        'failing; an imagined path fails if it ends early or tips past ±90° without running '
+        'away. A model that sees the failure coming fails the first and not the second.\n\n'
         + '\n'.join(sections)))
     print(f'Wrote {FLAGS.out}')
 
 
-def probe_run(run_dir):
+def probe_run(run_dir, foresight_steps):
   """(a line saying what was probed, the table rows) for one run directory."""
   from bremen_tf import errors, flip_probe  # pylint: disable=g-import-not-at-top
   from bremen_tf.run_models import load_run_models  # pylint: disable=g-import-not-at-top
@@ -99,7 +134,7 @@ def probe_run(run_dir):
   policies = {} if run.policy_init == 'random' else {'BC policy π̂_β': run.bc_policy}
   policies[f'π_θ at iteration {int(run.iteration.numpy())}'] = run.policy
   rows = flip_probe.probe(run.env_id, run.trainer, policies, FLAGS.episodes, FLAGS.seed,
-                          FLAGS.batches)
+                          FLAGS.batches, foresight_steps)
   pitch = flip_probe.body_indices(run.env_id)[0]
   what = (f'{run.env_id}, checkpoint {os.path.basename(run.checkpoint)}; the pitch of the data the '
           f'model was fitted on: {float(run.dynamics.obs_mean[pitch]):.3f} ± '
@@ -110,7 +145,7 @@ def probe_run(run_dir):
           f'horizon {run.trainer.horizon} steps'
           + ('; imagined without the run\'s data box (its metrics.csv says how many paths '
              'ended there)' if unguarded else '') + '.')
-  return what, table_rows(rows)
+  return what, rows
 
 
 if __name__ == '__main__':

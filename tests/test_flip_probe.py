@@ -1,11 +1,17 @@
 """bremen_tf/flip_probe.py's counts on paths with known flips, early ends and speeds (no model)."""
 import math
+import os
+import subprocess
+import sys
+import types
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from bremen_tf import flip_probe
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PITCH, VELOCITY = 1, 8  # HalfCheetah's (episode_diagnostics.BODY_INDICES)
 
 
@@ -65,3 +71,94 @@ def test_batches_pool_by_paths_and_the_speed_by_its_steps():
                     'ran_away': pytest.approx(3 / 8), 'flipped': pytest.approx(1 / 8),
                     'ended_early': pytest.approx(1 / 8)}
   assert np.isnan(flip_probe.pool([lost])['speed'])
+
+
+def episode(pitches, z=1.2):
+  """A recorded real episode whose states s_0..s_T have these pitches."""
+  obs = states(pitches, np.zeros(len(pitches)))
+  obs[:, 0] = z
+  return {'obs': obs, 'actions': np.zeros((len(pitches) - 1, 6), np.float32)}
+
+
+def fall(next_obs):
+  return next_obs[:, 0] < 0.7  # a Hopper-like termination test on the height
+
+
+def test_real_failures_are_falls_or_flips():
+  flips = episode(0.1 * np.arange(31))  # s_t has pitch 0.1 t: past π/2 first at t = 16
+  falls = episode(np.zeros(9))
+  falls['obs'][7:, 0] = 0.5  # terminated at s_7 (and the env would have ended there)
+  upright = episode(np.zeros(101))
+  assert flip_probe.failure_steps([flips, falls, upright], fall, PITCH) == [16, 7, None]
+
+
+def test_foresight_starts_k_steps_before_and_controls_2k_clear():
+  flips, upright = episode(0.1 * np.arange(31)), episode(np.zeros(101))
+  before, control = flip_probe.foresight_starts([flips, upright], [16, None], 5)
+  np.testing.assert_allclose(before[:, PITCH], [1.1])  # s_11
+  # Controls every 50 steps: flips' s_0 (s_1..s_10 are clear of its failure at 16); upright's s_0
+  # and s_50 (s_90 would be the last with 10 real states after it).
+  assert len(control) == 3
+  assert flip_probe.foresight_starts([flips], [16], 8)[1].shape[0] == 0  # s_0 + 16 fails
+
+
+class Tilting:
+  """A one-member model in which the pitch grows by 0.1 a step whatever the action; the 3rd
+  dimension jumps to the output clip once the pitch passes 1.0 if `runaway`."""
+  n_models = 1
+
+  def __init__(self, runaway=False):
+    self.runaway = runaway
+
+  def member_predictor(self):
+    def predict(obs, act, member):
+      del act, member
+      nxt = obs + tf.constant([0.0, 0.1] + [0.0] * 15)
+      if self.runaway:
+        jump = tf.constant([0.0, 0.0, 1e5] + [0.0] * 14)
+        nxt = tf.where((nxt[:, 1] > 1.0)[:, None], nxt + jump, nxt)
+      return nxt
+    return predict
+
+
+class StillPolicy:
+  obs_dim, act_dim = 17, 6
+
+  def sample(self, obs, noise):
+    return tf.zeros_like(noise)
+
+
+def trainer(model):
+  return types.SimpleNamespace(policy=StillPolicy(), dynamics=model, done_fn=fall,
+                               reward_fn=lambda obs, act, nxt: tf.zeros(tf.shape(obs)[:1]),
+                               rng=tf.random.Generator.from_seed(0))
+
+
+def test_foresight_of_a_model_that_tilts_like_the_real_robot():
+  """The model tips past π/2 16 steps after a pitch of 0: from 5 steps before the real flip every
+  imagined path flips within 10 steps, from the upright controls none (k = 5); with k = 10 the
+  controls (pitch 0) flip within 20 steps too: false alarms."""
+  flips, upright = episode(0.1 * np.arange(31)), episode(np.zeros(101))
+  out = flip_probe.foresight(trainer(Tilting()), [flips, upright], PITCH, steps=(5, 10),
+                             n_parallel=4)
+  assert out[5] == {'n_before': 1, 'before': 1.0, 'n_control': 3, 'control': 0.0}
+  assert out[10] == {'n_before': 1, 'before': 1.0, 'n_control': 2, 'control': 1.0}
+
+
+def test_foresight_does_not_count_runaway_paths_as_failures():
+  flips = episode(0.1 * np.arange(31))
+  out = flip_probe.foresight(trainer(Tilting(runaway=True)), [flips], PITCH, steps=(5,),
+                             n_parallel=4)
+  assert out[5]['before'] == 0.0  # its paths hit the clip at pitch 1.1, before tipping over
+
+
+@pytest.mark.parametrize('steps', ['0,10', 'ten', ''])
+def test_bad_foresight_steps_are_refused_before_any_work(tmp_path, steps):
+  for name in ('config.gin', 'train_state.json'):
+    (tmp_path / name).write_text('')
+  result = subprocess.run([sys.executable, 'launch/flip_probe.py', f'--run_dir={tmp_path}',
+                           f'--foresight_steps={steps}'], cwd=REPO, capture_output=True,
+                          text=True, timeout=60)
+  assert result.returncode == 2, result.stdout + result.stderr
+  assert '--foresight_steps must be positive integers' in result.stderr
+  assert 'tensorflow' not in result.stderr.lower()  # refused before TensorFlow was imported

@@ -75,10 +75,19 @@ def test_offline_run_writes_every_artefact_and_refuses_to_clobber(tmp_path, data
   # Real and imagined flips and early ends of the same policies (read only, a file on request).
   out = str(tmp_path / 'flips.md')
   flips = subprocess.run([sys.executable, 'launch/flip_probe.py', f'--run_dir={root}',
-                          '--episodes=2', '--tf_threads=1', f'--out={out}'], cwd=REPO,
-                         capture_output=True, text=True, timeout=300)
+                          '--episodes=2', '--tf_threads=1', '--foresight_steps=5,20',
+                          f'--out={out}'], cwd=REPO, capture_output=True, text=True, timeout=300)
   assert flips.returncode == 0, flips.stdout + flips.stderr
-  rows = [l.split(' | ') for l in open(out).read().splitlines() if l.startswith(('| π', '| BC'))]
+  text, foresight = open(out).read().split('Does the model see a real failure coming?')
+  rows = [l.split(' | ') for l in text.splitlines() if l.startswith(('| π', '| BC'))]
+  # Foresight: a row per policy and k; shares are percentages, or '—' where no start qualifies.
+  ahead = [l.split(' | ') for l in foresight.splitlines() if l.startswith(('| π', '| BC'))]
+  assert [(r[0], r[1]) for r in ahead] == [('| BC policy π̂_β', '5'), ('| BC policy π̂_β', '20'),
+                                           ('| π_θ at iteration 2', '5'),
+                                           ('| π_θ at iteration 2', '20')]
+  for r in ahead:
+    assert int(r[2]) >= 0 and int(r[4]) >= 0
+    assert all(s == '—' or 0 <= float(s.rstrip('%')) <= 100 for s in (r[3], r[5].rstrip(' |')))
   assert [(r[0], r[1]) for r in rows] == [
       ('| BC policy π̂_β', 'real env'), ('| BC policy π̂_β', 'imagined (what TRPO trains on)'),
       ('| π_θ at iteration 2', 'real env'), ('| π_θ at iteration 2', 'imagined (what TRPO trains on)')]
