@@ -609,7 +609,7 @@ def copy_policies(all_runs, dest_root):
 COMPANIONS = {
     '_episodes.md': 'each exported deployment policy\'s episodes: moving, still or flipped',
     '_flips.md': 'the offline cells\' policies in the real env and in their own imagination: '
-                 'flips and runaway paths',
+                 'flips, falls and runaway paths, and how far ahead the model sees a real failure',
 }
 
 

@@ -276,6 +276,6 @@ def test_companion_reports_beside_it_are_linked_with_their_commands(full, tmp_pa
   md = run_script(full_dir, reduced, out)
   section = md.split('## Looking into the policies\n\n')[1].split('\n\n')[0]
   assert section == ('- [`fb_flips.md`](fb_flips.md): the offline cells\' policies in the real '
-                     'env and in their own imagination: flips and runaway paths '
-                     '(`launch/flip_probe.py --run_dir=a --out=fb_flips.md`)')
+                     'env and in their own imagination: flips, falls and runaway paths, and how '
+                     'far ahead the model sees a real failure (`launch/flip_probe.py --run_dir=a --out=fb_flips.md`)')
   assert md.index('## Offline cells') < md.index('## Looking into') < md.index('## What reproduces')
