@@ -86,6 +86,13 @@ def one_step_pitch_error(dynamics, trajectories, pitch):
   return float(np.median(np.concatenate(errors)))
 
 
+def data_pitch(observations, pitch):
+  """(the largest |pitch| among a dataset's states, the share of them past ±90°): a model fitted on
+  data that never flips has no flip to learn."""
+  angles = np.abs(np.asarray(observations)[:, pitch])
+  return float(angles.max()), float((angles > FLIP).mean())
+
+
 FORESIGHT_STEPS = (10, 25, 50, 100, 200)  # k: imagined paths start k steps before a real failure
 
 

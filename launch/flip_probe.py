@@ -118,6 +118,27 @@ def main(argv):
     print(f'Wrote {FLAGS.out}')
 
 
+def dataset_pitch_text(run, pitch):
+  """', its largest |pitch| ... rad, ...% of its states past ±90°' from an offline run's dataset
+  file (BRAC-protocol data made on demand), or '' if there is none here (a deployment run, a
+  Minari or D4RL dataset, or a file not on this machine)."""
+  from bremen_tf import flip_probe  # pylint: disable=g-import-not-at-top
+  from bremen_tf.data import dataset, on_demand  # pylint: disable=g-import-not-at-top
+  from bremen_tf.run_models import bound  # pylint: disable=g-import-not-at-top
+  info = run.state.get('dataset') or {}
+  if run.kind != 'train_offline' or ':' in str(info.get('noise', ':')):
+    return ''
+  path = on_demand.dataset_path(info['env_id'], info['noise'], int(info['size']), run.seed,
+                                bound('train_offline.data_dir', None)
+                                or bound('get_dataset.data_dir', None),
+                                bound('get_dataset.subset_rule', 'mixture'))
+  if not os.path.exists(path):
+    return ''
+  largest, flipped = flip_probe.data_pitch(dataset.load_dataset(path).observations, pitch)
+  return (f', its largest |pitch| {largest:.2f} rad, {flipped:.2%} of its states past ±90° '
+          f'(`{os.path.basename(path)}`)')
+
+
 def probe_run(run_dir, foresight_steps):
   """(a line saying what was probed, the table rows) for one run directory."""
   from bremen_tf import errors, flip_probe  # pylint: disable=g-import-not-at-top
@@ -138,7 +159,8 @@ def probe_run(run_dir, foresight_steps):
   pitch = flip_probe.body_indices(run.env_id)[0]
   what = (f'{run.env_id}, checkpoint {os.path.basename(run.checkpoint)}; the pitch of the data the '
           f'model was fitted on: {float(run.dynamics.obs_mean[pitch]):.3f} ± '
-          f'{float(run.dynamics.obs_std[pitch]):.3f} rad (mean ± std, its normalisation); '
+          f'{float(run.dynamics.obs_std[pitch]):.3f} rad (mean ± std, its normalisation)'
+          f'{dataset_pitch_text(run, pitch)}; '
           f'{FLAGS.episodes} real '
           f'episodes (deterministic, reset seeds {FLAGS.seed}..{FLAGS.seed + FLAGS.episodes - 1}) '
           f'and {FLAGS.batches} imagined batch(es) of {run.trainer.batch_size:,} steps per policy; '

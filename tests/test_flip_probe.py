@@ -162,3 +162,8 @@ def test_bad_foresight_steps_are_refused_before_any_work(tmp_path, steps):
   assert result.returncode == 2, result.stdout + result.stderr
   assert '--foresight_steps must be positive integers' in result.stderr
   assert 'tensorflow' not in result.stderr.lower()  # refused before TensorFlow was imported
+
+
+def test_the_data_pitch_says_whether_the_data_ever_flips():
+  obs = states([0.1, -1.5, 0.3, 1.7], [0, 0, 0, 0])
+  assert flip_probe.data_pitch(obs, PITCH) == (pytest.approx(1.7), 0.25)

@@ -96,6 +96,7 @@ def test_offline_run_writes_every_artefact_and_refuses_to_clobber(tmp_path, data
   assert all(0.0 <= float(r[3].rstrip('%')) <= 100.0 for r in rows[1::2])  # ran away
   assert '- git revision: `' in open(out).read() and len(metrics(root)) == 3
   assert 'the pitch of the data the model was fitted on: ' in open(out).read()
+  assert 'its largest |pitch| ' in open(out).read()  # read from the run's dataset file
   bad = subprocess.run([sys.executable, 'launch/imagination_probe.py', f'--run_dir={tmp_path}'],
                        cwd=REPO, capture_output=True, text=True, timeout=120)
   assert bad.returncode == 2 and 'has no config.gin: not a run directory' in bad.stderr
