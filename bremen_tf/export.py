@@ -20,17 +20,22 @@ from bremen_tf.policies import GaussianPolicy
 METADATA_FILE = 'bremen_policy.json'
 
 
+def blank_like(policy):
+  """A GaussianPolicy with `policy`'s architecture and sampling settings, variables of its own."""
+  blank = GaussianPolicy(policy.obs_dim, policy.act_dim, hidden=policy.hidden, low=policy.low,
+                         high=policy.high, sampling_std=policy.sampling_std,
+                         const_sampling=policy.const_sampling)
+  blank.fixed_log_std = policy.fixed_log_std
+  return blank
+
+
 class _ExportModule(tf.Module):
 
   def __init__(self, policy):
     super().__init__(name='exported_policy')
     # A private copy, so later training cannot change what was exported.
-    self.policy = GaussianPolicy(policy.obs_dim, policy.act_dim, hidden=policy.hidden,
-                                 low=policy.low, high=policy.high,
-                                 sampling_std=policy.sampling_std,
-                                 const_sampling=policy.const_sampling)
+    self.policy = blank_like(policy)
     self.policy.copy_from(policy)
-    self.policy.fixed_log_std = policy.fixed_log_std
     spec = tf.TensorSpec([None, policy.obs_dim], tf.float32, name='observations')
     self.serve = tf.function(self._serve, input_signature=[spec])
     self.sample = tf.function(self._sample, input_signature=[spec])
@@ -99,3 +104,20 @@ def load_policy(path):
   serve = model.signatures['serving_default']
   return (lambda obs: serve(observations=tf.constant(obs, tf.float32))['actions'].numpy(),
           fileio.read_json(meta_path))
+
+
+def load_exported_gaussian(path, like):
+  """(the GaussianPolicy that export_policy wrote to `path`, its metadata): `like`'s architecture
+  and sampling settings (a policy of the same run) with the exported weights, so that it can
+  sample as in training (the SavedModel's signatures draw their own noise)."""
+  meta_path = os.path.join(path, METADATA_FILE)
+  if not os.path.exists(meta_path):
+    raise FileNotFoundError(f'{path} is not an exported policy: {METADATA_FILE} is missing.')
+  meta = fileio.read_json(meta_path)
+  if (meta.get('obs_dim'), meta.get('act_dim')) != (like.obs_dim, like.act_dim):
+    raise ValueError(f'{path} holds a policy for {meta.get("obs_dim")}-dim observations and '
+                     f'{meta.get("act_dim")}-dim actions, not {like.obs_dim} and {like.act_dim}.')
+  policy = blank_like(like)
+  tf.train.Checkpoint(policy=policy).read(
+      os.path.join(path, 'variables', 'variables')).assert_existing_objects_matched()
+  return policy, meta

@@ -3,6 +3,10 @@
   python launch/flip_probe.py --run_dir=/work/runs/full/offline/halfcheetah_100k/seed0 \\
       --run_dir=/work/runs/guard/halfcheetah_100k_data_box/seed0 --out=results/full_budget_flips.md
 
+  # does a later deployment's model see the flips of deployment 1's policy coming?
+  python launch/flip_probe.py --run_dir=/work/runs/full/deployment/halfcheetah_200k/seed0 \\
+      --policy_dir=/work/runs/full/deployment/halfcheetah_200k/seed0/policies/deployment_1
+
 Reads the run's config.gin and latest checkpoint (nothing in the run is written; copy its
 checkpoints/ first if it may write a new one meanwhile), then, for the BC policy π̂_β (if the run
 has one) and the current π_θ: real episodes (deterministic, reset seeds --seed + k) and the
@@ -26,6 +30,12 @@ flags.DEFINE_integer('episodes', 10, 'Real episodes per policy.')
 flags.DEFINE_integer('batches', 1, 'Imagined batches per policy.')
 flags.DEFINE_list('foresight_steps', ['10', '25', '50', '100', '200'],
                   'k: imagined paths of 2k steps start k steps before each real failure.')
+flags.DEFINE_multi_string('policy_dir', None, 'Exported policies of the same run (a SavedModel '
+                          'with its bremen_policy.json, e.g. a deployment run\'s '
+                          'policies/deployment_<d>) to probe instead of its BC policy and current '
+                          'π_θ (repeatable).')
+flags.DEFINE_string('dynamics_entry', None, 'A dynamics cache entry (a directory with fit.json) '
+                    'whose fitted model replaces the run\'s, e.g. an earlier deployment\'s fit.')
 flags.DEFINE_string('out', None, 'Optional .md file to write.')
 flags.mark_flags_as_required(['run_dir'])
 flags.adopt_module_key_flags(launch_common)
@@ -81,6 +91,12 @@ def main(argv):
   if not steps or steps[0] < 1:
     raise errors.ConfigError('--foresight_steps must be positive integers, got '
                              f'{",".join(FLAGS.foresight_steps)!r}.')
+  for path, needs in [(d, 'bremen_policy.json') for d in FLAGS.policy_dir or []] + (
+      [(FLAGS.dynamics_entry, 'fit.json')] if FLAGS.dynamics_entry else []):
+    if not os.path.isfile(os.path.join(path, needs)):
+      raise errors.ConfigError(f'{path} has no {needs}: not '
+                               + ('an exported policy.' if needs == 'bremen_policy.json'
+                                  else 'a dynamics cache entry.'))
   if FLAGS.out and not FLAGS.out.endswith('.md'):
     raise errors.ConfigError(f'--out must end in .md, got {FLAGS.out!r}.')
   launch_common.quiet_logs()
@@ -141,7 +157,8 @@ def dataset_pitch_text(run, pitch):
 
 def probe_run(run_dir, foresight_steps):
   """(a line saying what was probed, the table rows) for one run directory."""
-  from bremen_tf import errors, flip_probe  # pylint: disable=g-import-not-at-top
+  from bremen_tf import errors, export, fileio, flip_probe  # pylint: disable=g-import-not-at-top
+  from bremen_tf.dynamics_cache import load_cached_dynamics  # pylint: disable=g-import-not-at-top
   from bremen_tf.run_models import load_run_models  # pylint: disable=g-import-not-at-top
   gin.clear_config()  # load_run_models parses the run's own config
   run = load_run_models(run_dir)
@@ -152,15 +169,32 @@ def probe_run(run_dir, foresight_steps):
   unguarded = run.trainer.data_box is not None
   if unguarded:  # the box is set from the run's data at each start, never checkpointed
     run.trainer.data_box = None
-  policies = {} if run.policy_init == 'random' else {'BC policy π̂_β': run.bc_policy}
-  policies[f'π_θ at iteration {int(run.iteration.numpy())}'] = run.policy
+  model = ''
+  if FLAGS.dynamics_entry:  # the fit is deterministic given its key: any run's cache entry
+    entry = os.path.normpath(FLAGS.dynamics_entry)
+    fitted_on = fileio.read_json(os.path.join(entry, 'fit.json'))['key']['env_id']
+    if fitted_on != run.env_id:
+      raise errors.ConfigError(f'{entry} is a fit on {fitted_on}, the run is on {run.env_id}.')
+    load_cached_dynamics(os.path.dirname(entry), os.path.basename(entry), run.dynamics)
+    model = f'; the model: the cached fit `{entry}`, not the run\'s'
+  if FLAGS.policy_dir:
+    policies = {}
+    for d in FLAGS.policy_dir:
+      policy, meta = export.load_exported_gaussian(d, run.policy)
+      if meta.get('env_id') != run.env_id:
+        raise errors.ConfigError(f'{d} is a policy for {meta.get("env_id")}, the run is on '
+                                 f'{run.env_id}.')
+      policies[f'exported {os.path.basename(os.path.normpath(d))}'] = policy
+  else:
+    policies = {} if run.policy_init == 'random' else {'BC policy π̂_β': run.bc_policy}
+    policies[f'π_θ at iteration {int(run.iteration.numpy())}'] = run.policy
   rows = flip_probe.probe(run.env_id, run.trainer, policies, FLAGS.episodes, FLAGS.seed,
                           FLAGS.batches, foresight_steps)
   pitch = flip_probe.body_indices(run.env_id)[0]
   what = (f'{run.env_id}, checkpoint {os.path.basename(run.checkpoint)}; the pitch of the data the '
           f'model was fitted on: {float(run.dynamics.obs_mean[pitch]):.3f} ± '
           f'{float(run.dynamics.obs_std[pitch]):.3f} rad (mean ± std, its normalisation)'
-          f'{dataset_pitch_text(run, pitch)}; '
+          f'{dataset_pitch_text(run, pitch)}{model}; '
           f'{FLAGS.episodes} real '
           f'episodes (deterministic, reset seeds {FLAGS.seed}..{FLAGS.seed + FLAGS.episodes - 1}) '
           f'and {FLAGS.batches} imagined batch(es) of {run.trainer.batch_size:,} steps per policy; '

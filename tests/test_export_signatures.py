@@ -101,6 +101,27 @@ def test_the_export_is_a_copy_later_training_does_not_change_it(tmp_path):
   np.testing.assert_allclose(load(path)('serving_default', obs)['actions'], want, atol=1e-5)
 
 
+def test_an_exported_policy_loads_back_into_a_gaussian_policy(tmp_path):
+  """load_exported_gaussian: the exported weights and observation statistics in a policy built
+  like another of the run's, so it samples with given noise as in training; wrong dimensions and
+  a directory that is no export are refused."""
+  policy = trained_looking_policy(-3.0)
+  path = export.export_policy(policy, str(tmp_path / 'policy'), {'env_id': 'test'})
+  like = GaussianPolicy(OBS_DIM, ACT_DIM, hidden=(16, 16))  # fresh weights, no statistics
+  loaded, meta = export.load_exported_gaussian(path, like)
+  assert meta['env_id'] == 'test' and loaded is not like
+  obs = observations(200, seed=6)
+  eps = np.random.default_rng(7).normal(size=(200, ACT_DIM)).astype(np.float32)
+  want_mean, _ = np_gaussian_policy(policy, obs)
+  np.testing.assert_allclose(loaded.sample(tf.constant(obs), tf.constant(eps)).numpy(),
+                             want_mean + 0.1 * eps, atol=1e-5)
+  assert not np.allclose(like.kernels[0].numpy(), policy.kernels[0].numpy())  # `like` untouched
+  with pytest.raises(ValueError, match='not 5 and 4'):
+    export.load_exported_gaussian(path, GaussianPolicy(OBS_DIM, 4, hidden=(16, 16)))
+  with pytest.raises(FileNotFoundError, match='is not an exported policy'):
+    export.load_exported_gaussian(str(tmp_path), like)
+
+
 def test_unit_std_policy_samples_mean_plus_sigma_eps(tmp_path):
   """The paper text's π_θ0 = Normal(π̂_β, 1) (policy_init 'bc_unit_std'): log σ = 0, actions =
   μ + 1·ε."""

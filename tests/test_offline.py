@@ -114,6 +114,20 @@ def test_offline_run_writes_every_artefact_and_refuses_to_clobber(tmp_path, data
   assert 'reusing the fit cached' in reuse.stdout and '[dynamics] fitting' not in reuse.stdout
   assert ([r['eval_return_mean'] for r in metrics(str(tmp_path / 'reuse'))] ==
           [r['eval_return_mean'] for r in metrics(root)])
+  # The probe with another policy and another model: the run's exported policy, the cached fit.
+  (entry,) = os.listdir(cache)
+  crossed = subprocess.run([sys.executable, 'launch/flip_probe.py', f'--run_dir={root}',
+                            f'--policy_dir={root}/policy', f'--dynamics_entry={cache}/{entry}',
+                            '--episodes=1', '--foresight_steps=5', '--tf_threads=1'], cwd=REPO,
+                           capture_output=True, text=True, timeout=300)
+  assert crossed.returncode == 0, crossed.stdout + crossed.stderr
+  assert '| exported policy | real env | 1 |' in crossed.stdout
+  assert f'the model: the cached fit `{cache}/{entry}`' in crossed.stdout
+  for flag, message in ((f'--policy_dir={tmp_path}', 'has no bremen_policy.json'),
+                        (f'--dynamics_entry={root}', 'not a dynamics cache entry')):
+    bad = subprocess.run([sys.executable, 'launch/flip_probe.py', f'--run_dir={root}', flag],
+                         cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and message in bad.stderr, bad.stderr
   bad = subprocess.run([sys.executable, 'launch/cache_dynamics_fit.py', f'--run_dir={tmp_path}',
                         f'--cache_dir={cache}'], cwd=REPO, capture_output=True, text=True,
                        timeout=120)
