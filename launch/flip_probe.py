@@ -16,8 +16,10 @@ model's one-step pitch error along the real paths, and its foresight: how often 
 started k steps before a real failure (a fall or a flip) fail too, against control starts.
 Prints the tables; with --out, writes them with their provenance.
 """
+import glob
 import math
 import os
+import re
 
 from absl import flags
 import gin
@@ -134,25 +136,31 @@ def main(argv):
     print(f'Wrote {FLAGS.out}')
 
 
-def dataset_pitch_text(run, pitch):
+def dataset_pitch_text(run_dir, run, pitch):
   """', its largest |pitch| ... rad, ...% of its states past ±90°' from an offline run's dataset
-  file (BRAC-protocol data made on demand), or '' if there is none here (a deployment run, a
-  Minari or D4RL dataset, or a file not on this machine)."""
+  file (BRAC-protocol data made on demand) or, per batch, from a deployment run's data/; '' if
+  there is none here (a Minari or D4RL dataset, or a file not on this machine)."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
   from bremen_tf import flip_probe  # pylint: disable=g-import-not-at-top
-  from bremen_tf.data import dataset, on_demand  # pylint: disable=g-import-not-at-top
+  from bremen_tf.data import on_demand  # pylint: disable=g-import-not-at-top
   from bremen_tf.run_models import bound  # pylint: disable=g-import-not-at-top
+
+  def stats(path):
+    with np.load(path) as f:
+      largest, flipped = flip_probe.data_pitch(f['observations'], pitch)
+    return f'largest |pitch| {largest:.2f} rad, {flipped:.2%} of its states past ±90°'
+  if run.kind == 'train_deployment':
+    number = lambda path: int(re.search(r'deployment_(\d+)', os.path.basename(path)).group(1))
+    batches = sorted(glob.glob(os.path.join(run_dir, 'data', 'deployment_*.npz')), key=number)
+    return ''.join(f'; deployment {number(p)}\'s data batch: {stats(p)}' for p in batches)
   info = run.state.get('dataset') or {}
-  if run.kind != 'train_offline' or ':' in str(info.get('noise', ':')):
+  if ':' in str(info.get('noise', ':')):
     return ''
   path = on_demand.dataset_path(info['env_id'], info['noise'], int(info['size']), run.seed,
                                 bound('train_offline.data_dir', None)
                                 or bound('get_dataset.data_dir', None),
                                 bound('get_dataset.subset_rule', 'mixture'))
-  if not os.path.exists(path):
-    return ''
-  largest, flipped = flip_probe.data_pitch(dataset.load_dataset(path).observations, pitch)
-  return (f', its largest |pitch| {largest:.2f} rad, {flipped:.2%} of its states past ±90° '
-          f'(`{os.path.basename(path)}`)')
+  return f', its {stats(path)} (`{os.path.basename(path)}`)' if os.path.exists(path) else ''
 
 
 def probe_run(run_dir, foresight_steps):
@@ -194,7 +202,7 @@ def probe_run(run_dir, foresight_steps):
   what = (f'{run.env_id}, checkpoint {os.path.basename(run.checkpoint)}; the pitch of the data the '
           f'model was fitted on: {float(run.dynamics.obs_mean[pitch]):.3f} ± '
           f'{float(run.dynamics.obs_std[pitch]):.3f} rad (mean ± std, its normalisation)'
-          f'{dataset_pitch_text(run, pitch)}{model}; '
+          f'{dataset_pitch_text(run_dir, run, pitch)}{model}; '
           f'{FLAGS.episodes} real '
           f'episodes (deterministic, reset seeds {FLAGS.seed}..{FLAGS.seed + FLAGS.episodes - 1}) '
           f'and {FLAGS.batches} imagined batch(es) of {run.trainer.batch_size:,} steps per policy; '

@@ -55,6 +55,16 @@ def test_deployment_run_counts_accumulates_and_resumes_mid_deployment(tmp_path):
   for line, d in zip(trpo_lines, (1, 1, 2, 2)):
     assert '| ETA ' in line and line.rstrip().endswith(f"to the end of deployment {d}'s TRPO")
   assert open(os.path.join(root, 'data', 'deployment_2.npz'), 'rb').read() == batch2
+  # launch/flip_probe.py on the finished run: deployment 1's exported policy before the last
+  # model, with each data batch's pitch.
+  probe = subprocess.run([sys.executable, 'launch/flip_probe.py', f'--run_dir={root}',
+                          f'--policy_dir={root}/policies/deployment_1', '--episodes=1',
+                          '--foresight_steps=3', '--tf_threads=1'], cwd=REPO,
+                         capture_output=True, text=True, timeout=300)
+  assert probe.returncode == 0, probe.stdout + probe.stderr
+  assert ("; deployment 1's data batch: largest |pitch| " in probe.stdout
+          and "; deployment 2's data batch: largest |pitch| " in probe.stdout)
+  assert '| exported deployment_1 | real env | 1 |' in probe.stdout
 
   b1, b2 = (load_dataset(os.path.join(root, 'data', f'deployment_{d}.npz'), 'bremen/Hopper-v0')
             for d in (1, 2))
