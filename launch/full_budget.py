@@ -610,6 +610,10 @@ COMPANIONS = {
     '_episodes.md': 'each exported deployment policy\'s episodes: moving, still or flipped',
     '_flips.md': 'the offline cells\' policies in the real env and in their own imagination: '
                  'flips, falls and runaway paths, and how far ahead the model sees a real failure',
+    '_flips_d1_policy_model1.md': 'BREMEN\'s deployment-1 policy before the model it was trained '
+                                  'in (fitted on the uniform-random batch)',
+    '_flips_d1_policy_model2.md': 'the same policy before deployment 2\'s model, fitted on its own '
+                                  'flips too',
 }
 
 
