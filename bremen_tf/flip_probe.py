@@ -30,6 +30,13 @@ def body_indices(env_id):
   return pitch, velocity
 
 
+def runaway_and_tipped(obs, mask, pitch):
+  """Per path ([P, L, obs_dim] states, [P, L] bool mask): (reached the model's output clip on a
+  valid step, had |pitch| > π/2 on a valid step without running away)."""
+  ran_away = ((np.abs(obs) >= OUTPUT_CLIP).any(axis=2) & mask).any(axis=1)
+  return ran_away, ((np.abs(obs[..., pitch]) > FLIP) & mask).any(axis=1) & ~ran_away
+
+
 def path_stats(obs, mask, lengths, horizon, pitch, velocity):
   """Imagined paths ([P, L, obs_dim] states s_t, [P, L] mask, [P] lengths) -> {'paths',
   'ran_away' (share that reached the model's output clip), 'flipped' (share of all paths that did
@@ -37,8 +44,7 @@ def path_stats(obs, mask, lengths, horizon, pitch, velocity):
   'speed' (mean forward velocity over the valid steps of the paths that did not run away; nan if
   all did), 'speed_steps' (how many steps that mean is over)}."""
   obs, mask, lengths = np.asarray(obs), np.asarray(mask) > 0, np.asarray(lengths)
-  ran_away = ((np.abs(obs) >= OUTPUT_CLIP).any(axis=2) & mask).any(axis=1)
-  tipped = ((np.abs(obs[..., pitch]) > FLIP) & mask).any(axis=1) & ~ran_away
+  ran_away, tipped = runaway_and_tipped(obs, mask, pitch)
   kept = mask & ~ran_away[:, None]
   return {'paths': int(len(lengths)), 'ran_away': float(ran_away.mean()),
           'flipped': float(tipped.mean()), 'ended_early': float((lengths < horizon).mean()),
@@ -125,9 +131,7 @@ def foresight_starts(trajectories, failures, k, every=50):
 def failed_paths(paths, horizon, pitch):
   """[n_paths] bool: an imagined path that ended before `horizon` (the termination test held) or
   went past ±90° of pitch on a valid step without running away to the model's clip."""
-  obs, mask = paths.obs.numpy(), paths.mask.numpy() > 0
-  ran_away = ((np.abs(obs) >= OUTPUT_CLIP).any(axis=2) & mask).any(axis=1)
-  tipped = ((np.abs(obs[..., pitch]) > FLIP) & mask).any(axis=1) & ~ran_away
+  tipped = runaway_and_tipped(paths.obs.numpy(), paths.mask.numpy() > 0, pitch)[1]
   return (paths.lengths.numpy() < horizon) | tipped
 
 
