@@ -14,7 +14,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from bremen_tf import evaluation, imagination
+from bremen_tf import envs, evaluation, imagination
 from bremen_tf.dynamics import OUTPUT_CLIP
 from bremen_tf.episode_diagnostics import BODY_INDICES, robot_of
 
@@ -135,13 +135,52 @@ def failed_paths(paths, horizon, pitch):
   return (paths.lengths.numpy() < horizon) | tipped
 
 
-def foresight(trainer, trajectories, pitch, steps=FORESIGHT_STEPS, n_parallel=200):
+def real_failures(env_id, policy, starts, horizon, repeats, rng):
+  """The real env's answer from the same start states: per start, `repeats` rollouts of `horizon`
+  steps with the policy's training noise (policy.sample, actions clipped to the bounds), all in
+  lockstep; the share that fail (terminate, or pass ±90° of pitch). None for an env whose state an
+  observation does not fix (only the paper-faithful envs can be set from one)."""
+  pitch = body_indices(env_id)[0]
+  n = len(starts) * repeats
+  env_list = [envs.make(env_id) for _ in range(n)]
+  try:
+    set_state = [e.get_wrapper_attr('set_state_from_obs') for e in env_list]
+  except AttributeError:
+    return None
+  low, high = env_list[0].action_space.low, env_list[0].action_space.high
+  obs = np.zeros((n, starts.shape[1]), np.float32)
+  for i, e in enumerate(env_list):
+    e.reset(seed=i)
+    obs[i] = set_state[i](starts[i // repeats])
+  failed, running = np.zeros(n, bool), np.ones(n, bool)
+  for _ in range(horizon):
+    idx = np.flatnonzero(running)
+    if not len(idx):
+      break
+    noise = rng.normal(size=(len(idx), policy.act_dim)).astype(np.float32)
+    actions = np.clip(policy.sample(tf.constant(obs[idx]), tf.constant(noise)).numpy(), low, high)
+    for j, i in enumerate(idx):
+      o, _, terminated, _, _ = env_list[i].step(actions[j])
+      obs[i] = o
+      if terminated or abs(o[pitch]) > FLIP:
+        failed[i], running[i] = True, False
+  for e in env_list:
+    e.close()
+  return float(failed.mean())
+
+
+def foresight(trainer, trajectories, pitch, steps=FORESIGHT_STEPS, n_parallel=200, env_id=None,
+              repeats=10, max_starts=40, seed=0):
   """Does the model see a real failure coming? For each k in `steps`: the share of imagined paths
   (the trainer's policy, noise and random member per step; horizon 2k) that fail, started from
   the real states k steps before the real episodes' failures ('before'), and from control states
   after which the real episode did not fail for 2k steps ('control': false alarms). {k: {'before',
-  'n_before', 'control', 'n_control'}} (shares nan where no start state qualifies)."""
+  'n_before', 'control', 'n_control'}} (shares nan where no start state qualifies). With `env_id`,
+  also 'real_before' and 'real_control': the same question put to the real env (real_failures,
+  `repeats` rollouts from each of at most `max_starts` of the starts), how far ahead a failure is
+  decided at all under the policy's noise: the most a model could foresee."""
   failures = failure_steps(trajectories, trainer.done_fn, pitch)
+  rng = np.random.default_rng(seed)
   out = {}
   for k in steps:
     horizon, row = 2 * k, {}
@@ -152,6 +191,10 @@ def foresight(trainer, trajectories, pitch, steps=FORESIGHT_STEPS, n_parallel=20
       row[f'n_{name}'] = len(starts)
       row[name] = (float(failed_paths(run(tf.constant(starts)), horizon, pitch).mean())
                    if len(starts) else float('nan'))
+      if env_id is not None:
+        real = (real_failures(env_id, trainer.policy, starts[:max_starts], horizon, repeats, rng)
+                if len(starts) else float('nan'))
+        row[f'real_{name}'] = float('nan') if real is None else real
     out[k] = row
   return out
 
@@ -177,7 +220,8 @@ def probe(env_id, trainer, policies, episodes=10, seed=0, batches=1,
       rows.append({'policy': name, 'real': real, 'imagined': imagined,
                    'one_step_pitch_error': one_step_pitch_error(trainer.dynamics, trajectories,
                                                                 pitch),
-                   'foresight': foresight(trainer, trajectories, pitch, foresight_steps)})
+                   'foresight': foresight(trainer, trajectories, pitch, foresight_steps,
+                                          env_id=env_id, seed=seed)})
   finally:
     trainer.policy = own
   return rows

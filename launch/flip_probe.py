@@ -51,7 +51,8 @@ HEADER = ['policy', 'where', 'paths', 'ran away (model clip)',
 FORESIGHT_HEADER = ['policy', 'k', 'real failures at least k steps in', 'imagined from k steps '
                     'before them: failed within 2k steps', 'control starts (no real failure in '
                     'the next 2k steps)', 'imagined from them: failed within 2k steps (false '
-                    'alarms)']
+                    'alarms)', 'real env with the training noise, from k steps before: failed '
+                    'within 2k steps', 'real env with the training noise, from the controls']
 
 
 def share(value):
@@ -60,7 +61,9 @@ def share(value):
 
 def foresight_rows(rows):
   return [[row['policy'], k, f['n_before'], share(f['before']), f['n_control'],
-           share(f['control'])] for row in rows for k, f in row['foresight'].items()]
+           share(f['control']), share(f.get('real_before', math.nan)),
+           share(f.get('real_control', math.nan))]
+          for row in rows for k, f in row['foresight'].items()]
 
 
 def table_rows(rows):
@@ -131,7 +134,11 @@ def main(argv):
         'and random member per step) start from the real state k steps before it, and from '
         'control states (every 50th) after which the real episode went on for 2k steps without '
         'failing; an imagined path fails if it ends early or tips past ±90° without running '
-        'away. A model that sees the failure coming fails the first and not the second.\n\n'
+        'away. A model that sees the failure coming fails the first and not the second. The last '
+        'two columns put the same question to the real env (paper-faithful envs only: their '
+        'state can be set from an observation): 10 rollouts of 2k steps from each of at most 40 '
+        'of the starts, with the policy\'s training noise; they show how far ahead a failure is '
+        'decided at all under that noise, the most a model could foresee.\n\n'
         + '\n'.join(sections)))
     print(f'Wrote {FLAGS.out}')
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bremen_tf import flip_probe
+from bremen_tf import envs, flip_probe
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PITCH, VELOCITY = 1, 8  # HalfCheetah's (episode_diagnostics.BODY_INDICES)
@@ -167,3 +167,24 @@ def test_bad_foresight_steps_are_refused_before_any_work(tmp_path, steps):
 def test_the_data_pitch_says_whether_the_data_ever_flips():
   obs = states([0.1, -1.5, 0.3, 1.7], [0, 0, 0, 0])
   assert flip_probe.data_pitch(obs, PITCH) == (pytest.approx(1.7), 0.25)
+
+
+def test_the_real_env_answers_from_the_same_starts():
+  """real_failures sets the real env to each start: a cheetah already on its back fails at once,
+  one standing still with no action does not; a hopper below its healthy height terminates; a v5
+  env, whose state an observation does not fix, gives None."""
+  cheetah = envs.make('bremen/HalfCheetah-v0')
+  upright, _ = cheetah.reset(seed=0)
+  on_back = upright.copy()
+  on_back[PITCH] = 3.0
+  rng = np.random.default_rng(0)
+  starts = np.array([on_back, upright], np.float32)
+  still = types.SimpleNamespace(act_dim=6, sample=lambda obs, noise: tf.zeros_like(noise))
+  assert flip_probe.real_failures('bremen/HalfCheetah-v0', still, starts, 20, 2, rng) == 0.5
+  hopper = envs.make('bremen/Hopper-v0')
+  low, _ = hopper.reset(seed=0)
+  low[0] = 0.5  # height
+  still3 = types.SimpleNamespace(act_dim=3, sample=lambda obs, noise: tf.zeros_like(noise))
+  assert flip_probe.real_failures('bremen/Hopper-v0', still3, np.array([low], np.float32), 5, 3,
+                                  rng) == 1.0
+  assert flip_probe.real_failures('HalfCheetah-v5', still, starts, 5, 1, rng) is None

@@ -39,6 +39,15 @@ class PaperFaithfulEnv(gymnasium.Wrapper):
     _, info = self.env.reset(**kwargs)
     return self._obs(), info
 
+  def set_state_from_obs(self, obs):
+    """Puts the simulator in the state an observation describes (the excluded coordinates, the
+    position along the floor, at 0: the dynamics do not depend on them). Returns the observation."""
+    data = self.env.unwrapped.data
+    nq = data.qpos.size - self._n_excluded
+    obs = np.asarray(obs, np.float64)
+    self.env.unwrapped.set_state(np.concatenate([np.zeros(self._n_excluded), obs[:nq]]), obs[nq:])
+    return self._obs()
+
   def step(self, action):
     action = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
     data = self.env.unwrapped.data
