@@ -64,6 +64,11 @@ def pool(batch_stats):
   return pooled
 
 
+def path_returns(rewards, mask):
+  """[P] return of each imagined path ([P, L] rewards and mask): its valid steps' rewards summed."""
+  return (np.asarray(rewards) * (np.asarray(mask) > 0)).sum(axis=1)
+
+
 def trajectory_stats(trajectories, horizon, pitch, velocity):
   """Recorded real episodes (evaluation.run_episodes' 'obs' [T+1, obs_dim]) -> path_stats' keys
   over each episode's first `horizon` steps, plus 'flipped_by_end' over the whole episode."""
@@ -201,7 +206,8 @@ def foresight(trainer, trajectories, pitch, steps=FORESIGHT_STEPS, n_parallel=20
 
 def probe(env_id, trainer, policies, episodes=10, seed=0, batches=1,
           foresight_steps=FORESIGHT_STEPS):
-  """Rows {'policy', 'real': trajectory_stats + 'return', 'imagined': path_stats,
+  """Rows {'policy', 'real': trajectory_stats + 'return', 'imagined': path_stats +
+  'return_median' (the median path's return over every batch),
   'one_step_pitch_error', 'foresight'} for each of `policies` ({name: GaussianPolicy}).
   `trainer` (the run's ImaginedTRPO) is left as it was, but its random generator advances."""
   pitch, velocity = body_indices(env_id)
@@ -215,8 +221,11 @@ def probe(env_id, trainer, policies, episodes=10, seed=0, batches=1,
                   **{'return': float(np.mean(returns))})
       trainer.policy = policy
       imagine = tf.function(trainer.imagine)
+      paths = [imagine() for _ in range(batches)]
       imagined = pool([path_stats(p.obs, p.mask, p.lengths, horizon, pitch, velocity)
-                       for p in (imagine() for _ in range(batches))])
+                       for p in paths])
+      imagined['return_median'] = float(np.median(np.concatenate(
+          [path_returns(p.rewards, p.mask) for p in paths])))
       rows.append({'policy': name, 'real': real, 'imagined': imagined,
                    'one_step_pitch_error': one_step_pitch_error(trainer.dynamics, trajectories,
                                                                 pitch),

@@ -35,7 +35,10 @@ flags.DEFINE_list('foresight_steps', ['10', '25', '50', '100', '200'],
 flags.DEFINE_multi_string('policy_dir', None, 'Exported policies of the same run (a SavedModel '
                           'with its bremen_policy.json, e.g. a deployment run\'s '
                           'policies/deployment_<d>) to probe instead of its BC policy and current '
-                          'π_θ (repeatable).')
+                          'π_θ (repeatable), or any exported policy of the run\'s env (e.g. '
+                          'launch/released_policies.py --export_dir) before this run\'s model.')
+flags.DEFINE_bool('with_run_policies', False, 'With --policy_dir: probe the run\'s BC policy '
+                  'and current π_θ too (one table).')
 flags.DEFINE_string('dynamics_entry', None, 'A dynamics cache entry (a directory with fit.json) '
                     'whose fitted model replaces the run\'s, e.g. an earlier deployment\'s fit.')
 flags.DEFINE_string('out', None, 'Optional .md file to write.')
@@ -45,7 +48,7 @@ FLAGS = flags.FLAGS
 
 HEADER = ['policy', 'where', 'paths', 'ran away (model clip)',
           'flipped (pitch past ±90°) within the horizon', 'ended early', 'forward speed',
-          'real return', 'flipped by the episode\'s end', 'one-step pitch error (median, upright)']
+          'return (real: mean; imagined: median path)', 'flipped by the episode\'s end', 'one-step pitch error (median, upright)']
 
 
 FORESIGHT_HEADER = ['policy', 'k', 'real failures at least k steps in', 'imagined from k steps '
@@ -76,7 +79,8 @@ def table_rows(rows):
     out.append([row['policy'], 'imagined (what TRPO trains on)', imagined['paths'],
                 f'{imagined["ran_away"]:.1%}', f'{imagined["flipped"]:.1%}',
                 f'{imagined["ended_early"]:.1%}',
-                '—' if math.isnan(imagined['speed']) else f'{imagined["speed"]:.2f}', '', '', ''])
+                '—' if math.isnan(imagined['speed']) else f'{imagined["speed"]:.2f}',
+                f'{imagined["return_median"]:.0f}', '', ''])
   return out
 
 
@@ -192,17 +196,18 @@ def probe_run(run_dir, foresight_steps):
       raise errors.ConfigError(f'{entry} is a fit on {fitted_on}, the run is on {run.env_id}.')
     load_cached_dynamics(os.path.dirname(entry), os.path.basename(entry), run.dynamics)
     model = f'; the model: the cached fit `{entry}`, not the run\'s'
+  policies = {}
+  if not FLAGS.policy_dir or FLAGS.with_run_policies:
+    if run.policy_init != 'random':
+      policies['BC policy π̂_β'] = run.bc_policy
+    policies[f'π_θ at iteration {int(run.iteration.numpy())}'] = run.policy
   if FLAGS.policy_dir:
-    policies = {}
     for d in FLAGS.policy_dir:
       policy, meta = export.load_exported_gaussian(d, run.policy)
       if meta.get('env_id') != run.env_id:
         raise errors.ConfigError(f'{d} is a policy for {meta.get("env_id")}, the run is on '
                                  f'{run.env_id}.')
       policies[f'exported {os.path.basename(os.path.normpath(d))}'] = policy
-  else:
-    policies = {} if run.policy_init == 'random' else {'BC policy π̂_β': run.bc_policy}
-    policies[f'π_θ at iteration {int(run.iteration.numpy())}'] = run.policy
   rows = flip_probe.probe(run.env_id, run.trainer, policies, FLAGS.episodes, FLAGS.seed,
                           FLAGS.batches, foresight_steps)
   pitch = flip_probe.body_indices(run.env_id)[0]

@@ -188,3 +188,9 @@ def test_the_real_env_answers_from_the_same_starts():
   assert flip_probe.real_failures('bremen/Hopper-v0', still3, np.array([low], np.float32), 5, 3,
                                   rng) == 1.0
   assert flip_probe.real_failures('HalfCheetah-v5', still, starts, 5, 1, rng) is None
+
+
+def test_an_imagined_path_returns_its_valid_steps_rewards():
+  rewards = np.array([[1.0, 2.0, 4.0], [3.0, 5.0, 1e5]])  # path 1's pad step holds a runaway
+  mask = np.array([[1, 1, 1], [1, 1, 0]], np.float32)
+  np.testing.assert_array_equal(flip_probe.path_returns(rewards, mask), [7.0, 8.0])
