@@ -13,6 +13,7 @@ offline runs' data), one row per size. The policy acts deterministically (its me
 evaluation) for --episodes whole episodes, episode k reset with seed --seed + k.
 """
 import os
+import subprocess
 import sys
 
 from absl import app
@@ -99,7 +100,8 @@ def main(argv):
   if FLAGS.out:
     lines = ['# The authors\' released BREMEN policies in our paper-faithful envs', '',
              results.provenance_header(
-                 f'matsuolab/BREMEN weights/ ({FLAGS.bremen_repo}); {FLAGS.episodes} episodes '
+                 f'matsuolab/BREMEN weights/ ({FLAGS.bremen_repo}{_commit(FLAGS.bremen_repo)}); '
+                 f'{FLAGS.episodes} episodes '
                  f'per row, reset seeds {FLAGS.seed}..{FLAGS.seed + FLAGS.episodes - 1}'), '',
              'The released policies are the deployment-efficient runs with 200K transitions per '
              'deployment (the paper\'s Figure 2, top row), trained on MuJoCo 1.31. Their '
@@ -112,6 +114,13 @@ def main(argv):
     fileio.write_text(FLAGS.out, '\n'.join(lines))
     results.write_csv(os.path.splitext(FLAGS.out)[0] + '.csv', HEADER, rows)
     print(f'Wrote {FLAGS.out}')
+
+
+def _commit(repo):
+  """', commit <sha>' of a git checkout, '' otherwise."""
+  out = subprocess.run(['git', '-C', repo, 'rev-parse', 'HEAD'], capture_output=True, text=True,
+                       check=False)
+  return f', commit {out.stdout.strip()[:12]}' if out.returncode == 0 else ''
 
 
 if __name__ == '__main__':
