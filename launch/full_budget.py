@@ -614,6 +614,9 @@ COMPANIONS = {
                                   'in (fitted on the uniform-random batch)',
     '_flips_d1_policy_model2.md': 'the same policy before deployment 2\'s model, fitted on its own '
                                   'flips too',
+    '_flips_released_hopper.md': 'the offline Hopper cell\'s BC policy and π_θ beside the '
+                                 'authors\' released Hopper policy (released_policies.md), in '
+                                 'the real env and in this run\'s model',
 }
 
 
