@@ -64,9 +64,11 @@ def pool(batch_stats):
   return pooled
 
 
-def path_returns(rewards, mask):
-  """[P] return of each imagined path ([P, L] rewards and mask): its valid steps' rewards summed."""
-  return (np.asarray(rewards) * (np.asarray(mask) > 0)).sum(axis=1)
+def path_returns(rewards, mask, gamma=1.0):
+  """[P] return of each imagined path ([P, L] rewards and mask): its valid steps' rewards summed,
+  step t weighted by gamma**t (gamma < 1: the discounted return, what TRPO's advantages value)."""
+  rewards = np.asarray(rewards) * (np.asarray(mask) > 0)
+  return (rewards * gamma ** np.arange(rewards.shape[1])).sum(axis=1)
 
 
 def trajectory_stats(trajectories, horizon, pitch, velocity):
@@ -207,7 +209,8 @@ def foresight(trainer, trajectories, pitch, steps=FORESIGHT_STEPS, n_parallel=20
 def probe(env_id, trainer, policies, episodes=10, seed=0, batches=1,
           foresight_steps=FORESIGHT_STEPS):
   """Rows {'policy', 'real': trajectory_stats + 'return', 'imagined': path_stats +
-  'return_median' (the median path's return over every batch),
+  'return_median' (the median path's return over every batch) + 'discounted_return_mean' (the
+  mean path's return discounted by the trainer's gamma: the objective TRPO raises),
   'one_step_pitch_error', 'foresight'} for each of `policies` ({name: GaussianPolicy}).
   `trainer` (the run's ImaginedTRPO) is left as it was, but its random generator advances."""
   pitch, velocity = body_indices(env_id)
@@ -226,6 +229,8 @@ def probe(env_id, trainer, policies, episodes=10, seed=0, batches=1,
                        for p in paths])
       imagined['return_median'] = float(np.median(np.concatenate(
           [path_returns(p.rewards, p.mask) for p in paths])))
+      imagined['discounted_return_mean'] = float(np.mean(np.concatenate(
+          [path_returns(p.rewards, p.mask, trainer.gamma) for p in paths])))
       rows.append({'policy': name, 'real': real, 'imagined': imagined,
                    'one_step_pitch_error': one_step_pitch_error(trainer.dynamics, trajectories,
                                                                 pitch),

@@ -48,7 +48,9 @@ FLAGS = flags.FLAGS
 
 HEADER = ['policy', 'where', 'paths', 'ran away (model clip)',
           'flipped (pitch past ±90°) within the horizon', 'ended early', 'forward speed',
-          'return (real: mean; imagined: median path)', 'flipped by the episode\'s end', 'one-step pitch error (median, upright)']
+          'return (real: mean; imagined: median path)', 'flipped by the episode\'s end',
+          'one-step pitch error (median, upright)',
+          'imagined discounted return (mean path; TRPO\'s objective)']
 
 
 FORESIGHT_HEADER = ['policy', 'k', 'real failures at least k steps in', 'imagined from k steps '
@@ -75,12 +77,13 @@ def table_rows(rows):
     real, imagined = row['real'], row['imagined']
     out.append([row['policy'], 'real env', real['paths'], '', f'{real["flipped"]:.0%}',
                 f'{real["ended_early"]:.0%}', f'{real["speed"]:.2f}', f'{real["return"]:.0f}',
-                f'{real["flipped_by_end"]:.0%}', f'{row["one_step_pitch_error"]:.2g} rad'])
+                f'{real["flipped_by_end"]:.0%}', f'{row["one_step_pitch_error"]:.2g} rad', ''])
     out.append([row['policy'], 'imagined (what TRPO trains on)', imagined['paths'],
                 f'{imagined["ran_away"]:.1%}', f'{imagined["flipped"]:.1%}',
                 f'{imagined["ended_early"]:.1%}',
                 '—' if math.isnan(imagined['speed']) else f'{imagined["speed"]:.2f}',
-                f'{imagined["return_median"]:.0f}', '', ''])
+                f'{imagined["return_median"]:.0f}', '', '',
+                f'{imagined["discounted_return_mean"]:.1f}'])
   return out
 
 

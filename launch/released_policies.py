@@ -1,5 +1,6 @@
-"""The authors' released BREMEN policies in our paper-faithful envs (bremen_tf/released_policies.py):
-what a policy BREMEN trained on MuJoCo 1.31 scores on today's MuJoCo, beside our runs.
+"""The authors' released BREMEN policies in our paper-faithful envs
+(bremen_tf/released_policies.py): what a policy BREMEN trained on MuJoCo 1.31 scores on today's
+MuJoCo, beside our runs.
 
   git clone https://github.com/matsuolab/BREMEN /tmp/BREMEN
   python launch/released_policies.py --bremen_repo=/tmp/BREMEN --out=results/released_policies.md
@@ -83,8 +84,8 @@ def main(argv):
       outcomes = [e[-1] for e in episodes]
       source = f'our pure {size_text} ({data.metadata["behavior_returns"]["mean"]:.0f})'
       rows.append([name, env_id, source, float(np.mean(returns)), float(np.std(returns)),
-                   min(returns), max(returns), float(np.mean([e[3] for e in episodes])), outcomes.count('moving'),
-                   outcomes.count('still'), outcomes.count('flipped'),
+                   min(returns), max(returns), float(np.mean([e[3] for e in episodes])),
+                   outcomes.count('moving'), outcomes.count('still'), outcomes.count('flipped'),
                    sum(e[3] < env.spec.max_episode_steps for e in episodes)])
       print(f'{name} (statistics of {source}): return {rows[-1][3]:.0f} ± {rows[-1][4]:.0f}',
             flush=True)

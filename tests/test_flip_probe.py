@@ -194,3 +194,4 @@ def test_an_imagined_path_returns_its_valid_steps_rewards():
   rewards = np.array([[1.0, 2.0, 4.0], [3.0, 5.0, 1e5]])  # path 1's pad step holds a runaway
   mask = np.array([[1, 1, 1], [1, 1, 0]], np.float32)
   np.testing.assert_array_equal(flip_probe.path_returns(rewards, mask), [7.0, 8.0])
+  np.testing.assert_allclose(flip_probe.path_returns(rewards, mask, gamma=0.5), [1 + 1 + 1, 5.5])
