@@ -4,7 +4,9 @@ runs. `launch/long_runs.sh status` calls it.
 
   python launch/run_progress.py /work/runs/full/deployment/halfcheetah_200k/seed0 [DIR ...]
 
-One line per directory: `<dir>: <progress>[; <estimate>]`.
+One line per directory: `<dir>: <progress>[; <estimate>]`. A run that has timed no outer iteration
+yet (ME-TRPO during its first fit) borrows the iteration time of another directory listed with the
+same env, imagined batch and updates per iteration, and says so.
 """
 import os
 
@@ -13,7 +15,9 @@ launch_common.quiet_tensorflow()  # before anything imports TF
 from bremen_tf.reporting import progress, run_reader
 
 
-def line(path):
+def line(path, others=()):
+  """The line of `path`; a run that has timed no outer iteration yet borrows the iteration time
+  of the first of `others` (directories) with the same TRPO shape that has."""
   if not os.path.isdir(path):
     return f'{path}: not started'
   description = run_reader.description(path)
@@ -21,6 +25,13 @@ def line(path):
     return f'{path}: not started (no config yet)'
   found = progress.progress(path, description)
   estimate = progress.remaining(path, description)
+  if estimate is None and found['status'] == 'in progress':
+    for other in others:
+      like = run_reader.description(other) if other != path and os.path.isdir(other) else None
+      if like is not None and progress.same_trpo_shape(description, like):
+        estimate = progress.remaining(path, description, like=other)
+        if estimate:
+          break
   if estimate:
     return f'{path}: {found["text"]}; {estimate["text"]}'
   if found['status'] == 'in progress' and description.get('algorithm') == 'bremen':
@@ -32,8 +43,9 @@ def line(path):
 def main(argv):
   if len(argv) < 2:
     raise SystemExit('usage: python launch/run_progress.py DIR [DIR ...]')
-  for path in argv[1:]:
-    print(line(path.rstrip('/')), flush=True)
+  paths = [p.rstrip('/') for p in argv[1:]]
+  for path in paths:
+    print(line(path, paths), flush=True)
 
 
 if __name__ == '__main__':

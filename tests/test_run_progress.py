@@ -90,3 +90,32 @@ def test_an_online_sac_run_reads_its_env_steps(tmp_path):
   with script('run_progress') as run_progress:
     assert run_progress.line(path) == f'{path}: in progress: 100,000 of 200,000 env steps'
   assert estimate(path) is None
+
+
+def test_a_run_without_an_iteration_borrows_the_iteration_time_of_a_run_of_its_shape(tmp_path):
+  timed = str(tmp_path / 'bremen')
+  metrics, _ = syn.deployment_files([100.0], 2, 50_000)  # 30 s per iteration
+  fits = [{'deployment': 1, 'dynamics_fit': {'seconds': 500.0, 'stop_epoch': [5, 4, 5, 5, 3]}}]
+  syn.write_run(timed, DEPLOY, metrics, {'stage': 'trpo', 'deployment': 1, 'deployments': fits},
+                False, 0, kind='deployment')
+  fresh = str(tmp_path / 'me_trpo')  # deployment 1's fit at epoch 2, no iteration timed yet
+  state = {'stage': 'dynamics_fit', 'deployment': 1, 'dynamics_progress': {
+      'fit': {'epoch': 2, 'settings': {'n_train': 42_500}}, 'seconds': 100.0}}
+  syn.write_run(fresh, {**DEPLOY, 'train_deployment.policy_init': 'random'}, [], state, False, 0,
+                kind='deployment')
+  other = str(tmp_path / 'hopper')  # another env: never borrowed from
+  syn.write_run(other, {**DEPLOY, 'train_deployment.env_id': syn.HOPPER}, metrics,
+                {'stage': 'trpo', 'deployment': 1, 'deployments': fits}, False, 0,
+                kind='deployment')
+  assert estimate(fresh) is None
+  rate = 100.0 / 2 / 42_500
+  expected = ((5 - 2) * rate * 42_500 + 6 * 30.0  # this fit's 3 epochs left, all 6 iterations
+              + 5 * rate * 42_500 * (2 + 3))  # deployments 2 and 3's fits
+  found = progress.remaining(fresh, run_reader.description(fresh), like=timed)
+  assert found['seconds'] == pytest.approx(expected, rel=1e-12)
+  with script('run_progress') as run_progress:
+    assert run_progress.line(fresh, [other, fresh]).endswith(
+        'no estimate until it has timed a fit and an outer iteration')
+    assert run_progress.line(fresh, [other, timed, fresh]).endswith(
+        f'(every fit to come at its 5-epoch maximum); the iteration time of {timed} until it '
+        'times its own')

@@ -113,12 +113,23 @@ def _fit_rate(state, n_train_of):
   return record['seconds'] / max(record['stop_epoch']) / n_train if n_train else None
 
 
-def remaining(path, description):
+def same_trpo_shape(a, b):
+  """Do two run descriptions time alike per outer iteration: the same kind, env, imagined batch
+  and TRPO updates per iteration (e.g. BREMEN and ME-TRPO of one deployment config)?"""
+  kind = a['kind']
+  keys = ('ImaginedTRPO.batch_size', f'train_{kind}.updates_per_iteration')
+  return (kind == b['kind'] and a['env_id'] == b['env_id']
+          and all(a['budget'].get(k) == b['budget'].get(k) for k in keys))
+
+
+def remaining(path, description, like=None):
   """An estimate of the wall time an unfinished BREMEN/ME-TRPO run still needs at the speeds it
   measured itself (iteration_seconds, the fits' seconds per epoch and transition), with every
   fit still to come running to its epoch maximum (early stopping can only shorten it): {'seconds',
   'text'}, or None for a finished or SAC run or one that has not measured an iteration and a fit
-  yet. Data collection and BC (minutes) are not counted."""
+  yet. `like`: a run of the same TRPO shape (same_trpo_shape) whose iteration time stands in
+  until this run has timed one (the text says so). Data collection and BC (minutes) are not
+  counted."""
   if (description is None or description['kind'] not in ('offline', 'deployment')
       or description.get('algorithm') != 'bremen' or not os.path.isdir(path)
       or run_reader.finished(path)):
@@ -131,6 +142,9 @@ def remaining(path, description):
   stage = state.get('stage', 'start')
   done = int(metrics[-1]['iteration']) if metrics else 0
   iteration_s = _median_iteration_seconds(metrics)
+  borrowed = iteration_s is None and like is not None
+  if borrowed:
+    iteration_s = _median_iteration_seconds(runs.read_metrics(like))
   if description['kind'] == 'offline':
     n_train = (fit.get('settings') or {}).get('n_train')
     rate = _fit_rate(state, lambda d: n_train) if n_train else None
@@ -162,6 +176,8 @@ def remaining(path, description):
   text = f'about {seconds / 3600:.1f} h left at its measured speeds'
   if fits_to_come:
     text += f' (every fit to come at its {max_epochs}-epoch maximum)'
+  if borrowed:
+    text += f'; the iteration time of {like} until it times its own'
   return {'seconds': seconds, 'text': text}
 
 
