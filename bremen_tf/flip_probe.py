@@ -19,6 +19,7 @@ from bremen_tf.dynamics import OUTPUT_CLIP
 from bremen_tf.episode_diagnostics import BODY_INDICES, robot_of
 
 FLIP = math.pi / 2  # |pitch| past this: on its back (episode_diagnostics.outcome's threshold)
+HEIGHT = 0  # the torso height (rootz) in the planar robots' observations
 
 
 def body_indices(env_id):
@@ -41,24 +42,40 @@ def path_stats(obs, mask, lengths, horizon, pitch, velocity):
   """Imagined paths ([P, L, obs_dim] states s_t, [P, L] mask, [P] lengths) -> {'paths',
   'ran_away' (share that reached the model's output clip), 'flipped' (share of all paths that did
   not run away and had |pitch| > π/2 at a step), 'ended_early' (share shorter than `horizon`),
-  'speed' (mean forward velocity over the valid steps of the paths that did not run away; nan if
-  all did), 'speed_steps' (how many steps that mean is over)}."""
+  'speed', 'height' and 'abs_pitch' (means of the forward velocity, the torso height obs[HEIGHT]
+  and |pitch| over the valid steps of the paths that did not run away; nan if all did),
+  'speed_steps' (how many steps those means are over), 'end_height' and 'end_abs_pitch' (means
+  over the last state before the end of the paths that ended early without running away: what
+  the model's termination saw one step ahead), 'ends' (how many such paths)}."""
   obs, mask, lengths = np.asarray(obs), np.asarray(mask) > 0, np.asarray(lengths)
   ran_away, tipped = runaway_and_tipped(obs, mask, pitch)
   kept = mask & ~ran_away[:, None]
+  ended = (lengths < horizon) & ~ran_away
+  last = obs[np.flatnonzero(ended), lengths[ended] - 1]
+  mean = lambda x: float(x.mean()) if x.size else float('nan')
   return {'paths': int(len(lengths)), 'ran_away': float(ran_away.mean()),
           'flipped': float(tipped.mean()), 'ended_early': float((lengths < horizon).mean()),
-          'speed': float(obs[..., velocity][kept].mean()) if kept.any() else float('nan'),
-          'speed_steps': int(kept.sum())}
+          'speed': mean(obs[..., velocity][kept]), 'height': mean(obs[..., HEIGHT][kept]),
+          'abs_pitch': mean(np.abs(obs[..., pitch][kept])), 'speed_steps': int(kept.sum()),
+          'end_height': mean(last[:, HEIGHT]), 'end_abs_pitch': mean(np.abs(last[:, pitch])),
+          'ends': int(ended.sum())}
+
+
+# pool: each mean of path_stats and the count it is taken over
+POOLED_MEANS = {'speed': 'speed_steps', 'height': 'speed_steps', 'abs_pitch': 'speed_steps',
+                'end_height': 'ends', 'end_abs_pitch': 'ends'}
 
 
 def pool(batch_stats):
-  """path_stats of several batches as one: shares weighted by paths, the speed by its steps."""
+  """path_stats of several batches as one: shares weighted by paths, each mean by its count."""
   n = sum(s['paths'] for s in batch_stats)
-  steps = sum(s['speed_steps'] for s in batch_stats)
-  pooled = {'paths': n, 'speed_steps': steps,
-            'speed': (sum(s['speed'] * s['speed_steps'] for s in batch_stats if s['speed_steps'])
-                      / steps) if steps else float('nan')}
+  pooled = {'paths': n}
+  for count in set(POOLED_MEANS.values()):
+    pooled[count] = sum(s[count] for s in batch_stats)
+  for key, count in POOLED_MEANS.items():
+    total = pooled[count]
+    pooled[key] = (sum(s[key] * s[count] for s in batch_stats if s[count]) / total
+                   if total else float('nan'))
   pooled.update({k: sum(s[k] * s['paths'] for s in batch_stats) / n
                  for k in ('ran_away', 'flipped', 'ended_early')})
   return pooled
@@ -73,17 +90,25 @@ def path_returns(rewards, mask, gamma=1.0):
 
 def trajectory_stats(trajectories, horizon, pitch, velocity):
   """Recorded real episodes (evaluation.run_episodes' 'obs' [T+1, obs_dim]) -> path_stats' keys
-  over each episode's first `horizon` steps, plus 'flipped_by_end' over the whole episode."""
-  flipped, flipped_end, early, speeds = [], [], [], []
+  over each episode's first `horizon` steps (the last state before the end: of the episodes that
+  ended before `horizon`), plus 'flipped_by_end' over the whole episode."""
+  flipped, flipped_end, early, within, last = [], [], [], [], []
   for t in trajectories:
-    states = np.asarray(t['obs'])[1:]  # the states after each step
-    first = states[:horizon]
-    flipped.append(bool((np.abs(first[:, pitch]) > FLIP).any()))
+    obs = np.asarray(t['obs'])
+    states = obs[1:]  # the states after each step
+    within.append(states[:horizon])
+    flipped.append(bool((np.abs(within[-1][:, pitch]) > FLIP).any()))
     flipped_end.append(bool((np.abs(states[:, pitch]) > FLIP).any()))
     early.append(len(states) < horizon)
-    speeds.append(first[:, velocity])
+    if early[-1]:
+      last.append(obs[-2])  # the state the terminating step started from
+  first = np.concatenate(within)
+  last = np.array(last).reshape(-1, first.shape[1])
+  mean = lambda x: float(x.mean()) if x.size else float('nan')
   return {'paths': len(trajectories), 'flipped': float(np.mean(flipped)),
-          'ended_early': float(np.mean(early)), 'speed': float(np.concatenate(speeds).mean()),
+          'ended_early': float(np.mean(early)), 'speed': mean(first[:, velocity]),
+          'height': mean(first[:, HEIGHT]), 'abs_pitch': mean(np.abs(first[:, pitch])),
+          'end_height': mean(last[:, HEIGHT]), 'end_abs_pitch': mean(np.abs(last[:, pitch])),
           'flipped_by_end': float(np.mean(flipped_end))}
 
 

@@ -60,6 +60,25 @@ FORESIGHT_HEADER = ['policy', 'k', 'real failures at least k steps in', 'imagine
                     'within 2k steps', 'real env with the training noise, from the controls']
 
 
+POSTURE_HEADER = ['policy', 'where', 'torso height (mean)', '|pitch| (mean, rad)',
+                  'ended early', 'the last state before an early end: height',
+                  'the last state before an early end: |pitch|']
+
+
+def number(value, digits=3):
+  return '—' if math.isnan(value) else f'{value:.{digits}f}'
+
+
+def posture_rows(rows):
+  """Where the real and the imagined paths hold the torso, over the horizon and one step
+  before an early end (what the env's termination test saw coming)."""
+  return [[row['policy'], where, number(stats['height']), number(stats['abs_pitch']),
+           f'{stats["ended_early"]:.0%}', number(stats['end_height']),
+           number(stats['end_abs_pitch'])]
+          for row in rows for where, stats in (('real env', row['real']),
+                                               ('imagined', row['imagined']))]
+
+
 def share(value):
   return '—' if math.isnan(value) else f'{value:.0%}'
 
@@ -121,6 +140,9 @@ def main(argv):
     what, rows = probe_run(run_dir, steps)
     sections.append(f'## `{run_dir}`\n\n{what}\n\n'
                     + results.markdown_table(HEADER, table_rows(rows))
+                    + '\nWhere the torso is (height obs[0], pitch; means over the valid steps '
+                    'of the paths that did not run away):\n\n'
+                    + results.markdown_table(POSTURE_HEADER, posture_rows(rows))
                     + '\nDoes the model see a real failure coming?\n\n'
                     + results.markdown_table(FORESIGHT_HEADER, foresight_rows(rows)))
     print(sections[-1], flush=True)

@@ -33,18 +33,25 @@ def test_imagined_paths_count_flips_on_valid_steps_only():
   # large pitch that must not count); path 2 stays upright.
   obs = np.stack([states([0.1, 2.0, 3.0], [5, 4, 1]), states([0.1, 0.2, 9.9], [6, 6, 0]),
                   states([-0.3, 0.4, 1.5], [7, 7, 7])])
+  obs[:, :, flip_probe.HEIGHT] = [[1.0, 1.0, 1.0], [1.2, 0.8, 5.0], [1.1, 1.1, 1.1]]
   mask = np.array([[1, 1, 1], [1, 1, 0], [1, 1, 1]], np.float32)
   stats = flip_probe.path_stats(obs, mask, np.array([3, 2, 3]), 3, PITCH, VELOCITY)
   assert stats == {'paths': 3, 'ran_away': 0.0, 'flipped': pytest.approx(1 / 3),
                    'ended_early': pytest.approx(1 / 3), 'speed': pytest.approx(43 / 8),
-                   'speed_steps': 8}
+                   'height': pytest.approx(8.3 / 8), 'abs_pitch': pytest.approx(7.6 / 8),
+                   'speed_steps': 8, 'end_height': pytest.approx(0.8),  # path 1's last state
+                   'end_abs_pitch': pytest.approx(0.2), 'ends': 1}
 
 
 def test_real_episodes_within_the_horizon_and_by_their_end():
   upright = {'obs': states([0.0] * 6, [1, 2, 3, 4, 5, 6])}
   late = {'obs': states([0.0, 0.1, 0.2, 0.3, 2.5, 3.1], [0, 2, 2, 2, 0, 0])}  # flips at step 4
   short = {'obs': states([0.0, -1.7], [0, 3])}  # one step, past -90°, ended early
+  short['obs'][:, flip_probe.HEIGHT] = [0.9, 0.6]
   stats = flip_probe.trajectory_stats([upright, late, short], 3, PITCH, VELOCITY)
+  # means over the states after each step within the horizon; the end: the state before it
+  assert stats['height'] == pytest.approx(0.6 / 7) and stats['abs_pitch'] == pytest.approx(2.3 / 7)
+  assert (stats['end_height'], stats['end_abs_pitch']) == (pytest.approx(0.9), 0.0)
   assert stats['flipped'] == pytest.approx(1 / 3)  # only `short` within the first 3 steps
   assert stats['flipped_by_end'] == pytest.approx(2 / 3)
   assert stats['ended_early'] == pytest.approx(1 / 3) and stats['paths'] == 3
@@ -60,17 +67,25 @@ def test_a_robot_without_a_pitch_is_refused():
 
 def test_batches_pool_by_paths_and_the_speed_by_its_steps():
   """A batch whose every path ran away has no speed; pooling must not turn the whole into nan."""
-  lost = {'paths': 2, 'ran_away': 1.0, 'flipped': 0.0, 'ended_early': 0.0, 'speed': float('nan'),
-          'speed_steps': 0}
+  nan = float('nan')
+  lost = {'paths': 2, 'ran_away': 1.0, 'flipped': 0.0, 'ended_early': 0.0, 'speed': nan,
+          'height': nan, 'abs_pitch': nan, 'speed_steps': 0, 'end_height': nan,
+          'end_abs_pitch': nan, 'ends': 0}
   a = {'paths': 2, 'ran_away': 0.0, 'flipped': 0.5, 'ended_early': 0.5, 'speed': 4.0,
-       'speed_steps': 3}
+       'height': 1.0, 'abs_pitch': 0.1, 'speed_steps': 3, 'end_height': 0.7,
+       'end_abs_pitch': 0.3, 'ends': 1}
   b = {'paths': 4, 'ran_away': 0.25, 'flipped': 0.0, 'ended_early': 0.0, 'speed': 6.0,
-       'speed_steps': 9}
+       'height': 1.2, 'abs_pitch': 0.2, 'speed_steps': 9, 'end_height': nan,
+       'end_abs_pitch': nan, 'ends': 0}
   pooled = flip_probe.pool([lost, a, b])
   assert pooled == {'paths': 8, 'speed_steps': 12, 'speed': pytest.approx((12 + 54) / 12),
+                    'height': pytest.approx(13.8 / 12), 'abs_pitch': pytest.approx(2.1 / 12),
+                    'ends': 1, 'end_height': pytest.approx(0.7),
+                    'end_abs_pitch': pytest.approx(0.3),
                     'ran_away': pytest.approx(3 / 8), 'flipped': pytest.approx(1 / 8),
                     'ended_early': pytest.approx(1 / 8)}
   assert np.isnan(flip_probe.pool([lost])['speed'])
+  assert np.isnan(flip_probe.pool([lost, b])['end_height'])
 
 
 def episode(pitches, z=1.2):
