@@ -5,7 +5,8 @@ For robots with a body pitch (HalfCheetah, Hopper, Walker2d), the share of paths
 the forward speed: in real episodes of a policy (deterministic, as the runs evaluate, over the first
 `horizon` steps so that they compare with imagined paths) and in the imagined batches TRPO trains
 on (the run's own imagination: random member per step, the training's action noise); plus the
-model's one-step pitch error along the real paths while upright. A policy that flips in the real
+model's one-step pitch error along the real paths while upright; the torso's height and pitch
+(also in the last state before an early end) and the imagined (discounted) returns. A policy that flips in the real
 env while none of its imagined paths does exploits a blind spot of the model's closed loop, where
 a one-step error says nothing. Used by launch/flip_probe.py on a run's checkpoint.
 """

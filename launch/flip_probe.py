@@ -11,10 +11,19 @@ Reads the run's config.gin and latest checkpoint (nothing in the run is written;
 checkpoints/ first if it may write a new one meanwhile), then, for the BC policy π̂_β (if the run
 has one) and the current π_θ: real episodes (deterministic, reset seeds --seed + k) and the
 imagined batches TRPO trains on (the run's own imagination; a guarded run's data box left out),
-the share of paths that tip past ±90° of pitch or end early and the forward speed, the
-model's one-step pitch error along the real paths, and its foresight: how often imagined paths
-started k steps before a real failure (a fall or a flip) fail too, against control starts.
-Prints the tables; with --out, writes them with their provenance.
+the share of paths that tip past ±90° of pitch or end early, the forward speed, the return (and
+the imagined discounted return TRPO raises), where the torso is (height and pitch, also just before
+an early end), the model's one-step pitch error along the real paths, and its foresight: how often
+imagined paths started k steps before a real failure (a fall or a flip) fail too, against control
+starts. Prints the tables; with --out, writes them with their provenance.
+
+  # the authors' released Hopper policy beside the run's own, in the run's model
+  python launch/released_policies.py --bremen_repo=/tmp/BREMEN --env=Hopper --export_dir=/tmp/rel
+  python launch/flip_probe.py --run_dir=/work/runs/full/offline/hopper_100k/seed0 \\
+      --with_run_policies --policy_dir=/tmp/rel/Hopper_100k --batches=10
+
+All paths of an imagined batch share each step's ensemble member, so a batch's paths are not
+independent: shares and medians vary between probes with few batches; use 10 or more.
 """
 import glob
 import math
