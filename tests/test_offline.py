@@ -79,7 +79,12 @@ def test_offline_run_writes_every_artefact_and_refuses_to_clobber(tmp_path, data
                           f'--out={out}'], cwd=REPO, capture_output=True, text=True, timeout=300)
   assert flips.returncode == 0, flips.stdout + flips.stderr
   text, foresight = open(out).read().split('Does the model see a real failure coming?')
+  text, posture = text.split('Where the torso is')
   rows = [l.split(' | ') for l in text.splitlines() if l.startswith(('| π', '| BC'))]
+  # Posture: real and imagined per policy; the torso height of a Hopper run is a positive number.
+  held = [l.split(' | ') for l in posture.splitlines() if l.startswith(('| π', '| BC'))]
+  assert [r[1] for r in held] == ['real env', 'imagined'] * 2
+  assert all(float(r[2]) > 0 and float(r[3]) >= 0 for r in held)
   # Foresight: a row per policy and k; shares are percentages, or '—' where no start qualifies.
   ahead = [l.split(' | ') for l in foresight.splitlines() if l.startswith(('| π', '| BC'))]
   assert [(r[0], r[1]) for r in ahead] == [('| BC policy π̂_β', '5'), ('| BC policy π̂_β', '20'),
