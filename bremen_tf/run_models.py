@@ -39,9 +39,11 @@ def run_seed(run_dir):
   return (sessions[0].get('seed') if sessions else None) or 0
 
 
-def load_run_models(run_dir):
+def load_run_models(run_dir, model_from_elsewhere=False):
   """RunModels of `run_dir` with the latest checkpoint read (the run's gin config stays parsed,
-  so the caller sees its bindings). Raises RunDirError before its fit has ended."""
+  so the caller sees its bindings). Raises RunDirError before its fit has ended, unless the
+  caller brings the model from elsewhere (a dynamics cache entry): then the run may be in the
+  middle of a fit, and its checkpoint gives the policies (those of the deployment before)."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from bremen_tf import experiments  # pylint: disable=g-import-not-at-top,unused-import
   from bremen_tf.stages import build_models  # pylint: disable=g-import-not-at-top
@@ -56,7 +58,7 @@ def load_run_models(run_dir):
       env_id, seed, policy_init, bound(f'{kind}.reset_bank_size', 10_000),
       bound(f'{kind}.horizon', None))
   checkpoint = tf.train.latest_checkpoint(os.path.join(run_dir, 'checkpoints'))
-  if checkpoint is None or state.get('stage') in UNFITTED:
+  if checkpoint is None or (state.get('stage') in UNFITTED and not model_from_elsewhere):
     raise errors.RunDirError(f'{run_dir} has no fitted model yet (stage '
                              f'{state.get("stage")!r}).')
   iteration = tf.Variable(0, dtype=tf.int64, name='iteration')

@@ -49,7 +49,8 @@ flags.DEFINE_multi_string('policy_dir', None, 'Exported policies of the same run
 flags.DEFINE_bool('with_run_policies', False, 'With --policy_dir: probe the run\'s BC policy '
                   'and current π_θ too (one table).')
 flags.DEFINE_string('dynamics_entry', None, 'A dynamics cache entry (a directory with fit.json) '
-                    'whose fitted model replaces the run\'s, e.g. an earlier deployment\'s fit.')
+                    'whose fitted model replaces the run\'s, e.g. an earlier deployment\'s fit; with it, '
+                    'the run may be in the middle of a fit.')
 flags.DEFINE_string('out', None, 'Optional .md file to write.')
 flags.mark_flags_as_required(['run_dir'])
 flags.adopt_module_key_flags(launch_common)
@@ -212,9 +213,9 @@ def probe_run(run_dir, foresight_steps):
   """(a line saying what was probed, the table rows) for one run directory."""
   from bremen_tf import errors, export, fileio, flip_probe  # pylint: disable=g-import-not-at-top
   from bremen_tf.dynamics_cache import load_cached_dynamics  # pylint: disable=g-import-not-at-top
-  from bremen_tf.run_models import load_run_models  # pylint: disable=g-import-not-at-top
+  from bremen_tf.run_models import UNFITTED, load_run_models  # pylint: disable=g-import-not-at-top
   gin.clear_config()  # load_run_models parses the run's own config
-  run = load_run_models(run_dir)
+  run = load_run_models(run_dir, model_from_elsewhere=bool(FLAGS.dynamics_entry))
   try:
     flip_probe.body_indices(run.env_id)
   except ValueError as e:
@@ -232,6 +233,10 @@ def probe_run(run_dir, foresight_steps):
     model = f'; the model: the cached fit `{entry}`, not the run\'s'
   policies = {}
   if not FLAGS.policy_dir or FLAGS.with_run_policies:
+    if run.state.get('stage') in UNFITTED and int(run.iteration.numpy()) == 0:
+      raise errors.ConfigError(f'{run_dir} has trained no policy yet (stage '
+                               f'{run.state.get("stage")!r}): probe exported ones with '
+                               '--policy_dir.')
     if run.policy_init != 'random':
       policies['BC policy π̂_β'] = run.bc_policy
     policies[f'π_θ at iteration {int(run.iteration.numpy())}'] = run.policy

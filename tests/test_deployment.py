@@ -226,6 +226,24 @@ def test_runs_that_collected_the_same_batches_share_the_fit_exactly(tmp_path, ca
   run_here(capsys, str(tmp_path / 'bremen'),
            f"--gin_bindings=train_deployment.dynamics_cache_dir='{cache}'")
   assert len(os.listdir(cache)) == 2  # deployments 1 and 2
+  # launch/flip_probe.py on a run in the middle of a fit (as a copy made to look like one): it
+  # refuses without a model and takes a cached fit with one, the policy from the run's export.
+  mid_fit = tmp_path / 'bremen_mid_fit'
+  shutil.copytree(tmp_path / 'bremen', mid_fit)
+  state = json.loads((mid_fit / 'train_state.json').read_text())
+  (mid_fit / 'train_state.json').write_text(json.dumps(dict(state, stage='dynamics_fit')))
+  entry = next(os.path.join(cache, e) for e in os.listdir(cache) if '_deployment1-' in e)
+  probe = [sys.executable, 'launch/flip_probe.py', f'--run_dir={mid_fit}',
+           f'--policy_dir={mid_fit}/policies/deployment_1', '--episodes=1', '--batches=1',
+           '--foresight_steps=3', '--tf_threads=1']
+  refused = subprocess.run(probe, cwd=REPO, capture_output=True, text=True, timeout=300)
+  assert refused.returncode != 0 and "has no fitted model yet (stage 'dynamics_fit')" in \
+      refused.stderr
+  probed = subprocess.run(probe + [f'--dynamics_entry={entry}'], cwd=REPO, capture_output=True,
+                          text=True, timeout=300)
+  assert probed.returncode == 0, probed.stdout + probed.stderr
+  assert f"the model: the cached fit `{entry}`, not the run's" in probed.stdout
+  assert '| exported deployment_1 | real env | 1 |' in probed.stdout
   # ME-TRPO began its own deployment-1 fit before the cache had it (as the full-budget run did),
   # then resumes with the cache: it takes the cached fit instead of finishing its own.
   me_trpo_args = ['--gin_file=gin/deployment/me_trpo.gin',
@@ -237,6 +255,11 @@ def test_runs_that_collected_the_same_batches_share_the_fit_exactly(tmp_path, ca
       proc.kill()
       break
   assert proc.wait(timeout=300) == -9
+  untrained = subprocess.run(  # killed in deployment 1's fit: no policy of its own to probe
+      [sys.executable, 'launch/flip_probe.py', f'--run_dir={tmp_path}/me_trpo_cached',
+       f'--dynamics_entry={entry}', '--tf_threads=1'], cwd=REPO, capture_output=True, text=True,
+      timeout=300)
+  assert untrained.returncode != 0 and 'has trained no policy yet' in untrained.stderr
   monkeypatch.setenv('BREMEN_TF_DYNAMICS_CACHE_DIR', cache)
   cached = run_here(capsys, str(tmp_path / 'me_trpo_cached'), *me_trpo_args)
   assert cached.count('[dynamics] reusing the fit cached in') == 1 and 'resuming the dyn' not in cached
