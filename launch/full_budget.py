@@ -107,7 +107,7 @@ def read_run(path, name, planned_gin=None):
                       'gradient step)'}
   run = {'name': name, 'path': path, 'description': desc, 'metrics': metrics,
          'progress': progress.progress(path, desc),
-         'remaining': progress.remaining(path, desc) if os.path.isdir(path) else None,
+         'remaining': None,  # set in main(), which knows the other runs to borrow from
          'timing': progress.timing(path) if os.path.isdir(path) else None,
          'env': labels.env_name(desc['env_id'] or (state.get('dataset') or {}).get('env_id'))}
   if desc['kind'] == 'deployment':
@@ -148,7 +148,9 @@ def status_table(all_runs):
     rows.append([f'`{run["name"]}`', f'{method_name(run)}, {run["env"]}', run['budget'],
                  run['progress']['text'], t['sessions'] if t else 0, commits(t),
                  duration(t and t['elapsed_s']), duration(t and t['stage_s']),
-                 duration(left and left['seconds'])])
+                 duration(left and left['seconds'])
+                 + (f' (borrows the iteration time of `{left["like"]}`)'
+                    if left and left.get('like') else '')])
   return results.markdown_table(['run', 'method, env', 'budget', 'progress', 'sessions',
                                  'commit (provenance.json)', 'wall time since the first start',
                                  'stage time', 'time left (estimate)'], rows)
@@ -614,6 +616,9 @@ COMPANIONS = {
                                   'in (fitted on the uniform-random batch)',
     '_flips_d1_policy_model2.md': 'the same policy before deployment 2\'s model, fitted on its own '
                                   'flips too',
+    '_flips_d2_policy_model2.md': 'BREMEN\'s deployment-2 policy before the model it was trained '
+                                  'in (fitted on both batches, 40.9% of deployment 2\'s states '
+                                  'past 90°)',
     '_flips_released_hopper.md': 'the offline Hopper cell\'s BC policy and π_θ beside the '
                                  'authors\' released Hopper policy (released_policies.md), in '
                                  'the real env and in this run\'s model',
@@ -650,6 +655,12 @@ def main(argv):
     variant_root = fixed_prefix(FLAGS.variants)
     all_runs += [r for p in sorted(glob.glob(FLAGS.variants)) if os.path.isdir(p) and
                  (r := read_run(p, os.path.join('variants', os.path.relpath(p, variant_root))))]
+  by_path = {r['path']: r['name'] for r in all_runs}
+  for run in all_runs:
+    if run['description']['kind'] != 'behavior' and os.path.isdir(run['path']):
+      run['remaining'] = progress.estimate(run['path'], run['description'], list(by_path))
+      if run['remaining'] and run['remaining'].get('like'):
+        run['remaining']['like'] = by_path[run['remaining']['like']]
   kind_order = {'deployment': 0, 'behavior': 1, 'offline': 2}
   all_runs.sort(key=lambda r: (kind_order[r['description']['kind']],
                                labels.deployment_method_rank(r['description']['method']),
@@ -678,8 +689,10 @@ def main(argv):
           'each session (start or resume) ran, from provenance.json. Time left: an estimate at '
           'the speeds the run timed itself (the median of its last 10 outer iterations; its fits\' '
           'seconds per epoch and training transition), every fit still to come running to its '
-          'epoch maximum (`bremen_tf/reporting/progress.py`, `launch/run_progress.py`); "—" until '
-          'it has timed a fit and an outer iteration.\n\n'
+          'epoch maximum (`bremen_tf/reporting/progress.py`, `launch/run_progress.py`); a run that '
+          'has timed no outer iteration yet borrows that of a listed run with the same env, '
+          'imagined batch and updates per iteration, and says so; "—" until there is a fit '
+          'and an outer iteration to time.\n\n'
           '## Deployment-efficient: real return after each deployment\n\n'
           + (deployment_section(dep_runs, sac_runs, earlier) if dep_runs
              else 'No deployment runs.\n\n')

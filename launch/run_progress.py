@@ -24,20 +24,12 @@ def line(path, others=()):
   if description is None:
     return f'{path}: not started (no config yet)'
   found = progress.progress(path, description)
-  estimate = progress.remaining(path, description)
-  if estimate is None and found['status'] == 'in progress':
-    for other in others:
-      like = run_reader.description(other) if other != path and os.path.isdir(other) else None
-      if like is not None and progress.same_trpo_shape(description, like):
-        estimate = progress.remaining(path, description, like=other)
-        if estimate:
-          break
+  estimate = progress.estimate(path, description, others)
   if estimate:
     return f'{path}: {found["text"]}; {estimate["text"]}'
   if found['status'] == 'in progress' and description.get('algorithm') == 'bremen':
     return f'{path}: {found["text"]}; no estimate until it has timed a fit and an outer iteration'
   return f'{path}: {found["text"]}'
-
 
 
 def main(argv):

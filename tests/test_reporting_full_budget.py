@@ -53,9 +53,13 @@ def test_runs_in_progress_and_not_started(full):
   me_trpo = line(md, '| `deployment/halfcheetah_200k+me_trpo/seed0` |')
   assert '| in progress: deployment 1 of 3, dynamics fit, epoch 3 of at most 5 | 1 |' in me_trpo
   # Time left: BREMEN, in its last deployment, has 2 outer iterations of 30 s left; ME-TRPO has
-  # timed no iteration yet (progress.remaining's numbers: tests/test_run_progress.py).
+  # timed no iteration yet and borrows BREMEN's 30 s (the same env, batch and updates): its 9
+  # iterations, 2 epochs of its fit at 2,400 s each, and deployments 2 and 3's fits at 5 epochs
+  # on 2 and 3 times the batch (progress.remaining's numbers: tests/test_run_progress.py).
   assert bremen.endswith('| 36.0 h | 0.1 h | 0.0 h |')
-  assert me_trpo.endswith('| 36.0 h | 2.0 h | — |')  # the fit's 7200 s
+  hours = (9 * 30 + 2 * 2400 + 5 * 2400 * (2 + 3)) / 3600
+  assert me_trpo.endswith(f'| 36.0 h | 2.0 h | {hours:.1f} h (borrows the iteration time of '
+                          '`deployment/halfcheetah_200k/seed0`) |')  # the fit's 7200 s
   assert ('| `offline/hopper_100k/seed0` | BREMEN, Hopper | 6250 TRPO updates (250 x 25, batches '
           'of 50,000 imagined steps), dynamics <= 200 epochs, BC 300k steps | not started | 0 |'
           ) in md  # described from its gin file

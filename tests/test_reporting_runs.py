@@ -275,7 +275,8 @@ def build_full(root):
   write_run(os.path.join(full, 'deployment', 'halfcheetah_200k+me_trpo', 'seed0'),
             {**bindings, 'train_deployment.policy_init': 'random'}, [],
             {'stage': 'dynamics_fit', 'deployment': 1, 'dynamics_progress': {
-                'fit': {'epoch': 3, 'settings': {'max_epochs': 5}}, 'seconds': 7200.0}},
+                'fit': {'epoch': 3, 'settings': {'max_epochs': 5, 'n_train': 170_000}},
+                'seconds': 7200.0}},
             False, 0, sessions=FULL_SESSIONS[:1])
   offline = {'train_offline.env_id': CHEETAH, 'train_offline.noise': 'pure',
              'train_offline.dataset_size': '100k', 'train_offline.outer_iterations': 6,

@@ -181,6 +181,22 @@ def remaining(path, description, like=None):
   return {'seconds': seconds, 'text': text}
 
 
+def estimate(path, description, others=()):
+  """remaining(path, description), or, for a run in progress that has timed no outer iteration
+  yet, remaining(..., like=o) for the first o of `others` (run directories) of the same TRPO
+  shape that gives one; its dict then holds 'like': o. None if neither gives an estimate."""
+  found = remaining(path, description)
+  if found is not None or progress(path, description)['status'] != 'in progress':
+    return found
+  for other in others:
+    like = run_reader.description(other) if other != path and os.path.isdir(other) else None
+    if like is not None and same_trpo_shape(description, like):
+      found = remaining(path, description, like=other)
+      if found:
+        return dict(found, like=other)
+  return None
+
+
 def _time(iso):
   return datetime.datetime.fromisoformat(iso).timestamp()
 
