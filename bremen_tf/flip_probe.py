@@ -39,6 +39,11 @@ def runaway_and_tipped(obs, mask, pitch):
   return ran_away, ((np.abs(obs[..., pitch]) > FLIP) & mask).any(axis=1) & ~ran_away
 
 
+def mean_or_nan(x):
+  """The mean of an array as a float, NaN for an empty one (no path kept, none ended early)."""
+  return float(x.mean()) if x.size else float('nan')
+
+
 def path_stats(obs, mask, lengths, horizon, pitch, velocity):
   """Imagined paths ([P, L, obs_dim] states s_t, [P, L] mask, [P] lengths) -> {'paths',
   'ran_away' (share that reached the model's output clip), 'flipped' (share of all paths that did
@@ -53,12 +58,13 @@ def path_stats(obs, mask, lengths, horizon, pitch, velocity):
   kept = mask & ~ran_away[:, None]
   ended = (lengths < horizon) & ~ran_away
   last = obs[np.flatnonzero(ended), lengths[ended] - 1]
-  mean = lambda x: float(x.mean()) if x.size else float('nan')
   return {'paths': int(len(lengths)), 'ran_away': float(ran_away.mean()),
           'flipped': float(tipped.mean()), 'ended_early': float((lengths < horizon).mean()),
-          'speed': mean(obs[..., velocity][kept]), 'height': mean(obs[..., HEIGHT][kept]),
-          'abs_pitch': mean(np.abs(obs[..., pitch][kept])), 'speed_steps': int(kept.sum()),
-          'end_height': mean(last[:, HEIGHT]), 'end_abs_pitch': mean(np.abs(last[:, pitch])),
+          'speed': mean_or_nan(obs[..., velocity][kept]),
+          'height': mean_or_nan(obs[..., HEIGHT][kept]),
+          'abs_pitch': mean_or_nan(np.abs(obs[..., pitch][kept])), 'speed_steps': int(kept.sum()),
+          'end_height': mean_or_nan(last[:, HEIGHT]),
+          'end_abs_pitch': mean_or_nan(np.abs(last[:, pitch])),
           'ends': int(ended.sum())}
 
 
@@ -105,11 +111,12 @@ def trajectory_stats(trajectories, horizon, pitch, velocity):
       last.append(obs[-2])  # the state the terminating step started from
   first = np.concatenate(within)
   last = np.array(last).reshape(-1, first.shape[1])
-  mean = lambda x: float(x.mean()) if x.size else float('nan')
   return {'paths': len(trajectories), 'flipped': float(np.mean(flipped)),
-          'ended_early': float(np.mean(early)), 'speed': mean(first[:, velocity]),
-          'height': mean(first[:, HEIGHT]), 'abs_pitch': mean(np.abs(first[:, pitch])),
-          'end_height': mean(last[:, HEIGHT]), 'end_abs_pitch': mean(np.abs(last[:, pitch])),
+          'ended_early': float(np.mean(early)), 'speed': mean_or_nan(first[:, velocity]),
+          'height': mean_or_nan(first[:, HEIGHT]),
+          'abs_pitch': mean_or_nan(np.abs(first[:, pitch])),
+          'end_height': mean_or_nan(last[:, HEIGHT]),
+          'end_abs_pitch': mean_or_nan(np.abs(last[:, pitch])),
           'flipped_by_end': float(np.mean(flipped_end))}
 
 
