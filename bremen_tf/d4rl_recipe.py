@@ -29,9 +29,9 @@ from bremen_tf.data import shipped_policies
 from bremen_tf.data import collection
 from bremen_tf.data.d4rl_source import D4RL_ROBOTS
 from bremen_tf.data.dataset import Dataset, episode_returns, return_stats
+from bremen_tf.data.minari_source import GENERATED_NAMESPACE as NAMESPACE
 from bremen_tf.data.minari_source import load_minari, minari_root, write_minari
 
-NAMESPACE = 'bremen-d4rl'
 DATASETS = ('random', 'medium', 'medium-replay', 'expert', 'medium-expert')
 DEFAULT_DATASETS = ('random', 'medium', 'medium-replay')
 

@@ -284,6 +284,10 @@ def test_unusable_d4rl_files_fail_clearly(tmp_path, hopper_eps):
 def test_unusable_minari_datasets_fail_clearly(minari_root, hopper_eps):
   with pytest.raises(DatasetError, match='minari:test/none-v0: no local dataset with that id'):
     load_minari('test/none-v0')
+  with pytest.raises(DatasetError, match=r'It is one of ours: make it with `python '
+                                         r'launch/make_d4rl_datasets.py --envs=hopper '
+                                         r'--datasets=medium-replay`'):
+    load_minari('bremen-d4rl/hopper/medium-replay-v0')
   write_minari('test/hopper/tiny-v0', hopper_eps)
   data_file = minari_root / 'test' / 'hopper' / 'tiny-v0' / 'data' / 'main_data.hdf5'
   data_file.write_bytes(data_file.read_bytes()[:2000])

@@ -11,6 +11,7 @@ and env kwargs that change what the env computes are DatasetErrors naming the da
 import inspect
 import json
 import os
+import re
 import shutil
 import warnings
 from importlib import metadata as package_metadata
@@ -25,6 +26,7 @@ from bremen_tf.data.external import check_env, check_reference_scores, make_data
 
 CUT_EPISODES_KEY = 'cut_episode_ids'  # episodes cut by the end of a collection, not by the env
 IGNORED_ENV_KWARGS = ('render_mode',)  # kwargs that do not change the data
+GENERATED_NAMESPACE = 'bremen-d4rl'  # where launch/make_d4rl_datasets.py writes (d4rl_recipe.py)
 
 
 def _minari():
@@ -47,9 +49,12 @@ def open_minari(name):
     return minari.load_dataset(name, download=False), where
   except FileNotFoundError as e:
     root = os.environ.get('MINARI_DATASETS_PATH', '~/.minari/datasets')
+    ours = re.fullmatch(GENERATED_NAMESPACE + r'/(\w+)/([\w-]+)-v\d+', name)
+    hint = (f' It is one of ours: make it with `python launch/make_d4rl_datasets.py '
+            f'--envs={ours[1]} --datasets={ours[2]}`.' if ours else '')
     raise DatasetError(f'{where}: no local dataset with that id under {root} (set '
                        'MINARI_DATASETS_PATH, or give the dataset directory; nothing is '
-                       f'downloaded): {e}') from e
+                       f'downloaded): {e}{hint}') from e
   except (OSError, KeyError, ValueError, json.JSONDecodeError) as e:
     raise DatasetError(f'{where}: not a readable Minari dataset (truncated or corrupt?): '
                        f'{type(e).__name__}: {e}') from e
