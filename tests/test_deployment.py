@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 from bremen_tf import deployment, stages
+from bremen_tf.errors import ConfigError, RunDirError
 from bremen_tf.data.dataset import Dataset, load_dataset
 from bremen_tf.dynamics import DynamicsEnsemble
 from bremen_tf.policies import GaussianPolicy
@@ -31,7 +32,7 @@ def read_csv(path):
     return list(csv.DictReader(f))
 
 
-def test_deployment_run_counts_accumulates_and_resumes_mid_deployment(tmp_path):
+def test_deployment_run_counts_accumulates_and_resumes_mid_deployment(tmp_path, capsys):
   root = str(tmp_path / 'run')
   proc = subprocess.Popen(command(root), cwd=REPO, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True)
@@ -55,16 +56,15 @@ def test_deployment_run_counts_accumulates_and_resumes_mid_deployment(tmp_path):
   for line, d in zip(trpo_lines, (1, 1, 2, 2)):
     assert '| ETA ' in line and line.rstrip().endswith(f"to the end of deployment {d}'s TRPO")
   assert open(os.path.join(root, 'data', 'deployment_2.npz'), 'rb').read() == batch2
-  # launch/flip_probe.py on the finished run: deployment 1's exported policy before the last
-  # model, with each data batch's pitch.
-  probe = subprocess.run([sys.executable, 'launch/flip_probe.py', f'--run_dir={root}',
-                          f'--policy_dir={root}/policies/deployment_1', '--episodes=1',
-                          '--foresight_steps=3', '--tf_threads=1'], cwd=REPO,
-                         capture_output=True, text=True, timeout=300)
-  assert probe.returncode == 0, probe.stdout + probe.stderr
-  assert ("; deployment 1's data batch: largest |pitch| " in probe.stdout
-          and "; deployment 2's data batch: largest |pitch| " in probe.stdout)
-  assert '| exported deployment_1 | real env | 1 |' in probe.stdout
+  # launch/flip_probe.py on the finished run (in this process): deployment 1's exported policy
+  # before the last model, with each data batch's pitch.
+  capsys.readouterr()
+  run_launcher_here('flip_probe', f'--run_dir={root}', f'--policy_dir={root}/policies/deployment_1',
+                    '--episodes=1', '--foresight_steps=3')
+  probe = capsys.readouterr().out
+  assert ("; deployment 1's data batch: largest |pitch| " in probe
+          and "; deployment 2's data batch: largest |pitch| " in probe)
+  assert '| exported deployment_1 | real env | 1 |' in probe
 
   b1, b2 = (load_dataset(os.path.join(root, 'data', f'deployment_{d}.npz'), 'bremen/Hopper-v0')
             for d in (1, 2))
@@ -233,17 +233,15 @@ def test_runs_that_collected_the_same_batches_share_the_fit_exactly(tmp_path, ca
   state = json.loads((mid_fit / 'train_state.json').read_text())
   (mid_fit / 'train_state.json').write_text(json.dumps(dict(state, stage='dynamics_fit')))
   entry = next(os.path.join(cache, e) for e in os.listdir(cache) if '_deployment1-' in e)
-  probe = [sys.executable, 'launch/flip_probe.py', f'--run_dir={mid_fit}',
-           f'--policy_dir={mid_fit}/policies/deployment_1', '--episodes=1', '--batches=1',
-           '--foresight_steps=3', '--tf_threads=1']
-  refused = subprocess.run(probe, cwd=REPO, capture_output=True, text=True, timeout=300)
-  assert refused.returncode != 0 and "has no fitted model yet (stage 'dynamics_fit')" in \
-      refused.stderr
-  probed = subprocess.run(probe + [f'--dynamics_entry={entry}'], cwd=REPO, capture_output=True,
-                          text=True, timeout=300)
-  assert probed.returncode == 0, probed.stdout + probed.stderr
-  assert f"the model: the cached fit `{entry}`, not the run's" in probed.stdout
-  assert '| exported deployment_1 | real env | 1 |' in probed.stdout
+  probe = [f'--run_dir={mid_fit}', f'--policy_dir={mid_fit}/policies/deployment_1',
+           '--episodes=1', '--batches=1', '--foresight_steps=3']
+  with pytest.raises(RunDirError, match=r"has no fitted model yet \(stage 'dynamics_fit'\)"):
+    run_launcher_here('flip_probe', *probe)
+  capsys.readouterr()
+  run_launcher_here('flip_probe', *probe, f'--dynamics_entry={entry}')
+  probed = capsys.readouterr().out
+  assert f"the model: the cached fit `{entry}`, not the run's" in probed
+  assert '| exported deployment_1 | real env | 1 |' in probed
   # ME-TRPO began its own deployment-1 fit before the cache had it (as the full-budget run did),
   # then resumes with the cache: it takes the cached fit instead of finishing its own.
   me_trpo_args = ['--gin_file=gin/deployment/me_trpo.gin',
@@ -255,11 +253,9 @@ def test_runs_that_collected_the_same_batches_share_the_fit_exactly(tmp_path, ca
       proc.kill()
       break
   assert proc.wait(timeout=300) == -9
-  untrained = subprocess.run(  # killed in deployment 1's fit: no policy of its own to probe
-      [sys.executable, 'launch/flip_probe.py', f'--run_dir={tmp_path}/me_trpo_cached',
-       f'--dynamics_entry={entry}', '--tf_threads=1'], cwd=REPO, capture_output=True, text=True,
-      timeout=300)
-  assert untrained.returncode != 0 and 'has trained no policy yet' in untrained.stderr
+  with pytest.raises(ConfigError, match='has trained no policy yet'):  # killed in deployment 1's
+    run_launcher_here('flip_probe', f'--run_dir={tmp_path}/me_trpo_cached',  # fit: none to probe
+                      f'--dynamics_entry={entry}')
   monkeypatch.setenv('BREMEN_TF_DYNAMICS_CACHE_DIR', cache)
   cached = run_here(capsys, str(tmp_path / 'me_trpo_cached'), *me_trpo_args)
   assert cached.count('[dynamics] reusing the fit cached in') == 1 and 'resuming the dyn' not in cached

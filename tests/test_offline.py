@@ -37,7 +37,7 @@ def metrics(root):
     return list(csv.DictReader(f))
 
 
-def test_offline_run_writes_every_artefact_and_refuses_to_clobber(tmp_path, data_dir):
+def test_offline_run_writes_every_artefact_and_refuses_to_clobber(tmp_path, data_dir, capsys):
   root = str(tmp_path / 'run')
   out = launch(root, data_dir)
   assert out.returncode == 0, out.stdout + out.stderr
@@ -62,11 +62,12 @@ def test_offline_run_writes_every_artefact_and_refuses_to_clobber(tmp_path, data
   assert again.returncode != 0 and 'finished run' in again.stderr
   assert len(metrics(root)) == 3
 
-  # Runaway imagined paths per ensemble member, from the run's checkpoint (read only).
-  probe = subprocess.run([sys.executable, 'launch/imagination_probe.py', f'--run_dir={root}',
-                          '--tf_threads=1'], cwd=REPO, capture_output=True, text=True, timeout=300)
-  assert probe.returncode == 0, probe.stdout + probe.stderr
-  rows = [line.split(' | ') for line in probe.stdout.splitlines() if line.startswith('| π') or
+  # Runaway imagined paths per ensemble member, from the run's checkpoint (read only). The tools
+  # that read a run run in this process (conftest.run_here): no TensorFlow import per call.
+  capsys.readouterr()
+  run_here('imagination_probe', f'--run_dir={root}')
+  probe = capsys.readouterr().out
+  rows = [line.split(' | ') for line in probe.splitlines() if line.startswith('| π') or
           line.startswith('| BC')]
   assert [r[1] for r in rows] == ['random', '0', '1', '2', '3', '4'] * 2  # the 5 members
   assert {r[0] for r in rows} == {'| BC policy π̂_β', '| π_θ at iteration 2'}
@@ -74,10 +75,8 @@ def test_offline_run_writes_every_artefact_and_refuses_to_clobber(tmp_path, data
   assert len(metrics(root)) == 3 and not os.path.exists(os.path.join(root, 'probe'))
   # Real and imagined flips and early ends of the same policies (read only, a file on request).
   out = str(tmp_path / 'flips.md')
-  flips = subprocess.run([sys.executable, 'launch/flip_probe.py', f'--run_dir={root}',
-                          '--episodes=2', '--tf_threads=1', '--foresight_steps=5,20',
-                          f'--out={out}'], cwd=REPO, capture_output=True, text=True, timeout=300)
-  assert flips.returncode == 0, flips.stdout + flips.stderr
+  run_here('flip_probe', f'--run_dir={root}', '--episodes=2', '--foresight_steps=5,20',
+           f'--out={out}')
   text, foresight = open(out).read().split('Does the model see a real failure coming?')
   text, posture = text.split('Where the torso is')
   rows = [l.split(' | ') for l in text.splitlines() if l.startswith(('| π', '| BC'))]
@@ -109,10 +108,9 @@ def test_offline_run_writes_every_artefact_and_refuses_to_clobber(tmp_path, data
   # Its fit, cached for another run on the same data and seed: that run skips the fit and, with
   # nothing else changed, evaluates exactly as this one did.
   cache = str(tmp_path / 'cache')
-  cached = subprocess.run([sys.executable, 'launch/cache_dynamics_fit.py', f'--run_dir={root}',
-                           f'--cache_dir={cache}', '--tf_threads=1'], cwd=REPO,
-                          capture_output=True, text=True, timeout=300)
-  assert cached.returncode == 0 and 'cached the fit of' in cached.stdout, cached.stderr
+  capsys.readouterr()
+  run_here('cache_dynamics_fit', f'--run_dir={root}', f'--cache_dir={cache}')
+  assert 'cached the fit of' in capsys.readouterr().out
   reuse = launch(str(tmp_path / 'reuse'), data_dir,
                  f'--gin_bindings=train_offline.dynamics_cache_dir="{cache}"')
   assert reuse.returncode == 0, reuse.stdout + reuse.stderr
@@ -121,13 +119,12 @@ def test_offline_run_writes_every_artefact_and_refuses_to_clobber(tmp_path, data
           [r['eval_return_mean'] for r in metrics(root)])
   # The probe with another policy and another model: the run's exported policy, the cached fit.
   (entry,) = os.listdir(cache)
-  crossed = subprocess.run([sys.executable, 'launch/flip_probe.py', f'--run_dir={root}',
-                            f'--policy_dir={root}/policy', f'--dynamics_entry={cache}/{entry}',
-                            '--episodes=1', '--foresight_steps=5', '--tf_threads=1'], cwd=REPO,
-                           capture_output=True, text=True, timeout=300)
-  assert crossed.returncode == 0, crossed.stdout + crossed.stderr
-  assert '| exported policy | real env | 1 |' in crossed.stdout
-  assert f'the model: the cached fit `{cache}/{entry}`' in crossed.stdout
+  capsys.readouterr()
+  run_here('flip_probe', f'--run_dir={root}', f'--policy_dir={root}/policy',
+           f'--dynamics_entry={cache}/{entry}', '--episodes=1', '--foresight_steps=5')
+  crossed = capsys.readouterr().out
+  assert '| exported policy | real env | 1 |' in crossed
+  assert f'the model: the cached fit `{cache}/{entry}`' in crossed
   for flag, message in ((f'--policy_dir={tmp_path}', 'has no bremen_policy.json'),
                         (f'--dynamics_entry={root}', 'not a dynamics cache entry')):
     bad = subprocess.run([sys.executable, 'launch/flip_probe.py', f'--run_dir={root}', flag],
