@@ -1,8 +1,6 @@
 """The opt-in guard against runaway imagined paths (bremen_tf/data_box.py,
 `ImaginedTRPO.data_box_margin`): the box's numbers, paths ending at the first state outside it,
 checkpoints unchanged by it, clear errors, and the offline recipe setting it from the data."""
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -15,7 +13,7 @@ from bremen_tf.dynamics import OUTPUT_CLIP
 from bremen_tf.imagined_trpo import ImaginedTRPO
 from conftest import run_here
 from test_imagined_trpo_numbers import (RunawayDynamics, imagine_and_process, trainer_for)
-from test_offline import REPO, command, metrics
+from test_offline import command, metrics
 
 
 def test_box_is_the_data_range_widened_by_the_margin():
@@ -88,7 +86,7 @@ def test_without_the_guard_nothing_changes_and_checkpoints_never_hold_the_box(tm
   assert not any('data_' in k for k, _ in keys(guarded, 'on2'))
 
 
-def test_the_offline_recipe_sets_the_box_from_its_data(tmp_path, hopper_3k_data_dir):
+def test_the_offline_recipe_sets_the_box_from_its_data(tmp_path, hopper_3k_data_dir, capsys):
   """A run with the guard imagines and trains (without set_data_box it would raise) and reports
   shorter imagined paths than the horizon on the smoke data's tight box."""
   root = str(tmp_path / 'guarded')
@@ -100,11 +98,11 @@ def test_the_offline_recipe_sets_the_box_from_its_data(tmp_path, hopper_3k_data_
   assert 0 < float(row['imagined_path_length']) < 50  # the smoke horizon
   assert float(row['imagined_clipped_path_fraction']) == 0.0
   # The probe reads the guarded run and imagines without the box (where the model goes).
-  probe = subprocess.run([sys.executable, 'launch/imagination_probe.py', f'--run_dir={root}',
-                          '--tf_threads=1'], cwd=REPO, capture_output=True, text=True, timeout=300)
-  assert probe.returncode == 0, probe.stdout + probe.stderr
-  assert 'the probe imagines without it' in probe.stdout
-  assert sum(line.startswith('| π_θ at iteration 1 |') for line in probe.stdout.splitlines()) == 6
+  capsys.readouterr()
+  run_here('imagination_probe', f'--run_dir={root}')
+  probe = capsys.readouterr().out
+  assert 'the probe imagines without it' in probe
+  assert sum(line.startswith('| π_θ at iteration 1 |') for line in probe.splitlines()) == 6
 
 
 def test_the_deployment_loop_sets_the_box_from_all_data_so_far(tmp_path, capsys, monkeypatch):
