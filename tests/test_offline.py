@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 from bremen_tf import export, runs, stages
+from bremen_tf.errors import ConfigError
 from bremen_tf.policies import GaussianPolicy
 from conftest import run_here, script
 
@@ -125,6 +126,25 @@ def test_offline_run_writes_every_artefact_and_refuses_to_clobber(tmp_path, data
   crossed = capsys.readouterr().out
   assert '| exported policy | real env | 1 |' in crossed
   assert f'the model: the cached fit `{cache}/{entry}`' in crossed
+  # TRPO in the run's model from its exported policy: the run's own final policy, evaluated on
+  # the run's evaluation seeds of iteration 2 (10,000 x (seed + 1) + 100 x it), returns exactly
+  # what the run recorded; then an iteration of the run's 2 updates; the run is not written.
+  checkpoints = sorted(os.listdir(os.path.join(root, 'checkpoints')))
+  capsys.readouterr()
+  run_here('trpo_from_policy', f'--run_dir={root}', f'--policy_dir={root}/policy',
+           '--iterations=1', '--seed=10200', f'--out={tmp_path}/from_policy.md')
+  assert '[trpo] iteration 1/1: real return ' in capsys.readouterr().out
+  with open(tmp_path / 'from_policy.csv') as f:
+    continued = list(csv.DictReader(f))
+  assert [int(r['iteration']) for r in continued] == [0, 1]
+  assert [int(r['trpo_updates']) for r in continued] == [0, 2]
+  assert float(continued[0]['eval_return_mean']) == float(metrics(root)[-1]['eval_return_mean'])
+  assert continued[0]['imagined_return_mean'] == '' and continued[1]['imagined_return_mean']
+  assert 'π_θ replaced by' in open(tmp_path / 'from_policy.md').read()
+  assert len(metrics(root)) == 3
+  assert sorted(os.listdir(os.path.join(root, 'checkpoints'))) == checkpoints
+  with pytest.raises(ConfigError, match='has no bremen_policy.json: not an exported policy'):
+    run_here('trpo_from_policy', f'--run_dir={root}', f'--policy_dir={tmp_path}')
   for flag, message in ((f'--policy_dir={tmp_path}', 'has no bremen_policy.json'),
                         (f'--dynamics_entry={root}', 'not a dynamics cache entry')):
     bad = subprocess.run([sys.executable, 'launch/flip_probe.py', f'--run_dir={root}', flag],
