@@ -622,6 +622,9 @@ COMPANIONS = {
     '_flips_released_hopper.md': 'the offline Hopper cell\'s BC policy and π_θ beside the '
                                  'authors\' released Hopper policy (released_policies.md), in '
                                  'the real env and in this run\'s model',
+    '_trpo_from_released_hopper.md': 'TRPO in the offline Hopper cell\'s model started from the '
+                                     'authors\' released Hopper policy: does the model keep its '
+                                     'gait?',
 }
 
 
