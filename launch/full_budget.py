@@ -619,6 +619,8 @@ COMPANIONS = {
     '_flips_d1_d2_policies_model2.md': 'BREMEN\'s deployment-1 and deployment-2 policies before '
                                        'the model deployment 2 was trained in (fitted on both '
                                        'batches, 40.9% of deployment 2\'s states past 90°)',
+    '_flips_d2_policy_model3.md': 'BREMEN\'s deployment-2 policy before deployment 3\'s model, '
+                                  'fitted on its own flips too',
     '_flips_released_hopper.md': 'the offline Hopper cell\'s BC policy and π_θ beside the '
                                  'authors\' released Hopper policy (released_policies.md), in '
                                  'the real env and in this run\'s model',
