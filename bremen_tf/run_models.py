@@ -66,3 +66,14 @@ def load_run_models(run_dir, model_from_elsewhere=False):
                       iteration=iteration).read(checkpoint).expect_partial()
   return RunModels(kind, env_id, seed, policy_init, state, checkpoint, dynamics, bc_policy, policy,
                    trainer, iteration)
+
+
+def load_policy_for_run(path, run):
+  """The GaussianPolicy exported to `path` (launch/*: a deployment's policies/deployment_<d>, a
+  released policy's export), built like `run`'s π_θ; ConfigError if it is for another env."""
+  from bremen_tf import export  # pylint: disable=g-import-not-at-top (TensorFlow)
+  policy, meta = export.load_exported_gaussian(path, run.policy)
+  if meta.get('env_id') != run.env_id:
+    raise errors.ConfigError(f'{path} is a policy for {meta.get("env_id")}, the run is on '
+                             f'{run.env_id}.')
+  return policy

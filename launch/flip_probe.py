@@ -49,8 +49,8 @@ flags.DEFINE_multi_string('policy_dir', None, 'Exported policies of the same run
 flags.DEFINE_bool('with_run_policies', False, 'With --policy_dir: probe the run\'s BC policy '
                   'and current π_θ too (one table).')
 flags.DEFINE_string('dynamics_entry', None, 'A dynamics cache entry (a directory with fit.json) '
-                    'whose fitted model replaces the run\'s, e.g. an earlier deployment\'s fit; with it, '
-                    'the run may be in the middle of a fit.')
+                    'whose fitted model replaces the run\'s, e.g. an earlier deployment\'s fit; '
+                    'with it, the run may be in the middle of a fit.')
 flags.DEFINE_string('out', None, 'Optional .md file to write.')
 flags.mark_flags_as_required(['run_dir'])
 flags.adopt_module_key_flags(launch_common)
@@ -211,9 +211,10 @@ def dataset_pitch_text(run_dir, run, pitch):
 
 def probe_run(run_dir, foresight_steps):
   """(a line saying what was probed, the table rows) for one run directory."""
-  from bremen_tf import errors, export, fileio, flip_probe  # pylint: disable=g-import-not-at-top
+  from bremen_tf import errors, fileio, flip_probe  # pylint: disable=g-import-not-at-top
   from bremen_tf.dynamics_cache import load_cached_dynamics  # pylint: disable=g-import-not-at-top
-  from bremen_tf.run_models import UNFITTED, load_run_models  # pylint: disable=g-import-not-at-top
+  from bremen_tf.run_models import (  # pylint: disable=g-import-not-at-top
+      UNFITTED, load_policy_for_run, load_run_models)
   gin.clear_config()  # load_run_models parses the run's own config
   run = load_run_models(run_dir, model_from_elsewhere=bool(FLAGS.dynamics_entry))
   try:
@@ -242,11 +243,7 @@ def probe_run(run_dir, foresight_steps):
     policies[f'π_θ at iteration {int(run.iteration.numpy())}'] = run.policy
   if FLAGS.policy_dir:
     for d in FLAGS.policy_dir:
-      policy, meta = export.load_exported_gaussian(d, run.policy)
-      if meta.get('env_id') != run.env_id:
-        raise errors.ConfigError(f'{d} is a policy for {meta.get("env_id")}, the run is on '
-                                 f'{run.env_id}.')
-      policies[f'exported {os.path.basename(os.path.normpath(d))}'] = policy
+      policies[f'exported {os.path.basename(os.path.normpath(d))}'] = load_policy_for_run(d, run)
   rows = flip_probe.probe(run.env_id, run.trainer, policies, FLAGS.episodes, FLAGS.seed,
                           FLAGS.batches, foresight_steps)
   pitch = flip_probe.body_indices(run.env_id)[0]

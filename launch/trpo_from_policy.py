@@ -67,14 +67,12 @@ def main(argv):
   check_flags()
   launch_common.quiet_logs()
   launch_common.configure_tf()
-  from bremen_tf import errors, export, fileio, results, trpo_from_policy  # pylint: disable=g-import-not-at-top
-  from bremen_tf.run_models import bound, load_run_models  # pylint: disable=g-import-not-at-top
+  from bremen_tf import fileio, results, trpo_from_policy  # pylint: disable=g-import-not-at-top
+  from bremen_tf.run_models import (  # pylint: disable=g-import-not-at-top
+      bound, load_policy_for_run, load_run_models)
   gin.clear_config()  # load_run_models parses the run's own config
   run = load_run_models(FLAGS.run_dir)
-  policy, meta = export.load_exported_gaussian(FLAGS.policy_dir, run.policy)
-  if meta.get('env_id') != run.env_id:
-    raise errors.ConfigError(f'{FLAGS.policy_dir} is a policy for {meta.get("env_id")}, the run '
-                             f'is on {run.env_id}.')
+  policy = load_policy_for_run(FLAGS.policy_dir, run)
   updates = FLAGS.updates_per_iteration or bound(f'{run.kind}.updates_per_iteration', 25)
   eval_min_steps = bound(f'{run.kind}.eval_min_steps', 3000)
   rows = trpo_from_policy.continue_trpo(run, policy, FLAGS.iterations, updates, eval_min_steps,
