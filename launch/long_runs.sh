@@ -36,25 +36,28 @@ STOP_WAIT_SECONDS="${STOP_WAIT_SECONDS:-1200}"  # the longest stop waits for a c
 # A lane entry: "<run dir under $FULL>|<launcher and gin files>", or "coverage|<groups of
 # launch/coverage_runs.sh>" (resumable itself; its run directories live in $RUNS_ROOT/coverage).
 # The four runs of issue 15 come first, balanced so that both lanes finish them at about the same
-# time (reordered 2026-12-05: ~66 h in lane A, ~63 h in lane B at the runs' measured speeds); the
-# D4RL group (issue 16) comes before the guarded variant of the offline HalfCheetah cell, which is
-# not one of the four (launch/full_budget.py --variants) and has told what it had to (its policy
-# flips like the plain cell's: results/full_budget_flips.md).
-# Lane A: BREMEN's deployments (~56 h), the offline HalfCheetah cell's rest (~5 h), online SAC
-# (~5 h), the D4RL group, the variant's rest.
+# time (reordered 2026-12-05: ~66 h in lane A, ~63 h in lane B at the runs' measured speeds). Then
+# the coverage groups (issues 16 and 20, ~12 and ~30 core-hours) go to lane A, whose issue-15 runs
+# end ~40 h before ME-TRPO's in lane B (moved there 2026-12-05 afternoon: both lanes then end
+# their issues' runs near the same hour instead of issue 20 waiting for ME-TRPO). The guarded
+# variant of the offline HalfCheetah cell, not one of the four (launch/full_budget.py --variants)
+# and done telling what it had to (its policy flips like the plain cell's:
+# results/full_budget_flips.md), comes last, after ME-TRPO in lane B.
+# Lane A: BREMEN's deployments, the offline HalfCheetah cell's rest, online SAC, the D4RL group,
+# issue 20's groups.
 LANE_A=(
   "deployment/halfcheetah_200k/seed0|launch/deployment.py --gin_file=gin/deployment/halfcheetah_200k.gin"
   "offline/halfcheetah_100k/seed0|launch/offline.py --gin_file=gin/halfcheetah_100k.gin"
   "sac/halfcheetah/seed0|launch/train_behavior.py --gin_file=gin/deployment/sac_halfcheetah.gin"
   "coverage|d4rl"
-  "$RUNS_ROOT/guard/halfcheetah_100k_data_box/seed0|launch/offline.py --gin_file=gin/evidence/halfcheetah_100k_data_box.gin --gin_bindings=train_offline.dynamics_cache_dir='$RUNS_ROOT/guard/dynamics_cache'"
+  "coverage|offline handreach fetchreach ablation sac tables"
 )
 # Lane B: offline Hopper 100K (~8 h), then ME-TRPO (about BREMEN's hours; its deployment-1 fit is
-# BREMEN's, the same batch, cached by lane A), then issue 20's groups.
+# BREMEN's, the same batch, cached by lane A), then the guarded variant's rest.
 LANE_B=(
   "offline/hopper_100k/seed0|launch/offline.py --gin_file=gin/hopper_100k.gin"
   "deployment/halfcheetah_200k+me_trpo/seed0|launch/deployment.py --gin_file=gin/deployment/halfcheetah_200k.gin --gin_file=gin/deployment/me_trpo.gin"
-  "coverage|offline handreach fetchreach ablation sac tables"
+  "$RUNS_ROOT/guard/halfcheetah_100k_data_box/seed0|launch/offline.py --gin_file=gin/evidence/halfcheetah_100k_data_box.gin --gin_bindings=train_offline.dynamics_cache_dir='$RUNS_ROOT/guard/dynamics_cache'"
 )
 
 # A lane entry's run directory: relative to $FULL, or an absolute path (a variant's, elsewhere).

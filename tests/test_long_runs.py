@@ -37,9 +37,8 @@ def test_dry_run_lists_each_lane_and_skips_finished_runs(tmp_path):
   result = long_runs(tmp_path, 'start', DRY_RUN='1')
   assert result.returncode == 0, result.stderr
   lines = result.stdout.splitlines()
-  # Lane A: BREMEN (finished here), the offline HalfCheetah cell, online SAC, the D4RL group,
-  # then the guarded variant of the offline HalfCheetah cell (an absolute run directory, outside
-  # full/).
+  # Lane A: BREMEN (finished here), the offline HalfCheetah cell, online SAC, the D4RL group, then
+  # issue 20's groups.
   assert lines[0].startswith('lane A (tree /work/frozen/')
   assert lines[1:4] == [
       f'  (finished) {BREMEN}',
@@ -48,19 +47,20 @@ def test_dry_run_lists_each_lane_and_skips_finished_runs(tmp_path):
       '  python launch/train_behavior.py --gin_file=gin/deployment/sac_halfcheetah.gin '
       f'--tf_threads=1 --root_dir={tmp_path}/full/sac/halfcheetah/seed0']
   assert lines[4].startswith('  launch/coverage_runs.sh d4rl (tree /work/frozen/')
-  assert lines[5] == (
-      '  python launch/offline.py --gin_file=gin/evidence/halfcheetah_100k_data_box.gin '
-      f"--gin_bindings=train_offline.dynamics_cache_dir='{tmp_path}/guard/dynamics_cache' "
-      f'--tf_threads=1 --root_dir={tmp_path}/guard/halfcheetah_100k_data_box/seed0')
+  assert lines[5].startswith('  launch/coverage_runs.sh offline handreach fetchreach ablation sac '
+                             'tables (tree /work/frozen/')
   # Lane B: offline Hopper, then ME-TRPO (whose deployment-1 fit lane A's BREMEN caches), then
-  # issue 20's groups.
+  # the guarded variant of the offline HalfCheetah cell (an absolute run directory, outside full/).
   assert lines[6].startswith('lane B')
-  assert lines[7:9] == [
+  assert lines[7:10] == [
       '  python launch/offline.py --gin_file=gin/hopper_100k.gin --tf_threads=1 '
       f'--root_dir={tmp_path}/full/offline/hopper_100k/seed0',
       '  python launch/deployment.py --gin_file=gin/deployment/halfcheetah_200k.gin '
-      f'--gin_file=gin/deployment/me_trpo.gin --tf_threads=1 --root_dir={tmp_path}/full/{ME_TRPO}']
-  assert lines[9].startswith('  launch/coverage_runs.sh offline handreach')
+      f'--gin_file=gin/deployment/me_trpo.gin --tf_threads=1 --root_dir={tmp_path}/full/{ME_TRPO}',
+      '  python launch/offline.py --gin_file=gin/evidence/halfcheetah_100k_data_box.gin '
+      f"--gin_bindings=train_offline.dynamics_cache_dir='{tmp_path}/guard/dynamics_cache' "
+      f'--tf_threads=1 --root_dir={tmp_path}/guard/halfcheetah_100k_data_box/seed0']
+  assert len(lines) == 10
   assert not (tmp_path / 'lanes').exists()  # nothing started, no tree made
 
 
