@@ -9,7 +9,8 @@
 #   launch/long_runs.sh stop      # each run stops right after its next checkpoint; waits for the exits
 #   DRY_RUN=1 launch/long_runs.sh start   # the commands, nothing started
 #
-# A lane works through its list in order: it skips finished runs (DONE), resumes unfinished ones and
+# A lane works through its own list in order, then takes shared entries (SHARED, below) that no
+# lane has taken since the last start: it skips finished runs (DONE), resumes unfinished ones and
 # stops at the first run that exits without DONE (its log says why). Every run has one TF thread
 # (two runs on two cores beat one run on two threads). Settings (environment):
 #   RUNS_COMMIT  the commit the runs run (default below: the one that started the current runs;
@@ -35,30 +36,40 @@ STOP_WAIT_SECONDS="${STOP_WAIT_SECONDS:-1200}"  # the longest stop waits for a c
 
 # A lane entry: "<run dir under $FULL>|<launcher and gin files>", or "coverage|<groups of
 # launch/coverage_runs.sh>" (resumable itself; its run directories live in $RUNS_ROOT/coverage).
-# The four runs of issue 15 come first, balanced so that both lanes finish them at about the same
-# time (reordered 2026-12-05: ~66 h in lane A, ~63 h in lane B at the runs' measured speeds). Then
-# the coverage groups (issues 16 and 20, ~12 and ~30 core-hours) go to lane A, whose issue-15 runs
-# end ~40 h before ME-TRPO's in lane B (moved there 2026-12-05 afternoon: both lanes then end
-# their issues' runs near the same hour instead of issue 20 waiting for ME-TRPO). The guarded
-# variant of the offline HalfCheetah cell, not one of the four (launch/full_budget.py --variants)
-# and done telling what it had to (its policy flips like the plain cell's:
-# results/full_budget_flips.md), comes last, after ME-TRPO in lane B.
-# Lane A: BREMEN's deployments, the offline HalfCheetah cell's rest, online SAC, the D4RL group,
-# issue 20's groups.
+# The four runs of issue 15 come first, each lane with its own, balanced so that both lanes finish
+# them at about the same time (reordered 2026-12-05: ~66 h in lane A, ~63 h in lane B at the runs'
+# measured speeds). After its own runs a lane takes the next unclaimed entry of SHARED, so the
+# coverage groups (issues 16 and 20) and the guarded variant go to whichever core is free first:
+# the lanes' hours are upper bounds (every fit at its 200-epoch maximum) and early stopping has cut
+# them by tens of hours, so no fixed split stays balanced.
+# Lane A: BREMEN's deployments, the offline HalfCheetah cell's rest, online SAC.
 LANE_A=(
   "deployment/halfcheetah_200k/seed0|launch/deployment.py --gin_file=gin/deployment/halfcheetah_200k.gin"
   "offline/halfcheetah_100k/seed0|launch/offline.py --gin_file=gin/halfcheetah_100k.gin"
   "sac/halfcheetah/seed0|launch/train_behavior.py --gin_file=gin/deployment/sac_halfcheetah.gin"
-  "coverage|d4rl"
-  "coverage|offline handreach fetchreach ablation sac tables"
 )
-# Lane B: offline Hopper 100K (~8 h), then ME-TRPO (about BREMEN's hours; its deployment-1 fit is
-# BREMEN's, the same batch, cached by lane A), then the guarded variant's rest.
+# Lane B: offline Hopper 100K, then ME-TRPO (its deployment-1 fit is BREMEN's, the same batch,
+# cached by lane A).
 LANE_B=(
   "offline/hopper_100k/seed0|launch/offline.py --gin_file=gin/hopper_100k.gin"
   "deployment/halfcheetah_200k+me_trpo/seed0|launch/deployment.py --gin_file=gin/deployment/halfcheetah_200k.gin --gin_file=gin/deployment/me_trpo.gin"
+)
+# Then, whichever lane is free: the D4RL group (issue 16), issue 20's groups, the tables (the
+# `tables` group waits until every entry before it has finished: the lane that ends the last of
+# them runs it), and the guarded variant of the offline HalfCheetah cell, which is not one of the
+# four (launch/full_budget.py --variants) and has told what it had to (its policy flips like the
+# plain cell's: results/full_budget_flips.md).
+SHARED=(
+  "coverage|d4rl"
+  "coverage|offline"
+  "coverage|ablation"
+  "coverage|handreach"
+  "coverage|fetchreach"
+  "coverage|sac"
+  "coverage|tables"
   "$RUNS_ROOT/guard/halfcheetah_100k_data_box/seed0|launch/offline.py --gin_file=gin/evidence/halfcheetah_100k_data_box.gin --gin_bindings=train_offline.dynamics_cache_dir='$RUNS_ROOT/guard/dynamics_cache'"
 )
+CLAIMS="$LANES/claims"  # <i>/: SHARED[i] taken (by the lane in <i>/lane); <i>/done: it finished
 
 # A lane entry's run directory: relative to $FULL, or an absolute path (a variant's, elsewhere).
 run_path() { if [[ $1 == /* ]]; then echo "$1"; else echo "$FULL/$1"; fi; }
@@ -67,7 +78,13 @@ run_log() { local d="${1#"$RUNS_ROOT"/}"; d="${d#/}"; echo "$RUNS_ROOT/logs/${d/
 
 alive() { [[ -f "$1" ]] && kill -0 "$(cut -d' ' -f1 "$1")" 2> /dev/null; }
 
-lane_entries() { if [[ $1 == A ]]; then printf '%s\n' "${LANE_A[@]}"; else printf '%s\n' "${LANE_B[@]}"; fi; }
+lane_entries() {  # A, B or shared
+  case $1 in
+    A) printf '%s\n' "${LANE_A[@]}" ;;
+    B) printf '%s\n' "${LANE_B[@]}" ;;
+    *) printf '%s\n' "${SHARED[@]}" ;;
+  esac
+}
 
 # tree_at TREE COMMIT: the frozen worktree TREE at COMMIT (made if missing); its runs/ points into
 # RUNS_ROOT/coverage so that a newer tree resumes the coverage runs.
@@ -96,41 +113,72 @@ make_tree() {
   [[ "$COVERAGE_TREE" == "$FROZEN" ]] || tree_at "$COVERAGE_TREE" "$COVERAGE_COMMIT"
 }
 
-# run_lane LANE: the lane's loop (runs in the background, in the frozen tree).
+# run_entry LANE ENTRY: one lane entry (a run, or coverage groups) in the lane, waited for; fails
+# unless it finished (DONE; coverage_runs.sh's exit status).
+run_entry() {
+  local lane=$1 entry=$2 dir cmd pid status path
+  dir="${entry%%|*}" cmd="${entry#*|}"
+  if [[ $dir == coverage ]]; then
+    echo "[lane $lane] $(date -Is) coverage groups: $cmd"
+    # coverage_runs.sh runs in its own tree, on its PYTHONPATH
+    # shellcheck disable=SC2086
+    PYTHONPATH="$COVERAGE_TREE" "$COVERAGE_TREE/launch/coverage_runs.sh" $cmd \
+        >> "$RUNS_ROOT/logs/coverage_${cmd// /_}.log" 2>&1 &
+    pid=$!
+    echo "$pid coverage" > "$LANES/$lane.run"  # stop ends its whole process group (sweep, runs)
+    if ! wait $pid; then echo "[lane $lane] $(date -Is) coverage $cmd failed: lane stops"; return 1; fi
+    return 0
+  fi
+  path="$(run_path "$dir")"
+  if [[ -e "$path/DONE" ]]; then echo "[lane $lane] $dir finished already"; return 0; fi
+  echo "[lane $lane] $(date -Is) $dir: $cmd"
+  # shellcheck disable=SC2086
+  "$PY" $cmd --tf_threads=1 --root_dir="$path" >> "$(run_log "$dir")" 2>&1 &
+  pid=$!
+  echo "$pid $path" > "$LANES/$lane.run"
+  status=0
+  wait $pid || status=$?
+  if [[ ! -e "$path/DONE" ]]; then
+    echo "[lane $lane] $(date -Is) $dir exited ($status) without DONE: lane stops"
+    return 1
+  fi
+}
+
+# claim_shared LANE: prints the index of the SHARED entry the lane has just claimed (mkdir is
+# atomic, so two free lanes never take the same one), or nothing when none is left for it.
+claim_shared() {
+  local lane=$1 i j ready
+  for i in "${!SHARED[@]}"; do
+    [[ -d "$CLAIMS/$i" ]] && continue
+    if [[ ${SHARED[i]} == "coverage|tables" ]]; then  # only once every entry before it finished
+      ready=1
+      for ((j = 0; j < i; j++)); do [[ -e "$CLAIMS/$j/done" ]] || ready=; done
+      [[ -n $ready ]] || continue
+    fi
+    if mkdir "$CLAIMS/$i" 2> /dev/null; then
+      echo "$lane" > "$CLAIMS/$i/lane"
+      echo "$i"
+      return
+    fi
+  done
+}
+
+# run_lane LANE: the lane's loop (runs in the background, in the frozen tree): its own entries,
+# then SHARED entries until none is left for it.
 run_lane() {
-  local lane=$1 entry dir cmd pid status path
+  local lane=$1 entry i
   cd "$FROZEN"
   export PYTHONPATH="$FROZEN" BREMEN_TF_DATA_DIR="$RUNS_ROOT/datasets" MINARI_DATASETS_PATH="$RUNS_ROOT/minari"
   # BREMEN and ME-TRPO collect the same deployment-1 batch: one fit serves both (speed only)
   export BREMEN_TF_DYNAMICS_CACHE_DIR="$RUNS_ROOT/dynamics_cache"
   while IFS= read -r entry; do
-    dir="${entry%%|*}" cmd="${entry#*|}"
-    if [[ $dir == coverage ]]; then
-      echo "[lane $lane] $(date -Is) coverage groups: $cmd"
-      # coverage_runs.sh runs in its own tree, on its PYTHONPATH
-      # shellcheck disable=SC2086
-      PYTHONPATH="$COVERAGE_TREE" "$COVERAGE_TREE/launch/coverage_runs.sh" $cmd \
-          > "$RUNS_ROOT/logs/coverage_${cmd// /_}.log" 2>&1 &
-      pid=$!
-      echo "$pid coverage" > "$LANES/$lane.run"  # stop ends its whole process group (sweep, runs)
-      if ! wait $pid; then echo "[lane $lane] coverage $cmd failed: lane stops"; return 1; fi
-      continue
-    fi
-    path="$(run_path "$dir")"
-    if [[ -e "$path/DONE" ]]; then echo "[lane $lane] $dir finished already"; continue; fi
-    echo "[lane $lane] $(date -Is) $dir: $cmd"
-    # shellcheck disable=SC2086
-    "$PY" $cmd --tf_threads=1 --root_dir="$path" >> "$(run_log "$dir")" 2>&1 &
-    pid=$!
-    echo "$pid $path" > "$LANES/$lane.run"
-    status=0
-    wait $pid || status=$?
-    if [[ ! -e "$path/DONE" ]]; then
-      echo "[lane $lane] $(date -Is) $dir exited ($status) without DONE: lane stops"
-      return 1
-    fi
+    run_entry "$lane" "$entry" || return 1
   done < <(lane_entries "$lane")
-  echo "[lane $lane] $(date -Is) all done"
+  while i="$(claim_shared "$lane")" && [[ -n $i ]]; do
+    run_entry "$lane" "${SHARED[i]}" || return 1
+    touch "$CLAIMS/$i/done"
+  done
+  echo "[lane $lane] $(date -Is) all done (nothing left that this lane may take)"
 }
 
 start() {
@@ -142,8 +190,9 @@ start() {
     fi
   done
   if [[ -n "${DRY_RUN:-}" ]]; then
-    for lane in A B; do
-      echo "lane $lane (tree $FROZEN, commit $RUNS_COMMIT):"
+    for lane in A B shared; do
+      if [[ $lane == shared ]]; then echo "then, whichever lane is free first:"
+      else echo "lane $lane (tree $FROZEN, commit $RUNS_COMMIT):"; fi
       lane_entries "$lane" | while IFS= read -r entry; do
         dir="${entry%%|*}" cmd="${entry#*|}"
         if [[ $dir == coverage ]]; then
@@ -155,6 +204,7 @@ start() {
     return
   fi
   make_tree
+  rm -rf "$CLAIMS" && mkdir "$CLAIMS"  # no lane runs: the shared entries are free again (each resumes)
   # The lanes run a copy of this script: bash reads a script as it runs, so an edit of the
   # checkout's copy under a running lane would change what it does next.
   cp "$0" "$LANES/long_runs.sh"
@@ -169,28 +219,44 @@ start() {
 }
 
 status() {
-  local lane entry dir state
+  local lane entry dir state i=0 taker claim path log last running
   local -a estimate=()  # unfinished runs that describe themselves (run.json): launch/run_progress.py
-  for lane in A B; do
-    echo "lane $lane: $(alive "$LANES/$lane.pid" && echo running || echo stopped)"
+  for lane in A B shared; do
+    if [[ $lane == shared ]]; then echo "then, whichever lane is free first:"
+    else echo "lane $lane: $(alive "$LANES/$lane.pid" && echo running || echo stopped)"; fi
     while IFS= read -r entry; do
-      dir="${entry%%|*}"
-      if [[ $dir == coverage ]]; then echo "  coverage ${entry#*|}"; continue; fi
-      local path; path="$(run_path "$dir")"
+      dir="${entry%%|*}" claim="" running=$lane last=""
+      if [[ $lane == shared ]]; then  # which lane took it since the last start
+        running=""
+        if [[ -d "$CLAIMS/$i" ]]; then
+          taker="$(cat "$CLAIMS/$i/lane" 2> /dev/null || echo '?')"
+          if [[ -e "$CLAIMS/$i/done" ]]; then claim=" (lane $taker, finished)"
+          else claim=" (lane $taker)" running=$taker; fi
+        fi
+        i=$((i + 1))
+      fi
+      if [[ $dir == coverage ]]; then
+        state=""
+        if [[ -n $running ]] && alive "$LANES/$running.run" \
+            && [[ "$(cut -d' ' -f2- "$LANES/$running.run")" == coverage ]]; then state=": running"; fi
+        echo "  coverage ${entry#*|}$state$claim"
+        continue
+      fi
+      path="$(run_path "$dir")"
       if [[ -e "$path/DONE" ]]; then state=finished
       elif [[ -f "$path/train_state.json" ]]; then
         state="$("$PY" -c 'import json,sys; s=json.load(open(sys.argv[1])); print(" ".join(f"{k} {s[k]}" for k in ("stage", "deployment", "iteration") if k in s))' "$path/train_state.json")"
         [[ -f "$path/run.json" ]] && estimate+=("$path")
       else state="not started"; fi
-      local log last=""
       log="$(run_log "$dir")"
-      if alive "$LANES/$lane.run" && [[ "$(cut -d' ' -f2- "$LANES/$lane.run")" == "$path" ]]; then
+      if [[ -n $running ]] && alive "$LANES/$running.run" \
+          && [[ "$(cut -d' ' -f2- "$LANES/$running.run")" == "$path" ]]; then
         [[ $state == "not started" ]] && state="no stage saved yet"
         state="running, $state"
         # its latest progress line (epoch or iteration, with the ETA)
         [[ -f "$log" ]] && last="$(grep -E '^\[' "$log" | tail -n 1 | cut -c1-200 || true)"
       fi
-      echo "  $dir: $state"
+      echo "  $dir: $state$claim"
       [[ -n "$last" ]] && echo "      $last"
     done < <(lane_entries "$lane")
   done

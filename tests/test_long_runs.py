@@ -32,13 +32,17 @@ def make_run(root, name, state=None, done=False):
   return path
 
 
+GUARD_CMD = ('launch/offline.py --gin_file=gin/evidence/halfcheetah_100k_data_box.gin '
+             "--gin_bindings=train_offline.dynamics_cache_dir='{root}/guard/dynamics_cache'")
+SHARED_GROUPS = ['d4rl', 'offline', 'ablation', 'handreach', 'fetchreach', 'sac', 'tables']
+
+
 def test_dry_run_lists_each_lane_and_skips_finished_runs(tmp_path):
   make_run(tmp_path, BREMEN, {'stage': 'trpo_done', 'deployment': 5}, done=True)
   result = long_runs(tmp_path, 'start', DRY_RUN='1')
   assert result.returncode == 0, result.stderr
   lines = result.stdout.splitlines()
-  # Lane A: BREMEN (finished here), the offline HalfCheetah cell, online SAC, the D4RL group, then
-  # issue 20's groups.
+  # Lane A: BREMEN (finished here), the offline HalfCheetah cell, online SAC.
   assert lines[0].startswith('lane A (tree /work/frozen/')
   assert lines[1:4] == [
       f'  (finished) {BREMEN}',
@@ -46,22 +50,126 @@ def test_dry_run_lists_each_lane_and_skips_finished_runs(tmp_path):
       f'--root_dir={tmp_path}/full/offline/halfcheetah_100k/seed0',
       '  python launch/train_behavior.py --gin_file=gin/deployment/sac_halfcheetah.gin '
       f'--tf_threads=1 --root_dir={tmp_path}/full/sac/halfcheetah/seed0']
-  assert lines[4].startswith('  launch/coverage_runs.sh d4rl (tree /work/frozen/')
-  assert lines[5].startswith('  launch/coverage_runs.sh offline handreach fetchreach ablation sac '
-                             'tables (tree /work/frozen/')
-  # Lane B: offline Hopper, then ME-TRPO (whose deployment-1 fit lane A's BREMEN caches), then
-  # the guarded variant of the offline HalfCheetah cell (an absolute run directory, outside full/).
-  assert lines[6].startswith('lane B')
-  assert lines[7:10] == [
+  # Lane B: offline Hopper, then ME-TRPO (whose deployment-1 fit lane A's BREMEN caches).
+  assert lines[4].startswith('lane B')
+  assert lines[5:7] == [
       '  python launch/offline.py --gin_file=gin/hopper_100k.gin --tf_threads=1 '
       f'--root_dir={tmp_path}/full/offline/hopper_100k/seed0',
       '  python launch/deployment.py --gin_file=gin/deployment/halfcheetah_200k.gin '
-      f'--gin_file=gin/deployment/me_trpo.gin --tf_threads=1 --root_dir={tmp_path}/full/{ME_TRPO}',
-      '  python launch/offline.py --gin_file=gin/evidence/halfcheetah_100k_data_box.gin '
-      f"--gin_bindings=train_offline.dynamics_cache_dir='{tmp_path}/guard/dynamics_cache' "
-      f'--tf_threads=1 --root_dir={tmp_path}/guard/halfcheetah_100k_data_box/seed0']
-  assert len(lines) == 10
+      f'--gin_file=gin/deployment/me_trpo.gin --tf_threads=1 --root_dir={tmp_path}/full/{ME_TRPO}']
+  # Then the coverage groups, the tables after them, and the guarded variant of the offline
+  # HalfCheetah cell (an absolute run directory, outside full/): whichever lane is free first.
+  assert lines[7] == 'then, whichever lane is free first:'
+  for line, group in zip(lines[8:15], SHARED_GROUPS):
+    assert line.startswith(f'  launch/coverage_runs.sh {group} (tree /work/frozen/'), line
+  assert lines[15:] == [
+      '  python ' + GUARD_CMD.format(root=tmp_path) +
+      f' --tf_threads=1 --root_dir={tmp_path}/guard/halfcheetah_100k_data_box/seed0']
   assert not (tmp_path / 'lanes').exists()  # nothing started, no tree made
+
+
+FAKE_PYTHON = textwrap.dedent('''\
+    #!/usr/bin/env bash
+    # A run that finishes at once (DONE in its --root_dir), any other command does nothing; both
+    # recorded.
+    dir=""
+    for a in "$@"; do [[ $a == --root_dir=* ]] && dir="${a#--root_dir=}"; done
+    if [[ -n $dir ]]; then
+      echo "run $dir $(date +%s.%N)" >> "$RUNS_ROOT/record"
+      mkdir -p "$dir" && touch "$dir/DONE"
+    else
+      echo "command $*" >> "$RUNS_ROOT/record"
+    fi
+''')
+FAKE_COVERAGE = textwrap.dedent('''\
+    #!/usr/bin/env bash
+    # A coverage group that takes a while; records its start and end.
+    echo "start $* $(date +%s.%N)" >> "$RUNS_ROOT/record"
+    sleep "$(cat "$RUNS_ROOT/seconds_$1" 2> /dev/null || echo 0.3)"
+    echo "end $* $(date +%s.%N)" >> "$RUNS_ROOT/record"
+''')
+
+
+def test_free_lanes_share_the_coverage_groups_and_the_tables_wait_for_them(tmp_path):
+  """Both lanes' own runs are finished: each lane takes the next unclaimed shared entry, no entry
+  runs twice, `tables` starts only after every group before it has ended (here the lane that
+  ends the long `d4rl` group runs it, the other lane goes on to the guarded variant meanwhile),
+  and a new start frees the claims again."""
+  for name in (BREMEN, 'offline/halfcheetah_100k/seed0', 'sac/halfcheetah/seed0',
+               'offline/hopper_100k/seed0', ME_TRPO):
+    make_run(tmp_path, name, done=True)
+  frozen = tmp_path / 'tree'
+  (frozen / 'launch').mkdir(parents=True)
+  for path, text in ((tmp_path / 'python', FAKE_PYTHON),
+                     (frozen / 'launch' / 'coverage_runs.sh', FAKE_COVERAGE)):
+    path.write_text(text)
+    path.chmod(0o755)
+  (tmp_path / 'seconds_d4rl').write_text('3')
+  (tmp_path / 'lanes' / 'claims').mkdir(parents=True)
+  (tmp_path / 'logs').mkdir()
+  env = dict(FROZEN=str(frozen), COVERAGE_TREE=str(frozen), PYTHON=str(tmp_path / 'python'))
+  lanes = [subprocess.Popen(['bash', SCRIPT, '_lane', lane], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, 'RUNS_ROOT': str(tmp_path), **env})
+           for lane in 'AB']
+  outputs = [lane.communicate(timeout=60)[0] for lane in lanes]
+  assert [lane.returncode for lane in lanes] == [0, 0], outputs
+  events = [line.split() for line in (tmp_path / 'record').read_text().splitlines()]
+  starts = [e[1] for e in events if e[0] == 'start']
+  assert sorted(starts) == sorted(SHARED_GROUPS)  # each group once
+  time_of = {(e[0], e[1]): float(e[2]) for e in events if e[0] != 'run'}
+  assert time_of['start', 'tables'] >= max(time_of['end', g] for g in SHARED_GROUPS[:-1])
+  guard = tmp_path / 'guard' / 'halfcheetah_100k_data_box' / 'seed0'
+  runs = [e for e in events if e[0] == 'run']
+  assert [e[1] for e in runs] == [str(guard)]  # the lanes' own runs were finished already
+  assert float(runs[0][2]) < time_of['end', 'd4rl']  # the free lane did not wait for d4rl
+  taken = {lane: sum(f'[lane {lane}]' in line and 'coverage groups' in line
+                     for line in out.splitlines()) for lane, out in zip('AB', outputs)}
+  assert min(taken.values()) >= 1 and sum(taken.values()) == len(SHARED_GROUPS), outputs
+  status = long_runs(tmp_path, 'status', PYTHON=str(tmp_path / 'python')).stdout
+  assert status.count(', finished)') == len(SHARED_GROUPS) + 1, status
+
+
+def test_a_start_frees_the_shared_entries_again(tmp_path):
+  """Claims last one start: stale claims (all finished) are cleared, so each group runs again
+  (finished runs inside are skipped by coverage_runs.sh itself). The real coverage_runs.sh, in a
+  real worktree, with a Python that only records its command."""
+  for name in (BREMEN, 'offline/halfcheetah_100k/seed0', 'sac/halfcheetah/seed0',
+               'offline/hopper_100k/seed0', ME_TRPO):
+    make_run(tmp_path, name, done=True)
+  (tmp_path / 'guard' / 'halfcheetah_100k_data_box' / 'seed0').mkdir(parents=True)
+  (tmp_path / 'guard' / 'halfcheetah_100k_data_box' / 'seed0' / 'DONE').write_text('')
+  claims = tmp_path / 'lanes' / 'claims'
+  for i in range(8):
+    (claims / str(i)).mkdir(parents=True)
+    (claims / str(i) / 'lane').write_text('A\n')
+    (claims / str(i) / 'done').write_text('')
+  python = tmp_path / 'python'
+  python.write_text(FAKE_PYTHON)
+  python.chmod(0o755)
+  repo = os.path.dirname(os.path.dirname(SCRIPT))
+  head = subprocess.run(['git', '-C', repo, 'rev-parse', 'HEAD'], capture_output=True, text=True,
+                        check=True).stdout.strip()
+  tree = tmp_path / 'tree'
+  env = dict(RUNS_COMMIT=head, COVERAGE_COMMIT=head, FROZEN=str(tree), COVERAGE_TREE=str(tree),
+             PYTHON=str(python))
+  try:
+    result = long_runs(tmp_path, 'start', **env)
+    assert result.returncode == 0, result.stderr
+    deadline = time.time() + 120
+    while any(subprocess.run(['kill', '-0', (tmp_path / 'lanes' / f'{lane}.pid').read_text().strip()],
+                             capture_output=True).returncode == 0 for lane in 'AB'):
+      assert time.time() < deadline, (tmp_path / 'logs' / 'lanes.log').read_text()
+      time.sleep(0.5)
+    log = (tmp_path / 'logs' / 'lanes.log').read_text()
+    assert log.count('all done') == 2 and 'lane stops' not in log, log
+    record = (tmp_path / 'record').read_text()
+    assert 'launch/make_d4rl_datasets.py' in record  # d4rl ran again, and the rest after it
+    assert 'launch/tables.py' in record and 'launch/deployment_tables.py' in record
+    assert sorted(os.listdir(claims)) == [str(i) for i in range(8)]
+    assert all((claims / str(i) / 'done').exists() for i in range(8))
+  finally:
+    subprocess.run(['git', '-C', repo, 'worktree', 'remove', '--force', str(tree)],
+                   capture_output=True)
 
 
 def test_status_reads_each_run(tmp_path):
