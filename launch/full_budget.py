@@ -130,6 +130,8 @@ def method_name(run):
     return 'online SAC'
   name = desc['method'] if desc['kind'] == 'deployment' else {
       'bremen': 'BREMEN', 'me_trpo': 'ME-TRPO (offline)'}.get(desc['method'], desc['method'])
+  if desc.get('seed'):  # a second seed of a cell (the planned runs are seed 0) says which it is
+    name = f'{name}, seed {desc["seed"]}'
   return labels.with_deviations(name, run['description'].get('deviations'))
 
 

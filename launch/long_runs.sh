@@ -58,7 +58,9 @@ LANE_B=(
 # `tables` group waits until every entry before it has finished: the lane that ends the last of
 # them runs it), and the guarded variant of the offline HalfCheetah cell, which is not one of the
 # four (launch/full_budget.py --variants) and has told what it had to (its policy flips like the
-# plain cell's: results/full_budget_flips.md).
+# plain cell's: results/full_budget_flips.md); last, second seeds of the offline cells (issue 15:
+# "more seeds beat more cells"; does the HalfCheetah cell's collapse repeat?), so that a core the
+# queue leaves idle still works for the paper's claims.
 SHARED=(
   "coverage|d4rl"
   "coverage|offline"
@@ -68,6 +70,8 @@ SHARED=(
   "coverage|sac"
   "coverage|tables"
   "$RUNS_ROOT/guard/halfcheetah_100k_data_box/seed0|launch/offline.py --gin_file=gin/evidence/halfcheetah_100k_data_box.gin --gin_bindings=train_offline.dynamics_cache_dir='$RUNS_ROOT/guard/dynamics_cache'"
+  "offline/halfcheetah_100k/seed1|launch/offline.py --gin_file=gin/halfcheetah_100k.gin --seed=1"
+  "offline/hopper_100k/seed1|launch/offline.py --gin_file=gin/hopper_100k.gin --seed=1"
 )
 CLAIMS="$LANES/claims"  # <i>/: SHARED[i] taken (by the lane in <i>/lane); <i>/done: it finished
 

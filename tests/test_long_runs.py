@@ -64,7 +64,11 @@ def test_dry_run_lists_each_lane_and_skips_finished_runs(tmp_path):
     assert line.startswith(f'  launch/coverage_runs.sh {group} (tree /work/frozen/'), line
   assert lines[15:] == [
       '  python ' + GUARD_CMD.format(root=tmp_path) +
-      f' --tf_threads=1 --root_dir={tmp_path}/guard/halfcheetah_100k_data_box/seed0']
+      f' --tf_threads=1 --root_dir={tmp_path}/guard/halfcheetah_100k_data_box/seed0',
+      '  python launch/offline.py --gin_file=gin/halfcheetah_100k.gin --seed=1 --tf_threads=1 '
+      f'--root_dir={tmp_path}/full/offline/halfcheetah_100k/seed1',
+      '  python launch/offline.py --gin_file=gin/hopper_100k.gin --seed=1 --tf_threads=1 '
+      f'--root_dir={tmp_path}/full/offline/hopper_100k/seed1']
   assert not (tmp_path / 'lanes').exists()  # nothing started, no tree made
 
 
@@ -120,13 +124,15 @@ def test_free_lanes_share_the_coverage_groups_and_the_tables_wait_for_them(tmp_p
   assert time_of['start', 'tables'] >= max(time_of['end', g] for g in SHARED_GROUPS[:-1])
   guard = tmp_path / 'guard' / 'halfcheetah_100k_data_box' / 'seed0'
   runs = [e for e in events if e[0] == 'run']
-  assert [e[1] for e in runs] == [str(guard)]  # the lanes' own runs were finished already
+  seeds = [str(tmp_path / 'full' / 'offline' / f'{cell}_100k' / 'seed1')
+           for cell in ('halfcheetah', 'hopper')]
+  assert sorted(e[1] for e in runs) == sorted([str(guard)] + seeds)  # own runs: finished already
   assert float(runs[0][2]) < time_of['end', 'd4rl']  # the free lane did not wait for d4rl
   taken = {lane: sum(f'[lane {lane}]' in line and 'coverage groups' in line
                      for line in out.splitlines()) for lane, out in zip('AB', outputs)}
   assert min(taken.values()) >= 1 and sum(taken.values()) == len(SHARED_GROUPS), outputs
   status = long_runs(tmp_path, 'status', PYTHON=str(tmp_path / 'python')).stdout
-  assert status.count(', finished)') == len(SHARED_GROUPS) + 1, status
+  assert status.count(', finished)') == len(SHARED_GROUPS) + 3, status
 
 
 def test_a_start_frees_the_shared_entries_again(tmp_path):
@@ -134,12 +140,13 @@ def test_a_start_frees_the_shared_entries_again(tmp_path):
   (finished runs inside are skipped by coverage_runs.sh itself). The real coverage_runs.sh, in a
   real worktree, with a Python that only records its command."""
   for name in (BREMEN, 'offline/halfcheetah_100k/seed0', 'sac/halfcheetah/seed0',
-               'offline/hopper_100k/seed0', ME_TRPO):
+               'offline/hopper_100k/seed0', ME_TRPO, 'offline/halfcheetah_100k/seed1',
+               'offline/hopper_100k/seed1'):
     make_run(tmp_path, name, done=True)
   (tmp_path / 'guard' / 'halfcheetah_100k_data_box' / 'seed0').mkdir(parents=True)
   (tmp_path / 'guard' / 'halfcheetah_100k_data_box' / 'seed0' / 'DONE').write_text('')
   claims = tmp_path / 'lanes' / 'claims'
-  for i in range(8):
+  for i in range(10):
     (claims / str(i)).mkdir(parents=True)
     (claims / str(i) / 'lane').write_text('A\n')
     (claims / str(i) / 'done').write_text('')
@@ -165,8 +172,8 @@ def test_a_start_frees_the_shared_entries_again(tmp_path):
     record = (tmp_path / 'record').read_text()
     assert 'launch/make_d4rl_datasets.py' in record  # d4rl ran again, and the rest after it
     assert 'launch/tables.py' in record and 'launch/deployment_tables.py' in record
-    assert sorted(os.listdir(claims)) == [str(i) for i in range(8)]
-    assert all((claims / str(i) / 'done').exists() for i in range(8))
+    assert sorted(os.listdir(claims), key=int) == [str(i) for i in range(10)]
+    assert all((claims / str(i) / 'done').exists() for i in range(10))
   finally:
     subprocess.run(['git', '-C', repo, 'worktree', 'remove', '--force', str(tree)],
                    capture_output=True)

@@ -271,6 +271,24 @@ def test_a_variant_is_shown_beside_its_cell_with_its_deviation(full, tmp_path):
   assert 'variants/' not in without and 'deviation)' not in without
 
 
+def test_a_second_seed_of_a_cell_is_named_in_its_rows(full):
+  """The planned runs are seed 0; a second seed (the lanes' idle-core work) gets its own rows,
+  each saying which seed it is."""
+  full_dir, reduced, out = full
+  offline = {'train_offline.env_id': syn.CHEETAH, 'train_offline.noise': 'pure',
+             'train_offline.dataset_size': '100k', 'train_offline.outer_iterations': 6,
+             **syn.GIN_ENV['HalfCheetah']}
+  syn.write_run(os.path.join(full_dir, 'offline', 'halfcheetah_100k', 'seed1'), offline,
+                syn.bremen_metrics(5000.0, 6, 25)[:2], syn.dataset_state('HalfCheetah', '100k'),
+                False, 1, sessions=syn.FULL_SESSIONS[:1])
+  md = run_script(full_dir, reduced, out)
+  assert line(md, '| `offline/halfcheetah_100k/seed1` |').startswith(
+      '| `offline/halfcheetah_100k/seed1` | BREMEN, seed 1, HalfCheetah |')
+  assert line(md, '| HalfCheetah 100K, BREMEN, seed 1 |')
+  assert line(md, '| HalfCheetah 100K, BREMEN |')  # seed 0's row, as before
+  assert '- Offline HalfCheetah 100K (BREMEN, seed 1): in progress at iteration 1 of 6' in md
+
+
 def test_companion_reports_beside_it_are_linked_with_their_commands(full, tmp_path):
   full_dir, reduced, _ = full
   out = str(tmp_path / 'fb')
