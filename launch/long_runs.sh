@@ -102,7 +102,9 @@ tree_at() {
     echo "$tree is at $head, not at $commit: set FROZEN or COVERAGE_TREE to another path" >&2
     exit 2
   fi
-  if [[ -n "$(git -C "$tree" status --porcelain --untracked-files=no)" ]]; then
+  # results/ is left out: the coverage groups' tables group writes the tables there (copy them to
+  # main from it, or regenerate them there from the run directories)
+  if [[ -n "$(git -C "$tree" status --porcelain --untracked-files=no -- . ':(exclude)results')" ]]; then
     echo "$tree has edits to tracked files: the runs run committed code only" >&2
     exit 2
   fi

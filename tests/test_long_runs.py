@@ -293,6 +293,14 @@ def test_the_coverage_groups_may_run_a_newer_commit_in_their_own_tree(tmp_path):
       assert os.path.realpath(os.path.join(tree, 'runs')) == str(tmp_path / 'root' / 'coverage')
     result = long_runs(tmp_path / 'root', '_trees', **dict(env, COVERAGE_COMMIT=parent))
     assert result.returncode == 2 and f'is at {head}, not at {parent}' in result.stderr
+    # The tables group writes results/ in its tree: still a tree the runs may use; code is not.
+    with open(os.path.join(trees['COVERAGE_TREE'], 'results', 'deployment.md'), 'a') as f:
+      f.write('regenerated\n')
+    assert long_runs(tmp_path / 'root', '_trees', **env).returncode == 0
+    with open(os.path.join(trees['COVERAGE_TREE'], 'launch', 'tables.py'), 'a') as f:
+      f.write('# edited\n')
+    result = long_runs(tmp_path / 'root', '_trees', **env)
+    assert result.returncode == 2 and 'has edits to tracked files' in result.stderr
   finally:
     for tree in trees.values():
       subprocess.run(['git', '-C', repo, 'worktree', 'remove', '--force', str(tree)],
