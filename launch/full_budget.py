@@ -71,6 +71,21 @@ PAPER_DEPLOYMENT = ('Starting from a random policy, with a limited number of dep
                     'deployment limit.')
 
 
+# Each deployment's return also as the mean of its last TAIL iterations' evaluations (3 episodes
+# each): a flip in one of an evaluation's 3 episodes moves a single iteration by thousands.
+TAIL = 10
+
+
+def tail_returns(run):
+  """{deployment: (mean, std) of the eval returns of its last TAIL outer iterations}, for the
+  deployments the run has finished."""
+  per_d = collections.defaultdict(list)
+  for m in run['metrics']:
+    per_d[int(m['deployment'])].append(float(m['eval_return_mean']))
+  return {d: (float(np.mean(v[-TAIL:])), float(np.std(v[-TAIL:])))
+          for d, v in per_d.items() if d <= len(run['returns'])}
+
+
 def fixed_prefix(pattern):
   """'/work/runs/full/*/*/seed*' -> '/work/runs/full': the directory before the first wildcard."""
   head = pattern.split('*')[0].split('?')[0].split('[')[0]
@@ -297,6 +312,7 @@ def deployment_section(dep_runs, sac_runs=(), earlier=()):
                     if m.get('imagined_return_mean') not in (None, '', 'nan')]
         rows.append([r['description']['method'], d, len(its), fmt(values[0]), fmt(values[-1]),
                      fmt(max(values)),
+                     fmt(float(np.mean(values[-TAIL:])), float(np.std(values[-TAIL:]))),
                      f'{fmt(float(np.median(imagined)))} ({fmt(min(imagined))})' if imagined
                      else '—', f'{kl[-1]:.3g}' if kl else '—',
                      '—' if change is None else f'{change:.3f}', epochs,
@@ -305,15 +321,19 @@ def deployment_section(dep_runs, sac_runs=(), earlier=()):
                      imagination_cells(its)[1]])
       if not per_d:
         rows.append([r['description']['method'], '—', 0, '—', '—', '—', '—', '—', '—', '—', '—',
-                     r['progress']['text'], '—'])
+                     '—', r['progress']['text'], '—'])
     text += results.markdown_table(
         ['method', 'deployment', 'iterations evaluated', 'first iteration', 'last iteration',
-         'best iteration', 'imagined return: median (lowest)',
+         'best iteration', f'last {TAIL} iterations: mean ± std', 'imagined return: median (lowest)',
          'KL to the previous deployment (last iteration)',
          'action change from the previous deployment (RMS)', 'dynamics fit: epochs per member',
          'dynamics fit time', 'iteration time (sum)',
          'imagined paths at the model clip: last iteration (most)'], rows)
-    text += ('\nEvery outer iteration\'s return is in the CSV and the figure; the KL is '
+    text += ('\nEvery outer iteration\'s return is in the CSV and the figure; each is one '
+             'evaluation of 3 episodes, and one episode in which the robot flips over moves it by '
+             f'thousands, so the last {TAIL} iterations\' mean ± std (the deployment\'s last '
+             f'{TAIL * 25} TRPO updates; fewer while it runs) says more than its last iteration '
+             'alone. The KL is '
              'KL(π ‖ the previous deployment\'s policy) on the newest batch. Imagined return: the '
              'mean over each iteration\'s imagined paths (its 25 updates averaged), median and '
              'lowest over the deployment\'s iterations; a lowest far below the median means some '
@@ -432,11 +452,21 @@ def offline_section(off_runs):
           + (VARIANT_NOTE if any(r['description'].get('deviations') for r in off_runs) else '') + '\n\n')
 
 
-def compare_deployments(env, bremen_returns, me_trpo_returns, attempt=''):
-  """The plain statement for each deployment both methods finished."""
-  return [f'- {env}, deployment {d + 1}{attempt}: BREMEN {a:.0f} vs ME-TRPO {b:.0f}: BREMEN is '
-          f'{"higher" if a > b else "not higher"} (one seed each; the paper: BREMEN far higher at '
-          'every deployment).' for d, (a, b) in enumerate(zip(bremen_returns, me_trpo_returns))]
+def compare_deployments(env, bremen_returns, me_trpo_returns, attempt='', tails=None):
+  """The plain statement for each deployment both methods finished; `tails` = (BREMEN's,
+  ME-TRPO's) tail_returns adds the comparison of the last TAIL iterations' mean."""
+  lines = []
+  for d, (a, b) in enumerate(zip(bremen_returns, me_trpo_returns), start=1):
+    line = (f'- {env}, deployment {d}{attempt}: BREMEN {a:.0f} vs ME-TRPO {b:.0f}: BREMEN is '
+            f'{"higher" if a > b else "not higher"} (one seed each; the paper: BREMEN far higher '
+            'at every deployment).')
+    if tails and d in tails[0] and d in tails[1]:
+      (ta, sa), (tb, sb) = tails[0][d], tails[1][d]
+      line += (f' Over the deployment\'s last {TAIL} iterations (mean ± std of their '
+               f'evaluations): BREMEN {fmt(ta, sa)} vs ME-TRPO {fmt(tb, sb)}: '
+               f'{"higher" if ta > tb else "not higher"}.')
+    lines.append(line)
+  return lines
 
 
 def verdicts(dep_runs, off_runs, earlier=()):
@@ -452,7 +482,8 @@ def verdicts(dep_runs, off_runs, earlier=()):
     bremen, me_trpo = by_method.get('BREMEN'), by_method.get('ME-TRPO')
     if not (bremen and me_trpo):
       continue
-    lines += compare_deployments(env, bremen['returns'], me_trpo['returns'])
+    lines += compare_deployments(env, bremen['returns'], me_trpo['returns'],
+                                 tails=(tail_returns(bremen), tail_returns(me_trpo)))
     n = min(len(bremen['returns']), len(me_trpo['returns']))
     planned = bremen['description']['budget']['train_deployment.deployments']
     if n < planned:

@@ -74,7 +74,7 @@ def test_runs_in_progress_and_not_started(full):
   # Within each deployment: deployment 2's iterations return 1300, 1400, 1500 (the fixture).
   # No fit recorded for deployment 2 in the fixture's state; deployment 3's: members at epoch 40.
   assert line(md, '| BREMEN | 2 | 3 |') == (
-      '| BREMEN | 2 | 3 | 1300 | 1500 | 1500 | — | 0.006 | — | — | — | 0.0 h | — |')
+      '| BREMEN | 2 | 3 | 1300 | 1500 | 1500 | 1400 ± 82 | — | 0.006 | — | — | — | 0.0 h | — |')
   assert line(md, '| BREMEN | 3 | 1 |').endswith('| 40, 40, 40, 40, 40 | — | 0.0 h | — |')
   assert line(md, '| HalfCheetah 100K, BREMEN |') == (
       '| HalfCheetah 100K, BREMEN | in progress at iteration 3 of 6 | 4000 | 900 | 3450 | 3450 | '
@@ -131,6 +131,10 @@ def test_finished_cells_get_a_verdict(full):
   assert ('- HalfCheetah, deployment 1: BREMEN 500 vs ME-TRPO 700: BREMEN is not higher (one seed '
           'each; the paper: BREMEN far higher at every deployment).') in md
   assert '- HalfCheetah, deployment 2: BREMEN 1500 vs ME-TRPO 1200: BREMEN is higher' in md
+  # The same over each deployment's last 10 iterations (3 here: value - 200, - 100, value).
+  assert ("at every deployment). Over the deployment's last 10 iterations (mean ± std of their "
+          'evaluations): BREMEN 400 ± 82 vs ME-TRPO 600 ± 82: not higher.') in md
+  assert 'BREMEN 1400 ± 82 vs ME-TRPO 1100 ± 82: higher.' in md
   assert '- HalfCheetah, deployment 3: not measured yet' in md
   assert line(md, '| ME-TRPO | 1 | 3 |').endswith(
       '| 300 (250) | — | — | 200, 150, 200, 200, 180 | 2.5 h | 0.0 h | — |')
@@ -138,7 +142,7 @@ def test_finished_cells_get_a_verdict(full):
   # Deployment 2's fit came from the cache (another run's): its time is not this run's.
   assert line(md, '| ME-TRPO | 2 | 3 |').endswith(
       f'| 500 (-5000) | 0.006 | {change:.3f} | 90, 90, 90, 90, 90 | reused from the cache | 0.0 h | 1.0% (2.0%) |')
-  assert line(md, '| BREMEN | 2 | 3 |').split(' | ')[8] == '—'
+  assert line(md, '| BREMEN | 2 | 3 |').split(' | ')[9] == '—'
   assert ('- Offline HalfCheetah 100K (BREMEN): final 6000 = 1.50 x our dataset (1.50 in the '
           'paper); above its BC policy (900); paper 6095 ± 370; imagined paths at the model clip '
           '1.0% (iteration 1) -> 2.0% (iteration 6), median imagined path return 1000 -> 6000.'
