@@ -166,6 +166,9 @@ def status_table(all_runs):
                  run['progress']['text'], t['sessions'] if t else 0, commits(t),
                  duration(t and t['elapsed_s']), duration(t and t['stage_s']),
                  duration(left and left['seconds'])
+                 + (f' ({duration(left["seconds_short"])} if each fit to come stops at epoch '
+                    f'{progress.SHORT_FIT_EPOCHS})'
+                    if left and left['seconds_short'] < left['seconds'] else '')
                  + (f' (borrows the iteration time of `{left["like"]}`)'
                     if left and left.get('like') else '')])
   return results.markdown_table(['run', 'method, env', 'budget', 'progress', 'sessions',
@@ -727,7 +730,10 @@ def main(argv):
           'each session (start or resume) ran, from provenance.json. Time left: an estimate at '
           'the speeds the run timed itself (the median of its last 10 outer iterations; its fits\' '
           'seconds per epoch and training transition), every fit still to come running to its '
-          'epoch maximum (`bremen_tf/reporting/progress.py`, `launch/run_progress.py`); a run that '
+          'epoch maximum, and in brackets stopping at epoch '
+          f'{progress.SHORT_FIT_EPOCHS} instead (warm-started refits have stopped at 25-180, a fit '
+          'from scratch near its maximum) (`bremen_tf/reporting/progress.py`, '
+          '`launch/run_progress.py`); a run that '
           'has timed no outer iteration yet borrows that of a listed run with the same env, '
           'imagined batch and updates per iteration, and says so; "—" until there is a fit '
           'and an outer iteration to time.\n\n'

@@ -53,6 +53,32 @@ def test_a_deployment_run_in_trpo_counts_the_fits_to_come_at_their_maximum(tmp_p
   assert found['text'].endswith('(every fit to come at its 5-epoch maximum)')
 
 
+def test_the_short_end_counts_the_fits_to_come_at_50_epochs(tmp_path):
+  """With a 200-epoch maximum the estimate also says what is left if every fit to come stops at
+  epoch 50 (as warm-started refits have): the fit under way only to epoch 50, and none below it."""
+  path = str(tmp_path / 'fit')
+  metrics, _ = syn.deployment_files([100.0], 2, 50_000)  # 30 s per iteration
+  state = {'stage': 'dynamics_fit', 'deployment': 2, 'dynamics_progress': {
+      'fit': {'epoch': 20, 'settings': {'n_train': 85_000}}, 'seconds': 4000.0}}
+  syn.write_run(path, {**DEPLOY, 'DynamicsEnsemble.max_epochs': 200}, metrics, state, False, 0,
+                kind='deployment')
+  rate = 4000.0 / 20 / 85_000
+  found = estimate(path)
+  trpo = (6 - 2) * 30.0
+  assert found['seconds'] == pytest.approx(
+      trpo + 180 * rate * 85_000 + 200 * rate * 127_500, rel=1e-12)
+  assert found['seconds_short'] == pytest.approx(
+      trpo + 30 * rate * 85_000 + 50 * rate * 127_500, rel=1e-12)
+  assert found['text'] == (
+      f'about {found["seconds"] / 3600:.1f} h left at its measured speeds (every fit to come at '
+      f'its 200-epoch maximum; {found["seconds_short"] / 3600:.1f} h if each stops at epoch 50)')
+  state['dynamics_progress']['fit']['epoch'] = 60  # past 50: no more epochs of this fit
+  state['dynamics_progress']['seconds'] = 12000.0
+  syn.write_run(path, {**DEPLOY, 'DynamicsEnsemble.max_epochs': 200}, metrics, state, False, 0,
+                kind='deployment')
+  assert estimate(path)['seconds_short'] == pytest.approx(trpo + 50 * rate * 127_500, rel=1e-12)
+
+
 def test_a_deployment_run_in_its_fit_times_the_fit_in_progress(tmp_path):
   path = str(tmp_path / 'fit')
   metrics, _ = syn.deployment_files([100.0], 2, 50_000)

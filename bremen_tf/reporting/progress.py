@@ -122,14 +122,21 @@ def same_trpo_shape(a, b):
           and all(a['budget'].get(k) == b['budget'].get(k) for k in keys))
 
 
+# The short end of the estimate: every fit to come stopping at this epoch (early stopping) instead
+# of its maximum, as bench/reproduction_time.py's second column. Warm-started refits have stopped
+# at 25-50 (BREMEN's full-budget deployment 3), a fit from scratch near its 200-epoch maximum.
+SHORT_FIT_EPOCHS = 50
+
+
 def remaining(path, description, like=None):
   """An estimate of the wall time an unfinished BREMEN/ME-TRPO run still needs at the speeds it
   measured itself (iteration_seconds, the fits' seconds per epoch and transition), with every
   fit still to come running to its epoch maximum (early stopping can only shorten it): {'seconds',
-  'text'}, or None for a finished or SAC run or one that has not measured an iteration and a fit
-  yet. `like`: a run of the same TRPO shape (same_trpo_shape) whose iteration time stands in
-  until this run has timed one (the text says so). Data collection and BC (minutes) are not
-  counted."""
+  'seconds_short' (the fits to come stopping at SHORT_FIT_EPOCHS instead; = 'seconds' when no fit
+  is to come or the maximum is no higher), 'text'}, or None for a finished or SAC run or one that
+  has not measured an iteration and a fit yet. `like`: a run of the same TRPO shape
+  (same_trpo_shape) whose iteration time stands in until this run has timed one (the text says
+  so). Data collection and BC (minutes) are not counted."""
   if (description is None or description['kind'] not in ('offline', 'deployment')
       or description.get('algorithm') != 'bremen' or not os.path.isdir(path)
       or run_reader.finished(path)):
@@ -145,17 +152,15 @@ def remaining(path, description, like=None):
   borrowed = iteration_s is None and like is not None
   if borrowed:
     iteration_s = _median_iteration_seconds(runs.read_metrics(like))
+  epochs_left = lambda cap: max(min(cap, max_epochs) - fit.get('epoch', 0), 0)  # the fit under way
   if description['kind'] == 'offline':
     n_train = (fit.get('settings') or {}).get('n_train')
     rate = _fit_rate(state, lambda d: n_train) if n_train else None
-    fit_s, fits_to_come = 0.0, stage in ('start', 'dynamics_fit')
-    if fits_to_come:
-      if not (rate and n_train):
-        return None
-      fit_s = (max_epochs - fit.get('epoch', 0)) * rate * n_train
-    if iteration_s is None:
+    fits_to_come = stage in ('start', 'dynamics_fit')
+    if (fits_to_come and not (rate and n_train)) or iteration_s is None:
       return None
-    seconds = fit_s + (b['train_offline.outer_iterations'] - done) * iteration_s
+    fit_s = lambda cap: epochs_left(cap) * rate * n_train if fits_to_come else 0.0
+    trpo_s = (b['train_offline.outer_iterations'] - done) * iteration_s
   else:
     per = b['train_deployment.iterations_per_deployment']
     planned = b['train_deployment.deployments']
@@ -168,17 +173,20 @@ def remaining(path, description, like=None):
     fits_to_come = fits_done < planned
     if iteration_s is None or (fits_to_come and rate is None):
       return None
-    seconds = (planned * per - done) * iteration_s
-    if stage == 'dynamics_fit':
-      seconds += (max_epochs - fit.get('epoch', 0)) * rate * batch * d
-      fits_done = d
-    seconds += sum(max_epochs * rate * batch * k for k in range(fits_done + 1, planned + 1))
+    trpo_s = (planned * per - done) * iteration_s
+    in_fit = stage == 'dynamics_fit'
+    later = range(fits_done + (1 if in_fit else 0) + 1, planned + 1)
+    fit_s = lambda cap: ((epochs_left(cap) * rate * batch * d if in_fit else 0.0)
+                         + sum(min(cap, max_epochs) * rate * batch * k for k in later))
+  seconds, short = trpo_s + fit_s(max_epochs), trpo_s + fit_s(SHORT_FIT_EPOCHS)
   text = f'about {seconds / 3600:.1f} h left at its measured speeds'
   if fits_to_come:
-    text += f' (every fit to come at its {max_epochs}-epoch maximum)'
+    text += f' (every fit to come at its {max_epochs}-epoch maximum'
+    text += (f'; {short / 3600:.1f} h if each stops at epoch {SHORT_FIT_EPOCHS})'
+             if SHORT_FIT_EPOCHS < max_epochs else ')')
   if borrowed:
     text += f'; the iteration time of {like} until it times its own'
-  return {'seconds': seconds, 'text': text}
+  return {'seconds': seconds, 'seconds_short': short, 'text': text}
 
 
 def estimate(path, description, others=()):
