@@ -657,6 +657,8 @@ COMPANIONS = {
                                        'batches, 40.9% of deployment 2\'s states past 90°)',
     '_flips_d2_policy_model3.md': 'BREMEN\'s deployment-2 policy before deployment 3\'s model, '
                                   'fitted on its own flips too',
+    '_flips_d3_policy_model3.md': 'BREMEN\'s deployment-3 policy before the model it was trained '
+                                  'in (fitted on deployments 1-3\'s batches)',
     '_flips_released_hopper.md': 'the offline Hopper cell\'s BC policy and π_θ beside the '
                                  'authors\' released Hopper policy (released_policies.md), in '
                                  'the real env and in this run\'s model',
