@@ -76,14 +76,18 @@ PAPER_DEPLOYMENT = ('Starting from a random policy, with a limited number of dep
 TAIL = 10
 
 
+def tail_stats(values):
+  """(mean, std) of the last TAIL of `values`."""
+  return float(np.mean(values[-TAIL:])), float(np.std(values[-TAIL:]))
+
+
 def tail_returns(run):
-  """{deployment: (mean, std) of the eval returns of its last TAIL outer iterations}, for the
-  deployments the run has finished."""
+  """{deployment: tail_stats of the eval returns of its outer iterations}, for the deployments
+  the run has finished."""
   per_d = collections.defaultdict(list)
   for m in run['metrics']:
     per_d[int(m['deployment'])].append(float(m['eval_return_mean']))
-  return {d: (float(np.mean(v[-TAIL:])), float(np.std(v[-TAIL:])))
-          for d, v in per_d.items() if d <= len(run['returns'])}
+  return {d: tail_stats(v) for d, v in per_d.items() if d <= len(run['returns'])}
 
 
 def fixed_prefix(pattern):
@@ -315,7 +319,7 @@ def deployment_section(dep_runs, sac_runs=(), earlier=()):
                     if m.get('imagined_return_mean') not in (None, '', 'nan')]
         rows.append([r['description']['method'], d, len(its), fmt(values[0]), fmt(values[-1]),
                      fmt(max(values)),
-                     fmt(float(np.mean(values[-TAIL:])), float(np.std(values[-TAIL:]))),
+                     fmt(*tail_stats(values)),
                      f'{fmt(float(np.median(imagined)))} ({fmt(min(imagined))})' if imagined
                      else '—', f'{kl[-1]:.3g}' if kl else '—',
                      '—' if change is None else f'{change:.3f}', epochs,
