@@ -151,6 +151,8 @@ def method_name(run):
       'bremen': 'BREMEN', 'me_trpo': 'ME-TRPO (offline)'}.get(desc['method'], desc['method'])
   if desc.get('seed'):  # a second seed of a cell (the planned runs are seed 0) says which it is
     name = f'{name}, seed {desc["seed"]}'
+  if run.get('label'):  # an earlier attempt's finished run (earlier_offline)
+    name = f'{name}, {run["label"]}, run lost'
   return labels.with_deviations(name, run['description'].get('deviations'))
 
 
@@ -200,6 +202,20 @@ def reduced_rows(env):
   return found
 
 
+def earlier_csvs():
+  """(label, source, {run name: its rows sorted by iteration}) of each --earlier CSV."""
+  for path in sorted({p for pattern in FLAGS.earlier for p in glob.glob(pattern)}):
+    folder = os.path.basename(os.path.dirname(os.path.abspath(path)))
+    number = re.search(r'attempt(\d+)$', folder)
+    by_run = collections.defaultdict(list)
+    for r in run_reader.read_csv(os.path.dirname(path) or '.', os.path.basename(path)):
+      by_run[r['run']].append(r)
+    for rows in by_run.values():
+      rows.sort(key=lambda r: int(r['iteration']))
+    yield (f'attempt {number.group(1)}' if number else folder,
+           os.path.relpath(path, launch_common.REPO_ROOT), by_run)
+
+
 def earlier_attempts(dep_runs):
   """The deployment runs of --earlier's CSVs: [{'label', 'source', 'name', 'method', 'env',
   'returns', 'curve'}]. A deployment counts as finished when all its outer iterations (the
@@ -207,23 +223,17 @@ def earlier_attempts(dep_runs):
   per = {r['name']: r['description']['budget']['train_deployment.iterations_per_deployment']
          for r in dep_runs}
   found = []
-  for path in sorted({p for pattern in FLAGS.earlier for p in glob.glob(pattern)}):
-    folder = os.path.basename(os.path.dirname(os.path.abspath(path)))
-    number = re.search(r'attempt(\d+)$', folder)
-    label = f'attempt {number.group(1)}' if number else folder
-    by_run = collections.defaultdict(list)
-    for r in run_reader.read_csv(os.path.dirname(path) or '.', os.path.basename(path)):
-      if r['kind'] == 'deployment' and r['run'] in per:
-        by_run[r['run']].append(r)
+  for label, source, by_run in earlier_csvs():
     for name, rows in sorted(by_run.items()):
-      rows.sort(key=lambda r: int(r['iteration']))
+      if name not in per or rows[0]['kind'] != 'deployment':
+        continue
       n, returns = per[name], []
       for d in range(1, max(int(r['deployment']) for r in rows) + 1):
         its = [float(r['eval_return_mean']) for r in rows if int(r['deployment']) == d]
         if len(its) < n:
           break
         returns.append(its[-1])
-      found.append({'label': label, 'source': os.path.relpath(path, launch_common.REPO_ROOT),
+      found.append({'label': label, 'source': source,
                     'name': name, 'method': rows[0]['method'], 'env': rows[0]['env'],
                     'returns': returns,
                     'curve': [(int(r['deployment']) - 1 + (int(r['iteration']) - (
@@ -231,6 +241,27 @@ def earlier_attempts(dep_runs):
                               for r in rows]})
   return sorted(found, key=lambda e: (e['label'], labels.deployment_method_rank(e['method']),
                                       e['name']))
+
+
+def earlier_offline(off_runs):
+  """The offline runs of --earlier's CSVs that finished there (their last iteration is the
+  outer_iterations of the current run of the same name), as runs of their own: the current run's
+  description, the earlier rows as metrics (iteration 0: the BC policy), 'label' and 'source'.
+  An earlier run cut short is left out: the current run of the same name goes on from scratch."""
+  current = {r['name']: r for r in off_runs}
+  found = []
+  for label, source, by_run in earlier_csvs():
+    for name, rows in sorted(by_run.items()):
+      run = current.get(name)
+      if (run is None or rows[0]['kind'] != 'offline' or int(rows[-1]['iteration'])
+          != run['description']['budget']['train_offline.outer_iterations']):
+        continue
+      found.append({**run, 'name': f'{name} ({label}, run lost)', 'label': label,
+                    'source': source, 'dataset_return': None, 'remaining': None,
+                    'metrics': [{'iteration': r['iteration'],
+                                 'eval_return_mean': r['eval_return_mean']} for r in rows],
+                    'progress': {'status': 'finished', 'text': f'finished ({label}; run lost)'}})
+  return found
 
 
 def sac_cells(run, size, n_dep):
@@ -456,7 +487,11 @@ def offline_section(off_runs):
           + '\nReturns: deterministic mean action in the real env, whole episodes totalling ≥ '
           '3000 steps per evaluation; the paper\'s numbers are mean ± std over its seeds on '
           'MuJoCo-1.31-era envs (bremen_tf/paper_results.py). ' + IMAGINATION_NOTE + LENGTH_NOTE
-          + (VARIANT_NOTE if any(r['description'].get('deviations') for r in off_runs) else '') + '\n\n')
+          + (VARIANT_NOTE if any(r['description'].get('deviations') for r in off_runs) else '')
+          + ''.join(f' Rows marked "{e["label"]}, run lost": that attempt\'s finished run, whose '
+                    f'run directory went with its machine, read from `{e["source"]}` (the '
+                    'report it wrote; its dataset return and imagination columns are not in it).'
+                    for e in off_runs if e.get('label')) + '\n\n')
 
 
 def compare_deployments(env, bremen_returns, me_trpo_returns, attempt='', tails=None):
@@ -716,6 +751,7 @@ def main(argv):
   off_runs = [r for r in all_runs if r['description']['kind'] == 'offline']
   sac_runs = [r for r in all_runs if r['description']['kind'] == 'behavior']
   earlier = earlier_attempts(dep_runs)
+  off_runs = earlier_offline(off_runs) + off_runs  # finished earlier attempts first, as runs
   plot(dep_runs, off_runs, FLAGS.out + '.png', sac_runs, earlier)
   found = sum(os.path.isdir(r['path']) for r in all_runs)
   text = ('# Full-budget runs: BREMEN at the paper\'s settings\n\n'

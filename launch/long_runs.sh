@@ -7,6 +7,8 @@
 #   launch/long_runs.sh status    # each lane's runs: finished, running (stage), not started; then
 #                                 # each unfinished run's progress and hours left (run_progress.py)
 #   launch/long_runs.sh stop      # each run stops right after its next checkpoint; waits for the exits
+#   python launch/run_archive.py save   # before a session ends: finished runs into results/runs/
+#                                       # (commit it; `start` restores them on a new machine)
 #   DRY_RUN=1 launch/long_runs.sh start   # the commands, nothing started
 #
 # A lane works through its own list in order, then takes shared entries (SHARED, below) that no
@@ -24,10 +26,10 @@
 # Autograph reads source at trace time, so the runs never run from the checkout you edit.
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"  # status reads with it; a lane runs the frozen copy
-RUNS_COMMIT="${RUNS_COMMIT:-ad443b2}"
+RUNS_COMMIT="${RUNS_COMMIT:-b86640d}"  # 2026-12-05 evening: attempt 3 starts (CI green: ce7ddc2's code)
 RUNS_ROOT="${RUNS_ROOT:-/work/runs}"
 FROZEN="${FROZEN:-/work/frozen/$RUNS_COMMIT}"
-COVERAGE_COMMIT="${COVERAGE_COMMIT:-711931e}"  # 2026-12-05 afternoon (CI green): newest main before the groups start
+COVERAGE_COMMIT="${COVERAGE_COMMIT:-b86640d}"  # newest main whose CI passed before the groups start
 COVERAGE_TREE="${COVERAGE_TREE:-/work/frozen/$COVERAGE_COMMIT}"
 PY="${PYTHON:-python}"
 LANES="$RUNS_ROOT/lanes"   # <lane>.pid: the lane's loop; <lane>.run: "<pid> <run dir>" of its run
@@ -36,31 +38,27 @@ STOP_WAIT_SECONDS="${STOP_WAIT_SECONDS:-1200}"  # the longest stop waits for a c
 
 # A lane entry: "<run dir under $FULL>|<launcher and gin files>", or "coverage|<groups of
 # launch/coverage_runs.sh>" (resumable itself; its run directories live in $RUNS_ROOT/coverage).
-# The four runs of issue 15 come first, each lane with its own, balanced so that both lanes finish
-# them at about the same time (reordered 2026-12-05: ~66 h in lane A, ~63 h in lane B at the runs'
-# measured speeds). After its own runs a lane takes the next unclaimed entry of SHARED, so the
-# coverage groups (issues 16 and 20) and the guarded variant go to whichever core is free first:
-# the lanes' hours are upper bounds (every fit at its 200-epoch maximum) and early stopping has cut
-# them by tens of hours, so no fixed split stays balanced.
-# Lane A: BREMEN's deployments, the offline HalfCheetah cell's rest, online SAC.
+# The order follows what a machine's life allows: this machine and its run directories have been
+# replaced twice (2026-12-04, 2026-12-05), each time losing every unfinished run, and a run only
+# moves while a session lasts (at most 3 h). So a lane first takes runs that finish within a few
+# sessions, whose light files then go into the repo (launch/run_archive.py save; `start` restores
+# them, so a finished run is never run again), and the deployment runs (35-70 core-hours each,
+# lost twice at deployments 3-4) come after them.
+# Lane A: the offline HalfCheetah cell (about 8 core-hours), the one full-budget cell that has
+# never finished (offline Hopper finished in attempt 2: results/full_budget_attempt2/).
 LANE_A=(
-  "deployment/halfcheetah_200k/seed0|launch/deployment.py --gin_file=gin/deployment/halfcheetah_200k.gin"
   "offline/halfcheetah_100k/seed0|launch/offline.py --gin_file=gin/halfcheetah_100k.gin"
-  "sac/halfcheetah/seed0|launch/train_behavior.py --gin_file=gin/deployment/sac_halfcheetah.gin"
 )
-# Lane B: offline Hopper 100K, then ME-TRPO (its deployment-1 fit is BREMEN's, the same batch,
-# cached by lane A).
-LANE_B=(
-  "offline/hopper_100k/seed0|launch/offline.py --gin_file=gin/hopper_100k.gin"
-  "deployment/halfcheetah_200k+me_trpo/seed0|launch/deployment.py --gin_file=gin/deployment/halfcheetah_200k.gin --gin_file=gin/deployment/me_trpo.gin"
-)
+# Lane B: nothing of its own; it goes straight to the shared entries.
+LANE_B=()
 # Then, whichever lane is free: the D4RL group (issue 16), issue 20's groups, the tables (the
 # `tables` group waits until every entry before it has finished: the lane that ends the last of
-# them runs it), and the guarded variant of the offline HalfCheetah cell, which is not one of the
-# four (launch/full_budget.py --variants) and has told what it had to (its policy flips like the
-# plain cell's: results/full_budget_flips.md); last, second seeds of the offline cells (issue 15:
-# "more seeds beat more cells"; does the HalfCheetah cell's collapse repeat?), so that a core the
-# queue leaves idle still works for the paper's claims.
+# them runs it; a lane waiting for it takes the entries after it meanwhile), each of these made of
+# runs of at most about 2 core-hours; then issue 15's deployment runs (BREMEN, then ME-TRPO, whose
+# deployment-1 fit is BREMEN's, the same batch, cached), online SAC, offline Hopper again (its
+# finished attempt-2 run left only its generated tables), the guarded variant of the offline
+# HalfCheetah cell (launch/full_budget.py --variants), and second seeds of the offline cells
+# (issue 15: "more seeds beat more cells").
 SHARED=(
   "coverage|d4rl"
   "coverage|offline"
@@ -69,6 +67,10 @@ SHARED=(
   "coverage|fetchreach"
   "coverage|sac"
   "coverage|tables"
+  "deployment/halfcheetah_200k/seed0|launch/deployment.py --gin_file=gin/deployment/halfcheetah_200k.gin"
+  "deployment/halfcheetah_200k+me_trpo/seed0|launch/deployment.py --gin_file=gin/deployment/halfcheetah_200k.gin --gin_file=gin/deployment/me_trpo.gin"
+  "sac/halfcheetah/seed0|launch/train_behavior.py --gin_file=gin/deployment/sac_halfcheetah.gin"
+  "offline/hopper_100k/seed0|launch/offline.py --gin_file=gin/hopper_100k.gin"
   "$RUNS_ROOT/guard/halfcheetah_100k_data_box/seed0|launch/offline.py --gin_file=gin/evidence/halfcheetah_100k_data_box.gin --gin_bindings=train_offline.dynamics_cache_dir='$RUNS_ROOT/guard/dynamics_cache'"
   "offline/halfcheetah_100k/seed1|launch/offline.py --gin_file=gin/halfcheetah_100k.gin --seed=1"
   "offline/hopper_100k/seed1|launch/offline.py --gin_file=gin/hopper_100k.gin --seed=1"
@@ -83,11 +85,14 @@ run_log() { local d="${1#"$RUNS_ROOT"/}"; d="${d#/}"; echo "$RUNS_ROOT/logs/${d/
 alive() { [[ -f "$1" ]] && kill -0 "$(cut -d' ' -f1 "$1")" 2> /dev/null; }
 
 lane_entries() {  # A, B or shared
+  local -a entries
   case $1 in
-    A) printf '%s\n' "${LANE_A[@]}" ;;
-    B) printf '%s\n' "${LANE_B[@]}" ;;
-    *) printf '%s\n' "${SHARED[@]}" ;;
+    A) entries=("${LANE_A[@]}") ;;
+    B) entries=("${LANE_B[@]}") ;;
+    *) entries=("${SHARED[@]}") ;;
   esac
+  ((${#entries[@]})) || return 0  # an empty lane lists nothing (printf would print one empty line)
+  printf '%s\n' "${entries[@]}"
 }
 
 # tree_at TREE COMMIT: the frozen worktree TREE at COMMIT (made if missing); its runs/ points into
@@ -210,6 +215,8 @@ start() {
     return
   fi
   make_tree
+  # the finished runs of earlier machines, from the repo (results/runs/): never run again
+  "$PY" "$REPO/launch/run_archive.py" restore --runs_root="$RUNS_ROOT"
   rm -rf "$CLAIMS" && mkdir "$CLAIMS"  # no lane runs: the shared entries are free again (each resumes)
   # The lanes run a copy of this script: bash reads a script as it runs, so an edit of the
   # checkout's copy under a running lane would change what it does next.
@@ -270,6 +277,8 @@ status() {
     echo "progress and estimates (launch/run_progress.py):"
     "$PY" "$REPO/launch/run_progress.py" "${estimate[@]}" | sed 's/^/  /' || true
   fi
+  # finished here but not in the repo yet: lost with this machine unless saved and committed
+  "$PY" "$REPO/launch/run_archive.py" list --runs_root="$RUNS_ROOT" | tail -n 1 || true
 }
 
 # stop: the lanes' loops first (so no next run starts), then each run right after its next

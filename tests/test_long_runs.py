@@ -35,6 +35,15 @@ def make_run(root, name, state=None, done=False):
 GUARD_CMD = ('launch/offline.py --gin_file=gin/evidence/halfcheetah_100k_data_box.gin '
              "--gin_bindings=train_offline.dynamics_cache_dir='{root}/guard/dynamics_cache'")
 SHARED_GROUPS = ['d4rl', 'offline', 'ablation', 'handreach', 'fetchreach', 'sac', 'tables']
+N_SHARED = len(SHARED_GROUPS) + 7  # then BREMEN, ME-TRPO, SAC, Hopper, the guard, two seeds
+SHARED_INDEX = {BREMEN: 7, ME_TRPO: 8, 'offline/hopper_100k/seed0': 10}
+
+
+def claim(root, name, lane):
+  """The shared entry `name` taken by `lane` since the last start."""
+  path = root / 'lanes' / 'claims' / str(SHARED_INDEX[name])
+  path.mkdir(parents=True)
+  (path / 'lane').write_text(f'{lane}\n')
 
 
 def test_dry_run_lists_each_lane_and_skips_finished_runs(tmp_path):
@@ -42,27 +51,26 @@ def test_dry_run_lists_each_lane_and_skips_finished_runs(tmp_path):
   result = long_runs(tmp_path, 'start', DRY_RUN='1')
   assert result.returncode == 0, result.stderr
   lines = result.stdout.splitlines()
-  # Lane A: BREMEN (finished here), the offline HalfCheetah cell, online SAC.
+  # Lane A: the offline HalfCheetah cell; lane B has no runs of its own.
   assert lines[0].startswith('lane A (tree /work/frozen/')
-  assert lines[1:4] == [
+  assert lines[1] == ('  python launch/offline.py --gin_file=gin/halfcheetah_100k.gin --tf_threads=1 '
+                      f'--root_dir={tmp_path}/full/offline/halfcheetah_100k/seed0')
+  assert lines[2].startswith('lane B (tree /work/frozen/')
+  # Then the coverage groups and the tables after them (runs of a few core-hours at most), the
+  # deployment runs (BREMEN finished here), SAC, offline Hopper, the guarded variant of the
+  # offline HalfCheetah cell (an absolute run directory, outside full/) and the second seeds:
+  # whichever lane is free first.
+  assert lines[3] == 'then, whichever lane is free first:'
+  for line, group in zip(lines[4:11], SHARED_GROUPS):
+    assert line.startswith(f'  launch/coverage_runs.sh {group} (tree /work/frozen/'), line
+  assert lines[11:] == [
       f'  (finished) {BREMEN}',
-      '  python launch/offline.py --gin_file=gin/halfcheetah_100k.gin --tf_threads=1 '
-      f'--root_dir={tmp_path}/full/offline/halfcheetah_100k/seed0',
+      '  python launch/deployment.py --gin_file=gin/deployment/halfcheetah_200k.gin '
+      f'--gin_file=gin/deployment/me_trpo.gin --tf_threads=1 --root_dir={tmp_path}/full/{ME_TRPO}',
       '  python launch/train_behavior.py --gin_file=gin/deployment/sac_halfcheetah.gin '
-      f'--tf_threads=1 --root_dir={tmp_path}/full/sac/halfcheetah/seed0']
-  # Lane B: offline Hopper, then ME-TRPO (whose deployment-1 fit lane A's BREMEN caches).
-  assert lines[4].startswith('lane B')
-  assert lines[5:7] == [
+      f'--tf_threads=1 --root_dir={tmp_path}/full/sac/halfcheetah/seed0',
       '  python launch/offline.py --gin_file=gin/hopper_100k.gin --tf_threads=1 '
       f'--root_dir={tmp_path}/full/offline/hopper_100k/seed0',
-      '  python launch/deployment.py --gin_file=gin/deployment/halfcheetah_200k.gin '
-      f'--gin_file=gin/deployment/me_trpo.gin --tf_threads=1 --root_dir={tmp_path}/full/{ME_TRPO}']
-  # Then the coverage groups, the tables after them, and the guarded variant of the offline
-  # HalfCheetah cell (an absolute run directory, outside full/): whichever lane is free first.
-  assert lines[7] == 'then, whichever lane is free first:'
-  for line, group in zip(lines[8:15], SHARED_GROUPS):
-    assert line.startswith(f'  launch/coverage_runs.sh {group} (tree /work/frozen/'), line
-  assert lines[15:] == [
       '  python ' + GUARD_CMD.format(root=tmp_path) +
       f' --tf_threads=1 --root_dir={tmp_path}/guard/halfcheetah_100k_data_box/seed0',
       '  python launch/offline.py --gin_file=gin/halfcheetah_100k.gin --seed=1 --tf_threads=1 '
@@ -95,7 +103,7 @@ FAKE_COVERAGE = textwrap.dedent('''\
 
 
 def test_free_lanes_share_the_coverage_groups_and_the_tables_wait_for_them(tmp_path):
-  """Both lanes' own runs are finished: each lane takes the next unclaimed shared entry, no entry
+  """Lane A's own run and the full-budget runs are finished: each lane takes the next unclaimed shared entry, no entry
   runs twice, `tables` starts only after every group before it has ended (here the lane that
   ends the long `d4rl` group runs it, the other lane goes on to the guarded variant meanwhile),
   and a new start frees the claims again."""
@@ -132,7 +140,7 @@ def test_free_lanes_share_the_coverage_groups_and_the_tables_wait_for_them(tmp_p
                      for line in out.splitlines()) for lane, out in zip('AB', outputs)}
   assert min(taken.values()) >= 1 and sum(taken.values()) == len(SHARED_GROUPS), outputs
   status = long_runs(tmp_path, 'status', PYTHON=str(tmp_path / 'python')).stdout
-  assert status.count(', finished)') == len(SHARED_GROUPS) + 3, status
+  assert status.count(', finished)') == len(SHARED_GROUPS) + 7, status
 
 
 def test_a_start_frees_the_shared_entries_again(tmp_path):
@@ -146,7 +154,7 @@ def test_a_start_frees_the_shared_entries_again(tmp_path):
   (tmp_path / 'guard' / 'halfcheetah_100k_data_box' / 'seed0').mkdir(parents=True)
   (tmp_path / 'guard' / 'halfcheetah_100k_data_box' / 'seed0' / 'DONE').write_text('')
   claims = tmp_path / 'lanes' / 'claims'
-  for i in range(10):
+  for i in range(N_SHARED):
     (claims / str(i)).mkdir(parents=True)
     (claims / str(i) / 'lane').write_text('A\n')
     (claims / str(i) / 'done').write_text('')
@@ -172,20 +180,24 @@ def test_a_start_frees_the_shared_entries_again(tmp_path):
     record = (tmp_path / 'record').read_text()
     assert 'launch/make_d4rl_datasets.py' in record  # d4rl ran again, and the rest after it
     assert 'launch/tables.py' in record and 'launch/deployment_tables.py' in record
-    assert sorted(os.listdir(claims), key=int) == [str(i) for i in range(10)]
-    assert all((claims / str(i) / 'done').exists() for i in range(10))
+    assert sorted(os.listdir(claims), key=int) == [str(i) for i in range(N_SHARED)]
+    assert all((claims / str(i) / 'done').exists() for i in range(N_SHARED))
+    # before the lanes, the finished runs of earlier machines come back from the repo
+    assert f'run_archive.py restore --runs_root={tmp_path}' in record
   finally:
     subprocess.run(['git', '-C', repo, 'worktree', 'remove', '--force', str(tree)],
                    capture_output=True)
 
 
 def test_status_reads_each_run(tmp_path):
-  make_run(tmp_path, BREMEN, {'stage': 'trpo', 'deployment': 3, 'iteration': 170})
+  make_run(tmp_path, 'offline/halfcheetah_100k/seed0', {'stage': 'trpo', 'iteration': 170})
+  make_run(tmp_path, BREMEN, {'stage': 'trpo', 'deployment': 3, 'iteration': 17})
   make_run(tmp_path, 'offline/hopper_100k/seed0', {'stage': 'trpo_done'}, done=True)
   result = long_runs(tmp_path, 'status')
   assert result.returncode == 0, result.stderr
   assert result.stdout.splitlines()[:2] == [
-      'lane A: stopped', f'  {BREMEN}: stage trpo deployment 3 iteration 170']
+      'lane A: stopped', '  offline/halfcheetah_100k/seed0: stage trpo iteration 170']
+  assert f'  {BREMEN}: stage trpo deployment 3 iteration 17\n' in result.stdout
   assert '  offline/hopper_100k/seed0: finished' in result.stdout
   assert f'  {ME_TRPO}: not started' in result.stdout
   variant = tmp_path / 'guard' / 'halfcheetah_100k_data_box' / 'seed0'  # absolute, outside full/
@@ -223,6 +235,7 @@ def test_stop_waits_for_each_runs_next_checkpoint(tmp_path):
   lanes.mkdir()
   procs, runs = [], {}
   for lane, name, delay in (('A', BREMEN, 2), ('B', ME_TRPO, 4)):
+    claim(tmp_path, name, lane)
     run = make_run(tmp_path, name, {'stage': 'collected', 'deployment': 1})
     os.utime(run / 'train_state.json', (time.time() - 100, time.time() - 100))
     loop = reaped(subprocess.Popen(['sleep', '120']))
@@ -236,7 +249,7 @@ def test_stop_waits_for_each_runs_next_checkpoint(tmp_path):
       '[dynamics] dynamics epoch 5/200: ... ETA 3h\nsome warning\n[dynamics] checkpointed\nnoise\n')
   try:
     status = long_runs(tmp_path, 'status')
-    assert (f'  {BREMEN}: running, stage collected deployment 1\n'
+    assert (f'  {BREMEN}: running, stage collected deployment 1 (lane A)\n'
             '      [dynamics] checkpointed\n') in status.stdout  # its latest progress line
     assert 'lane B: running' in status.stdout
     start = time.time()
@@ -319,9 +332,11 @@ def test_status_of_a_run_that_has_logged_no_progress_line_yet(tmp_path):
   proc = reaped(subprocess.Popen(['sleep', '60']))
   try:
     (lanes / 'B.run').write_text(f'{proc.pid} {hopper}\n')
+    claim(tmp_path, 'offline/hopper_100k/seed0', 'B')
     result = long_runs(tmp_path, 'status')
     assert result.returncode == 0, result.stderr
-    assert '  offline/hopper_100k/seed0: running, no stage saved yet\n' in result.stdout
-    assert f'  {ME_TRPO}: not started' in result.stdout  # the entries after it
+    assert '  offline/hopper_100k/seed0: running, no stage saved yet (lane B)\n' in result.stdout
+    assert ('  offline/halfcheetah_100k/seed1: not started\n'  # the entries after it
+            '  offline/hopper_100k/seed1: not started\n') in result.stdout
   finally:
     proc.kill()

@@ -204,6 +204,32 @@ def test_an_earlier_attempt_keeps_its_finished_deployments(full, tmp_path):
   assert 'attempt 1' not in md
 
 
+def test_an_earlier_attempt_keeps_its_finished_offline_cell(full, tmp_path):
+  """An offline run that finished before its machine went: the report it wrote keeps its row,
+  curve and verdict beside the new attempt of the same run; one cut short is not shown."""
+  full_dir, reduced, out = full
+  offline = os.path.join(full_dir, 'offline', 'halfcheetah_100k', 'seed0')
+  earlier = f'{tmp_path}/full_budget_attempt*/full_budget.csv'
+  run_script(full_dir, reduced, tmp_path / 'full_budget_attempt1' / 'full_budget')  # at 4 of 6
+  syn.write_csv(os.path.join(offline, 'metrics.csv'), syn.bremen_metrics(6000.0, 6, 25))
+  open(os.path.join(offline, 'DONE'), 'w').close()
+  run_script(full_dir, reduced, tmp_path / 'full_budget_attempt2' / 'full_budget')  # finished
+  for lost in ('DONE', 'metrics.csv'):  # lost with its machine and started again: no iteration yet
+    os.remove(os.path.join(offline, lost))
+  md = run_script(full_dir, reduced, out, earlier=earlier)
+  assert line(md, '| HalfCheetah 100K, BREMEN, attempt 2, run lost |') == (
+      '| HalfCheetah 100K, BREMEN, attempt 2, run lost | finished (attempt 2; run lost) | — | 900 '
+      '| 6000 | 6000 | 6095 ± 370 | 4066 | — | — | — | — |')
+  assert line(md, '| HalfCheetah 100K, BREMEN |').startswith('| HalfCheetah 100K, BREMEN | in progress')
+  assert 'attempt 1, run lost' not in md  # its run had 4 of 6 iterations
+  assert ('read from `' + os.path.relpath(f'{tmp_path}/full_budget_attempt2/full_budget.csv', REPO)
+          + '`') in md
+  assert ('- Offline HalfCheetah 100K (BREMEN, attempt 2, run lost): final 6000; above its BC '
+          'policy (900); paper 6095 ± 370.') in md
+  with open(f'{out}.csv') as f:  # the new CSV holds this attempt's rows only
+    assert not [r for r in csv.DictReader(f) if r['run'].startswith('offline/')]
+
+
 def test_online_sac_at_the_same_sample_count(full):
   """The deployment table's online SAC row: its return at 200,000 x d env steps, the last
   evaluation at or before that count, once the run got there; planned but absent, a row of its
