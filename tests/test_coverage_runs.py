@@ -1,0 +1,49 @@
+"""launch/coverage_runs.sh's d4rl group with a Python that only records its commands: the D4RL
+datasets are made unless every run of the grid has finished (a new machine that restored them
+from results/runs/ has no use for 1-1.5 core-hours of datasets)."""
+import os
+import subprocess
+import textwrap
+
+SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'launch',
+                      'coverage_runs.sh')
+FAKE_PYTHON = textwrap.dedent('''\
+    #!/usr/bin/env bash
+    # The sweep's dry run lists the runs of $RUNS_LISTED; every command is recorded.
+    echo "$*" >> "$RECORD"
+    if [[ " $* " == *" --dry_run "* ]]; then
+      for run in $RUNS_LISTED; do echo "$run"; echo "    python launch/offline.py ..."; done
+    fi
+''')
+
+
+def d4rl_group(tmp_path, runs):
+  python = tmp_path / 'python'
+  python.write_text(FAKE_PYTHON)
+  python.chmod(0o755)
+  record = tmp_path / 'record'
+  result = subprocess.run(['bash', SCRIPT, 'd4rl'], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, 'PYTHON': str(python), 'RECORD': str(record),
+                               'RUNS_LISTED': ' '.join(str(r) for r in runs)})
+  assert result.returncode == 0, result.stderr
+  return result.stdout, record.read_text()
+
+
+def test_the_datasets_are_made_unless_every_d4rl_run_has_finished(tmp_path):
+  runs = [tmp_path / 'd4rl' / name / 'seed0' for name in ('a', 'b')]
+  for run in runs:
+    run.mkdir(parents=True)
+  (runs[0] / 'DONE').write_text('')
+  out, record = d4rl_group(tmp_path, runs)  # one unfinished run: it needs the datasets
+  assert 'launch/make_d4rl_datasets.py' in record and 'not needed' not in out
+  (runs[1] / 'DONE').write_text('')
+  (tmp_path / 'record').unlink()
+  out, record = d4rl_group(tmp_path, runs)
+  assert 'launch/make_d4rl_datasets.py' not in record
+  assert '[coverage] every D4RL run has finished: the datasets are not needed' in out
+  # the grid still goes to the sweep (which skips finished runs) and then the table
+  assert [line.split()[0] for line in record.splitlines()] == [
+      'launch/sweep.py', 'launch/sweep.py', 'launch/d4rl_table.py']
+  (tmp_path / 'record').unlink()
+  out, record = d4rl_group(tmp_path, [])  # a dry run that lists nothing proves nothing
+  assert 'launch/make_d4rl_datasets.py' in record
