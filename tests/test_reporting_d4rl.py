@@ -2,6 +2,7 @@
 (in this process, no training): every cell's mean ± std of the normalised score and the return
 over seeds, every method row, unfinished runs, the budget, the paper's column, and the errors."""
 import csv
+import json
 import os
 
 import numpy as np
@@ -223,6 +224,28 @@ def test_other_sources_are_said_and_kept_apart(tmp_path):
           'regenerated on gymnasium v5 (launch/make_d4rl_datasets.py), not the original D4RL '
           'files.') in md
   assert '| hopper-medium (`d4rl:/data/d4rl/hopper_medium-v2.hdf5`) |' in md
+
+
+def test_runs_that_loaded_different_generations_of_a_dataset_are_named(runs, tmp_path):
+  """A dataset made again (a new machine regenerates the D4RL sets) can differ: runs whose
+  dataset's behaviour return differs are listed by generation; one generation says nothing."""
+  root = tmp_path / 'runs'
+  for seed in (0, 1):
+    write(str(root), 'hopper', 'medium', 'bc', 'table', seed, 1000.0 + seed)
+  write(str(root), 'hopper', 'medium', 'bremen', 'table', 0, 1200.0)
+  _, md = make_table(f'{root}/*/seed*', tmp_path / 'same')
+  assert 'loaded different data' not in md
+  path = root / 'd4rl-hopper_medium+bc+table' / 'seed1' / 'train_state.json'
+  record = json.loads(path.read_text())
+  record['dataset']['behavior_returns']['mean'] += 12.5
+  path.write_text(json.dumps(record))
+  _, md = make_table(f'{root}/*/seed*', tmp_path / 'mixed')
+  assert '**Runs of one dataset loaded different data.**' in md
+  base = DATASET_RETURN['medium']
+  assert (f'- `minari:bremen-d4rl/hopper/medium-v0`: return {base:.1f}: '
+          '`d4rl-hopper_medium+bc+table/seed0`, `d4rl-hopper_medium+bremen+table/seed0`; '
+          f'return {base + 12.5:.1f}: `d4rl-hopper_medium+bc+table/seed1`\n') in md
+  assert 'loaded different data' not in make_table(f'{runs}/*/seed*', tmp_path / 'fixture')[1]
 
 
 def test_a_dataset_without_reference_scores_gives_the_return(tmp_path):

@@ -142,6 +142,8 @@ def build_cells(records):
         'unfinished': sorted((r for r in runs if not r['finished']), key=lambda r: r['path']),
         'paper': D4RL.get(task, {}).get(D4RL_PAPER_COLUMN.get(method)),
         'reference_scores': refs, 'dataset_return': data_return,
+        'dataset_returns': {r['path']: r['dataset_return'] for r in runs
+                            if r['dataset_return'] is not None},
         'dataset_normalized': (100.0 * (data_return - refs['min']) / (refs['max'] - refs['min'])
                                if refs and data_return is not None else None)})
   env_rank = lambda e: ENV_ORDER.index(e) if e in ENV_ORDER else len(ENV_ORDER)
@@ -209,6 +211,31 @@ def detail_rows(cells):
                  c['budget'] + (' (reduced)' if c['reduced'] else
                                 ' (the paper\'s)' if c['paper_budget'] else '')])
   return rows
+
+
+def differing_datasets(cells):
+  """{dataset: {its behaviour return: [run paths]}} for each dataset whose runs loaded different
+  data (the dataset's return differs between them): it was made again, e.g. by
+  launch/make_d4rl_datasets.py on a new machine, so one cell may mix two datasets."""
+  by_dataset = collections.defaultdict(lambda: collections.defaultdict(list))
+  for c in cells:
+    for path, value in c['dataset_returns'].items():
+      by_dataset[c['dataset']][round(value, 6)].append(path)
+  return {d: dict(v) for d, v in by_dataset.items() if len(v) > 1}
+
+
+def differing_text(cells, root):
+  found = differing_datasets(cells)
+  if not found:
+    return ''
+  rel = lambda p: os.path.relpath(p, root) if root else p
+  return ('\n**Runs of one dataset loaded different data.** Each dataset below was made more '
+          'than once (its behaviour return differs between the runs that loaded it), e.g. again '
+          'on a new machine, so the cells on it mix datasets: run the runs of one generation '
+          'again before reading them.\n\n' + ''.join(
+              f'- `{d}`: ' + '; '.join(f'return {value:.1f}: ' + ', '.join(
+                  f'`{rel(p)}`' for p in sorted(paths)) for value, paths in sorted(v.items()))
+              + '\n' for d, v in sorted(found.items())))
 
 
 def dataset_rows(cells):
@@ -295,7 +322,8 @@ def markdown(cells, runs_glob, n_dirs, skipped, png=None, left_out=()):
           + '\n## Datasets\n\n'
           + results.markdown_table(['Task', 'Dataset', 'Source', 'Dataset return (complete '
                                     'episodes)', 'Normalised', 'Reference scores (min / max)'],
-                                   dataset_rows(cells)))
+                                   dataset_rows(cells))
+          + differing_text(cells, root))
   pending = unfinished_rows(cells, root)
   if pending:
     text += ('\n## Unfinished runs (not in the means)\n\n'
