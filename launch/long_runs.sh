@@ -39,26 +39,27 @@ STOP_WAIT_SECONDS="${STOP_WAIT_SECONDS:-1200}"  # the longest stop waits for a c
 # A lane entry: "<run dir under $FULL>|<launcher and gin files>", or "coverage|<groups of
 # launch/coverage_runs.sh>" (resumable itself; its run directories live in $RUNS_ROOT/coverage).
 # The order follows what a machine's life allows: this machine and its run directories have been
-# replaced twice (2026-12-04, 2026-12-05), each time losing every unfinished run, and a run only
-# moves while a session lasts (at most 3 h). So a lane first takes runs that finish within a few
-# sessions, whose light files then go into the repo (launch/run_archive.py save; `start` restores
-# them, so a finished run is never run again), and the deployment runs (35-70 core-hours each,
-# lost twice at deployments 3-4) come after them.
-# Lane A: the offline HalfCheetah cell (about 8 core-hours), the one full-budget cell that has
-# never finished (offline Hopper finished in attempt 2: results/full_budget_attempt2/).
+# replaced twice (2026-12-04 after 10 sessions, 2026-12-05), each time losing every unfinished
+# run, and a run only moves while a session lasts (at most 3 h). A finished run's light files go
+# into the repo (launch/run_archive.py save; `start` restores them, so it never runs again); an
+# unfinished one cannot. So one lane runs the full-budget runs, the offline HalfCheetah cell first
+# (about 8 core-hours, the one full-budget cell that has never finished; offline Hopper finished in
+# attempt 2: results/full_budget_attempt2/), then BREMEN's deployments (35-70 core-hours, lost
+# twice at deployments 3-4: it needs a machine that lasts 12-25 sessions); the other lane runs
+# issues 16 and 20's reduced-budget runs, each of at most about 2 core-hours and kept as it ends.
 LANE_A=(
   "offline/halfcheetah_100k/seed0|launch/offline.py --gin_file=gin/halfcheetah_100k.gin"
+  "deployment/halfcheetah_200k/seed0|launch/deployment.py --gin_file=gin/deployment/halfcheetah_200k.gin"
 )
 # Lane B: nothing of its own; it goes straight to the shared entries.
 LANE_B=()
 # Then, whichever lane is free: the D4RL group (issue 16), issue 20's groups, the tables (the
 # `tables` group waits until every entry before it has finished: the lane that ends the last of
-# them runs it; a lane waiting for it takes the entries after it meanwhile), each of these made of
-# runs of at most about 2 core-hours; then issue 15's deployment runs (BREMEN, then ME-TRPO, whose
-# deployment-1 fit is BREMEN's, the same batch, cached), online SAC, offline Hopper again (its
-# finished attempt-2 run left only its generated tables), the guarded variant of the offline
-# HalfCheetah cell (launch/full_budget.py --variants), and second seeds of the offline cells
-# (issue 15: "more seeds beat more cells").
+# them runs it; a lane waiting for it takes the entries after it meanwhile); then ME-TRPO's
+# deployments (its deployment-1 fit is BREMEN's, the same batch, cached), online SAC, offline
+# Hopper again (its finished attempt-2 run left only its generated tables), the guarded variant of
+# the offline HalfCheetah cell (launch/full_budget.py --variants), and second seeds of the offline
+# cells (issue 15: "more seeds beat more cells").
 SHARED=(
   "coverage|d4rl"
   "coverage|offline"
@@ -67,7 +68,6 @@ SHARED=(
   "coverage|fetchreach"
   "coverage|sac"
   "coverage|tables"
-  "deployment/halfcheetah_200k/seed0|launch/deployment.py --gin_file=gin/deployment/halfcheetah_200k.gin"
   "deployment/halfcheetah_200k+me_trpo/seed0|launch/deployment.py --gin_file=gin/deployment/halfcheetah_200k.gin --gin_file=gin/deployment/me_trpo.gin"
   "sac/halfcheetah/seed0|launch/train_behavior.py --gin_file=gin/deployment/sac_halfcheetah.gin"
   "offline/hopper_100k/seed0|launch/offline.py --gin_file=gin/hopper_100k.gin"

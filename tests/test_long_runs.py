@@ -35,8 +35,8 @@ def make_run(root, name, state=None, done=False):
 GUARD_CMD = ('launch/offline.py --gin_file=gin/evidence/halfcheetah_100k_data_box.gin '
              "--gin_bindings=train_offline.dynamics_cache_dir='{root}/guard/dynamics_cache'")
 SHARED_GROUPS = ['d4rl', 'offline', 'ablation', 'handreach', 'fetchreach', 'sac', 'tables']
-N_SHARED = len(SHARED_GROUPS) + 7  # then BREMEN, ME-TRPO, SAC, Hopper, the guard, two seeds
-SHARED_INDEX = {BREMEN: 7, ME_TRPO: 8, 'offline/hopper_100k/seed0': 10}
+N_SHARED = len(SHARED_GROUPS) + 6  # then ME-TRPO, SAC, Hopper, the guard, two seeds
+SHARED_INDEX = {ME_TRPO: 7, 'offline/hopper_100k/seed0': 9}
 
 
 def claim(root, name, lane):
@@ -51,20 +51,20 @@ def test_dry_run_lists_each_lane_and_skips_finished_runs(tmp_path):
   result = long_runs(tmp_path, 'start', DRY_RUN='1')
   assert result.returncode == 0, result.stderr
   lines = result.stdout.splitlines()
-  # Lane A: the offline HalfCheetah cell; lane B has no runs of its own.
+  # Lane A: the offline HalfCheetah cell, then BREMEN (finished here); lane B has no runs of its
+  # own.
   assert lines[0].startswith('lane A (tree /work/frozen/')
-  assert lines[1] == ('  python launch/offline.py --gin_file=gin/halfcheetah_100k.gin --tf_threads=1 '
-                      f'--root_dir={tmp_path}/full/offline/halfcheetah_100k/seed0')
-  assert lines[2].startswith('lane B (tree /work/frozen/')
-  # Then the coverage groups and the tables after them (runs of a few core-hours at most), the
-  # deployment runs (BREMEN finished here), SAC, offline Hopper, the guarded variant of the
-  # offline HalfCheetah cell (an absolute run directory, outside full/) and the second seeds:
-  # whichever lane is free first.
-  assert lines[3] == 'then, whichever lane is free first:'
-  for line, group in zip(lines[4:11], SHARED_GROUPS):
+  assert lines[1:3] == [
+      '  python launch/offline.py --gin_file=gin/halfcheetah_100k.gin --tf_threads=1 '
+      f'--root_dir={tmp_path}/full/offline/halfcheetah_100k/seed0', f'  (finished) {BREMEN}']
+  assert lines[3].startswith('lane B (tree /work/frozen/')
+  # Then the coverage groups and the tables after them (runs of a few core-hours at most),
+  # ME-TRPO, SAC, offline Hopper, the guarded variant of the offline HalfCheetah cell (an absolute
+  # run directory, outside full/) and the second seeds: whichever lane is free first.
+  assert lines[4] == 'then, whichever lane is free first:'
+  for line, group in zip(lines[5:12], SHARED_GROUPS):
     assert line.startswith(f'  launch/coverage_runs.sh {group} (tree /work/frozen/'), line
-  assert lines[11:] == [
-      f'  (finished) {BREMEN}',
+  assert lines[12:] == [
       '  python launch/deployment.py --gin_file=gin/deployment/halfcheetah_200k.gin '
       f'--gin_file=gin/deployment/me_trpo.gin --tf_threads=1 --root_dir={tmp_path}/full/{ME_TRPO}',
       '  python launch/train_behavior.py --gin_file=gin/deployment/sac_halfcheetah.gin '
@@ -103,7 +103,7 @@ FAKE_COVERAGE = textwrap.dedent('''\
 
 
 def test_free_lanes_share_the_coverage_groups_and_the_tables_wait_for_them(tmp_path):
-  """Lane A's own run and the full-budget runs are finished: each lane takes the next unclaimed shared entry, no entry
+  """Lane A's own runs and the full-budget runs are finished: each lane takes the next unclaimed shared entry, no entry
   runs twice, `tables` starts only after every group before it has ended (here the lane that
   ends the long `d4rl` group runs it, the other lane goes on to the guarded variant meanwhile),
   and a new start frees the claims again."""
@@ -140,7 +140,7 @@ def test_free_lanes_share_the_coverage_groups_and_the_tables_wait_for_them(tmp_p
                      for line in out.splitlines()) for lane, out in zip('AB', outputs)}
   assert min(taken.values()) >= 1 and sum(taken.values()) == len(SHARED_GROUPS), outputs
   status = long_runs(tmp_path, 'status', PYTHON=str(tmp_path / 'python')).stdout
-  assert status.count(', finished)') == len(SHARED_GROUPS) + 7, status
+  assert status.count(', finished)') == len(SHARED_GROUPS) + 6, status
 
 
 def test_a_start_frees_the_shared_entries_again(tmp_path):
@@ -195,9 +195,9 @@ def test_status_reads_each_run(tmp_path):
   make_run(tmp_path, 'offline/hopper_100k/seed0', {'stage': 'trpo_done'}, done=True)
   result = long_runs(tmp_path, 'status')
   assert result.returncode == 0, result.stderr
-  assert result.stdout.splitlines()[:2] == [
-      'lane A: stopped', '  offline/halfcheetah_100k/seed0: stage trpo iteration 170']
-  assert f'  {BREMEN}: stage trpo deployment 3 iteration 17\n' in result.stdout
+  assert result.stdout.splitlines()[:3] == [
+      'lane A: stopped', '  offline/halfcheetah_100k/seed0: stage trpo iteration 170',
+      f'  {BREMEN}: stage trpo deployment 3 iteration 17']
   assert '  offline/hopper_100k/seed0: finished' in result.stdout
   assert f'  {ME_TRPO}: not started' in result.stdout
   variant = tmp_path / 'guard' / 'halfcheetah_100k_data_box' / 'seed0'  # absolute, outside full/
@@ -235,7 +235,8 @@ def test_stop_waits_for_each_runs_next_checkpoint(tmp_path):
   lanes.mkdir()
   procs, runs = [], {}
   for lane, name, delay in (('A', BREMEN, 2), ('B', ME_TRPO, 4)):
-    claim(tmp_path, name, lane)
+    if name in SHARED_INDEX:
+      claim(tmp_path, name, lane)
     run = make_run(tmp_path, name, {'stage': 'collected', 'deployment': 1})
     os.utime(run / 'train_state.json', (time.time() - 100, time.time() - 100))
     loop = reaped(subprocess.Popen(['sleep', '120']))
@@ -249,8 +250,9 @@ def test_stop_waits_for_each_runs_next_checkpoint(tmp_path):
       '[dynamics] dynamics epoch 5/200: ... ETA 3h\nsome warning\n[dynamics] checkpointed\nnoise\n')
   try:
     status = long_runs(tmp_path, 'status')
-    assert (f'  {BREMEN}: running, stage collected deployment 1 (lane A)\n'
+    assert (f'  {BREMEN}: running, stage collected deployment 1\n'
             '      [dynamics] checkpointed\n') in status.stdout  # its latest progress line
+    assert f'  {ME_TRPO}: running, stage collected deployment 1 (lane B)\n' in status.stdout
     assert 'lane B: running' in status.stdout
     start = time.time()
     result = long_runs(tmp_path, 'stop', STOP_WAIT_SECONDS='60')
