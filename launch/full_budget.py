@@ -59,9 +59,10 @@ flags.DEFINE_list('earlier', [os.path.join(launch_common.REPO_ROOT, 'results',
                                            'full_budget_attempt*', 'full_budget.csv')],
                   'CSVs (or globs) this script wrote for earlier attempts of the same runs whose '
                   'run directories are gone (<dir>/full_budget.csv, <dir> = '
-                  'full_budget_attempt<k>): their finished deployments are kept as rows of their '
-                  'own. When runs are lost again, move results/full_budget.{md,csv,png} to the next '
-                  'results/full_budget_attempt<k>/ and the default picks it up.')
+                  'full_budget_attempt<k>): their finished deployments and offline cells are '
+                  'kept as rows of their own. When runs are lost again, move '
+                  'results/full_budget.{md,csv,png} to the next results/full_budget_attempt<k>/ '
+                  '(and results/policies/* to its policies/) and the default picks it up.')
 FLAGS = flags.FLAGS
 
 # reference/paper_results.md, "Deployment efficiency (figure, no table)": the paper gives no numbers.
@@ -716,10 +717,16 @@ def companions(out):
     if not os.path.isfile(path):
       continue
     with open(path) as f:
-      command = next((l.split('`')[1] for l in f if l.startswith('- command: `')), None)
+      header = [l for l in f if l.startswith('- ')]
+    field = lambda name: next((l.split(name, 1)[1].strip() for l in header
+                               if l.startswith(name)), None)
+    command, date = field('- command: '), field('- date: ')
     lines.append(f'- [`{os.path.basename(path)}`]({os.path.basename(path)}): {what}'
-                 + (f' (`{command}`)' if command else ''))
-  return ('## Looking into the policies\n\n' + '\n'.join(lines) + '\n\n') if lines else ''
+                 + (f' ({date[:10]}: {command})' if command and date else
+                    f' ({command})' if command else ''))
+  return ('## Looking into the policies\n\nReports by other scripts, each on the runs of its date '
+          '(the run directories they name may be an earlier attempt\'s, now lost).\n\n'
+          + '\n'.join(lines) + '\n\n') if lines else ''
 
 
 def main(argv):

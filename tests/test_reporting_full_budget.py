@@ -325,9 +325,18 @@ def test_companion_reports_beside_it_are_linked_with_their_commands(full, tmp_pa
   assert '## Looking into the policies' not in run_script(full_dir, reduced, out)
   with open(out + '_flips.md', 'w') as f:
     f.write('# x\n\n- command: `launch/flip_probe.py --run_dir=a --out=fb_flips.md`\n')
+  with open(out + '_flips_d1_policy_model1.md', 'w') as f:  # its date: which attempt's runs
+    f.write('# x\n\n- command: `launch/flip_probe.py --run_dir=b`\n'
+            '- date: 2026-12-04T10:00:00+00:00\n')
   md = run_script(full_dir, reduced, out)
-  section = md.split('## Looking into the policies\n\n')[1].split('\n\n')[0]
-  assert section == ('- [`fb_flips.md`](fb_flips.md): the offline cells\' policies in the real '
-                     'env and in their own imagination: flips, falls and runaway paths, and how '
-                     'far ahead the model sees a real failure (`launch/flip_probe.py --run_dir=a --out=fb_flips.md`)')
+  section = md.split('## Looking into the policies\n\n')[1].split('\n\n')
+  assert section[0] == ('Reports by other scripts, each on the runs of its date (the run '
+                        'directories they name may be an earlier attempt\'s, now lost).')
+  assert section[1].splitlines() == [
+      '- [`fb_flips.md`](fb_flips.md): the offline cells\' policies in the real env and in their '
+      'own imagination: flips, falls and runaway paths, and how far ahead the model sees a real '
+      'failure (`launch/flip_probe.py --run_dir=a --out=fb_flips.md`)',
+      '- [`fb_flips_d1_policy_model1.md`](fb_flips_d1_policy_model1.md): BREMEN\'s deployment-1 '
+      'policy before the model it was trained in (fitted on the uniform-random batch) '
+      '(2026-12-04: `launch/flip_probe.py --run_dir=b`)']
   assert md.index('## Offline cells') < md.index('## Looking into') < md.index('## What reproduces')
