@@ -56,10 +56,11 @@ def finished_runs(root):
   return sorted(found)
 
 
-def _same(source, dest, names):
-  """Whether `dest` holds every one of `names` with the same bytes as `source`."""
-  _, mismatch, missing = filecmp.cmpfiles(source, dest, names, shallow=False)
-  return not mismatch and not missing
+def _differing(source, dest, names):
+  """The files among `names` that both directories hold with different bytes."""
+  both = [n for n in names if os.path.isfile(os.path.join(dest, n))]
+  _, mismatch, errors = filecmp.cmpfiles(source, dest, both, shallow=False)
+  return sorted(mismatch + errors)
 
 
 def _copy(source, dest, names):
@@ -79,11 +80,14 @@ def _transfer(source_root, dest_root, what, unfinished_ok):
     source, dest = os.path.join(source_root, run), os.path.join(dest_root, run)
     names = light_files(source)
     if os.path.exists(os.path.join(dest, DONE_FILE)):
-      if not _same(source, dest, names):
+      differing = _differing(source, dest, names)
+      if differing:
         raise RunDirError(
-            f'{dest} holds a finished run that differs from {source} (compared: '
-            f'{", ".join(names)}): two different runs at one path. A finished run is never '
-            f'overwritten: move one of them away, then {what} again.')
+            f'{dest} holds a finished run that differs from {source} ({", ".join(differing)}): '
+            f'two different runs at one path. A finished run is never overwritten: move one of '
+            f'them away, then {what} again.')
+      # a file the run wrote after DONE (summary.json) and an earlier save missed
+      _copy(source, dest, [n for n in names if not os.path.isfile(os.path.join(dest, n))])
       present.append(run)
       continue
     if not unfinished_ok and os.path.isdir(dest) and os.listdir(dest):

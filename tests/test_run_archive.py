@@ -75,11 +75,25 @@ def test_a_finished_run_is_never_overwritten(tmp_path):
   run_archive.save(root, archive)
   (run / 'metrics.csv').write_text('iteration,eval_return\n1,99\n')  # another run, same path
   before = tree(archive)
-  with pytest.raises(RunDirError, match='differs from .*two different runs at one path'):
+  with pytest.raises(RunDirError, match=r'differs from .* \(metrics.csv\): two different runs at one path'):
     run_archive.save(root, archive)
   with pytest.raises(RunDirError, match='differs from'):
     run_archive.restore(archive, root)
   assert tree(archive) == before
+
+
+def test_a_file_written_after_done_is_added_by_the_next_save(tmp_path):
+  """launch_common.finish_run writes summary.json after DONE: a save in between archives the run
+  without it, and the next save adds it instead of calling the runs different."""
+  root, archive = tmp_path / 'runs', tmp_path / 'archive'
+  run = make_run(root, 'coverage/d4rl/d4rl-hopper_medium+budget-table/seed0')
+  (run / 'summary.json').unlink()
+  run_archive.save(root, archive)
+  (run / 'summary.json').write_text('{"final": 1}\n')
+  assert run_archive.save(root, archive) == ([], ['coverage/d4rl/d4rl-hopper_medium+budget-table/seed0'])
+  assert tree(archive) == {os.path.join('coverage/d4rl/d4rl-hopper_medium+budget-table/seed0', n):
+                           (LIGHT[n] if n != 'summary.json' else '{"final": 1}\n').encode()
+                           for n in LIGHT}
 
 
 def test_restore_leaves_an_unfinished_run_of_this_machine_alone(tmp_path):
