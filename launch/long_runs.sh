@@ -12,8 +12,10 @@
 #   DRY_RUN=1 launch/long_runs.sh start   # the commands, nothing started
 #
 # A lane works through its own list in order, then takes shared entries (SHARED, below) that no
-# lane has taken since the last start: it skips finished runs (DONE), resumes unfinished ones and
-# stops at the first run that exits without DONE (its log says why). Every run has one TF thread
+# lane has taken since the last start: it skips finished runs (DONE), resumes unfinished ones, and
+# goes on with its next entry when one fails (a run that exits without DONE, a coverage group that
+# fails: its log says why; `status` marks it; the next start tries it again), so one failure does
+# not leave a core idle until someone looks. Every run has one TF thread
 # (two runs on two cores beat one run on two threads). Settings (environment):
 #   RUNS_COMMIT  the commit the runs run (default below: the one that started the current runs;
 #                a newer one may be adopted only if it keeps checkpoints compatible and is exact)
@@ -137,7 +139,7 @@ run_entry() {
         >> "$RUNS_ROOT/logs/coverage_${cmd// /_}.log" 2>&1 &
     pid=$!
     echo "$pid coverage" > "$LANES/$lane.run"  # stop ends its whole process group (sweep, runs)
-    if ! wait $pid; then echo "[lane $lane] $(date -Is) coverage $cmd failed: lane stops"; return 1; fi
+    if ! wait $pid; then echo "[lane $lane] $(date -Is) coverage $cmd failed: going on"; return 1; fi
     return 0
   fi
   path="$(run_path "$dir")"
@@ -150,7 +152,7 @@ run_entry() {
   status=0
   wait $pid || status=$?
   if [[ ! -e "$path/DONE" ]]; then
-    echo "[lane $lane] $(date -Is) $dir exited ($status) without DONE: lane stops"
+    echo "[lane $lane] $(date -Is) $dir exited ($status) without DONE: going on"
     return 1
   fi
 }
@@ -183,11 +185,11 @@ run_lane() {
   # BREMEN and ME-TRPO collect the same deployment-1 batch: one fit serves both (speed only)
   export BREMEN_TF_DYNAMICS_CACHE_DIR="$RUNS_ROOT/dynamics_cache"
   while IFS= read -r entry; do
-    run_entry "$lane" "$entry" || return 1
+    run_entry "$lane" "$entry" || true  # failed: said in the log; the next start tries it again
   done < <(lane_entries "$lane")
   while i="$(claim_shared "$lane")" && [[ -n $i ]]; do
-    run_entry "$lane" "${SHARED[i]}" || return 1
-    touch "$CLAIMS/$i/done"
+    if run_entry "$lane" "${SHARED[i]}"; then touch "$CLAIMS/$i/done"
+    else touch "$CLAIMS/$i/failed"; fi  # never done: the tables wait for the next start
   done
   echo "[lane $lane] $(date -Is) all done (nothing left that this lane may take)"
 }
@@ -244,6 +246,7 @@ status() {
         if [[ -d "$CLAIMS/$i" ]]; then
           taker="$(cat "$CLAIMS/$i/lane" 2> /dev/null || echo '?')"
           if [[ -e "$CLAIMS/$i/done" ]]; then claim=" (lane $taker, finished)"
+          elif [[ -e "$CLAIMS/$i/failed" ]]; then claim=" (lane $taker, failed: see its log)"
           else claim=" (lane $taker)" running=$taker; fi
         fi
         i=$((i + 1))

@@ -143,6 +143,43 @@ def test_free_lanes_share_the_coverage_groups_and_the_tables_wait_for_them(tmp_p
   assert status.count(', finished)') == len(SHARED_GROUPS) + 6, status
 
 
+def test_a_failed_entry_does_not_stop_its_lane(tmp_path):
+  """A coverage group that fails and a run that exits without DONE: the lane says so and goes on
+  with its next entry; status marks the failed group; the tables wait (not every group before
+  them finished)."""
+  for name in ('offline/halfcheetah_100k/seed0', BREMEN):
+    (tmp_path / 'full' / name).mkdir(parents=True)  # lane A's own runs: they fail (below)
+  frozen = tmp_path / 'tree'
+  (frozen / 'launch').mkdir(parents=True)
+  failing_python = FAKE_PYTHON.replace('mkdir -p "$dir" && touch "$dir/DONE"',
+                                       'mkdir -p "$dir"; [[ $dir == */full/* ]] && exit 1; '
+                                       'touch "$dir/DONE"')
+  failing_coverage = FAKE_COVERAGE.replace('echo "end $* $(date +%s.%N)"',
+                                           '[[ $1 == ablation ]] && exit 3; echo "end $* $(date +%s.%N)"')
+  for path, text in ((tmp_path / 'python', failing_python),
+                     (frozen / 'launch' / 'coverage_runs.sh', failing_coverage)):
+    path.write_text(text)
+    path.chmod(0o755)
+  (tmp_path / 'lanes' / 'claims').mkdir(parents=True)
+  (tmp_path / 'logs').mkdir()
+  env = dict(FROZEN=str(frozen), COVERAGE_TREE=str(frozen), PYTHON=str(tmp_path / 'python'),
+             RUNS_ROOT=str(tmp_path))
+  result = subprocess.run(['bash', SCRIPT, '_lane', 'A'], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, **env})
+  assert result.returncode == 0, result.stderr
+  out = result.stdout
+  assert 'offline/halfcheetah_100k/seed0 exited (1) without DONE: going on' in out
+  assert f'{BREMEN} exited (1) without DONE: going on' in out
+  assert 'coverage ablation failed: going on' in out and 'all done' in out
+  starts = [l.split()[1] for l in (tmp_path / 'record').read_text().splitlines()
+            if l.startswith('start')]
+  assert starts == [g for g in SHARED_GROUPS if g != 'tables']  # the tables waited
+  status = long_runs(tmp_path, 'status', PYTHON=str(tmp_path / 'python')).stdout
+  assert '  coverage ablation (lane A, failed: see its log)\n' in status
+  assert '  coverage handreach (lane A, finished)\n' in status
+  assert '  coverage tables\n' in status
+
+
 def test_a_start_frees_the_shared_entries_again(tmp_path):
   """Claims last one start: stale claims (all finished) are cleared, so each group runs again
   (finished runs inside are skipped by coverage_runs.sh itself). The real coverage_runs.sh, in a
@@ -176,7 +213,7 @@ def test_a_start_frees_the_shared_entries_again(tmp_path):
       assert time.time() < deadline, (tmp_path / 'logs' / 'lanes.log').read_text()
       time.sleep(0.5)
     log = (tmp_path / 'logs' / 'lanes.log').read_text()
-    assert log.count('all done') == 2 and 'lane stops' not in log, log
+    assert log.count('all done') == 2 and 'going on' not in log, log
     record = (tmp_path / 'record').read_text()
     assert 'launch/make_d4rl_datasets.py' in record  # d4rl ran again, and the rest after it
     assert 'launch/tables.py' in record and 'launch/deployment_tables.py' in record
