@@ -248,6 +248,20 @@ def test_runs_that_loaded_different_generations_of_a_dataset_are_named(runs, tmp
   assert 'loaded different data' not in make_table(f'{runs}/*/seed*', tmp_path / 'fixture')[1]
 
 
+def test_the_table_from_the_archived_runs_is_the_same(runs, tmp_path):
+  """results/runs/ keeps only a finished run's light files (bremen_tf/run_archive.py); the table
+  read from there equals the table read from the run directories (finished cells; unfinished runs
+  are not archived)."""
+  from bremen_tf import run_archive  # pylint: disable=g-import-not-at-top
+  saved, _ = run_archive.save(runs, str(tmp_path / 'archive'))
+  assert saved
+  finished = lambda rows: [r for r in rows if r['seeds'] != '0']
+  strip = lambda rows: [{k: v for k, v in r.items() if k != 'unfinished'} for r in rows]
+  here, _ = make_table(f'{runs}/*/seed*', tmp_path / 'here')
+  archived, _ = make_table(f'{tmp_path}/archive/*/seed*', tmp_path / 'archived')
+  assert len(finished(here)) >= 3 and strip(finished(archived)) == strip(finished(here))
+
+
 def test_a_dataset_without_reference_scores_gives_the_return(tmp_path):
   """Farama's mujoco/* Minari sets carry no reference scores: the return only, no plot. These
   runs are old-style (config.gin, no run.json) and read the same."""
