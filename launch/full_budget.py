@@ -521,18 +521,23 @@ def verdicts(dep_runs, off_runs, earlier=()):
                    if e['env'] == env and e['label'] == label}
       lines += compare_deployments(env, by_method.get('BREMEN', []),
                                    by_method.get('ME-TRPO', []), f' ({label}, run lost)')
-    by_method = {r['description']['method']: r for r in dep_runs if r['env'] == env}
-    bremen, me_trpo = by_method.get('BREMEN'), by_method.get('ME-TRPO')
-    if not (bremen and me_trpo):
-      continue
-    lines += compare_deployments(env, bremen['returns'], me_trpo['returns'],
-                                 tails=(tail_returns(bremen), tail_returns(me_trpo)))
-    n = min(len(bremen['returns']), len(me_trpo['returns']))
-    planned = bremen['description']['budget']['train_deployment.deployments']
-    if n < planned:
-      which = f'deployment {planned}' if n + 1 == planned else f'deployments {n + 1}-{planned}'
-      lines.append(f'- {env}, {which}: not measured yet (BREMEN '
-                   f'{bremen["progress"]["text"]}; ME-TRPO {me_trpo["progress"]["text"]}).')
+    seed_of = lambda r: r['description'].get('seed') or 0
+    for seed in sorted({seed_of(r) for r in dep_runs if r['env'] == env}):
+      # BREMEN against ME-TRPO of the same seed (a second seed never stands in for the first)
+      by_method = {r['description']['method']: r for r in dep_runs
+                   if r['env'] == env and seed_of(r) == seed}
+      bremen, me_trpo = by_method.get('BREMEN'), by_method.get('ME-TRPO')
+      if not (bremen and me_trpo):
+        continue
+      where = f'{env}, seed {seed}' if seed else env
+      lines += compare_deployments(where, bremen['returns'], me_trpo['returns'],
+                                   tails=(tail_returns(bremen), tail_returns(me_trpo)))
+      n = min(len(bremen['returns']), len(me_trpo['returns']))
+      planned = bremen['description']['budget']['train_deployment.deployments']
+      if n < planned:
+        which = f'deployment {planned}' if n + 1 == planned else f'deployments {n + 1}-{planned}'
+        lines.append(f'- {where}, {which}: not measured yet (BREMEN '
+                     f'{bremen["progress"]["text"]}; ME-TRPO {me_trpo["progress"]["text"]}).')
   for r in off_runs:
     (p_mean, p_std), p_data, size = paper_offline(r)
     returns = [float(m['eval_return_mean']) for m in r['metrics']]

@@ -168,6 +168,30 @@ def test_finished_cells_get_a_verdict(full):
   assert open(copied).read() == 'the final policy'
 
 
+def test_a_second_seed_is_compared_with_its_own_seed_only(full):
+  """A BREMEN seed-1 run beside the seed-0 pair: the statements compare seed 0 with seed 0; the
+  seed-1 run, with no ME-TRPO of its seed, gets none (it never stands in for seed 0's)."""
+  full_dir, reduced, out = full
+  finish_two_me_trpo_deployments(full_dir)
+  bremen = os.path.join(full_dir, 'deployment', 'halfcheetah_200k', 'seed0')
+  second = os.path.join(full_dir, 'deployment', 'halfcheetah_200k', 'seed1')
+  shutil.copytree(bremen, second)
+  metrics, deployments = syn.deployment_files([900.0, 2500.0, 2600.0], 3, 200_000)
+  syn.write_csv(os.path.join(second, 'metrics.csv'), metrics)
+  syn.write_csv(os.path.join(second, 'deployments.csv'), deployments)
+  with open(os.path.join(second, 'provenance.json')) as f:  # the seed of a run without run.json
+    provenance = json.load(f)
+  for session in provenance['sessions']:
+    session['seed'] = 1
+  with open(os.path.join(second, 'provenance.json'), 'w') as f:
+    json.dump(provenance, f)
+  md = run_script(full_dir, reduced, out)
+  assert '- HalfCheetah, deployment 1: BREMEN 500 vs ME-TRPO 700: BREMEN is not higher' in md
+  assert '- HalfCheetah, deployment 2: BREMEN 1500 vs ME-TRPO 1200: BREMEN is higher' in md
+  assert 'BREMEN 900' not in md and 'BREMEN 2500' not in md
+  assert line(md, '| **BREMEN** (full budget, seed 1) |').endswith('| 900 | 2500 | 2600 |')
+
+
 def test_an_earlier_attempt_keeps_its_finished_deployments(full, tmp_path):
   """A run directory lost mid-run: the report written before the loss (its CSV, as this script
   wrote it) keeps the finished deployments as rows, curves and statements of their own."""
