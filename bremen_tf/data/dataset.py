@@ -67,22 +67,25 @@ class Dataset:
     return Dataset(**arrays, metadata={**self.metadata, 'cut_indices': cuts, 'size': n})
 
 
-def episode_returns(dataset):
-  """Returns of the complete episodes (ending in a terminal or a time-limit timeout).
-
-  Episodes are contiguous runs ending at a terminal or timeout. A run cut by the end of a
-  collection segment (or of a prefix) is not a whole episode and is excluded: such cuts are
-  listed in metadata['cut_indices'].
-  """
-  ends = np.flatnonzero(dataset.terminals | dataset.timeouts)
+def episode_bounds(dataset):
+  """(start, end, complete) of each episode: a contiguous run of transitions ending at a
+  terminal or timeout (end inclusive). A run cut by the end of a collection segment (or of a
+  prefix) is not a whole episode (complete False): such cuts are listed in
+  metadata['cut_indices']. Transitions after the last end belong to no episode."""
   cuts = set(dataset.metadata.get('cut_indices', []))
+  bounds, start = [], 0
+  for end in np.flatnonzero(dataset.terminals | dataset.timeouts):
+    bounds.append((start, int(end), int(end) not in cuts))
+    start = int(end) + 1
+  return bounds
+
+
+def episode_returns(dataset):
+  """Returns of the complete episodes (ending in a terminal or a time-limit timeout; see
+  `episode_bounds`)."""
   csum = np.concatenate([[0.0], np.cumsum(dataset.rewards, dtype=np.float64)])
-  returns, start = [], 0
-  for end in ends:
-    if end not in cuts:
-      returns.append(csum[end + 1] - csum[start])
-    start = end + 1
-  return np.asarray(returns)
+  return np.asarray([csum[end + 1] - csum[start]
+                     for start, end, complete in episode_bounds(dataset) if complete])
 
 
 def return_stats(returns):
