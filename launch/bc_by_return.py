@@ -28,8 +28,8 @@ flags.adopt_module_key_flags(launch_common)
 FLAGS = flags.FLAGS
 
 HEADER = ['episodes_kept', 'episodes', 'transitions', 'episode_return_mean', 'bc_steps',
-          'bc_final_loss', 'eval_return_mean', 'eval_return_std', 'eval_normalized_score', 'eval_episodes',
-          'seconds']
+          'bc_final_loss', 'eval_return_mean', 'eval_return_std', 'eval_normalized_score',
+          'eval_episodes', 'seconds']
 
 
 def parse_thresholds(values):
@@ -80,8 +80,9 @@ def main(argv):
   text = (f'# BC of {FLAGS.dataset}\'s episodes above return thresholds\n\n'
           + results.provenance_header(f'`{FLAGS.dataset}` ({len(data):,} transitions, {env_id}); '
                                       f'{FLAGS.bc_steps:,} BC steps, seed {FLAGS.seed}')
-          + '\nBREMEN clones π̂_β on every transition ("every transition"); each other row clones '
-          'the same policy, with the same BC, on the complete episodes whose return exceeds the '
+          + '\nBREMEN clones π̂_β on every transition ("every transition"); each other row '
+          'clones the same policy, with the same BC, on the complete episodes whose return '
+          'exceeds the '
           'threshold (`bremen_tf/bc_by_return.py`). Real return: the BC policy\'s mean action, '
           'whole episodes totalling >= 3000 steps, mean ± std over episodes'
           + (f'; normalised: 100 (R − {refs["min"]:g}) / ({refs["max"]:g} − {refs["min"]:g})'

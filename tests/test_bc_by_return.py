@@ -56,7 +56,8 @@ def test_the_launcher_writes_a_row_per_threshold(tmp_path, minari_root, capsys):
   assert 'Wrote' in capsys.readouterr().out
   with open(out + '.csv') as f:
     rows = list(csv.DictReader(f))
-  assert [r['episodes_kept'] for r in rows] == ['every transition', f'return > {cut:g}', 'return > 1e+09']
+  assert [r['episodes_kept'] for r in rows] == ['every transition', f'return > {cut:g}',
+                                                'return > 1e+09']
   assert int(rows[0]['transitions']) == 400 and int(rows[0]['episodes']) == len(returns)
   above = [r for r in returns if r > cut]
   assert int(rows[1]['episodes']) == len(above)
