@@ -8,13 +8,21 @@ import traceback
 from absl import app, flags
 import gin
 
-from bremen_tf import errors, fileio, provenance
+# A launcher runs the library of its own checkout, whatever `pip install -e` points at: a run
+# started from a frozen worktree must not import the tree being edited (nor record its commit).
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO_ROOT)
+_imported = sys.modules.get('bremen_tf')
+if _imported is not None and not os.path.realpath(_imported.__file__).startswith(
+    os.path.join(os.path.realpath(REPO_ROOT), 'bremen_tf') + os.sep):
+  raise ImportError(f'This launcher is in {REPO_ROOT}, but bremen_tf was already imported from '
+                    f'{os.path.dirname(_imported.__file__)}: run it from its own checkout.')
+
+from bremen_tf import errors, fileio, provenance  # pylint: disable=g-import-not-at-top
 
 # The revision of the code this process runs, read before the launcher writes anything
 # (provenance.git_revision keeps the first answer).
 provenance.git_revision()
-
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 flags.DEFINE_multi_string('gin_file', [], 'Gin files, applied in order (repeatable).')
 flags.DEFINE_multi_string('gin_bindings', [], 'Gin bindings, e.g. "f.x = 1" (repeatable).')

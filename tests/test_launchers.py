@@ -105,3 +105,26 @@ def test_report_scripts_write_their_tables(tmp_path, capsys):
   text = (tmp_path / 'behavior.md').read_text()
   for env in ('Ant', 'HalfCheetah', 'Hopper', 'Walker2d'):
     assert f'| bremen/{env}-v0 |' in text
+
+
+def test_a_launcher_runs_the_library_of_its_own_checkout(tmp_path):
+  """A run started from a frozen copy of the repository imports that copy's bremen_tf, not the
+  tree `pip install -e` points at; a process that has already imported another one is refused."""
+  import shutil  # pylint: disable=g-import-not-at-top
+  copy = tmp_path / 'frozen'
+  shutil.copytree(os.path.join(REPO, 'bremen_tf'), copy / 'bremen_tf',
+                  ignore=shutil.ignore_patterns('__pycache__'))
+  (copy / 'launch').mkdir()
+  shutil.copy(os.path.join(REPO, 'launch', 'launch_common.py'), copy / 'launch')
+  (copy / 'launch' / 'which.py').write_text(
+      'import launch_common\nimport bremen_tf\nprint(bremen_tf.__file__)\n')
+  env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
+  out = subprocess.run([sys.executable, 'launch/which.py'], cwd=copy, capture_output=True,
+                       text=True, env=env, timeout=120)
+  assert out.returncode == 0, out.stderr
+  assert out.stdout.strip() == str(copy / 'bremen_tf' / '__init__.py')
+  mixed = ('import sys, bremen_tf; sys.path.insert(0, sys.argv[1]); import launch_common')
+  out = subprocess.run([sys.executable, '-c', mixed, str(copy / 'launch')], cwd=tmp_path,
+                       capture_output=True, text=True, env=env, timeout=120)
+  assert out.returncode == 1
+  assert f'This launcher is in {copy}, but bremen_tf was already imported from' in out.stderr
