@@ -7,6 +7,8 @@
 #                                              # ablation sac d4rl tables), in the order given
 #   NUM_CPUS=2 launch/coverage_runs.sh         # two runs at once (default 1: one at a time)
 #   DRY_RUN=1 launch/coverage_runs.sh          # list every run and its command, start nothing
+#   PROGRESS=1 launch/coverage_runs.sh d4rl    # per group: how many of its runs have finished
+#   COVERAGE_RUNS=/work/runs/coverage ...      # where the run directories are (default runs/)
 #
 # Every run is `nice -n 19`, one TF thread (--threads_per_run=1), in a run directory under runs/
 # (gitignored) of the checkout this script is in. Resumable: finished runs (DONE) are skipped,
@@ -28,6 +30,7 @@ NUM_CPUS="${NUM_CPUS:-1}"
 DRY=()
 [[ -n "${DRY_RUN:-}" ]] && DRY=(--dry_run)
 PY="${PYTHON:-python}"
+RUNS="${COVERAGE_RUNS:-runs}"
 
 # sweep KIND GIN_FILES ALGOS SEEDS EXTRA_GIN...: one launch/sweep.py grid (resumable).
 sweep() {
@@ -37,7 +40,7 @@ sweep() {
   for g in "$@"; do extra+=("--extra_gin=$g"); done
   nice -n 19 "$PY" launch/sweep.py --kind="$kind" --gin_files="$gin_files" --algos="$algos" \
       --seeds="$seeds" "${extra[@]}" --threads_per_run=1 --cpus_per_run=1 \
-      --num_cpus="$NUM_CPUS" --runs_dir="${RUNS_DIR:-runs/$kind}" "${DRY[@]}"
+      --num_cpus="$NUM_CPUS" --runs_dir="${RUNS_DIR:-$RUNS/$kind}" "${DRY[@]}"
 }
 
 group_offline() {
@@ -90,11 +93,11 @@ group_sac() {
   # steps, gin/budget/sac_deployment.gin): its run is not on this machine and the committed CSV
   # does not hold it. About 1.2 core-hours (HalfCheetah SAC: 40K steps in 12.1 min with its
   # evaluations, results/behavior_policies.md).
-  local dir=runs/deployment_sac/halfcheetah/seed0
+  local dir=$RUNS/deployment_sac/halfcheetah/seed0
   if [[ -e "$dir/DONE" ]]; then
     echo "[coverage] $dir finished already"
   elif [[ -n "${DRY_RUN:-}" ]]; then
-    echo "$dir"
+    echo "$(realpath -m "$dir")"
     echo "    $PY launch/train_behavior.py --gin_file=gin/deployment/sac_halfcheetah.gin --gin_file=gin/budget/sac_deployment.gin --root_dir=$dir --tf_threads=1"
   else
     nice -n 19 "$PY" launch/train_behavior.py --gin_file=gin/deployment/sac_halfcheetah.gin \
@@ -107,17 +110,33 @@ d4rl_sweep() {  # the D4RL grid (the sweep's arguments after it: e.g. --dry_run)
   for robot in halfcheetah hopper; do
     for data in random medium medium_replay; do gins+=("gin/d4rl/${robot}_$data.gin"); done
   done
-  RUNS_DIR=runs/d4rl sweep offline "$(IFS=,; echo "${gins[*]}")" bremen,bc 0,1 gin/budget/table.gin
+  RUNS_DIR=$RUNS/d4rl sweep offline "$(IFS=,; echo "${gins[*]}")" bremen,bc 0,1 gin/budget/table.gin
+}
+
+runs_listed() {  # the run directories a dry run of the command lists: its lines that start
+  # with / (a run's command follows on an indented line, which may start with an absolute python)
+  local DRY=(--dry_run) DRY_RUN=1  # the groups and sweep() see these
+  "$@" | awk '/^\// {print $1}'
 }
 
 d4rl_runs_all_finished() {  # true only if the grid's dry run lists runs and each has DONE
-  local listed=0 path rest DRY=(--dry_run)  # d4rl_sweep's sweep sees this DRY
-  while read -r path rest; do
-    [[ $path == /* ]] || continue
+  local listed=0 path
+  while read -r path; do
     listed=1
     [[ -e "$path/DONE" ]] || return 1
-  done < <(d4rl_sweep)
+  done < <(runs_listed d4rl_sweep)
   ((listed))
+}
+
+group_progress() {  # "<group>: k of n runs finished", and those started but not finished
+  local path n=0 k=0 open=()
+  while read -r path; do
+    n=$((n + 1))
+    if [[ -e "$path/DONE" ]]; then k=$((k + 1))
+    elif [[ -e "$path/train_state.json" ]]; then open+=("$(basename "$(dirname "$path")")/${path##*/}"); fi
+  done < <(runs_listed "group_$1")
+  if ((n == 0)); then echo "$1: no runs of its own"; return; fi
+  echo "$1: $k of $n runs finished${open[*]:+; started, not finished: ${open[*]}}"
 }
 
 group_d4rl() {
@@ -152,6 +171,7 @@ for group in "${@:-${ALL[@]}}"; do
     echo "unknown group '$group': expected one of ${ALL[*]}" >&2
     exit 2
   fi
+  if [[ -n "${PROGRESS:-}" ]]; then group_progress "$group"; continue; fi
   echo "[coverage] === $group ==="
   "group_$group"
 done

@@ -234,8 +234,15 @@ start() {
 }
 
 status() {
-  local lane entry dir state i=0 taker claim path log last running
+  local lane entry dir state i=0 taker claim path log last running group line
   local -a estimate=()  # unfinished runs that describe themselves (run.json): launch/run_progress.py
+  local -A progress=()  # coverage group -> "k of n runs finished..." (coverage_runs.sh PROGRESS=1)
+  if [[ -d "$RUNS_ROOT/coverage" ]]; then  # counted with this checkout's grids (~4 s)
+    while IFS= read -r line; do
+      [[ $line == *"runs finished"* ]] && progress[${line%%:*}]="${line#*: }"
+    done < <(PROGRESS=1 COVERAGE_RUNS="$RUNS_ROOT/coverage" PYTHONPATH="$REPO" \
+                 bash "$REPO/launch/coverage_runs.sh" 2> /dev/null || true)
+  fi
   for lane in A B shared; do
     if [[ $lane == shared ]]; then echo "then, whichever lane is free first:"
     else echo "lane $lane: $(alive "$LANES/$lane.pid" && echo running || echo stopped)"; fi
@@ -256,6 +263,9 @@ status() {
         if [[ -n $running ]] && alive "$LANES/$running.run" \
             && [[ "$(cut -d' ' -f2- "$LANES/$running.run")" == coverage ]]; then state=": running"; fi
         echo "  coverage ${entry#*|}$state$claim"
+        for group in ${entry#*|}; do
+          [[ -n "${progress[$group]:-}" ]] && echo "      $group: ${progress[$group]}"
+        done
         continue
       fi
       path="$(run_path "$dir")"

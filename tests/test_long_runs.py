@@ -379,3 +379,19 @@ def test_status_of_a_run_that_has_logged_no_progress_line_yet(tmp_path):
             '  offline/hopper_100k/seed1: not started\n') in result.stdout
   finally:
     proc.kill()
+
+
+def test_status_counts_the_coverage_groups_finished_runs(tmp_path):
+  """With coverage run directories here, each coverage entry says how many of its group's runs
+  have finished (coverage_runs.sh PROGRESS=1, this checkout's grids) and which have started."""
+  d4rl = tmp_path / 'coverage' / 'd4rl'
+  (d4rl / 'd4rl-hopper_random+budget-table' / 'seed0').mkdir(parents=True)
+  (d4rl / 'd4rl-hopper_random+budget-table' / 'seed0' / 'DONE').write_text('')
+  (d4rl / 'd4rl-hopper_medium+budget-table' / 'seed1').mkdir(parents=True)
+  (d4rl / 'd4rl-hopper_medium+budget-table' / 'seed1' / 'train_state.json').write_text('{}')
+  result = long_runs(tmp_path, 'status')
+  assert result.returncode == 0, result.stderr
+  assert ('  coverage d4rl\n      d4rl: 1 of 24 runs finished; started, not finished: '
+          'd4rl-hopper_medium+budget-table/seed1\n') in result.stdout
+  assert '  coverage ablation\n      ablation: 0 of 6 runs finished\n' in result.stdout
+  assert '  coverage tables\n  ' in result.stdout  # no runs of its own: nothing to count
