@@ -265,6 +265,44 @@ def earlier_offline(off_runs):
   return found
 
 
+def earlier_offline_cut(off_runs):
+  """The offline runs of --earlier's CSVs that were cut short (their machine went first) and whose
+  run goes on here: [{'label', 'name', 'curve': [(iteration, return)]}]. They get no row (they
+  have no result), but a dotted curve beside the run and a sentence in its statement: does the
+  run retrace them?"""
+  current = {r['name']: r for r in off_runs if not r.get('label')}
+  found = []
+  for label, _, by_run in earlier_csvs():
+    for name, rows in sorted(by_run.items()):
+      run = current.get(name)
+      if (run is None or rows[0]['kind'] != 'offline' or int(rows[-1]['iteration'])
+          == run['description']['budget']['train_offline.outer_iterations']):
+        continue
+      found.append({'label': label, 'name': name,
+                    'curve': [(int(r['iteration']), float(r['eval_return_mean'])) for r in rows]})
+  return found
+
+
+def cut_short_note(run, cut):
+  """' Attempt k (run lost at iteration n of N): BC policy .., best iteration ≥ 1 .., last ..;
+  this run at iteration n: ..' for each earlier attempt of `run` cut short."""
+  ours = {int(m['iteration']): float(m['eval_return_mean']) for m in run['metrics']}
+  planned = run['description']['budget']['train_offline.outer_iterations']
+  notes = []
+  for e in cut:
+    if e['name'] != run['name']:
+      continue
+    its, returns = zip(*e['curve'])
+    last = its[-1]
+    notes.append(f' {e["label"].capitalize()} of this cell (run lost at iteration {last} of '
+                 f'{planned}): ' + (f'BC policy {returns[0]:.0f}, ' if its[0] == 0 else '')
+                 + (f'best iteration ≥ 1 {max(r for i, r in e["curve"] if i >= 1):.0f}, '
+                    if last >= 1 else '')
+                 + f'last {returns[-1]:.0f}; this run at iteration {last}: '
+                 + (f'{ours[last]:.0f}.' if last in ours else 'not reached yet.'))
+  return ''.join(notes)
+
+
 def sac_cells(run, size, n_dep):
   """An online SAC run's return at size x d env steps, d = 1..n_dep: its last evaluation at or
   before that count, once the run has reached it ('in progress' for the first it has not)."""
@@ -512,7 +550,7 @@ def compare_deployments(env, bremen_returns, me_trpo_returns, attempt='', tails=
   return lines
 
 
-def verdicts(dep_runs, off_runs, earlier=()):
+def verdicts(dep_runs, off_runs, earlier=(), cut=()):
   """A plain statement per cell of what the runs show so far (earlier attempts' first)."""
   lines = []
   for env in sorted({r['env'] for r in dep_runs}):
@@ -545,7 +583,8 @@ def verdicts(dep_runs, off_runs, earlier=()):
     if r['progress']['status'] != 'finished' or len(returns) < 2:
       now = f'; last evaluation {returns[-1]:.0f}' if returns else ''
       lines.append(f'{cell}: {r["progress"]["text"]}{now}{runaway_trend(r["metrics"])}: no '
-                   f'verdict until it finishes (paper {fmt(p_mean, p_std)}).')
+                   f'verdict until it finishes (paper {fmt(p_mean, p_std)}).'
+                   + cut_short_note(r, cut))
       continue
     final, data = returns[-1], r['dataset_return']
     bc = returns[0] if r['description']['method'] != 'me_trpo' else None
@@ -555,7 +594,7 @@ def verdicts(dep_runs, off_runs, earlier=()):
                  + (f'; {"above" if final > bc else "not above"} its BC policy ({bc:.0f})'
                     if bc is not None else '')
                  + (f'; paper {fmt(p_mean, p_std)}' if p_mean is not None else '')
-                 + runaway_trend(r['metrics']) + '.')
+                 + runaway_trend(r['metrics']) + '.' + cut_short_note(r, cut))
   return '\n'.join(lines) + '\n'
 
 
@@ -564,7 +603,7 @@ def method_color(method):
   return f'C{labels.deployment_method_rank(method)}'
 
 
-def plot(dep_runs, off_runs, path, sac_runs=(), earlier=()):
+def plot(dep_runs, off_runs, path, sac_runs=(), earlier=(), cut=()):
   """Left: each deployment run's return after every outer iteration (deployment d's iterations
   spread over (d - 1, d]); middle: each offline run's learning curve with its BC policy, dataset
   and the paper's value; right: the fraction of its imagined paths that ran away to the model's
@@ -613,6 +652,10 @@ def plot(dep_runs, off_runs, path, sac_runs=(), earlier=()):
                   color=color, label=f'{r["env"]} {method_name(r)} ({r["progress"]["status"]})')
       if r['dataset_return'] is not None and first:
         ax_off.axhline(r['dataset_return'], color=color, ls=':', lw=1)
+    for e in cut:
+      if e['name'] == r['name'] and not r.get('label'):
+        ax_off.plot(*zip(*e['curve']), ':', lw=1, color=color,
+                    label=f'{r["env"]} {method_name(r)} ({e["label"]}, run lost)')
     (p_mean, _), _, _ = paper_offline(r)
     if p_mean is not None and first:
       ax_off.axhline(p_mean, ls='--', lw=1, color=color,
@@ -622,7 +665,7 @@ def plot(dep_runs, off_runs, path, sac_runs=(), earlier=()):
                            for r in off_runs))
   ax_off.set_xlabel('outer iteration (0: the BC policy)')
   ax_off.set_ylabel('average return (real env)')
-  ax_off.set_title('offline, full budget (dashed: the paper; dotted: our dataset)')
+  ax_off.set_title('offline, full budget (dashed: the paper; dotted: our dataset, an attempt lost)')
   for i, r in enumerate(off_runs):
     rows = [m for m in r['metrics'] if m.get('imagined_clipped_path_fraction') not in
             (None, '', 'nan')]
@@ -763,8 +806,9 @@ def main(argv):
   off_runs = [r for r in all_runs if r['description']['kind'] == 'offline']
   sac_runs = [r for r in all_runs if r['description']['kind'] == 'behavior']
   earlier = earlier_attempts(dep_runs)
+  cut = earlier_offline_cut(off_runs)  # earlier attempts lost midway: curves and sentences
   off_runs = earlier_offline(off_runs) + off_runs  # finished earlier attempts first, as runs
-  plot(dep_runs, off_runs, FLAGS.out + '.png', sac_runs, earlier)
+  plot(dep_runs, off_runs, FLAGS.out + '.png', sac_runs, earlier, cut)
   found = sum(os.path.isdir(r['path']) for r in all_runs)
   text = ('# Full-budget runs: BREMEN at the paper\'s settings\n\n'
           + results.provenance_header(f'the runs matching `{FLAGS.runs}`'
@@ -796,7 +840,7 @@ def main(argv):
              else 'No deployment runs.\n\n')
           + '## Offline cells\n\n' + (offline_section(off_runs) if off_runs else 'No offline runs.\n\n')
           + companions(FLAGS.out)
-          + '## What reproduces, cell by cell\n\n' + verdicts(dep_runs, off_runs, earlier))
+          + '## What reproduces, cell by cell\n\n' + verdicts(dep_runs, off_runs, earlier, cut))
   fileio.write_text(FLAGS.out + '.md', text)
   results.write_csv(FLAGS.out + '.csv', ['run', 'kind', 'method', 'env', 'deployment',
                                          'iteration', 'eval_return_mean', 'eval_return_std',

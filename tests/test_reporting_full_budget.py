@@ -230,7 +230,8 @@ def test_an_earlier_attempt_keeps_its_finished_deployments(full, tmp_path):
 
 def test_an_earlier_attempt_keeps_its_finished_offline_cell(full, tmp_path):
   """An offline run that finished before its machine went: the report it wrote keeps its row,
-  curve and verdict beside the new attempt of the same run; one cut short is not shown."""
+  curve and verdict beside the new attempt of the same run; one cut short gets no row, only a
+  sentence comparing the new attempt with it."""
   full_dir, reduced, out = full
   offline = os.path.join(full_dir, 'offline', 'halfcheetah_100k', 'seed0')
   earlier = f'{tmp_path}/full_budget_attempt*/full_budget.csv'
@@ -245,13 +246,23 @@ def test_an_earlier_attempt_keeps_its_finished_offline_cell(full, tmp_path):
       '| HalfCheetah 100K, BREMEN, attempt 2, run lost | finished (attempt 2; run lost) | — | 900 '
       '| 6000 | 6000 | 6095 ± 370 | 4066 | — | — | — | — |')
   assert line(md, '| HalfCheetah 100K, BREMEN |').startswith('| HalfCheetah 100K, BREMEN | in progress')
-  assert 'attempt 1, run lost' not in md  # its run had 4 of 6 iterations
+  assert 'attempt 1, run lost' not in md  # its run had 3 of 6 iterations: no row, no result,
+  # but the sentence that lets the run be compared with it as it goes
+  cell = line(md, '- Offline HalfCheetah 100K (BREMEN): ')
+  assert cell.endswith(' Attempt 1 of this cell (run lost at iteration 3 of 6): BC policy 900, '
+                       'best iteration ≥ 1 3450, last 3450; this run at iteration 3: not reached '
+                       'yet.')
   assert ('read from `' + os.path.relpath(f'{tmp_path}/full_budget_attempt2/full_budget.csv', REPO)
           + '`') in md
   assert ('- Offline HalfCheetah 100K (BREMEN, attempt 2, run lost): final 6000; above its BC '
           'policy (900); paper 6095 ± 370.') in md
   with open(f'{out}.csv') as f:  # the new CSV holds this attempt's rows only
     assert not [r for r in csv.DictReader(f) if r['run'].startswith('offline/')]
+  # once the new attempt has got as far, the sentence gives its return there
+  syn.write_csv(os.path.join(offline, 'metrics.csv'), syn.bremen_metrics(None, 6, 25))
+  md = run_script(full_dir, reduced, out, earlier=earlier)
+  assert line(md, '- Offline HalfCheetah 100K (BREMEN): ').endswith(
+      'last 3450; this run at iteration 3: 777.')
 
 
 def test_online_sac_at_the_same_sample_count(full):
