@@ -55,22 +55,25 @@ LANE_A=(
 )
 # Lane B: nothing of its own; it goes straight to the shared entries.
 LANE_B=()
-# Then, whichever lane is free: the D4RL group (issue 16), issue 20's groups, the tables (the
-# `tables` group waits until every entry before it has finished: the lane that ends the last of
-# them runs it; a lane waiting for it takes the entries after it meanwhile); then ME-TRPO's
-# deployments (its deployment-1 fit is BREMEN's, the same batch, cached), online SAC, offline
-# Hopper again (its finished attempt-2 run left only its generated tables), the guarded variant of
-# the offline HalfCheetah cell (launch/full_budget.py --variants), and second seeds of the offline
-# cells (issue 15: "more seeds beat more cells").
+# Then, whichever lane is free: the D4RL group (issue 16; under way since 2026-12-05, 10-14
+# core-hours), then ME-TRPO's deployments, so that the full-budget comparison of issue 15 runs
+# side by side with BREMEN (its deployment-1 fit is BREMEN's, the same batch, cached) before the
+# reduced-budget runs of issue 20 take the core (the project's order: long runs first, coverage
+# on what they leave); then issue 20's groups, the tables (the `tables` group waits until every
+# coverage group before it has finished: the lane that ends the last of them runs it; a lane
+# waiting for it takes the entries after it meanwhile), online SAC, offline Hopper again (its
+# finished attempt-2 run left only its generated tables), the guarded variant of the offline
+# HalfCheetah cell (launch/full_budget.py --variants), and second seeds of the offline cells
+# (issue 15: "more seeds beat more cells").
 SHARED=(
   "coverage|d4rl"
+  "deployment/halfcheetah_200k+me_trpo/seed0|launch/deployment.py --gin_file=gin/deployment/halfcheetah_200k.gin --gin_file=gin/deployment/me_trpo.gin"
   "coverage|offline"
   "coverage|ablation"
   "coverage|handreach"
   "coverage|fetchreach"
   "coverage|sac"
   "coverage|tables"
-  "deployment/halfcheetah_200k+me_trpo/seed0|launch/deployment.py --gin_file=gin/deployment/halfcheetah_200k.gin --gin_file=gin/deployment/me_trpo.gin"
   "sac/halfcheetah/seed0|launch/train_behavior.py --gin_file=gin/deployment/sac_halfcheetah.gin"
   "offline/hopper_100k/seed0|launch/offline.py --gin_file=gin/hopper_100k.gin"
   "$RUNS_ROOT/guard/halfcheetah_100k_data_box/seed0|launch/offline.py --gin_file=gin/evidence/halfcheetah_100k_data_box.gin --gin_bindings=train_offline.dynamics_cache_dir='$RUNS_ROOT/guard/dynamics_cache'"
@@ -163,9 +166,11 @@ claim_shared() {
   local lane=$1 i j ready
   for i in "${!SHARED[@]}"; do
     [[ -d "$CLAIMS/$i" ]] && continue
-    if [[ ${SHARED[i]} == "coverage|tables" ]]; then  # only once every entry before it finished
+    if [[ ${SHARED[i]} == "coverage|tables" ]]; then  # once every coverage group before it finished
       ready=1
-      for ((j = 0; j < i; j++)); do [[ -e "$CLAIMS/$j/done" ]] || ready=; done
+      for ((j = 0; j < i; j++)); do
+        [[ ${SHARED[j]} != coverage\|* || -e "$CLAIMS/$j/done" ]] || ready=
+      done
       [[ -n $ready ]] || continue
     fi
     if mkdir "$CLAIMS/$i" 2> /dev/null; then

@@ -35,8 +35,8 @@ def make_run(root, name, state=None, done=False):
 GUARD_CMD = ('launch/offline.py --gin_file=gin/evidence/halfcheetah_100k_data_box.gin '
              "--gin_bindings=train_offline.dynamics_cache_dir='{root}/guard/dynamics_cache'")
 SHARED_GROUPS = ['d4rl', 'offline', 'ablation', 'handreach', 'fetchreach', 'sac', 'tables']
-N_SHARED = len(SHARED_GROUPS) + 6  # then ME-TRPO, SAC, Hopper, the guard, two seeds
-SHARED_INDEX = {ME_TRPO: 7, 'offline/hopper_100k/seed0': 9}
+N_SHARED = len(SHARED_GROUPS) + 6  # with ME-TRPO, SAC, Hopper, the guard, two seeds
+SHARED_INDEX = {ME_TRPO: 1, 'offline/hopper_100k/seed0': 9}
 
 
 def claim(root, name, lane):
@@ -58,15 +58,17 @@ def test_dry_run_lists_each_lane_and_skips_finished_runs(tmp_path):
       '  python launch/offline.py --gin_file=gin/halfcheetah_100k.gin --tf_threads=1 '
       f'--root_dir={tmp_path}/full/offline/halfcheetah_100k/seed0', f'  (finished) {BREMEN}']
   assert lines[3].startswith('lane B (tree /work/frozen/')
-  # Then the coverage groups and the tables after them (runs of a few core-hours at most),
-  # ME-TRPO, SAC, offline Hopper, the guarded variant of the offline HalfCheetah cell (an absolute
-  # run directory, outside full/) and the second seeds: whichever lane is free first.
+  # Then the D4RL group, ME-TRPO (the full-budget comparison before issue 20's coverage runs),
+  # issue 20's groups and the tables after them (runs of a few core-hours at most), SAC, offline
+  # Hopper, the guarded variant of the offline HalfCheetah cell (an absolute run directory,
+  # outside full/) and the second seeds: whichever lane is free first.
   assert lines[4] == 'then, whichever lane is free first:'
-  for line, group in zip(lines[5:12], SHARED_GROUPS):
-    assert line.startswith(f'  launch/coverage_runs.sh {group} (tree /work/frozen/'), line
-  assert lines[12:] == [
+  assert lines[6] == (
       '  python launch/deployment.py --gin_file=gin/deployment/halfcheetah_200k.gin '
-      f'--gin_file=gin/deployment/me_trpo.gin --tf_threads=1 --root_dir={tmp_path}/full/{ME_TRPO}',
+      f'--gin_file=gin/deployment/me_trpo.gin --tf_threads=1 --root_dir={tmp_path}/full/{ME_TRPO}')
+  for line, group in zip(lines[5:6] + lines[7:13], SHARED_GROUPS):
+    assert line.startswith(f'  launch/coverage_runs.sh {group} (tree /work/frozen/'), line
+  assert lines[13:] == [
       '  python launch/train_behavior.py --gin_file=gin/deployment/sac_halfcheetah.gin '
       f'--tf_threads=1 --root_dir={tmp_path}/full/sac/halfcheetah/seed0',
       '  python launch/offline.py --gin_file=gin/hopper_100k.gin --tf_threads=1 '
@@ -395,3 +397,32 @@ def test_status_counts_the_coverage_groups_finished_runs(tmp_path):
           'd4rl-hopper_medium+budget-table/seed1\n') in result.stdout
   assert '  coverage ablation\n      ablation: 0 of 6 runs finished\n' in result.stdout
   assert '  coverage tables\n  ' in result.stdout  # no runs of its own: nothing to count
+
+
+def test_the_tables_do_not_wait_for_a_deployment_run(tmp_path):
+  """ME-TRPO's deployments (before issue 20's groups) are still running in the other lane: the
+  tables wait only for the coverage groups before them, so this lane runs them."""
+  for name in (BREMEN, 'offline/halfcheetah_100k/seed0', 'sac/halfcheetah/seed0',
+               'offline/hopper_100k/seed0', 'offline/halfcheetah_100k/seed1',
+               'offline/hopper_100k/seed1'):
+    make_run(tmp_path, name, done=True)
+  guard = tmp_path / 'guard' / 'halfcheetah_100k_data_box' / 'seed0'
+  guard.mkdir(parents=True)
+  (guard / 'DONE').write_text('')
+  frozen = tmp_path / 'tree'
+  (frozen / 'launch').mkdir(parents=True)
+  for path, text in ((tmp_path / 'python', FAKE_PYTHON),
+                     (frozen / 'launch' / 'coverage_runs.sh', FAKE_COVERAGE)):
+    path.write_text(text)
+    path.chmod(0o755)
+  (tmp_path / 'lanes' / 'claims').mkdir(parents=True)
+  (tmp_path / 'logs').mkdir()
+  claim(tmp_path, ME_TRPO, 'A')  # taken by lane A, not finished
+  env = dict(FROZEN=str(frozen), COVERAGE_TREE=str(frozen), PYTHON=str(tmp_path / 'python'))
+  lane = subprocess.run(['bash', SCRIPT, '_lane', 'B'], capture_output=True, text=True, timeout=60,
+                        env={**os.environ, 'RUNS_ROOT': str(tmp_path), **env})
+  assert lane.returncode == 0, lane.stderr
+  starts = [line.split()[1] for line in (tmp_path / 'record').read_text().splitlines()
+            if line.startswith('start ')]
+  assert starts == SHARED_GROUPS  # every group, the tables last
+  assert not (tmp_path / 'full' / ME_TRPO / 'DONE').exists()  # lane A's: never run here
