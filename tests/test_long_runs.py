@@ -104,6 +104,20 @@ FAKE_COVERAGE = textwrap.dedent('''\
 ''')
 
 
+def fake_lane_tree(root, python=FAKE_PYTHON, coverage=FAKE_COVERAGE):
+  """A frozen tree whose coverage_runs.sh and a Python that fake the runs (above), the lanes'
+  directories, and the environment a lane runs with."""
+  frozen = root / 'tree'
+  (frozen / 'launch').mkdir(parents=True)
+  for path, text in ((root / 'python', python), (frozen / 'launch' / 'coverage_runs.sh', coverage)):
+    path.write_text(text)
+    path.chmod(0o755)
+  (root / 'lanes' / 'claims').mkdir(parents=True)
+  (root / 'logs').mkdir()
+  return dict(FROZEN=str(frozen), COVERAGE_TREE=str(frozen), PYTHON=str(root / 'python'),
+              RUNS_ROOT=str(root))
+
+
 def test_free_lanes_share_the_coverage_groups_and_the_tables_wait_for_them(tmp_path):
   """Lane A's own runs and the full-budget runs are finished: each lane takes the next unclaimed shared entry, no entry
   runs twice, `tables` starts only after every group before it has ended (here the lane that
@@ -112,18 +126,10 @@ def test_free_lanes_share_the_coverage_groups_and_the_tables_wait_for_them(tmp_p
   for name in (BREMEN, 'offline/halfcheetah_100k/seed0', 'sac/halfcheetah/seed0',
                'offline/hopper_100k/seed0', ME_TRPO):
     make_run(tmp_path, name, done=True)
-  frozen = tmp_path / 'tree'
-  (frozen / 'launch').mkdir(parents=True)
-  for path, text in ((tmp_path / 'python', FAKE_PYTHON),
-                     (frozen / 'launch' / 'coverage_runs.sh', FAKE_COVERAGE)):
-    path.write_text(text)
-    path.chmod(0o755)
+  env = fake_lane_tree(tmp_path)
   (tmp_path / 'seconds_d4rl').write_text('3')
-  (tmp_path / 'lanes' / 'claims').mkdir(parents=True)
-  (tmp_path / 'logs').mkdir()
-  env = dict(FROZEN=str(frozen), COVERAGE_TREE=str(frozen), PYTHON=str(tmp_path / 'python'))
   lanes = [subprocess.Popen(['bash', SCRIPT, '_lane', lane], stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, 'RUNS_ROOT': str(tmp_path), **env})
+                            env={**os.environ, **env})
            for lane in 'AB']
   outputs = [lane.communicate(timeout=60)[0] for lane in lanes]
   assert [lane.returncode for lane in lanes] == [0, 0], outputs
@@ -151,21 +157,12 @@ def test_a_failed_entry_does_not_stop_its_lane(tmp_path):
   them finished)."""
   for name in ('offline/halfcheetah_100k/seed0', BREMEN):
     (tmp_path / 'full' / name).mkdir(parents=True)  # lane A's own runs: they fail (below)
-  frozen = tmp_path / 'tree'
-  (frozen / 'launch').mkdir(parents=True)
   failing_python = FAKE_PYTHON.replace('mkdir -p "$dir" && touch "$dir/DONE"',
                                        'mkdir -p "$dir"; [[ $dir == */full/* ]] && exit 1; '
                                        'touch "$dir/DONE"')
   failing_coverage = FAKE_COVERAGE.replace('echo "end $* $(date +%s.%N)"',
                                            '[[ $1 == ablation ]] && exit 3; echo "end $* $(date +%s.%N)"')
-  for path, text in ((tmp_path / 'python', failing_python),
-                     (frozen / 'launch' / 'coverage_runs.sh', failing_coverage)):
-    path.write_text(text)
-    path.chmod(0o755)
-  (tmp_path / 'lanes' / 'claims').mkdir(parents=True)
-  (tmp_path / 'logs').mkdir()
-  env = dict(FROZEN=str(frozen), COVERAGE_TREE=str(frozen), PYTHON=str(tmp_path / 'python'),
-             RUNS_ROOT=str(tmp_path))
+  env = fake_lane_tree(tmp_path, failing_python, failing_coverage)
   result = subprocess.run(['bash', SCRIPT, '_lane', 'A'], capture_output=True, text=True,
                           timeout=60, env={**os.environ, **env})
   assert result.returncode == 0, result.stderr
@@ -409,18 +406,10 @@ def test_the_tables_do_not_wait_for_a_deployment_run(tmp_path):
   guard = tmp_path / 'guard' / 'halfcheetah_100k_data_box' / 'seed0'
   guard.mkdir(parents=True)
   (guard / 'DONE').write_text('')
-  frozen = tmp_path / 'tree'
-  (frozen / 'launch').mkdir(parents=True)
-  for path, text in ((tmp_path / 'python', FAKE_PYTHON),
-                     (frozen / 'launch' / 'coverage_runs.sh', FAKE_COVERAGE)):
-    path.write_text(text)
-    path.chmod(0o755)
-  (tmp_path / 'lanes' / 'claims').mkdir(parents=True)
-  (tmp_path / 'logs').mkdir()
+  env = fake_lane_tree(tmp_path)
   claim(tmp_path, ME_TRPO, 'A')  # taken by lane A, not finished
-  env = dict(FROZEN=str(frozen), COVERAGE_TREE=str(frozen), PYTHON=str(tmp_path / 'python'))
   lane = subprocess.run(['bash', SCRIPT, '_lane', 'B'], capture_output=True, text=True, timeout=60,
-                        env={**os.environ, 'RUNS_ROOT': str(tmp_path), **env})
+                        env={**os.environ, **env})
   assert lane.returncode == 0, lane.stderr
   starts = [line.split()[1] for line in (tmp_path / 'record').read_text().splitlines()
             if line.startswith('start ')]
