@@ -66,7 +66,8 @@ def train_offline(run, seed=0, env_id=None, noise='pure', dataset_size='1m',
                   data_dir=None, dataset=None, validation_fraction=0.15, policy_init='bc',
                   outer_iterations=250, updates_per_iteration=25, eval_min_steps=3000,
                   checkpoint_every=1, reset_bank_size=10_000, horizon=None, eval_model=False,
-                  dynamics_cache_dir=None, algorithm='bremen', log=print):
+                  dynamics_cache_dir=None, algorithm='bremen', reference_scores=None,
+                  log=print):
   """Runs (or resumes) one offline run in `run` (a runs.RunDir). Returns a summary.
 
   `algorithm`: a key of ALGORITHMS. `dataset` None is the BRAC-protocol dataset of (`env_id`,
@@ -74,11 +75,14 @@ def train_offline(run, seed=0, env_id=None, noise='pure', dataset_size='1m',
   env is theirs (`env_id`, if bound, must agree) and whose reference scores give
   `eval_normalized_score` (x100) beside every evaluation return (bremen_tf/data/sources.py).
   `dynamics_cache_dir`, if set, shares one dynamics fit between runs with the same data, seed and
-  ensemble settings (e.g. BREMEN and ME-TRPO; bremen_tf/dynamics_cache.py).
+  ensemble settings (e.g. BREMEN and ME-TRPO; bremen_tf/dynamics_cache.py). `reference_scores`
+  gives the normalised score's (min, max) to a dataset without them (or replaces its own): a pair,
+  or 'd4rl' for D4RL's constants of the dataset's env (HalfCheetah-, Hopper-, Walker2d-v5).
   """
   recipe = get_algorithm(algorithm).offline
   # The data first: its env decides the models, and a bad dataset fails before any work.
-  data = sources.load_source(dataset, env_id, noise, dataset_size, data_dir, log=log)
+  data = sources.load_source(dataset, env_id, noise, dataset_size, data_dir, log=log,
+                             reference_scores=reference_scores)
   data_name = offline_data_name(dataset, noise, dataset_size, len(data))
   return recipe(run, data, sources.run_record(data, noise), seed, log, dict(
       data_name=data_name, policy_init=policy_init, validation_fraction=validation_fraction,

@@ -331,3 +331,50 @@ def test_unusable_minari_datasets_fail_clearly(minari_root, hopper_eps):
                                          "'bremen/Hopper-v0'"):
     load_minari(str(minari_root / 'test' / 'hopper' / 'cost-v0'), env_id='bremen/Hopper-v0')
 
+
+
+def test_reference_scores_can_be_given_to_a_dataset_without_them(tmp_path, minari_root,
+                                                                  hopper_eps):
+  """Farama's mujoco/* sets carry no reference scores: train_offline.reference_scores gives them
+  ('d4rl': D4RL's constants of the dataset's env, or a pair), and every row gets the score."""
+  write_minari('test/hopper/norefs-v0', hopper_eps, refs=None)
+  assert load_minari('test/hopper/norefs-v0').metadata['reference_scores'] is None
+  _, lines = train(tmp_path / 'run', ['gin/d4rl/hopper_random.gin', 'gin/smoke/model_free.gin'],
+                   ["train_offline.dataset = 'minari:test/hopper/norefs-v0'",
+                    "train_offline.algorithm = 'bc'", "train_offline.reference_scores = 'd4rl'"])
+  rows = runs_metrics(tmp_path / 'run')
+  assert rows and all(float(r['eval_normalized_score']) == pytest.approx(
+      normalized_score(float(r['eval_return_mean']), REFS)) for r in rows)
+  refs = json.load(open(tmp_path / 'run' / 'train_state.json'))['dataset']['reference_scores']
+  assert (refs['min'], refs['max']) == HOPPER_REFS and 'D4RL constants for hopper' in refs['origin']
+  # a pair replaces a dataset's own, and says so
+  logged = []
+  data = sources.load_source('minari:test/hopper/norefs-v0', None, None, None,
+                             log=logged.append, reference_scores=(0, 1000))
+  assert data.metadata['reference_scores'] == {'min': 0.0, 'max': 1000.0,
+                                               'origin': 'train_offline.reference_scores'}
+  write_minari('test/hopper/refs-v0', hopper_eps)
+  sources.load_source('minari:test/hopper/refs-v0', None, None, None, log=logged.append,
+                      reference_scores=(0, 1000))
+  assert any('replace the dataset\'s own -20.2723 / 3234.3' in line for line in logged)
+
+
+@pytest.mark.parametrize('binding, message', [
+    ('best', "must be None, 'd4rl' or a \\(min, max\\) pair"),
+    ((1, 2, 3), "must be None, 'd4rl' or a \\(min, max\\) pair"),
+    ((10, 5), 'expected finite min < max, found min 10.0, max 5.0'),
+])
+def test_unusable_reference_scores_fail_before_loading(binding, message):
+  from bremen_tf.errors import BremenError  # pylint: disable=g-import-not-at-top
+  with pytest.raises(BremenError, match=message):
+    sources.load_source('minari:absent/x-v0', None, None, None, reference_scores=binding)
+
+
+def test_d4rl_reference_scores_need_a_d4rl_env(tmp_path, minari_root):
+  from bremen_tf.errors import ConfigError  # pylint: disable=g-import-not-at-top
+  ant = envs.make('Ant-v5')  # our Ant-v5 (no contact forces), its spec written with the data
+  write_minari('test/ant/tiny-v0', episodes(ant, 50), env=ant, refs=None)
+  with pytest.raises(ConfigError, match="D4RL has reference scores for HalfCheetah-v5, "
+                                        "Hopper-v5, Walker2d-v5 only, and this dataset's env is "
+                                        "'Ant-v5'"):
+    sources.load_source('minari:test/ant/tiny-v0', None, None, None, reference_scores='d4rl')
