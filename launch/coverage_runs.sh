@@ -94,11 +94,11 @@ group_sac() {
   # does not hold it. About 1.2 core-hours (HalfCheetah SAC: 40K steps in 12.1 min with its
   # evaluations, results/behavior_policies.md).
   local dir=$RUNS/deployment_sac/halfcheetah/seed0
-  if [[ -e "$dir/DONE" ]]; then
-    echo "[coverage] $dir finished already"
-  elif [[ -n "${DRY_RUN:-}" ]]; then
+  if [[ -n "${DRY_RUN:-}" ]]; then  # listed finished or not, as the sweeps list their runs
     echo "$(realpath -m "$dir")"
     echo "    $PY launch/train_behavior.py --gin_file=gin/deployment/sac_halfcheetah.gin --gin_file=gin/budget/sac_deployment.gin --root_dir=$dir --tf_threads=1"
+  elif [[ -e "$dir/DONE" ]]; then
+    echo "[coverage] $dir finished already"
   else
     nice -n 19 "$PY" launch/train_behavior.py --gin_file=gin/deployment/sac_halfcheetah.gin \
         --gin_file=gin/budget/sac_deployment.gin --root_dir="$dir" --tf_threads=1

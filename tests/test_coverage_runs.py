@@ -69,3 +69,10 @@ def test_progress_counts_each_groups_finished_and_started_runs(tmp_path):
   assert '--runs_dir=runs/d4rl' in record
   _, record = coverage(tmp_path, runs, 'd4rl', PROGRESS='1', COVERAGE_RUNS='/elsewhere')
   assert '--runs_dir=/elsewhere/d4rl' in record
+  sac = tmp_path / 'deployment_sac' / 'halfcheetah' / 'seed0'  # a group without a sweep
+  out, _ = coverage(tmp_path, runs, 'sac', PROGRESS='1', COVERAGE_RUNS=str(tmp_path))
+  assert out == 'sac: 0 of 1 runs finished\n'
+  sac.mkdir(parents=True)
+  (sac / 'DONE').write_text('')
+  out, _ = coverage(tmp_path, runs, 'sac', PROGRESS='1', COVERAGE_RUNS=str(tmp_path))
+  assert out == 'sac: 1 of 1 runs finished\n'
