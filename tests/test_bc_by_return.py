@@ -52,7 +52,7 @@ def test_the_launcher_writes_a_row_per_threshold(tmp_path, minari_root, capsys):
   cut = float(np.median(returns))
   out = str(tmp_path / 'bc')
   conftest.run_here('bc_by_return', '--dataset=minari:test/hopper/tiny-v0', '--bc_steps=20',
-                    f'--min_returns=all,{cut},1e9', f'--out={out}', '--tf_threads=1')
+                    f'--min_returns=all,{cut},1e9', f'--out={out}')
   assert 'Wrote' in capsys.readouterr().out
   with open(out + '.csv') as f:
     rows = list(csv.DictReader(f))
