@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from bremen_tf import stages
-from bremen_tf.data.dataset import episode_bounds
+from bremen_tf.data.dataset import episode_bounds, episode_returns
 from bremen_tf.data.external import add_normalized_scores
 from bremen_tf.policies import GaussianPolicy, behavior_clone
 
@@ -21,14 +21,14 @@ from bremen_tf.policies import GaussianPolicy, behavior_clone
 def episode_subset(dataset, min_return):
   """(indices of the kept transitions, returns of the kept complete episodes): the complete
   episodes whose return exceeds `min_return`, or with None every transition (cut episodes too)."""
-  csum = np.concatenate([[0.0], np.cumsum(dataset.rewards, dtype=np.float64)])
-  episodes = [(s, e, csum[e + 1] - csum[s]) for s, e, complete in episode_bounds(dataset)
-              if complete]
+  returns = episode_returns(dataset)  # in the order of the complete episodes' bounds
   if min_return is None:
-    return np.arange(len(dataset)), np.asarray([r for *_, r in episodes])
-  keep = [(s, e, r) for s, e, r in episodes if r > min_return]
-  idx = np.concatenate([np.arange(s, e + 1) for s, e, _ in keep] or [np.zeros(0, np.int64)])
-  return idx.astype(np.int64), np.asarray([r for *_, r in keep])
+    return np.arange(len(dataset)), returns
+  complete = [(s, e) for s, e, is_complete in episode_bounds(dataset) if is_complete]
+  keep = returns > min_return
+  idx = np.concatenate([np.arange(s, e + 1) for (s, e), k in zip(complete, keep) if k]
+                       or [np.zeros(0, np.int64)])
+  return idx.astype(np.int64), returns[keep]
 
 
 def bc_by_return(dataset, env_id, thresholds, steps, seed=0, eval_min_steps=3000, refs=None,
