@@ -56,10 +56,13 @@ LANE_A=(
 # Lane B: nothing of its own; it goes straight to the shared entries.
 LANE_B=()
 # Then, whichever lane is free: the D4RL group (issue 16; under way since 2026-12-05, 10-14
-# core-hours), then ME-TRPO's deployments, so that the full-budget comparison of issue 15 runs
-# side by side with BREMEN (its deployment-1 fit is BREMEN's, the same batch, cached) before the
-# reduced-budget runs of issue 20 take the core (the project's order: long runs first, coverage
-# on what they leave); then issue 20's groups, the tables (the `tables` group waits until every
+# core-hours), then issue 20's FetchReach group (2 runs, about 3.6 core-hours) while BREMEN's
+# deployment-1 fit (4-5 core-hours, begun 2026-12-06 05:26) goes on: ME-TRPO's deployment-1 fit
+# is that fit (the same batch; it reuses it through the dynamics cache once BREMEN has saved it),
+# and started earlier it would make the same fit again. Then ME-TRPO's deployments, so that the
+# full-budget comparison of issue 15 runs side by side with BREMEN before the rest of issue 20's
+# reduced-budget runs take the core (the project's order: long runs first, coverage on what they
+# leave); then issue 20's other groups, the tables (the `tables` group waits until every
 # coverage group before it has finished: the lane that ends the last of them runs it; a lane
 # waiting for it takes the entries after it meanwhile), online SAC, offline Hopper again (its
 # finished attempt-2 run left only its generated tables), the guarded variant of the offline
@@ -67,11 +70,11 @@ LANE_B=()
 # (issue 15: "more seeds beat more cells").
 SHARED=(
   "coverage|d4rl"
+  "coverage|fetchreach"
   "deployment/halfcheetah_200k+me_trpo/seed0|launch/deployment.py --gin_file=gin/deployment/halfcheetah_200k.gin --gin_file=gin/deployment/me_trpo.gin"
   "coverage|offline"
   "coverage|ablation"
   "coverage|handreach"
-  "coverage|fetchreach"
   "coverage|sac"
   "coverage|tables"
   "sac/halfcheetah/seed0|launch/train_behavior.py --gin_file=gin/deployment/sac_halfcheetah.gin"

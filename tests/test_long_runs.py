@@ -34,9 +34,9 @@ def make_run(root, name, state=None, done=False):
 
 GUARD_CMD = ('launch/offline.py --gin_file=gin/evidence/halfcheetah_100k_data_box.gin '
              "--gin_bindings=train_offline.dynamics_cache_dir='{root}/guard/dynamics_cache'")
-SHARED_GROUPS = ['d4rl', 'offline', 'ablation', 'handreach', 'fetchreach', 'sac', 'tables']
+SHARED_GROUPS = ['d4rl', 'fetchreach', 'offline', 'ablation', 'handreach', 'sac', 'tables']
 N_SHARED = len(SHARED_GROUPS) + 6  # with ME-TRPO, SAC, Hopper, the guard, two seeds
-SHARED_INDEX = {ME_TRPO: 1, 'offline/hopper_100k/seed0': 9}
+SHARED_INDEX = {ME_TRPO: 2, 'offline/hopper_100k/seed0': 9}
 
 
 def claim(root, name, lane):
@@ -58,15 +58,16 @@ def test_dry_run_lists_each_lane_and_skips_finished_runs(tmp_path):
       '  python launch/offline.py --gin_file=gin/halfcheetah_100k.gin --tf_threads=1 '
       f'--root_dir={tmp_path}/full/offline/halfcheetah_100k/seed0', f'  (finished) {BREMEN}']
   assert lines[3].startswith('lane B (tree /work/frozen/')
-  # Then the D4RL group, ME-TRPO (the full-budget comparison before issue 20's coverage runs),
-  # issue 20's groups and the tables after them (runs of a few core-hours at most), SAC, offline
+  # Then the D4RL group, issue 20's FetchReach group (while BREMEN makes the deployment-1 fit
+  # ME-TRPO reuses), ME-TRPO (the full-budget comparison before the rest of issue 20), issue 20's
+  # other groups and the tables after them (runs of a few core-hours at most), SAC, offline
   # Hopper, the guarded variant of the offline HalfCheetah cell (an absolute run directory,
   # outside full/) and the second seeds: whichever lane is free first.
   assert lines[4] == 'then, whichever lane is free first:'
-  assert lines[6] == (
+  assert lines[7] == (
       '  python launch/deployment.py --gin_file=gin/deployment/halfcheetah_200k.gin '
       f'--gin_file=gin/deployment/me_trpo.gin --tf_threads=1 --root_dir={tmp_path}/full/{ME_TRPO}')
-  for line, group in zip(lines[5:6] + lines[7:13], SHARED_GROUPS):
+  for line, group in zip(lines[5:7] + lines[8:13], SHARED_GROUPS):
     assert line.startswith(f'  launch/coverage_runs.sh {group} (tree /work/frozen/'), line
   assert lines[13:] == [
       '  python launch/train_behavior.py --gin_file=gin/deployment/sac_halfcheetah.gin '
