@@ -189,6 +189,12 @@ def fmt(value, std=None):
   return f'{value:.0f}' + (f' ± {std:.0f}' if std is not None else '')
 
 
+def ratio_text(ratio):
+  """A return over the dataset's with two decimals, or one significant digit when that would
+  print as 0.00 (-6 / 4,909 is -0.001, not '-0.00')."""
+  return f'{ratio:.2f}' if ratio == 0 or abs(ratio) >= 0.005 else f'{ratio:.1g}'
+
+
 def reduced_rows(env):
   """Our reduced-budget deployment numbers for `env`: (method, batch, budget) -> {d: (mean, std,
   seeds)}."""
@@ -589,7 +595,8 @@ def verdicts(dep_runs, off_runs, earlier=(), cut=()):
     final, data = returns[-1], r['dataset_return']
     bc = returns[0] if r['description']['method'] != 'me_trpo' else None
     lines.append(f'{cell}: final {final:.0f}'
-                 + (f' = {final / data:.2f} x our dataset ({p_mean / p_data:.2f} in the paper)'
+                 + (f' = {ratio_text(final / data)} x our dataset ({p_mean / p_data:.2f} in the '
+                    'paper)'
                     if data and p_mean is not None and p_data else '')
                  + (f'; {"above" if final > bc else "not above"} its BC policy ({bc:.0f})'
                     if bc is not None else '')
@@ -734,6 +741,8 @@ def copy_policies(all_runs, dest_root):
 # Reports on these runs' policies made by other scripts, written beside this file.
 COMPANIONS = {
     '_episodes.md': 'each exported deployment policy\'s episodes: moving, still or flipped',
+    '_offline_halfcheetah_final_episodes.md': 'the offline HalfCheetah cell\'s final policy over '
+                                              '20 episodes: moving, still or flipped',
     '_flips.md': 'the offline cells\' policies in the real env and in their own imagination: '
                  'flips, falls and runaway paths, and how far ahead the model sees a real failure',
     '_flips_d1_policy_model1.md': 'BREMEN\'s deployment-1 policy before the model it was trained '

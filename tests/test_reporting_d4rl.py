@@ -143,6 +143,10 @@ def test_every_cell_mean_std_of_raw_and_normalised(runs, tmp_path):
     assert float(row['normalized_mean']) == pytest.approx(np.mean(scores), rel=1e-12)
     assert float(row['normalized_std']) == pytest.approx(np.std(scores), rel=1e-12)
     assert (int(row['seeds']), int(row['unfinished'])) == (len(finals), pending)
+    # Start: the first evaluation (BREMEN's BC policy, 900; the untrained agent's 100).
+    start = {'bremen': 900.0, 'brac_max_q': 100.0 + syn.MAX_Q_BONUS}.get(method, 100.0)
+    assert float(row['start_normalized_mean']) == pytest.approx(normalized(env, start))
+    assert float(row['start_normalized_std']) == 0.0
     column = {'bc': 'bc', 'bremen': 'bremen', 'bcq': 'bcq', 'brac': 'brac_v'}.get(method)
     if column:
       assert float(row['paper']) == D4RL[task][column]
@@ -188,7 +192,8 @@ def test_markdown_cells_paper_column_and_statements(runs, tmp_path):
           [normalized('halfcheetah', f) for f in (3000.0, 3400.0, 3500.0)])), '36.9']
   # Every cell: the return and the budget; the unfinished run listed with how far it got.
   detail = line(md, '| hopper-medium | `minari:bremen-d4rl/hopper/medium-v0` | BREMEN |')
-  assert '| 2000 ± 200 | 2 | 0, 1 | 1 | ' + REDUCED_BREMEN + ' (reduced) |' in detail
+  assert (f'| {normalized("hopper", 900.0):.1f} ± 0.0 | 2000 ± 200 | 2 | 0, 1 | 1 | '
+          + REDUCED_BREMEN + ' (reduced) |') in detail
   assert '| 69.3 |' in detail
   assert line(md, '| `d4rl-hopper_medium+bremen+table/seed2` |') == (
       '| `d4rl-hopper_medium+bremen+table/seed2` | hopper-medium | BREMEN | 50% | 777 | '

@@ -375,3 +375,10 @@ def test_companion_reports_beside_it_are_linked_with_their_commands(full, tmp_pa
       'policy before the model it was trained in (fitted on the uniform-random batch) '
       '(2026-12-04: `launch/flip_probe.py --run_dir=b`)']
   assert md.index('## Offline cells') < md.index('## Looking into') < md.index('## What reproduces')
+
+
+@pytest.mark.parametrize('ratio, text', [(1.5, '1.50'), (0.0, '0.00'), (-0.0012, '-0.001'),
+                                         (0.004, '0.004'), (0.005, '0.01'), (-2.0, '-2.00')])
+def test_a_return_near_zero_is_not_printed_as_zero_times_the_dataset(ratio, text):
+  with script('full_budget') as full_budget:
+    assert full_budget.ratio_text(ratio) == text

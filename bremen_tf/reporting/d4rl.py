@@ -127,6 +127,7 @@ def build_cells(records):
     task = f'{env}-{kind}'
     mean, std = _stats([r['final'] for r in done])
     norm_mean, norm_std = _stats([r['normalized'] for r in done])
+    start_mean, start_std = _stats([r.get('start_normalized') for r in done])
     refs = next((r['reference_scores'] for r in runs if r.get('reference_scores')), None)
     data_returns = [r['dataset_return'] for r in runs if r['dataset_return'] is not None]
     data_return = float(np.mean(data_returns)) if data_returns else None
@@ -136,7 +137,8 @@ def build_cells(records):
         'method': method, 'budget': budget, 'paper_budget': full,
         'reduced': full is not None and budget != full,
         'return_mean': mean, 'return_std': std, 'normalized_mean': norm_mean,
-        'normalized_std': norm_std, 'seeds': len(done),
+        'normalized_std': norm_std, 'start_normalized_mean': start_mean,
+        'start_normalized_std': start_std, 'seeds': len(done),
         'seed_list': sorted(r['description'].get('seed') for r in done
                             if r['description'].get('seed') is not None),
         'unfinished': sorted((r for r in runs if not r['finished']), key=lambda r: r['path']),
@@ -206,6 +208,7 @@ def detail_rows(cells):
     pending = len(c['unfinished'])
     rows.append([c['task'], f'`{c["dataset"]}`', method_name(c['method']),
                  _pm(c['normalized_mean'], c['normalized_std'], 1), _one(c['paper']),
+                 _pm(c['start_normalized_mean'], c['start_normalized_std'], 1),
                  _pm(c['return_mean'], c['return_std'], 0), c['seeds'],
                  ', '.join(map(str, c['seed_list'])) or '—', pending or '—',
                  c['budget'] + (' (reduced)' if c['reduced'] else
@@ -310,15 +313,18 @@ def markdown(cells, runs_glob, n_dirs, skipped, png=None, left_out=()):
           'normalised score 100 (R − min) / (max − min) the run logged '
           '(`eval_normalized_score`; BRAC (max Q): `eval_max_q_normalized_score`) with the '
           'dataset\'s reference scores, and as the raw return. Unfinished runs are counted and '
-          'listed, never averaged. The paper\'s column: ' + D4RL_SOURCE
+          'listed, never averaged. Start: the same score at the first evaluation, before any '
+          'update (BREMEN: its behaviour-cloned policy π̂_β, which TRPO starts from; BC, BCQ, '
+          'BRAC: the untrained network), so that last minus start is what training added. '
+          'The paper\'s column: ' + D4RL_SOURCE
           + ' (`bremen_tf/paper_results.py`; our BRAC, the KL value penalty, is set beside its '
           'BRAC-v; BRAC (max Q) and ME-TRPO have no column there).\n\n'
           '## Normalised score, ours vs the paper\n\n' + summary_table(cells)
           + (f'\n![normalised scores]({png})\n' if png else '')
           + '\n## Every cell\n\n'
           + results.markdown_table(['Task', 'Dataset', 'Method', 'Normalised (ours)',
-                                    'Paper', 'Return (ours)', 'Seeds', 'Seed ids', 'Unfinished',
-                                    'Budget'], detail_rows(cells))
+                                    'Paper', 'Start (ours)', 'Return (ours)', 'Seeds',
+                                    'Seed ids', 'Unfinished', 'Budget'], detail_rows(cells))
           + '\n## Datasets\n\n'
           + results.markdown_table(['Task', 'Dataset', 'Source', 'Dataset return (complete '
                                     'episodes)', 'Normalised', 'Reference scores (min / max)'],
@@ -347,14 +353,15 @@ def markdown(cells, runs_glob, n_dirs, skipped, png=None, left_out=()):
 CSV_HEADER = ['env', 'dataset_kind', 'task', 'dataset', 'source', 'method', 'normalized_mean',
               'normalized_std', 'return_mean', 'return_std', 'seeds', 'unfinished', 'paper',
               'budget', 'reduced_budget', 'paper_budget', 'dataset_return',
-              'dataset_normalized']
+              'dataset_normalized', 'start_normalized_mean', 'start_normalized_std']
 
 
 def csv_rows(cells):
   return [[c['env'], c['kind'], c['task'], c['dataset'], c['source'], c['method'],
            c['normalized_mean'], c['normalized_std'], c['return_mean'], c['return_std'],
            c['seeds'], len(c['unfinished']), c['paper'], c['budget'], c['reduced'],
-           c['paper_budget'], c['dataset_return'], c['dataset_normalized']] for c in cells]
+           c['paper_budget'], c['dataset_return'], c['dataset_normalized'],
+           c['start_normalized_mean'], c['start_normalized_std']] for c in cells]
 
 
 def plot(plt, cells):

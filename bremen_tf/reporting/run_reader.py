@@ -84,7 +84,9 @@ def offline_records(path):
   """An offline run -> its table records (BRAC gives two: its mode and its max-Q policy), or []
   if it has no description or no metrics. Keys: path, env, size, noise, external,
   reference_scores, finished, dataset_return, method, budget, curve (budget fraction, return),
-  final, normalized, speed, description."""
+  final, normalized, start, start_normalized (the first evaluation, before any update: BREMEN's
+  BC policy, which TRPO starts from; a model-free agent's untrained network; None if the
+  metrics do not begin there), speed, description."""
   metrics = runs.read_metrics(path)
   if not metrics:
     return []
@@ -105,9 +107,12 @@ def offline_records(path):
   if desc['algorithm'] == 'bremen':
     iterations = desc['budget']['train_offline.outer_iterations']
     curve = [(int(r['iteration']) / iterations, float(r['eval_return_mean'])) for r in metrics]
+    first = metrics[0] if int(metrics[0]['iteration']) == 0 else {}
     return [dict(base, method=desc['method'], budget=budget, curve=curve,
                  final=float(last['eval_return_mean']),
                  normalized=_float(last.get('eval_normalized_score')),
+                 start=_float(first.get('eval_return_mean')),
+                 start_normalized=_float(first.get('eval_normalized_score')),
                  speed=_median_speed(metrics, 'imagined_steps_per_s', 'imagined steps/s'))]
   steps = labels.model_free_steps(desc, last)
   base['speed'] = _median_speed(metrics, 'train_steps_per_s', 'gradient steps/s')
@@ -117,9 +122,11 @@ def offline_records(path):
     if method == 'brac_max_q' and desc['algorithm'] != 'brac':
       continue
     curve = [(int(float(r['step'])) / steps, float(r[key])) for r in metrics]
+    score = key.replace('_return_mean', '_normalized_score')
+    first = metrics[0] if int(float(metrics[0]['step'])) == 0 else {}
     records.append(dict(base, method=method, budget=budget, curve=curve, final=float(last[key]),
-                        normalized=_float(last.get(key.replace('_return_mean',
-                                                               '_normalized_score')))))
+                        normalized=_float(last.get(score)), start=_float(first.get(key)),
+                        start_normalized=_float(first.get(score))))
   return records
 
 
