@@ -398,7 +398,7 @@ def plot(plt, cells):
   ax.set_yticks(range(len(tasks)))
   ax.set_yticklabels(tasks)
   ax.invert_yaxis()
-  ax.set_xlabel('normalised score x100 (bars: ours, mean ± std over seeds; ◆: the paper)')
+  ax.set_xlabel('normalised score x100\n(bars: ours, mean ± std over seeds; ◆: the paper)')
   ax.legend(fontsize=7)
   fig.tight_layout()
   return fig
