@@ -37,6 +37,7 @@ PY="${PYTHON:-python}"
 LANES="$RUNS_ROOT/lanes"   # <lane>.pid: the lane's loop; <lane>.run: "<pid> <run dir>" of its run
 FULL="$RUNS_ROOT/full"
 STOP_WAIT_SECONDS="${STOP_WAIT_SECONDS:-1200}"  # the longest stop waits for a checkpoint
+WAIT_SECONDS="${WAIT_SECONDS:-300}"  # a lane with only a deferred entry left looks again this often
 
 # A lane entry: "<run dir under $FULL>|<launcher and gin files>", or "coverage|<groups of
 # launch/coverage_runs.sh>" (resumable itself; its run directories live in $RUNS_ROOT/coverage).
@@ -62,7 +63,10 @@ LANE_B=()
 # and started earlier it would make the same fit again. Then ME-TRPO's deployments, so that the
 # full-budget comparison of issue 15 runs side by side with BREMEN before the rest of issue 20's
 # reduced-budget runs take the core (the project's order: long runs first, coverage on what they
-# leave); then issue 20's other groups, the tables (the `tables` group waits until every
+# leave); a lane that reaches ME-TRPO while BREMEN is still in that fit (FetchReach took 1.6 h,
+# not 3.6) takes the next entries meanwhile, HandReach first (about 2.4 core-hours, the shortest
+# of issue 20's other groups), and comes back to it (waits_for_shared_fit); then issue 20's other
+# groups, the tables (the `tables` group waits until every
 # coverage group before it has finished: the lane that ends the last of them runs it; a lane
 # waiting for it takes the entries after it meanwhile), online SAC, offline Hopper again (its
 # finished attempt-2 run left only its generated tables), the guarded variant of the offline
@@ -72,9 +76,9 @@ SHARED=(
   "coverage|d4rl"
   "coverage|fetchreach"
   "deployment/halfcheetah_200k+me_trpo/seed0|launch/deployment.py --gin_file=gin/deployment/halfcheetah_200k.gin --gin_file=gin/deployment/me_trpo.gin"
+  "coverage|handreach"
   "coverage|offline"
   "coverage|ablation"
-  "coverage|handreach"
   "coverage|sac"
   "coverage|tables"
   "sac/halfcheetah/seed0|launch/train_behavior.py --gin_file=gin/deployment/sac_halfcheetah.gin"
@@ -163,12 +167,35 @@ run_entry() {
   fi
 }
 
+# waits_for_shared_fit ENTRY: true for an ME-TRPO deployment run while a lane runs its BREMEN twin
+# (the same run directory without "+me_trpo") and the twin has not finished its deployment-1
+# dynamics fit. That fit is ME-TRPO's too (the same uniform-random batch), reused through the
+# dynamics cache once BREMEN has saved it; started before then, ME-TRPO would make the same fit
+# (4-5 core-hours) again, and throw its partial fit away when it resumes and finds the cache.
+waits_for_shared_fit() {
+  local dir="${1%%|*}" twin lane pid running
+  [[ $dir == *+me_trpo/* ]] || return 1
+  twin="$(run_path "${dir/+me_trpo/}")"
+  for lane in A B; do
+    alive "$LANES/$lane.run" || continue
+    read -r pid running < "$LANES/$lane.run"
+    [[ $running == "$twin" ]] || continue
+    [[ -f "$twin/train_state.json" ]] || return 0  # it has only just started
+    [[ "$("$PY" -c 'import json,sys; s=json.load(open(sys.argv[1]))
+print("fitting" if s.get("deployment", 1) == 1 and s.get("stage") in ("start", "collected", "dynamics_fit") else "")' \
+          "$twin/train_state.json" 2> /dev/null)" == fitting ]] && return 0
+  done
+  return 1
+}
+
 # claim_shared LANE: prints the index of the SHARED entry the lane has just claimed (mkdir is
-# atomic, so two free lanes never take the same one), or nothing when none is left for it.
+# atomic, so two free lanes never take the same one); "wait" when the only entries left for it
+# are waiting for a shared fit (above); nothing when none is left for it.
 claim_shared() {
-  local lane=$1 i j ready
+  local lane=$1 i j ready waiting=
   for i in "${!SHARED[@]}"; do
     [[ -d "$CLAIMS/$i" ]] && continue
+    if waits_for_shared_fit "${SHARED[i]}"; then waiting=1; continue; fi
     if [[ ${SHARED[i]} == "coverage|tables" ]]; then  # once every coverage group before it finished
       ready=1
       for ((j = 0; j < i; j++)); do
@@ -182,6 +209,7 @@ claim_shared() {
       return
     fi
   done
+  if [[ -n $waiting ]]; then echo wait; fi
 }
 
 # run_lane LANE: the lane's loop (runs in the background, in the frozen tree): its own entries,
@@ -196,6 +224,11 @@ run_lane() {
     run_entry "$lane" "$entry" || true  # failed: said in the log; the next start tries it again
   done < <(lane_entries "$lane")
   while i="$(claim_shared "$lane")" && [[ -n $i ]]; do
+    if [[ $i == wait ]]; then
+      echo "[lane $lane] $(date -Is) ME-TRPO waits for BREMEN's deployment-1 fit (shared through the dynamics cache); looking again in ${WAIT_SECONDS}s"
+      sleep "$WAIT_SECONDS"
+      continue
+    fi
     if run_entry "$lane" "${SHARED[i]}"; then touch "$CLAIMS/$i/done"
     else touch "$CLAIMS/$i/failed"; fi  # never done: the tables wait for the next start
   done

@@ -34,7 +34,7 @@ def make_run(root, name, state=None, done=False):
 
 GUARD_CMD = ('launch/offline.py --gin_file=gin/evidence/halfcheetah_100k_data_box.gin '
              "--gin_bindings=train_offline.dynamics_cache_dir='{root}/guard/dynamics_cache'")
-SHARED_GROUPS = ['d4rl', 'fetchreach', 'offline', 'ablation', 'handreach', 'sac', 'tables']
+SHARED_GROUPS = ['d4rl', 'fetchreach', 'handreach', 'offline', 'ablation', 'sac', 'tables']
 N_SHARED = len(SHARED_GROUPS) + 6  # with ME-TRPO, SAC, Hopper, the guard, two seeds
 SHARED_INDEX = {ME_TRPO: 2, 'offline/hopper_100k/seed0': 9}
 
@@ -416,3 +416,81 @@ def test_the_tables_do_not_wait_for_a_deployment_run(tmp_path):
             if line.startswith('start ')]
   assert starts == SHARED_GROUPS  # every group, the tables last
   assert not (tmp_path / 'full' / ME_TRPO / 'DONE').exists()  # lane A's: never run here
+
+
+# The fake Python, but `python -c` (the lanes read train_state.json with it) is a real one.
+FAKE_PYTHON_READING = FAKE_PYTHON.replace(
+    'dir=""\n', f'[[ ${{1:-}} == -c ]] && exec {sys.executable} "$@"\ndir=""\n', 1)
+
+
+def bremen_in_its_first_fit(root, stage='dynamics_fit'):
+  """BREMEN's deployment run, running in lane A (a live pid) at `stage` of deployment 1; the other
+  runs finished. Returns the live process (kill it when done)."""
+  for name in ('offline/halfcheetah_100k/seed0', 'sac/halfcheetah/seed0',
+               'offline/hopper_100k/seed0', 'offline/halfcheetah_100k/seed1',
+               'offline/hopper_100k/seed1'):
+    make_run(root, name, done=True)
+  guard = root / 'guard' / 'halfcheetah_100k_data_box' / 'seed0'
+  guard.mkdir(parents=True)
+  (guard / 'DONE').write_text('')
+  bremen = make_run(root, BREMEN, {'stage': stage, 'deployment': 1})
+  sleeper = subprocess.Popen(['sleep', '120'])
+  (root / 'lanes').mkdir(exist_ok=True)
+  (root / 'lanes' / 'A.run').write_text(f'{sleeper.pid} {bremen}\n')
+  return sleeper
+
+
+def lane_events(root):
+  return [line.split() for line in (root / 'record').read_text().splitlines()]
+
+
+def test_me_trpo_waits_for_bremens_deployment_1_fit_and_the_lane_works_meanwhile(tmp_path):
+  """ME-TRPO reached while BREMEN (running in the other lane) is in its deployment-1 fit: the lane
+  takes HandReach and the entries after it instead, then, with nothing else left, looks again
+  until BREMEN's fit is done (and cached), and runs ME-TRPO then."""
+  sleeper = bremen_in_its_first_fit(tmp_path)
+  try:
+    env = fake_lane_tree(tmp_path, python=FAKE_PYTHON_READING)
+    env = {**env, 'WAIT_SECONDS': '0.5'}
+    lane = subprocess.Popen(['bash', SCRIPT, '_lane', 'B'], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, **env})
+    deadline = time.time() + 60
+    while not (tmp_path / 'record').exists() or not any(
+        e[:2] == ['end', 'tables'] for e in lane_events(tmp_path)):
+      assert time.time() < deadline and lane.poll() is None
+      time.sleep(0.2)
+    time.sleep(1.5)  # the lane now waits: nothing else is left for it
+    assert lane.poll() is None
+    assert not (tmp_path / 'full' / ME_TRPO / 'DONE').exists()
+    (tmp_path / 'full' / BREMEN / 'train_state.json').write_text(
+        json.dumps({'stage': 'dynamics', 'deployment': 1}))  # the fit is done, and cached
+    out = lane.communicate(timeout=30)[0]
+  finally:
+    sleeper.kill()
+  assert lane.returncode == 0, out
+  events = lane_events(tmp_path)
+  starts = [e[1] for e in events if e[0] == 'start']
+  assert starts == SHARED_GROUPS  # HandReach and the rest went ahead
+  runs = [e[1] for e in events if e[0] == 'run']
+  assert runs == [str(tmp_path / 'full' / ME_TRPO)]  # once, after the fit
+  assert "ME-TRPO waits for BREMEN's deployment-1 fit" in out and 'all done' in out
+
+
+@pytest.mark.parametrize('stage, bremen_running', [('dynamics', True), ('dynamics_fit', False)])
+def test_me_trpo_goes_in_its_turn_once_the_fit_is_done_or_bremen_is_not_running(
+    tmp_path, stage, bremen_running):
+  sleeper = bremen_in_its_first_fit(tmp_path, stage)
+  if not bremen_running:
+    sleeper.kill()
+    sleeper.wait()
+  try:
+    env = fake_lane_tree(tmp_path, python=FAKE_PYTHON_READING)
+    lane = subprocess.run(['bash', SCRIPT, '_lane', 'B'], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, **env, 'WAIT_SECONDS': '0.5'})
+  finally:
+    sleeper.kill()
+  assert lane.returncode == 0, lane.stderr
+  assert 'waits for' not in lane.stdout
+  events = lane_events(tmp_path)
+  order = [e[1] if e[0] == 'start' else 'me_trpo' for e in events if e[0] in ('start', 'run')]
+  assert order == SHARED_GROUPS[:2] + ['me_trpo'] + SHARED_GROUPS[2:]  # ME-TRPO before HandReach
