@@ -397,16 +397,23 @@ def test_status_counts_the_coverage_groups_finished_runs(tmp_path):
   assert '  coverage tables\n  ' in result.stdout  # no runs of its own: nothing to count
 
 
+def finish_the_later_full_budget_runs(root):
+  """Lane A's offline cell and the shared full-budget runs after the coverage groups (SAC, offline
+  Hopper, the guarded variant, the second seeds): finished."""
+  for name in ('offline/halfcheetah_100k/seed0', 'sac/halfcheetah/seed0',
+               'offline/hopper_100k/seed0', 'offline/halfcheetah_100k/seed1',
+               'offline/hopper_100k/seed1'):
+    make_run(root, name, done=True)
+  guard = root / 'guard' / 'halfcheetah_100k_data_box' / 'seed0'
+  guard.mkdir(parents=True)
+  (guard / 'DONE').write_text('')
+
+
 def test_the_tables_do_not_wait_for_a_deployment_run(tmp_path):
   """ME-TRPO's deployments (before issue 20's groups) are still running in the other lane: the
   tables wait only for the coverage groups before them, so this lane runs them."""
-  for name in (BREMEN, 'offline/halfcheetah_100k/seed0', 'sac/halfcheetah/seed0',
-               'offline/hopper_100k/seed0', 'offline/halfcheetah_100k/seed1',
-               'offline/hopper_100k/seed1'):
-    make_run(tmp_path, name, done=True)
-  guard = tmp_path / 'guard' / 'halfcheetah_100k_data_box' / 'seed0'
-  guard.mkdir(parents=True)
-  (guard / 'DONE').write_text('')
+  make_run(tmp_path, BREMEN, done=True)
+  finish_the_later_full_budget_runs(tmp_path)
   env = fake_lane_tree(tmp_path)
   claim(tmp_path, ME_TRPO, 'A')  # taken by lane A, not finished
   lane = subprocess.run(['bash', SCRIPT, '_lane', 'B'], capture_output=True, text=True, timeout=60,
@@ -426,13 +433,7 @@ FAKE_PYTHON_READING = FAKE_PYTHON.replace(
 def bremen_in_its_first_fit(root, stage='dynamics_fit'):
   """BREMEN's deployment run, running in lane A (a live pid) at `stage` of deployment 1; the other
   runs finished. Returns the live process (kill it when done)."""
-  for name in ('offline/halfcheetah_100k/seed0', 'sac/halfcheetah/seed0',
-               'offline/hopper_100k/seed0', 'offline/halfcheetah_100k/seed1',
-               'offline/hopper_100k/seed1'):
-    make_run(root, name, done=True)
-  guard = root / 'guard' / 'halfcheetah_100k_data_box' / 'seed0'
-  guard.mkdir(parents=True)
-  (guard / 'DONE').write_text('')
+  finish_the_later_full_budget_runs(root)
   bremen = make_run(root, BREMEN, {'stage': stage, 'deployment': 1})
   sleeper = subprocess.Popen(['sleep', '120'])
   (root / 'lanes').mkdir(exist_ok=True)
