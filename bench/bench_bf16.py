@@ -42,19 +42,6 @@ def cpu_flags():
   return ' '.join(sorted(w for w in words if w.startswith('amx')))
 
 
-def chain_rate(tf, dtype, repeats, n=2048):
-  a = tf.cast(tf.random.stateless_normal([n, n], seed=[0, 0]), dtype)
-
-  @tf.function
-  def chain():
-    x = a
-    for _ in range(8):
-      x = tf.matmul(x, a) * tf.cast(1e-3, dtype)
-    return tf.reduce_sum(tf.cast(x, tf.float32))
-  seconds = bench_common.median_times({'c': lambda: chain().numpy()}, repeats)['c']
-  return 8 * 2 * n ** 3 / seconds
-
-
 def member_step(tf, compute_dtype):
   """A tf.function: the gradient of one member's MSE at [BATCH, in] (operands of each matmul in
   `compute_dtype`, everything else float32)."""
@@ -87,7 +74,7 @@ def main(argv):
   import numpy as np  # pylint: disable=g-import-not-at-top
   from bremen_tf import fileio, results  # pylint: disable=g-import-not-at-top
 
-  rates = {d: chain_rate(tf, d, FLAGS.repeats) for d in (tf.float32, tf.bfloat16)}
+  rates = {d: bench_common.matmul_rate(tf, FLAGS.repeats, dtype=d) for d in (tf.float32, tf.bfloat16)}
   steps = {'float32': member_step(tf, tf.float32), 'bfloat16 matmuls': member_step(tf, tf.bfloat16)}
   times = bench_common.median_times({k: lambda s=s: [g.numpy() for g in s()]
                                      for k, s in steps.items()}, FLAGS.repeats)

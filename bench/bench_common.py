@@ -17,15 +17,16 @@ def median_times(fns, repeats):
   return {name: float(np.median(t)) for name, t in times.items()}
 
 
-def matmul_rate(tf, repeats, n=2048):
-  """FLOP/s of a chain of n x n float32 matmuls, the machine's practical peak."""
-  a = tf.random.stateless_normal([n, n], seed=[0, 0])
+def matmul_rate(tf, repeats, n=2048, dtype=None):
+  """FLOP/s of a chain of n x n matmuls (float32 unless `dtype`), the machine's practical peak."""
+  dtype = dtype or tf.float32
+  a = tf.cast(tf.random.stateless_normal([n, n], seed=[0, 0]), dtype)
 
   @tf.function
   def chain():
     x = a
     for _ in range(8):
-      x = tf.matmul(x, a) * 1e-3
-    return tf.reduce_sum(x)
+      x = tf.matmul(x, a) * tf.cast(1e-3, dtype)
+    return tf.reduce_sum(tf.cast(x, tf.float32))
   seconds = median_times({'chain': lambda: chain().numpy()}, repeats)['chain']
   return 8 * 2 * n ** 3 / seconds
