@@ -1,4 +1,4 @@
-"""Would bfloat16 matmuls speed up the dynamics fit on this CPU? A measurement, not an option.
+"""Does a bfloat16 dynamics fit pay on this CPU, and are its models as good?
 
 The guide once recorded bfloat16 as slower (a CPU without AMX). CPUs with AMX (Intel Sapphire
 Rapids and later: `amx_bf16` in /proc/cpuinfo) multiply bfloat16 matrices in hardware. This times,
@@ -7,14 +7,17 @@ in one process and one TF thread, alternately:
   - one training step of one dynamics member at the fit's shape (batch 1000, [s, a] -> 2 x 1024
     ReLU -> Δs, MSE, forward + backward), float32 as our fit runs it, and mixed precision (weights
     and the loss in float32, each matmul's operands cast to bfloat16, as Keras' mixed_bfloat16
-    policy does), with the relative difference of the two steps' gradients.
-and writes results/bf16.md. The fit itself stays float32: a bfloat16 fit would be another
-algorithm's numerics (8 bits of mantissa), an opt-in deviation if ever built.
+    policy does), with the relative difference of the two steps' gradients;
+  - with --fit_epochs > 0, the real fit both ways (`DynamicsEnsemble.fit_matmul_dtype`, an opt-in
+    deviation; the default and the original are float32) on a BRAC-protocol dataset: seconds per
+    epoch and the validation MSE (computed in float32) at every check,
+and writes results/bf16.md.
 
-  python bench/bench_bf16.py [--repeats=20] [--out=results/bf16]
+  python bench/bench_bf16.py [--repeats=20] [--fit_epochs=30] [--out=results/bf16]
 """
 import os
 import sys
+import time
 
 from absl import app
 from absl import flags
@@ -27,6 +30,11 @@ flags.DEFINE_integer('repeats', 20, 'Timed repeats of each variant (medians are 
 flags.DEFINE_string('out', 'results/bf16', 'Output path without extension.')
 flags.DEFINE_integer('obs_dim', 17, 'Observation width (HalfCheetah).')
 flags.DEFINE_integer('act_dim', 6, 'Action width (HalfCheetah).')
+flags.DEFINE_integer('fit_epochs', 30, 'Epochs of the real fit compared (0: skip it).')
+flags.DEFINE_string('fit_env', 'bremen/HalfCheetah-v0', 'The fit\'s dataset: env,')
+flags.DEFINE_string('fit_noise', 'pure', '... noise and')
+flags.DEFINE_string('fit_size', '100k', '... size (made on demand if missing, ~30 s).')
+flags.DEFINE_string('data_dir', None, 'Dataset cache directory (default: the package\'s).')
 FLAGS = flags.FLAGS
 
 BATCH, HIDDEN = 1000, 1024
@@ -66,6 +74,59 @@ def member_step(tf, compute_dtype):
   return step
 
 
+def fit_comparison(tf):
+  """The dynamics fit as runs make it (a fresh ensemble, the train/validation split of an offline
+  run), once per fit_matmul_dtype from the same initial weights: (table rows, text)."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from bremen_tf import stages  # pylint: disable=g-import-not-at-top
+  from bremen_tf.data.on_demand import get_dataset  # pylint: disable=g-import-not-at-top
+  from bremen_tf.dynamics import DynamicsEnsemble  # pylint: disable=g-import-not-at-top
+  data = get_dataset(FLAGS.fit_env, FLAGS.fit_noise, FLAGS.fit_size, data_dir=FLAGS.data_dir)
+  train, validation = stages.split_batches([data], 0.15)  # train_offline's validation_fraction
+  curves, seconds, stops = {}, {}, {}
+  for dtype in ('float32', 'bfloat16'):
+    model = DynamicsEnsemble(train[0].shape[1], train[1].shape[1], seed=0,
+                             fit_matmul_dtype=dtype)
+    checks, check_seconds = [], [0.0]
+
+    def log(line, model=model, checks=checks, check_seconds=check_seconds):
+      """At each check, the members' validation MSE again (the same float32 pass; not timed)."""
+      print(f'[{dtype}] {line}', flush=True)
+      t = time.perf_counter()
+      checks.append(model._validation_mse(  # pylint: disable=protected-access
+          model._inputs(*validation[:2]), model._targets(validation[0], validation[2])).numpy())
+      check_seconds[0] += time.perf_counter() - t
+    t0 = time.perf_counter()
+    fit = model.fit(train, validation, max_epochs=FLAGS.fit_epochs, log=log)
+    seconds[dtype] = (time.perf_counter() - t0 - check_seconds[0]) / FLAGS.fit_epochs
+    curves[dtype] = [*checks, np.array(fit['final_validation_mse'])]
+    stops[dtype] = fit['stop_epoch']
+  eval_every = model.fit_defaults['eval_every']
+  epochs = [*range(0, FLAGS.fit_epochs, eval_every), FLAGS.fit_epochs]
+  rows = []
+  for k, epoch in enumerate(epochs):
+    f32, b16 = curves['float32'][k], curves['bfloat16'][k]
+    rows.append([str(epoch), f'{f32.mean():.5f} ({f32.min():.5f}-{f32.max():.5f})',
+                 f'{b16.mean():.5f} ({b16.min():.5f}-{b16.max():.5f})',
+                 f'{b16.mean() / f32.mean():.3f}'])
+  from bremen_tf import results  # pylint: disable=g-import-not-at-top
+  text = (f'\n## The fit itself: {FLAGS.fit_env}, {FLAGS.fit_noise} {FLAGS.fit_size}, '
+          f'{FLAGS.fit_epochs} epochs\n\n'
+          f'{len(train[0]):,} training and {len(validation[0]):,} validation transitions (the '
+          'offline runs\' sequential 15% split), 5 members, batch 1000, from the same initial '
+          f'weights; `DynamicsEnsemble.fit_matmul_dtype`. Seconds per epoch: float32 '
+          f'{seconds["float32"]:.1f}, bfloat16 {seconds["bfloat16"]:.1f} '
+          f'(**{seconds["float32"] / seconds["bfloat16"]:.2f}x**). Members stopped at epochs '
+          f'{stops["float32"]} (float32) and {stops["bfloat16"]} (bfloat16), of at most '
+          f'{FLAGS.fit_epochs}.\n\n'
+          + results.markdown_table(['epoch', 'validation MSE, float32 fit: mean (members\' range)',
+                                    'bfloat16 fit: mean (range)', 'bfloat16 / float32'], rows)
+          + '\nValidation MSE on the normalised Δs, computed in float32 for both, at the '
+          'fit\'s own checks (every 5 epochs) and after the last epoch. One fit each, on a '
+          'machine whose other core(s) may be busy: seconds are as measured, not peaks.\n')
+  return text
+
+
 def main(argv):
   del argv
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
@@ -100,7 +161,9 @@ def main(argv):
           + '\nThe training step casts each matmul\'s operands to bfloat16 and keeps weights, '
           'biases, activations between layers and the loss in float32 (mixed precision). Our '
           'dynamics fit runs float32 (the original\'s numerics); this measures what an opt-in '
-          'bfloat16 fit could gain on this CPU, not an option that exists.\n')
+          'bfloat16 fit gains in one training step.\n')
+  if FLAGS.fit_epochs > 0:
+    text += fit_comparison(tf)
   fileio.write_text(FLAGS.out + '.md', text)
   print(text)
 

@@ -19,6 +19,8 @@ def dynamics_cache_key(env_id, noise, dataset_size, n, validation_fraction, seed
              validation_fraction=validation_fraction, n_models=dynamics.n_models,
              hidden=list(dynamics.net_sizes), learning_rate=dynamics.optimizer.learning_rate,
              **dynamics.fit_defaults)
+  if dynamics.fit_matmul_dtype != 'float32':  # only then: float32 fits keep their cache entries
+    key['fit_matmul_dtype'] = dynamics.fit_matmul_dtype
   digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
   name = re.sub(r'[^\w.+-]', '_', f'{env_id}_{noise}_{dataset_size}_seed{seed}_{digest}')
   return name, key

@@ -79,10 +79,16 @@ class EnsembleMLP(tf.Module):
                  for w, b in zip(self.kernels, self.biases)]
     return [[(ws[k], bs[k]) for ws, bs in per_layer] for k in range(self.n_members)]
 
-  def member_forward(self, x, layers):
-    """One member's MLP on x [B, in], given its `members()` layers."""
+  def member_forward(self, x, layers, matmul_dtype=tf.float32):
+    """One member's MLP on x [B, in], given its `members()` layers. With matmul_dtype bfloat16
+    each matmul's operands are cast to it and its product back to float32 (mixed precision, as
+    Keras' mixed_bfloat16 policy: weights, biases and activations between layers stay float32)."""
     for i, (w, b) in enumerate(layers):
-      x = tf.matmul(x, w) + b
+      if matmul_dtype == tf.float32:
+        x = tf.matmul(x, w) + b
+      else:
+        x = tf.cast(tf.matmul(tf.cast(x, matmul_dtype), tf.cast(w, matmul_dtype)),
+                    tf.float32) + b
       if i < len(layers) - 1:
         x = self._activation(x)
     return x

@@ -1,5 +1,6 @@
 """The dynamics ensemble: normalisation, one-member prediction, fitting, early stopping."""
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from bremen_tf.dynamics import DynamicsEnsemble
@@ -161,3 +162,40 @@ def test_training_skips_stopped_members_and_equals_the_reference_step():
           np.testing.assert_array_equal(new.numpy()[k], old[k])
         else:
           assert not np.array_equal(new.numpy()[k], old[k])
+
+
+def test_bfloat16_fit_is_an_opt_in_close_to_the_float32_fit_and_predicts_in_float32():
+  """fit_matmul_dtype='bfloat16' (a deviation, off by default) multiplies the training steps'
+  operands in bfloat16: the gradient of an epoch's first step differs from float32's by round-off
+  of 8 mantissa bits (not zero, well under 5%), a fit learns the system as well, and validation
+  and prediction stay float32."""
+  assert DynamicsEnsemble(3, 2).fit_matmul_dtype == 'float32'
+  with pytest.raises(ValueError, match=r"fit_matmul_dtype must be one of \('float32', "
+                                       r"'bfloat16'\), got 'float16'"):
+    DynamicsEnsemble(3, 2, fit_matmul_dtype='float16')
+  with pytest.raises(ValueError, match='needs reference_training=False'):
+    DynamicsEnsemble(3, 2, fit_matmul_dtype='bfloat16', reference_training=True)
+
+  rng = np.random.default_rng(6)
+  s, a, s2 = linear_system(4000, rng)
+  models = {d: DynamicsEnsemble(3, 2, seed=1, n_models=2, hidden=(64, 64), fit_matmul_dtype=d)
+            for d in ('float32', 'bfloat16')}
+  grads = {}
+  for d, m in models.items():
+    m.set_normalization(s, a, s2)
+    x, y = m._inputs(s[:500], a[:500]), m._targets(s[:500], s2[:500])
+    with tf.GradientTape() as tape:
+      loss = m._active_loss(tf.stack([x, x]), tf.stack([y, y]), tf.constant([True, True]), 500.0)
+    grads[d] = np.concatenate([g.numpy().ravel()
+                               for g in tape.gradient(loss, m.net.trainable_variables)])
+  rel = np.linalg.norm(grads['bfloat16'] - grads['float32']) / np.linalg.norm(grads['float32'])
+  assert 1e-4 < rel < 5e-2, rel
+
+  train, validation = (s[:3500], a[:3500], s2[:3500]), (s[3500:], a[3500:], s2[3500:])
+  fits = {d: m.fit(train, validation, batch_size=100, max_epochs=30, eval_every=5, patience=20)
+          for d, m in models.items()}
+  f32, b16 = (np.array(fits[d]['final_validation_mse']) for d in ('float32', 'bfloat16'))
+  assert f32.max() < 1e-2 and b16.max() < 1.5 * f32.max(), (f32, b16)
+  prediction = models['bfloat16'].predict_all(s[:5], a[:5])
+  assert prediction.dtype == tf.float32
+  np.testing.assert_allclose(prediction.numpy()[0], s2[:5], atol=0.2)

@@ -23,17 +23,18 @@ def make_data():
   return (s[:800], a[:800], s2[:800]), (s[800:], a[800:], v2)
 
 
-def model(warm, data):
-  m = DynamicsEnsemble(3, 2, seed=3, n_models=3, hidden=(16, 16))
+def model(warm, data, dtype='float32'):
+  m = DynamicsEnsemble(3, 2, seed=3, n_models=3, hidden=(16, 16), fit_matmul_dtype=dtype)
   if warm:  # the deployment loop: this fit starts from an earlier fit's weights and Adam state
     m.fit(data[0][:2] + (data[0][2] * 1.1,), data[1], batch_size=100, max_epochs=3)
   return m
 
 
-@pytest.mark.parametrize('warm', [False, True])
-def test_a_fit_resumed_from_any_checkpoint_ends_bit_identical(tmp_path, warm):
+@pytest.mark.parametrize('warm,dtype', [(False, 'float32'), (True, 'float32'),
+                                        (True, 'bfloat16')])
+def test_a_fit_resumed_from_any_checkpoint_ends_bit_identical(tmp_path, warm, dtype):
   train, validation = make_data()
-  reference = model(warm, (train, validation))
+  reference = model(warm, (train, validation), dtype)
   expected = reference.fit(train, validation, **SETTINGS)
   assert len(set(expected['stop_epoch'])) > 1  # the early-stopping state matters
 
@@ -43,13 +44,14 @@ def test_a_fit_resumed_from_any_checkpoint_ends_bit_identical(tmp_path, warm):
     path = tf.train.Checkpoint(dynamics=interrupted).write(str(tmp_path / f'e{progress["epoch"]}'))
     saved.append((path, json.loads(json.dumps(progress))))
 
-  interrupted = model(warm, (train, validation))
+  interrupted = model(warm, (train, validation), dtype)
   assert interrupted.fit(train, validation, checkpoint_fn=checkpoint, checkpoint_seconds=0,
                          **SETTINGS) == expected  # checkpointing changes nothing
   assert [p['epoch'] for _, p in saved] == list(range(1, len(saved) + 1)) and len(saved) >= 8
 
   for path, progress in saved:
-    resumed = DynamicsEnsemble(3, 2, seed=99, n_models=3, hidden=(16, 16))  # other weights
+    resumed = DynamicsEnsemble(3, 2, seed=99, n_models=3, hidden=(16, 16),  # other weights
+                               fit_matmul_dtype=dtype)
     tf.train.Checkpoint(dynamics=resumed).read(path).assert_existing_objects_matched()
     logs = []
     assert resumed.fit(train, validation, resume=progress, log=logs.append, **SETTINGS) \
@@ -84,3 +86,16 @@ def test_a_resume_with_other_settings_is_refused():
   m.fit(train, validation, checkpoint_fn=saved.append, checkpoint_seconds=0, **SETTINGS)
   with pytest.raises(ValueError, match='Cannot resume a fit'):
     m.fit(train, validation, resume=saved[0], **{**SETTINGS, 'batch_size': 50})
+
+
+def test_a_float32_fit_does_not_resume_as_a_bfloat16_fit():
+  """The matmul precision is part of a fit's settings when it is not float32 (so the checkpoints
+  of float32 fits made before the option existed still resume)."""
+  train, validation = make_data()
+  saved = []
+  model(False, None).fit(train, validation, checkpoint_fn=saved.append, checkpoint_seconds=0,
+                         **SETTINGS)
+  assert 'fit_matmul_dtype' not in saved[0]['settings']
+  with pytest.raises(ValueError, match="Cannot resume a fit .* as one with .*'fit_matmul_dtype': "
+                                       "'bfloat16'"):
+    model(False, None, 'bfloat16').fit(train, validation, resume=saved[0], **SETTINGS)

@@ -146,3 +146,10 @@ def test_dynamics_cache_round_trip_and_key(tmp_path):
   longer = DynamicsEnsemble(3, 1, seed=0, n_models=2, hidden=(8,), batch_size=50, max_epochs=3)
   assert dynamics_cache.dynamics_cache_key('e/X-v0', 'pure', '3k', 300, 0.15, 0, longer)[0] != name
   assert dynamics_cache.dynamics_cache_key('e/X-v0', 'pure', '3k', 300, 0.15, 1, model)[0] != name
+  # A bfloat16 fit is another fit; float32 keys have no such field (older entries still match).
+  assert 'fit_matmul_dtype' not in key
+  bf16 = DynamicsEnsemble(3, 1, seed=0, n_models=2, hidden=(8,), batch_size=50, max_epochs=2,
+                          fit_matmul_dtype='bfloat16')
+  bf16_name, bf16_key = dynamics_cache.dynamics_cache_key('e/X-v0', 'pure', '3k', 300, 0.15, 0,
+                                                          bf16)
+  assert bf16_name != name and bf16_key == {**key, 'fit_matmul_dtype': 'bfloat16'}

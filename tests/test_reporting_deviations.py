@@ -76,6 +76,10 @@ def test_describe_names_the_bound_deviations_only():
   # data_box_margin = 0 is a box (the data's own range), not the default (None: no box).
   with describe.parsed_config('ImaginedTRPO.data_box_margin = 0.0'):
     assert describe.deviations() == ['data box 0']
+  with describe.parsed_config("DynamicsEnsemble.fit_matmul_dtype = 'float32'"):
+    assert describe.deviations() == []
+  with describe.parsed_config("DynamicsEnsemble.fit_matmul_dtype = 'bfloat16'"):
+    assert describe.deviations() == ['dynamics fit in bfloat16']
 
 
 def test_a_run_json_without_deviations_reads_them_from_config_gin(root):

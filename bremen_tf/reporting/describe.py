@@ -45,6 +45,7 @@ BUDGET_KEYS = {
 # results/full_budget.md shows it as a variant beside its cell.
 DEVIATIONS = {
     'ImaginedTRPO.data_box_margin': 'data box {:g}',
+    'DynamicsEnsemble.fit_matmul_dtype': 'dynamics fit in {}',
     'ImaginedTRPO.fisher_subsample': 'Fisher products on {:.0%} of the batch',
     'get_dataset.subset_rule': "dataset subset rule '{}'",
     'train_deployment.bc_data': "BC on '{}' batches",
