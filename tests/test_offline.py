@@ -158,6 +158,17 @@ def test_offline_run_writes_every_artefact_and_refuses_to_clobber(tmp_path, data
   with script('plot_offline', f'--runs={root}', f'--out={tmp_path}/curves') as plot:
     plot.main([])  # in this process: the test checks what it writes
   assert os.path.getsize(tmp_path / 'curves.png') > 1000
+
+  # An opt-in bfloat16 fit is another fit: the float32 one in the cache is not reused, and the
+  # run is marked as a deviation.
+  bf16 = launch(str(tmp_path / 'bf16'), data_dir,
+                f'--gin_bindings=train_offline.dynamics_cache_dir="{cache}"',
+                "--gin_bindings=DynamicsEnsemble.fit_matmul_dtype='bfloat16'")
+  assert bf16.returncode == 0, bf16.stdout + bf16.stderr
+  assert '[dynamics] fitting' in bf16.stdout and 'reusing the fit' not in bf16.stdout
+  with open(tmp_path / 'bf16' / 'run.json') as f:
+    assert json.load(f)['description']['deviations'] == ['dynamics fit in bfloat16']
+  assert len(os.listdir(cache)) == 2
   assert '| bremen/Hopper-v0 pure 3k | 2 of 2 | yes |' in open(tmp_path / 'curves.md').read()
 
 
