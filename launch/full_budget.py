@@ -17,6 +17,7 @@ full_budget_attempt<k>/, that attempt's own report as last written) keep their f
 deployments as rows, curves and statements of their own.
 """
 import collections
+import datetime
 import glob
 import math
 import os
@@ -89,6 +90,31 @@ def tail_returns(run):
   for m in run['metrics']:
     per_d[int(m['deployment'])].append(float(m['eval_return_mean']))
   return {d: tail_stats(v) for d, v in per_d.items() if d <= len(run['returns'])}
+
+
+def episode_returns(run, report):
+  """{deployment: (mean, std, episodes)} of the run's exported deployment policies in `report`
+  (the `_episodes.md` companion, launch/episode_report.py: its .csv beside it), for the policies
+  it ran from this run's own directory before its date (a report on an earlier attempt's run of
+  the same name, whose policy directory is gone or newer, is not this run's)."""
+  csv_path, found = report[:-len('.md')] + '.csv', {}
+  if not (os.path.isfile(report) and os.path.isfile(csv_path)):
+    return found
+  with open(report) as f:
+    date = next((l.split('- date: ', 1)[1].strip() for l in f if l.startswith('- date: ')), None)
+  if not date:
+    return found
+  made = datetime.datetime.fromisoformat(date).timestamp()
+  by_policy = collections.defaultdict(list)
+  for row in run_reader.read_csv(*os.path.split(csv_path)):
+    by_policy[os.path.normpath(row['policy'])].append(float(row['return']))
+  for d in range(1, len(run['returns']) + 1):
+    policy = os.path.normpath(os.path.join(run['path'], 'policies', f'deployment_{d}'))
+    meta = os.path.join(policy, 'bremen_policy.json')
+    if policy in by_policy and os.path.isfile(meta) and os.path.getmtime(meta) <= made:
+      values = by_policy[policy]
+      found[d] = (float(np.mean(values)), float(np.std(values)), len(values))
+  return found
 
 
 def fixed_prefix(pattern):
@@ -539,9 +565,11 @@ def offline_section(off_runs):
                     for e in off_runs if e.get('label')) + '\n\n')
 
 
-def compare_deployments(env, bremen_returns, me_trpo_returns, attempt='', tails=None):
+def compare_deployments(env, bremen_returns, me_trpo_returns, attempt='', tails=None,
+                        episodes=None):
   """The plain statement for each deployment both methods finished; `tails` = (BREMEN's,
-  ME-TRPO's) tail_returns adds the comparison of the last TAIL iterations' mean."""
+  ME-TRPO's) tail_returns adds the comparison of the last TAIL iterations' mean, `episodes` =
+  (BREMEN's, ME-TRPO's) episode_returns that of their exported policies over many episodes."""
   lines = []
   for d, (a, b) in enumerate(zip(bremen_returns, me_trpo_returns), start=1):
     line = (f'- {env}, deployment {d}{attempt}: BREMEN {a:.0f} vs ME-TRPO {b:.0f}: BREMEN is '
@@ -552,6 +580,11 @@ def compare_deployments(env, bremen_returns, me_trpo_returns, attempt='', tails=
       line += (f' Over the deployment\'s last {TAIL} iterations (mean ± std of their '
                f'evaluations): BREMEN {fmt(ta, sa)} vs ME-TRPO {fmt(tb, sb)}: '
                f'{"higher" if ta > tb else "not higher"}.')
+    if episodes and d in episodes[0] and d in episodes[1]:
+      (ea, sa, na), (eb, sb, nb) = episodes[0][d], episodes[1][d]
+      line += (f' Its exported policies over {na} and {nb} episodes (mean ± std; '
+               f'`{os.path.basename(FLAGS.out)}_episodes.md`): BREMEN {fmt(ea, sa)} vs ME-TRPO '
+               f'{fmt(eb, sb)}: {"higher" if ea > eb else "not higher"}.')
     lines.append(line)
   return lines
 
@@ -574,8 +607,11 @@ def verdicts(dep_runs, off_runs, earlier=(), cut=()):
       if not (bremen and me_trpo):
         continue
       where = f'{env}, seed {seed}' if seed else env
+      report = FLAGS.out + '_episodes.md'
       lines += compare_deployments(where, bremen['returns'], me_trpo['returns'],
-                                   tails=(tail_returns(bremen), tail_returns(me_trpo)))
+                                   tails=(tail_returns(bremen), tail_returns(me_trpo)),
+                                   episodes=(episode_returns(bremen, report),
+                                             episode_returns(me_trpo, report)))
       n = min(len(bremen['returns']), len(me_trpo['returns']))
       planned = bremen['description']['budget']['train_deployment.deployments']
       if n < planned:

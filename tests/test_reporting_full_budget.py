@@ -354,6 +354,43 @@ def test_a_second_seed_of_a_cell_is_named_in_its_rows(full):
   assert '- Offline HalfCheetah 100K (BREMEN, seed 1): in progress at iteration 1 of 6' in md
 
 
+def test_exported_policies_over_many_episodes_join_the_verdict(full, tmp_path):
+  """The `_episodes` companion (launch/episode_report.py) adds each deployment's exported
+  policies over many episodes to its statement, when it ran both from these run directories
+  after they were exported; a report older than a policy (an earlier attempt's run of the same
+  name) is not about it."""
+  full_dir, reduced, _ = full
+  out = str(tmp_path / 'fb')
+  me_trpo = finish_two_me_trpo_deployments(full_dir)
+  bremen = os.path.join(full_dir, 'deployment', 'halfcheetah_200k', 'seed0')
+  for run in (bremen, me_trpo):
+    for d in (1, 2):
+      os.makedirs(os.path.join(run, 'policies', f'deployment_{d}'))
+      with open(os.path.join(run, 'policies', f'deployment_{d}', 'bremen_policy.json'), 'w') as f:
+        f.write('{}')
+  policy = lambda run, d: os.path.join(run, 'policies', f'deployment_{d}')
+  episodes = ([(policy(bremen, 1), r) for r in (900, 1100)]
+              + [(policy(me_trpo, 1), r) for r in (0, 1400, 100)]
+              + [(policy(bremen, 2), 2000), ('/gone/policies/deployment_2', 5)])
+  with open(out + '_episodes.csv', 'w', newline='') as f:
+    writer = csv.writer(f)
+    writer.writerow(['policy', 'env', 'episode', 'return'])
+    writer.writerows([p, 'bremen/HalfCheetah-v0', k, r] for k, (p, r) in enumerate(episodes))
+
+  def report(date):
+    with open(out + '_episodes.md', 'w') as f:
+      f.write(f'# Episodes\n\n- command: `launch/episode_report.py`\n- date: {date}\n')
+  report('2999-01-01T00:00:00+00:00')
+  md = run_script(full_dir, reduced, out)
+  assert line(md, '- HalfCheetah, deployment 1:').endswith(
+      'Its exported policies over 2 and 3 episodes (mean ± std; `fb_episodes.md`): BREMEN '
+      '1000 ± 100 vs ME-TRPO 500 ± 638: higher.')
+  assert 'exported policies' not in line(md, '- HalfCheetah, deployment 2:')  # ME-TRPO's absent
+  report('2020-01-01T00:00:00+00:00')
+  assert 'exported policies' not in line(run_script(full_dir, reduced, out),
+                                         '- HalfCheetah, deployment 1:')
+
+
 def test_companion_reports_beside_it_are_linked_with_their_commands(full, tmp_path):
   full_dir, reduced, _ = full
   out = str(tmp_path / 'fb')
