@@ -315,6 +315,9 @@ status() {
         state="$("$PY" -c 'import json,sys; s=json.load(open(sys.argv[1])); print(" ".join(f"{k} {s[k]}" for k in ("stage", "deployment", "iteration") if k in s))' "$path/train_state.json")"
         [[ -f "$path/run.json" ]] && estimate+=("$path")
       else state="not started"; fi
+      if [[ $state == "not started" && $lane == shared && -z $claim ]] && waits_for_shared_fit "$entry"; then
+        state="not started: waits for BREMEN's deployment-1 fit, which it reuses (its lane takes the entries after it meanwhile)"
+      fi
       log="$(run_log "$dir")"
       if [[ -n $running ]] && alive "$LANES/$running.run" \
           && [[ "$(cut -d' ' -f2- "$LANES/$running.run")" == "$path" ]]; then

@@ -477,6 +477,21 @@ def test_me_trpo_waits_for_bremens_deployment_1_fit_and_the_lane_works_meanwhile
   assert "ME-TRPO waits for BREMEN's deployment-1 fit" in out and 'all done' in out
 
 
+def test_status_says_me_trpo_waits_for_bremens_fit(tmp_path):
+  sleeper = bremen_in_its_first_fit(tmp_path)
+  try:
+    (tmp_path / 'full' / ME_TRPO).mkdir(parents=True)  # opened, nothing saved yet
+    waiting = long_runs(tmp_path, 'status').stdout
+    (tmp_path / 'full' / BREMEN / 'train_state.json').write_text(
+        json.dumps({'stage': 'dynamics', 'deployment': 1}))  # the fit is done
+    after = long_runs(tmp_path, 'status').stdout
+  finally:
+    sleeper.kill()
+  assert (f"  {ME_TRPO}: not started: waits for BREMEN's deployment-1 fit, which it reuses (its "
+          'lane takes the entries after it meanwhile)\n') in waiting, waiting
+  assert f'  {ME_TRPO}: not started\n' in after, after
+
+
 @pytest.mark.parametrize('stage, bremen_running', [('dynamics', True), ('dynamics_fit', False)])
 def test_me_trpo_goes_in_its_turn_once_the_fit_is_done_or_bremen_is_not_running(
     tmp_path, stage, bremen_running):
