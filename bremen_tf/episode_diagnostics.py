@@ -47,6 +47,22 @@ def episode_row(env_id, k, reset_seed, episode_return, length, trajectory):
           float(actions[-100:].mean()), speed, pitch, outcome(pitch, speed)]
 
 
+def with_noise(policy_fn, noise_std, seed=0):
+  """policy_fn's actions plus noise_std·ε (ε standard normal, its own RandomState seeded by
+  `seed`): the deployments' exploration μ + sampling_std·ε (bremen_policy.json's sampling_std,
+  0.1 as the original). noise_std 0 returns policy_fn itself."""
+  if noise_std < 0:
+    raise ValueError(f'noise_std must be >= 0, got {noise_std}.')
+  if noise_std == 0:
+    return policy_fn
+  rng = np.random.default_rng(seed)
+
+  def noisy(obs):
+    actions = np.asarray(policy_fn(obs))
+    return actions + noise_std * rng.standard_normal(actions.shape).astype(actions.dtype)
+  return noisy
+
+
 def episode_rows(env_id, policy_fn, n_episodes, seed=0):
   """One row (COLUMNS) per episode of `policy_fn` (deterministic actions, clipped to the bounds as
   in evaluation.run_episodes), episode k reset with seed + k."""

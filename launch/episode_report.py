@@ -3,9 +3,11 @@ the agent ran, stood still or flipped (bremen_tf/episode_diagnostics.py).
 
   python launch/episode_report.py --policy_dir=runs/offline/hopper_100k/seed0/policy --episodes=10
   python launch/episode_report.py --policy_dir=A --policy_dir=B --out=results/full_budget_episodes.md
+  python launch/episode_report.py --policy_dir=A --noise_std=0.1   # as the deployments collected
 
 Each policy acts deterministically (its exported mean, clipped to the action bounds: the paper's
-evaluation) for --episodes whole episodes, episode k reset with seed --seed + k, in the env of its
+evaluation), or with --noise_std > 0 as a deployment collected its batch (mean + noise_std·ε),
+for --episodes whole episodes, episode k reset with seed --seed + k, in the env of its
 bremen_policy.json (or --env_id). Prints a table; with --out, writes it (.md) and a .csv beside it.
 """
 import json
@@ -21,6 +23,9 @@ flags.DEFINE_multi_string('policy_dir', None, 'An exported policy directory (rep
 flags.DEFINE_integer('episodes', 10, 'Episodes per policy.')
 flags.DEFINE_string('env_id', None, "Environment (default: each policy's metadata env_id).")
 flags.DEFINE_string('out', None, 'Optional .md file to write (a .csv is written beside it).')
+flags.DEFINE_float('noise_std', 0.0, 'Add noise_std·ε to each action: 0 (default) is the paper\'s '
+                   'deterministic evaluation; 0.1 (bremen_policy.json\'s sampling_std) acts as the '
+                   'deployments collected their batches.')
 flags.mark_flags_as_required(['policy_dir'])
 flags.declare_key_flag('seed')
 flags.declare_key_flag('tf_threads')
@@ -32,6 +37,8 @@ def check_flags():
   """Before TensorFlow: every policy dir is an exported policy, --episodes and --out make sense."""
   if FLAGS.episodes < 1:
     sys.exit(f'error: --episodes must be at least 1, got {FLAGS.episodes}.')
+  if FLAGS.noise_std < 0:
+    sys.exit(f'error: --noise_std must be >= 0, got {FLAGS.noise_std}.')
   if FLAGS.out and not FLAGS.out.endswith('.md'):
     sys.exit(f'error: --out must end in .md, got {FLAGS.out!r}.')
   metas = []
@@ -60,6 +67,7 @@ def main(argv):
     except ValueError as e:
       sys.exit(f'error: {path}: {e}')
     act, _ = export.load_policy(path)
+    act = episode_diagnostics.with_noise(act, FLAGS.noise_std, FLAGS.seed)
     for row in episode_diagnostics.episode_rows(env_id, act, FLAGS.episodes, FLAGS.seed):
       rows.append([path, env_id] + row)
   shown = [[c if not isinstance(c, float) else f'{c:.3g}' if abs(c) < 10 else f'{c:.0f}'
@@ -75,7 +83,11 @@ def main(argv):
     lines = ['# Episodes of exported policies', '',
              results.provenance_header(f'{FLAGS.episodes} episodes per policy, reset seeds '
                                        f'{FLAGS.seed}..{FLAGS.seed + FLAGS.episodes - 1}'), '',
-             'Deterministic mean actions clipped to the bounds (the paper\'s evaluation). '
+             ('Deterministic mean actions' if not FLAGS.noise_std else
+              f'Mean actions plus {FLAGS.noise_std:g}·ε (ε standard normal, seeded by --seed: '
+              'the deployments\' exploration, not the paper\'s evaluation)')
+             + ' clipped to the bounds' + ('' if FLAGS.noise_std else ' (the paper\'s evaluation)')
+             + '. '
              '"still": |mean forward speed over the last 100 steps| < '
              f'{episode_diagnostics.STILL_SPEED} m/s; "flipped": root pitch past ±90° at the end '
              '(planar robots).', '', text]

@@ -66,3 +66,27 @@ def test_the_launcher_refuses_a_directory_that_is_not_an_exported_policy(tmp_pat
   assert out.returncode == 1
   assert f'error: {tmp_path} is not an exported policy' in out.stderr
   assert 'tensorflow' not in out.stderr.lower()
+  out = subprocess.run([sys.executable, os.path.join(REPO, 'launch', 'episode_report.py'),
+                        f'--policy_dir={tmp_path}', '--noise_std=-0.1'], capture_output=True,
+                       text=True, timeout=60)
+  assert out.returncode == 1 and 'error: --noise_std must be >= 0, got -0.1.' in out.stderr
+
+
+def test_with_noise_adds_seeded_gaussian_noise_and_zero_is_the_policy_itself():
+  """--noise_std: the deployments' exploration (μ + 0.1·ε); reproducible for a seed."""
+  zero = lambda obs: np.zeros([len(obs), 6], np.float32)
+  assert episode_diagnostics.with_noise(zero, 0.0) is zero
+  with pytest.raises(ValueError, match='noise_std must be >= 0, got -0.1'):
+    episode_diagnostics.with_noise(zero, -0.1)
+  rows = [episode_diagnostics.episode_rows(
+      'bremen/HalfCheetah-v0', episode_diagnostics.with_noise(zero, 0.1, seed=3), 2, seed=3)
+          for _ in range(2)]
+  assert rows[0] == rows[1]  # the same seed, the same noise
+  for row in rows[0]:  # mean |0.1·ε| = 0.1·sqrt(2/π) ≈ 0.080 (100 steps x 6 dims)
+    assert abs(row[4] - 0.1 * math.sqrt(2 / math.pi)) < 0.01 and row[2] != 0.0
+  other = episode_diagnostics.episode_rows(
+      'bremen/HalfCheetah-v0', episode_diagnostics.with_noise(zero, 0.1, seed=4), 2, seed=3)
+  assert [r[2] for r in other] != [r[2] for r in rows[0]]
+  noisy = episode_diagnostics.with_noise(lambda obs: np.full([len(obs), 6], 0.5, np.float32),
+                                         0.1, seed=0)(np.zeros([4000, 17], np.float32))
+  assert abs(noisy.mean() - 0.5) < 0.005 and abs(noisy.std() - 0.1) < 0.005
