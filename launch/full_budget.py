@@ -777,6 +777,8 @@ def copy_policies(all_runs, dest_root):
 # Reports on these runs' policies made by other scripts, written beside this file.
 COMPANIONS = {
     '_episodes.md': 'each exported deployment policy\'s episodes: moving, still or flipped',
+    '_episodes_noise.md': 'the same policies with the deployments\' exploration noise (mean + '
+                          '0.1·ε), as they collected the next batch',
     '_offline_halfcheetah_final_episodes.md': 'the offline HalfCheetah cell\'s final policy over '
                                               '20 episodes: moving, still or flipped',
     '_flips.md': 'the offline cells\' policies in the real env and in their own imagination: '
