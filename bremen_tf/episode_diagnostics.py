@@ -48,7 +48,7 @@ def episode_row(env_id, k, reset_seed, episode_return, length, trajectory):
 
 
 def with_noise(policy_fn, noise_std, seed=0):
-  """policy_fn's actions plus noise_std·ε (ε standard normal, its own RandomState seeded by
+  """policy_fn's actions plus noise_std·ε (ε standard normal, from its own generator seeded by
   `seed`): the deployments' exploration μ + sampling_std·ε (bremen_policy.json's sampling_std,
   0.1 as the original). noise_std 0 returns policy_fn itself."""
   if noise_std < 0:
