@@ -4,7 +4,7 @@ costs; writes results/reproduction_time.{md,csv}.
   python bench/reproduction_time.py
 
 With the default --out it also writes the hours table into the `reproduction-time` blocks of
-README.md and results/performance.md (the latter's block is appended if missing; bench_bremen.py
+docs/performance.md and results/performance.md (the latter's block is appended if missing; bench_bremen.py
 keeps it when it rewrites the file).
 
 Measured per env, in this process at one thread: one TRPO update at the env's imagination shape
@@ -170,7 +170,7 @@ def main(argv):
                               'hours (fits at 200 epochs)', 'hours (fits at 50 epochs)'], rows),
   ])
   fileio.write_text(out + '.md', text + '\n')
-  if not FLAGS.out:  # the repository's own results: the same table in README and performance.md
+  if not FLAGS.out:  # the repository's own results: the same table in both performance.md files
     revision = (provenance.git_revision() or 'unknown')[:8]
     block = (f'Hours at one TF thread, from per-stage costs measured by '
              f'`bench/reproduction_time.py` at `{revision}` on '
@@ -179,8 +179,8 @@ def main(argv):
              + results.markdown_table(['experiment', 'env', 'data', 'TRPO budget',
                                        'hours (fits at 200 epochs)', 'hours (fits at 50 epochs)'],
                                       rows))
-    results.replace_block(os.path.join(launch_common.REPO_ROOT, 'README.md'), 'reproduction-time',
-                          block)
+    results.replace_block(os.path.join(launch_common.REPO_ROOT, 'docs', 'performance.md'),
+                          'reproduction-time', block.replace('(results/', '(../results/'))
     results.replace_block(os.path.join(launch_common.REPO_ROOT, 'results', 'performance.md'),
                           'reproduction-time', block.replace('(results/', '('),
                           heading='## How long a reproduction takes')

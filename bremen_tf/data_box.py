@@ -7,8 +7,8 @@ times the box's width per dimension. The original ends paths only at the horizon
 termination, and clips predictions at ±1e5 only: in the full-budget offline HalfCheetah 100K run,
 TRPO learned to drive the model into states where some members diverge (joint velocities in the
 hundreds against data within ±27) until the clip, with rewards of that order per step, and the
-real return collapsed (README, "Runaway imagined paths"). Ending such paths removes those rewards;
-leaving the data costs a path its remaining steps.
+real return collapsed (docs/full_budget.md, "Runaway imagined paths"). Ending such paths removes
+those rewards; leaving the data costs a path its remaining steps.
 
 The box is derived from the data on every start (resume included), so it is never checkpointed:
 a run's checkpoints are the same with the guard on or off.

@@ -142,8 +142,9 @@ group_progress() {  # "<group>: k of n runs finished", and those started but not
 group_d4rl() {
   # Issue 16's table: BC and BREMEN on the D4RL protocol regenerated on v5 (halfcheetah, hopper x
   # random, medium, medium-replay), 2 seeds, gin/budget/table.gin, in runs/d4rl; then
-  # results/d4rl.md. The 6 datasets first (idempotent; README "D4RL-protocol datasets": about
-  # 1-1.5 core-hours), then 24 runs (about 10 core-hours at the offline tables' speeds). On a
+  # results/d4rl.md. The 6 datasets first (idempotent; docs/datasets.md, "The D4RL recipe
+  # regenerated on gymnasium v5": about 1-1.5 core-hours), then 24 runs (about 10 core-hours at
+  # the offline tables' speeds). On a
   # machine where every run is finished already (restored from results/runs/ by
   # launch/run_archive.py) the datasets are not made again: no run needs them.
   if [[ -n "${DRY_RUN:-}" ]]; then

@@ -8,7 +8,7 @@ gives, per task (env x random / medium / medium-replay / medium-expert / expert)
 and budget: mean ± std over seeds of the final normalised score (x100) and raw return, the seeds,
 the unfinished runs (counted and listed, not averaged), the budget against the paper's, and the
 paper's number for the cell (bremen_tf/paper_results.D4RL). The logic is
-bremen_tf/reporting/d4rl.py. Make the runs with (README, "The D4RL table"):
+bremen_tf/reporting/d4rl.py. Make the runs with (docs/d4rl.md):
 
   python launch/make_d4rl_datasets.py --tf_threads=1
   python launch/sweep.py --runs_dir=runs/d4rl --algos=bremen,bc --seeds=0,1 \

@@ -1,6 +1,6 @@
 """Measures imagination reward/done against the real envs; writes results/reward_match.md.
 
-  python launch/reward_match.py            # also refreshes the figures in README.md
+  python launch/reward_match.py            # also refreshes the figures in docs/environments.md
 
 Random policy and the shipped SAC behaviour policies (sampling), on every env variant.
 """
@@ -14,7 +14,8 @@ from bremen_tf import envs, fileio, results
 from bremen_tf.envs import reward_check
 
 flags.DEFINE_integer('episodes', 10, 'Episodes per (env, policy).')
-flags.DEFINE_boolean('update_readme', True, 'Also rewrite the reward-match block of README.md.')
+flags.DEFINE_boolean('update_docs', True,
+                     'Also rewrite the reward-match block of docs/environments.md.')
 flags.DEFINE_list('env_id', [], 'Env ids to measure (default: all).')
 flags.DEFINE_string('out', None, 'Output Markdown file (default results/reward_match.md; a .csv '
                     'is written beside it).')
@@ -50,9 +51,9 @@ def main(argv):
   out = FLAGS.out or os.path.join(launch_common.REPO_ROOT, 'results', 'reward_match.md')
   results.write_csv(out[:-3] + '.csv', header, rows)
   fileio.write_text(out, text)
-  if FLAGS.update_readme:
-    results.replace_block(os.path.join(launch_common.REPO_ROOT, 'README.md'), 'reward-match',
-                          table)
+  if FLAGS.update_docs:
+    results.replace_block(os.path.join(launch_common.REPO_ROOT, 'docs', 'environments.md'),
+                          'reward-match', table)
   print(f'Wrote {out}')
 
 

@@ -2,7 +2,7 @@
 
 Every case asserts the message (what was expected, what was found) and that nothing was written:
 the launcher validates the flags and every gin binding before it makes the run directory.
-The README's "Interruptions and failures" table lists these cases.
+The table of docs/interruptions.md lists these cases.
 """
 import csv
 import inspect

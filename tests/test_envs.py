@@ -94,7 +94,8 @@ def test_paper_done_catches_unhealthy_states():
 @pytest.mark.parametrize('env_id', [e for e in envs.ENV_IDS if not e.startswith('bremen/')])
 @pytest.mark.parametrize('policy_name', ['random', 'sac'])
 def test_v5_reward_matches_closely(env_id, policy_name):
-  """v5 pays Δx/dt; the observation-based estimate must track it (README has the figures)."""
+  """v5 pays Δx/dt; the observation-based estimate must track it (docs/environments.md has the
+  figures)."""
   # 10 episodes, as in results/reward_match.md: fewer make the return-bias ratio noisy when
   # episodes are short (the paper-trained policies fall early in v5's Walker2d and Ant).
   m = reward_check.compare(env_id, policy_for(env_id, policy_name), episodes=10)

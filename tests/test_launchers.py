@@ -95,7 +95,7 @@ def test_collect_data_writes_datasets_and_rejects_bad_flags(tmp_path, capsys):
 
 def test_report_scripts_write_their_tables(tmp_path, capsys):
   run_here(capsys, 'reward_match', '--episodes=1', '--env_id=bremen/Hopper-v0,Hopper-v5',
-           f'--out={tmp_path / "match.md"}', '--noupdate_readme')
+           f'--out={tmp_path / "match.md"}', '--noupdate_docs')
   text = (tmp_path / 'match.md').read_text()
   assert 'git revision' in text and text.count('| bremen/Hopper-v0 |') == 2
   assert (tmp_path / 'match.csv').exists()

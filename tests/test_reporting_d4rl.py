@@ -315,7 +315,7 @@ def test_the_documented_commands_name_files_that_exist():
   assert len(d4rl.D4RL_CELLS) == 6 and 'gin/budget/table.gin' in named
   for path in named:
     assert os.path.exists(os.path.join(repo, path)), path
-  with open(os.path.join(repo, 'README.md')) as f:
-    readme = f.read()
-  assert d4rl.COMMANDS.splitlines()[1].split(' \\')[0] in readme  # the sweep line, as documented
-  assert d4rl.COMMANDS.splitlines()[2].strip() in readme
+  with open(os.path.join(repo, 'docs', 'd4rl.md')) as f:
+    doc = f.read()
+  assert d4rl.COMMANDS.splitlines()[1].split(' \\')[0] in doc  # the sweep line, as documented
+  assert d4rl.COMMANDS.splitlines()[2].strip() in doc

@@ -36,7 +36,7 @@ SOURCE_TEXT = {
               '`mujoco/*` sets, which follow their own recipe, not D4RL\'s)',
 }
 
-# The commands that make the runs this table reads by default (README, "The D4RL table").
+# The commands that make the runs this table reads by default (docs/d4rl.md).
 D4RL_CELLS = tuple(f'gin/d4rl/{env}_{kind.replace("-", "_")}.gin'
                    for env in ('halfcheetah', 'hopper')
                    for kind in ('random', 'medium', 'medium_replay'))
@@ -414,8 +414,8 @@ def no_runs_error(runs_glob, brac_protocol, unusable, left_out=()):
         + labels.left_out_note(left_out))
   if not brac_protocol and not unusable:
     return errors.ConfigError(
-        f'no run directories match --runs={runs_glob!r}. Make the runs first (README, "The D4RL '
-        f'table"):\n{COMMANDS}')
+        f'no run directories match --runs={runs_glob!r}. Make the runs first (docs/d4rl.md):'
+        f'\n{COMMANDS}')
   return errors.ConfigError(
       f'--runs={runs_glob!r} matches {len(brac_protocol) + len(unusable)} run directories, but '
       f'none trained on a \'minari:\' or \'d4rl:\' dataset with metrics ({len(brac_protocol)} '
