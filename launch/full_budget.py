@@ -50,8 +50,12 @@ flags.DEFINE_list('planned', [
                   'shown as not started.')
 flags.DEFINE_string('reduced', os.path.join(launch_common.REPO_ROOT, 'results', 'deployment.csv'),
                     'Our reduced-budget deployment numbers (written by launch/deployment_tables.py).')
-flags.DEFINE_string('out', os.path.join(launch_common.REPO_ROOT, 'results', 'full_budget'),
-                    'Output path without extension.')
+DEFAULT_OUT = os.path.join(launch_common.REPO_ROOT, 'results', 'full_budget')
+flags.DEFINE_string('out', DEFAULT_OUT, 'Output path without extension.')
+flags.DEFINE_string('readme', None,
+                    'A Markdown file whose `full-budget-verdicts` block gets the statement, cell '
+                    'by cell (default: the repository\'s README.md when --out is the default, '
+                    'so a report written elsewhere leaves it alone; empty: none).')
 flags.DEFINE_string('policies', os.path.join(launch_common.REPO_ROOT, 'results', 'policies'),
                     'Where exported policies are copied, never overwritten: each finished '
                     'deployment\'s as <this>/<run name>/deployment_<d>, each finished offline or '
@@ -857,6 +861,7 @@ def main(argv):
   off_runs = earlier_offline(off_runs) + off_runs  # finished earlier attempts first, as runs
   plot(dep_runs, off_runs, FLAGS.out + '.png', sac_runs, earlier, cut)
   found = sum(os.path.isdir(r['path']) for r in all_runs)
+  statement = verdicts(dep_runs, off_runs, earlier, cut)
   text = ('# Full-budget runs: BREMEN at the paper\'s settings\n\n'
           + results.provenance_header(f'the runs matching `{FLAGS.runs}`'
                                       + (f' and `{FLAGS.variants}`' if FLAGS.variants else '')
@@ -887,8 +892,12 @@ def main(argv):
              else 'No deployment runs.\n\n')
           + '## Offline cells\n\n' + (offline_section(off_runs) if off_runs else 'No offline runs.\n\n')
           + companions(FLAGS.out)
-          + '## What reproduces, cell by cell\n\n' + verdicts(dep_runs, off_runs, earlier, cut))
+          + '## What reproduces, cell by cell\n\n' + statement)
   fileio.write_text(FLAGS.out + '.md', text)
+  readme = FLAGS.readme if FLAGS.readme is not None else (
+      os.path.join(launch_common.REPO_ROOT, 'README.md') if FLAGS.out == DEFAULT_OUT else '')
+  if readme:  # the README quotes the statement, never a hand-copied number
+    results.replace_block(readme, 'full-budget-verdicts', statement)
   results.write_csv(FLAGS.out + '.csv', ['run', 'kind', 'method', 'env', 'deployment',
                                          'iteration', 'eval_return_mean', 'eval_return_std',
                                          'kl_to_previous_deployment', 'real_transitions'],

@@ -419,3 +419,22 @@ def test_companion_reports_beside_it_are_linked_with_their_commands(full, tmp_pa
 def test_a_return_near_zero_is_not_printed_as_zero_times_the_dataset(ratio, text):
   with script('full_budget') as full_budget:
     assert full_budget.ratio_text(ratio) == text
+
+
+def test_the_readme_block_quotes_the_statement_and_only_when_asked(full, tmp_path):
+  full_dir, reduced, out = full
+  repo_readme = open(os.path.join(REPO, 'README.md')).read()
+  run_script(full_dir, reduced, out)  # --out elsewhere: the repository's README is left alone
+  assert open(os.path.join(REPO, 'README.md')).read() == repo_readme
+  readme = tmp_path / 'README.md'
+  readme.write_text('# R\n\n<!-- full-budget-verdicts:start -->\nold\n'
+                    '<!-- full-budget-verdicts:end -->\nafter\n')
+  with script('full_budget', f'--runs={full_dir}/*/*/seed*', f'--reduced={reduced}',
+              '--variants=', f'--out={out}', f'--policies={out}_policies', '--earlier=',
+              f'--readme={readme}', *PLANNED) as full_budget:
+    full_budget.main([])
+  md = open(f'{out}.md').read()
+  statement = md.split('## What reproduces, cell by cell\n\n', 1)[1]
+  assert statement.startswith('- HalfCheetah, deployments 1-3: not measured yet (BREMEN ')
+  assert readme.read_text() == ('# R\n\n<!-- full-budget-verdicts:start -->\n' + statement
+                                + '<!-- full-budget-verdicts:end -->\nafter\n')
