@@ -234,13 +234,15 @@ def import_configurables(entry=None):
 
 def setup(entry=None):
   """What every launcher does first: the flags and gin files' existence (before TF is imported),
-  then gin files and bindings, validated (`entry`: the configurable the launcher calls, whose
-  required bindings must be there), then TF threading."""
+  then TF threading (before the gin files: one may import a module that runs TF ops, e.g. an env
+  of your own checked by envs.register_env, and threads cannot be set after TF's first op), then
+  gin files and bindings, validated (`entry`: the configurable the launcher calls, whose required
+  bindings must be there)."""
   global _entry
   _entry = entry
   quiet_logs()
   precheck()
   import_configurables(entry)
+  configure_tf()
   parse_gin()
   validate(entry)
-  configure_tf()

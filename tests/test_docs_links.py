@@ -64,7 +64,7 @@ def test_readme_lists_every_docs_page():
 
 # Named on purpose though absent: the bad-inputs table shows the error for a missing --gin_file.
 ABSENT_ON_PURPOSE = {'gin/nope.gin'}
-NAMED = re.compile(r'(?:gin|launch|bench|bremen_tf|tests|results)/[\w/.{},*<>-]+?'
+NAMED = re.compile(r'(?:gin|launch|bench|bremen_tf|tests|results|examples)/[\w/.{},*<>-]+?'
                    r'\.(?:gin|py|sh|md|csv|png)\b')
 
 

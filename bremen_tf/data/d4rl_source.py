@@ -5,7 +5,8 @@ next_observations` (plus `infos/*` and `metadata/*`, not needed here). Its env c
 file name (`hopper_medium-v2.hdf5`, `halfcheetah-random-v2.hdf5`, ...) or an explicit `env_id`.
 D4RL's gym -v2 HalfCheetah, Hopper and Walker2d have the observation layout, reward and
 termination of gymnasium's -v5, so the data are served on those. D4RL's ant is not: its
-observation holds 111 values (contact forces included), ours 27.
+observation holds 111 values (contact forces included), ours 27. A file of an env registered with
+envs.register_env is read as that env's (bind train_offline.env_id), with no reference scores.
 
 Normalised scores use D4RL's reference returns (d4rl/infos.py, the same for every dataset
 version): a random policy's and an expert SAC policy's average returns on the -v2 envs.
@@ -16,6 +17,7 @@ import re
 import h5py
 import numpy as np
 
+from bremen_tf import envs
 from bremen_tf.data.dataset import REQUIRED_KEYS, DatasetError
 from bremen_tf.data.external import check_env, check_reference_scores, make_dataset
 
@@ -36,7 +38,10 @@ def robot_of(path):
 
 
 def resolve_env(path, env_id=None):
-  """(env id, robot) for a D4RL file: from its name, or the explicit `env_id` (which must agree)."""
+  """(env id, robot) for a D4RL file: from its name, or the explicit `env_id` (which must agree);
+  an env registered with envs.register_env is served as named, with robot None."""
+  if env_id is not None and env_id in envs.USER_ENV_IDS:
+    return env_id, None
   robot = robot_of(path)
   if robot == 'ant':
     raise DatasetError(f'd4rl:{path}: not served: {ANT_REASON}.')
@@ -77,13 +82,15 @@ def load_d4rl(path, env_id=None):
     raise DatasetError(f'{where}: not served: {ANT_REASON}.')
   check_env(where, env_id, obs.shape[1] if obs.ndim == 2 else None,
             act.shape[1] if act.ndim == 2 else None)
-  _, low, high = D4RL_ROBOTS[robot]
   # A file that ends mid-episode: its last transition is a cut, not a whole episode's end.
   flags_end = [np.ravel(raw[k])[-1:] for k in ('terminals', 'timeouts')]
   cut = [] if any(f.size == 0 or f.any() for f in flags_end) else [len(raw['rewards']) - 1]
   if cut and np.ndim(raw['timeouts']) == 1:
     raw['timeouts'] = np.array(raw['timeouts'], bool)
     raw['timeouts'][-1] = True
-  refs = check_reference_scores(where, low, high, 'D4RL (d4rl/infos.py REF_MIN/MAX_SCORE)')
+  refs = None  # an env of your own has no D4RL reference scores
+  if robot is not None:
+    _, low, high = D4RL_ROBOTS[robot]
+    refs = check_reference_scores(where, low, high, 'D4RL (d4rl/infos.py REF_MIN/MAX_SCORE)')
   return make_dataset(where, raw, env_id, reference_scores=refs, cut_indices=cut,
                       d4rl_file=os.path.abspath(path))

@@ -16,13 +16,14 @@ V5_ENV_IDS = ('HalfCheetah-v5', 'Hopper-v5', 'Walker2d-v5', 'Ant-v5')
 
 
 def check_env(where, env_id, obs_dim, act_dim):
-  """Fails unless `env_id` is one of our locomotion envs with these observation/action widths
-  (None: not checked here; check_arrays reports a malformed array)."""
-  if env_id not in envs.LOCOMOTION_ENV_IDS:
+  """Fails unless `env_id` is one of our locomotion envs (or one registered with
+  envs.register_env) with these observation/action widths (None: not checked here; check_arrays
+  reports a malformed array)."""
+  if env_id not in envs.LOCOMOTION_ENV_IDS + envs.USER_ENV_IDS:
     raise DatasetError(
         f'{where}: env {env_id!r} is not served: only the MuJoCo locomotion envs '
         f'{", ".join(envs.LOCOMOTION_ENV_IDS)} have tested imagination reward and termination '
-        'functions here.')
+        'functions here (an env of your own: bremen_tf.envs.register_env).')
   spec = envs.get_spec(env_id)
   if obs_dim is not None and obs_dim != spec.obs_dim:
     hint = (' (Ant-v5 is served without contact forces: include_cfrc_ext_in_observation=False)'

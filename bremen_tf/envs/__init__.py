@@ -5,12 +5,14 @@
     spec = envs.get_spec('bremen/Hopper-v0')     # dims, horizon, reward/done functions for imagination
 
 `bremen/*-v0` ids are registered with gymnasium when this module is imported, so
-`gymnasium.make('bremen/Hopper-v0')` works too.
+`gymnasium.make('bremen/Hopper-v0')` works too. `register_env` adds an environment of your own
+(docs/environments.md, "Your own environment").
 """
 import dataclasses
 from typing import Any, Callable, Mapping
 
 import gymnasium
+import numpy as np
 
 from bremen_tf.envs import imagination_fns as fns
 
@@ -62,7 +64,8 @@ _add(EnvSpec('bremen/FetchReach-v0', 'bremen/FetchReach-v0', {}, 13, 4, True,
 _add(EnvSpec('bremen/HandReach-v0', 'bremen/HandReach-v0', {}, 78, 20, True,
              fns.hand_reach_reward, fns.hand_reach_done, 50, 0.0))
 
-ENV_IDS = tuple(_SPECS)
+ENV_IDS = tuple(_SPECS)  # grows with register_env (read it as envs.ENV_IDS, not a copy)
+USER_ENV_IDS = ()  # the envs register_env added
 MANIPULATION_ENV_IDS = ('bremen/FetchReach-v0', 'bremen/HandReach-v0')
 LOCOMOTION_ENV_IDS = tuple(k for k in ENV_IDS if k not in MANIPULATION_ENV_IDS)
 # The paper-faithful locomotion envs (the BRAC-protocol datasets and behaviour policies).
@@ -82,6 +85,62 @@ def _register():
 
 
 _register()
+
+
+def register_env(env_id, reward_fn, done_fn, horizon, gym_id=None, make_kwargs=None):
+  """Adds a gymnasium env of your own, so that BREMEN's launchers (launch/deployment.py,
+  launch/offline.py) take `env_id`: deployment runs collect their own data, offline runs read
+  yours from a D4RL-layout file (train_offline.dataset = 'd4rl:...'); tests/test_user_env.py. `gym_id` (default `env_id`) must be registered with gymnasium; its observations
+  and actions flat Boxes, its actions in [-1, 1] as BREMEN's policies act (the original's
+  envs all were; wrap yours in gymnasium.wrappers.RescaleAction otherwise). reward_fn(s, a, s')
+  and done_fn(s') are batched TF functions of float32 [B, dim] tensors returning [B] (float32
+  reward, bool done) that must equal what the env's step returns: imagination has nothing else.
+  The env is made once and both functions called on a small batch here, so a mistake fails now,
+  naming the env and what is wrong. Registering the same id again with the same arguments does
+  nothing (a module imported twice); with others, it is an error. Returns the EnvSpec."""
+  global ENV_IDS, USER_ENV_IDS  # pylint: disable=global-statement
+  gym_id = gym_id or env_id
+  make_kwargs = dict(make_kwargs or {})
+  where = f'register_env({env_id!r})'
+  if not isinstance(env_id, str) or not env_id:
+    raise ValueError(f'{where}: env_id must be a non-empty string.')
+  if not (callable(reward_fn) and callable(done_fn)):
+    raise ValueError(f'{where}: reward_fn and done_fn must be callables (TF functions of batched '
+                     'tensors).')
+  if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon <= 0:
+    raise ValueError(f'{where}: horizon (imagined path length) must be an integer > 0, found '
+                     f'{horizon!r}.')
+  if env_id in _SPECS:
+    old = _SPECS[env_id]
+    if (env_id in USER_ENV_IDS and (old.gym_id, dict(old.make_kwargs), old.reward_fn,
+                                    old.done_fn, old.horizon)
+        == (gym_id, make_kwargs, reward_fn, done_fn, horizon)):
+      return old
+    raise ValueError(f'{where}: {env_id!r} is registered already'
+                     + ('' if env_id in USER_ENV_IDS else ' (one of the built-in envs)')
+                     + ' with other settings; choose another id.')
+  if gym_id not in gymnasium.registry:
+    raise ValueError(f'{where}: gymnasium has no env {gym_id!r}; register it with '
+                     'gymnasium.register(...) before register_env.')
+  env = gymnasium.make(gym_id, **make_kwargs)
+  try:
+    obs_space, act_space = env.observation_space, env.action_space
+  finally:
+    env.close()
+  for what, space in (('observation', obs_space), ('action', act_space)):
+    if not isinstance(space, gymnasium.spaces.Box) or len(space.shape) != 1:
+      raise ValueError(f'{where}: its {what} space must be a flat Box, found {space}.')
+  if not (np.all(act_space.low == -1.0) and np.all(act_space.high == 1.0)):
+    raise ValueError(f'{where}: its actions must lie in [-1, 1] (BREMEN\'s policies act there), '
+                     f'found [{act_space.low}, {act_space.high}]; wrap the env in '
+                     'gymnasium.wrappers.RescaleAction(env, -1.0, 1.0).')
+  obs_dim, act_dim = obs_space.shape[0], act_space.shape[0]
+  fns.check_imagination_fns(where, reward_fn, done_fn, obs_dim, act_dim)
+  spec = EnvSpec(env_id, gym_id, make_kwargs, obs_dim, act_dim, False, reward_fn, done_fn,
+                 horizon, 0.0)
+  _add(spec)
+  ENV_IDS, USER_ENV_IDS = tuple(_SPECS), USER_ENV_IDS + (env_id,)
+  return spec
 
 
 def get_spec(env_id):

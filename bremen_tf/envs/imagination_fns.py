@@ -9,6 +9,23 @@ Each `reward` equals what the real env's `step(a)` returns for the same (s, a, s
 import tensorflow as tf
 
 
+def check_imagination_fns(where, reward_fn, done_fn, obs_dim, act_dim, batch=3):
+  """Calls reward_fn and done_fn on a small batch and fails with a ValueError naming `where`
+  unless they return [batch] float and bool tensors (envs.register_env's check)."""
+  s = tf.zeros([batch, obs_dim]) + tf.range(batch, dtype=tf.float32)[:, None] * 0.1
+  a = tf.zeros([batch, act_dim])
+  for name, fn, args, dtype in (('reward_fn(s, a, s_next)', reward_fn, (s, a, s), tf.float32),
+                                ('done_fn(s_next)', done_fn, (s,), tf.bool)):
+    try:
+      out = tf.convert_to_tensor(fn(*args))
+    except Exception as e:  # pylint: disable=broad-except
+      raise ValueError(f'{where}: {name} failed on float32 tensors of shape [{batch}, {obs_dim}] '
+                       f'/ [{batch}, {act_dim}]: {type(e).__name__}: {e}') from e
+    if out.shape != (batch,) or out.dtype != dtype:
+      raise ValueError(f'{where}: {name} must return a {dtype.name} tensor of shape [B] '
+                       f'(here [{batch}]), found {out.dtype.name} of shape {out.shape.as_list()}.')
+
+
 def _sq_norm(a):
   return tf.reduce_sum(tf.square(a), axis=-1)
 

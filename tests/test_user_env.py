@@ -1,0 +1,144 @@
+"""An environment of your own (examples/point_mass.py, envs.register_env): a deployment run on it
+end to end from a gin `import`, its data read as a D4RL file, and the mistakes register_env
+refuses before any work."""
+import json
+import os
+import subprocess
+import sys
+
+import gymnasium
+import h5py
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from bremen_tf import envs
+from bremen_tf.data import d4rl_source
+from bremen_tf.data.dataset import DatasetError
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXAMPLES = os.path.join(REPO, 'examples')
+POINT_MASS = 'example/PointMass-v0'
+
+
+@pytest.fixture
+def registry(monkeypatch):
+  """envs' and gymnasium's registries as they are now, restored after the test."""
+  monkeypatch.setattr(envs, '_SPECS', dict(envs._SPECS))  # pylint: disable=protected-access
+  monkeypatch.setattr(envs, 'ENV_IDS', envs.ENV_IDS)
+  monkeypatch.setattr(envs, 'USER_ENV_IDS', envs.USER_ENV_IDS)
+  monkeypatch.setattr(gymnasium.envs.registration, 'registry',
+                      dict(gymnasium.envs.registration.registry))
+  monkeypatch.setattr(gymnasium, 'registry', gymnasium.envs.registration.registry)
+  monkeypatch.syspath_prepend(EXAMPLES)
+  monkeypatch.delitem(sys.modules, 'point_mass', raising=False)
+  yield
+
+
+def point_mass():
+  import point_mass as module  # pylint: disable=g-import-not-at-top (registers on import)
+  return module
+
+
+def test_the_imagination_functions_equal_the_env_step(registry):
+  module = point_mass()
+  env = envs.make(POINT_MASS)
+  obs, _ = env.reset(seed=3)
+  for u in (0.7, -2.0, 0.1):
+    a = np.array([u], np.float32)
+    nxt, reward, terminated, _, _ = env.step(a)
+    s, act, s2 = (tf.constant(v[None], tf.float32) for v in (obs, a, nxt))
+    assert float(module.reward(s, act, s2)[0]) == pytest.approx(reward, rel=1e-5, abs=1e-6)
+    assert bool(module.done(s2)[0]) == terminated
+    obs = nxt
+  spec = envs.get_spec(POINT_MASS)
+  assert (spec.obs_dim, spec.act_dim, spec.horizon) == (2, 1, 100)
+  assert POINT_MASS in envs.ENV_IDS and POINT_MASS in envs.USER_ENV_IDS
+
+
+def test_register_env_refuses_mistakes_before_any_work(registry):
+  module = point_mass()
+  same = envs.register_env(POINT_MASS, module.reward, module.done, horizon=100)  # a re-import
+  assert same is envs.get_spec(POINT_MASS)
+  never_done = module.done
+  cases = [  # (env_id, reward_fn, done_fn, horizon, gym_id), what the error says
+      ((POINT_MASS, module.reward, never_done, 50, None), 'registered already with other settings'),
+      (('bremen/Hopper-v0', module.reward, never_done, 50, None), 'one of the built-in envs'),
+      (('example/Nope-v0', module.reward, never_done, 50, None),
+       "gymnasium has no env 'example/Nope-v0'"),
+      (('example/X-v0', module.reward, 'done', 50, POINT_MASS), 'must be callables'),
+      (('example/X-v0', module.reward, never_done, 0, POINT_MASS),
+       'must be an integer > 0, found 0'),
+      (('example/R-v0', lambda s, a, s2: s2[:, :1], never_done, 100, POINT_MASS),
+       r'reward_fn\(s, a, s_next\) must return a float32 tensor of shape \[B\] \(here \[3\]\), '
+       r'found float32 of shape \[3, 1\]'),
+      (('example/D-v0', module.reward, lambda s2: s2[:, 0], 100, POINT_MASS),
+       r'done_fn\(s_next\) must return a bool tensor of shape \[B\]'),
+      (('example/F-v0', lambda s, a, s2: s[:, 5], never_done, 100, POINT_MASS),
+       r'reward_fn\(s, a, s_next\) failed on float32 tensors of shape \[3, 2\] / \[3, 1\]'),
+  ]
+
+  class Wide(module.PointMass):
+    action_space = gymnasium.spaces.Box(-2.0, 2.0, (1,), np.float32)
+
+  gymnasium.register('example/Wide-v0', entry_point=Wide, max_episode_steps=100)
+  cases.append((('example/Wide-v0', module.reward, never_done, 100, None),
+                r'actions must lie in \[-1, 1\].*RescaleAction'))
+  for (env_id, reward_fn, done_fn, horizon, gym_id), message in cases:
+    with pytest.raises(ValueError, match=message):
+      envs.register_env(env_id, reward_fn, done_fn, horizon, gym_id=gym_id)
+  assert envs.USER_ENV_IDS == (POINT_MASS,)  # nothing half-registered
+  assert len(envs.ENV_IDS) == len(set(envs.ENV_IDS))
+
+
+def collect(env_id, n, seed=0):
+  """n uniform-random transitions of `env_id` as D4RL's flat arrays (last episode cut)."""
+  env, rng = envs.make(env_id), np.random.default_rng(seed)
+  obs, _ = env.reset(seed=seed)
+  keys = ('observations', 'actions', 'rewards', 'next_observations', 'terminals', 'timeouts')
+  out = {k: [] for k in keys}
+  for _ in range(n):
+    a = rng.uniform(-1.0, 1.0, env.action_space.shape).astype(np.float32)
+    nxt, r, term, trunc, _ = env.step(a)
+    for k, v in zip(keys, (obs, a, r, nxt, term, trunc)):
+      out[k].append(v)
+    obs = env.reset()[0] if term or trunc else nxt
+  return {k: np.asarray(v) for k, v in out.items()}
+
+
+def test_an_offline_run_on_your_own_d4rl_file(registry, tmp_path, capsys):
+  from conftest import run_here  # pylint: disable=g-import-not-at-top
+  point_mass()
+  path = str(tmp_path / 'point_mass_random.hdf5')
+  with h5py.File(path, 'w') as f:
+    for k, v in collect(POINT_MASS, 1500).items():
+      f[k] = v
+  data = d4rl_source.load_d4rl(path, POINT_MASS)
+  assert data.observations.shape == (1500, 2) and data.metadata['reference_scores'] is None
+  with pytest.raises(DatasetError, match=r"env_id 'Pendulum-v1' is not served"):
+    d4rl_source.load_d4rl(path, 'Pendulum-v1')
+  root = str(tmp_path / 'run')  # the documented command, at the smoke settings
+  run_here('offline', '--gin_file=examples/point_mass_offline.gin',
+           f"--gin_bindings=train_offline.dataset = 'd4rl:{path}'",
+           '--gin_file=gin/smoke/offline.gin', f'--root_dir={root}')
+  assert os.path.exists(os.path.join(root, 'DONE'))
+  with open(os.path.join(root, 'run.json')) as f:
+    assert json.load(f)['description']['env_id'] == POINT_MASS
+  policy = tf.saved_model.load(os.path.join(root, 'policy'))
+  actions = policy.signatures['serving_default'](observations=tf.zeros([4, 2]))['actions']
+  assert actions.shape == (4, 1) and np.all(np.abs(actions.numpy()) <= 1.0)
+
+
+def test_the_documented_deployment_command_runs_on_the_example_env(tmp_path):
+  """examples/point_mass_deployment.gin as its header says (PYTHONPATH=examples), at the smoke
+  settings: a fresh process imports the env from the gin file and runs every stage."""
+  root = str(tmp_path / 'run')
+  env = dict(os.environ, PYTHONPATH=EXAMPLES)
+  out = subprocess.run([sys.executable, 'launch/deployment.py',
+                        '--gin_file=examples/point_mass_deployment.gin',
+                        '--gin_file=gin/smoke/deployment.gin', f'--root_dir={root}'],
+                       cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+  assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+  assert os.path.exists(os.path.join(root, 'DONE'))
+  assert '[deployment 2/2] done: real return' in out.stdout
+  assert os.path.isdir(os.path.join(root, 'policies', 'deployment_2'))
