@@ -144,9 +144,8 @@ group_d4rl() {
   # random, medium, medium-replay), 2 seeds, gin/budget/table.gin, in runs/d4rl; then
   # results/d4rl.md. The 6 datasets first (idempotent; docs/datasets.md, "The D4RL recipe
   # regenerated on gymnasium v5": about 1-1.5 core-hours), then 24 runs (about 10 core-hours at
-  # the offline tables' speeds). On a
-  # machine where every run is finished already (restored from results/runs/ by
-  # launch/run_archive.py) the datasets are not made again: no run needs them.
+  # the offline tables' speeds). On a machine where every run is finished already (restored from
+  # results/runs/ by launch/run_archive.py) the datasets are not made again: no run needs them.
   if [[ -n "${DRY_RUN:-}" ]]; then
     echo "    $PY launch/make_d4rl_datasets.py --tf_threads=1"
   elif d4rl_runs_all_finished; then
