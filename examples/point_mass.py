@@ -48,5 +48,7 @@ def done(s_next):
 
 
 if 'example/PointMass-v0' not in gymnasium.registry:
-  gymnasium.register('example/PointMass-v0', entry_point=PointMass, max_episode_steps=100)
+  # A 'module:class' entry point (not the class itself) lets Minari record the env in a dataset.
+  gymnasium.register('example/PointMass-v0', entry_point=f'{__name__}:PointMass',
+                     max_episode_steps=100)
 envs.register_env('example/PointMass-v0', reward, done, horizon=100)

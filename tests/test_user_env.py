@@ -1,6 +1,6 @@
 """An environment of your own (examples/point_mass.py, envs.register_env): a deployment run on it
-end to end from a gin `import`, its data read as a D4RL file, and the mistakes register_env
-refuses before any work."""
+end to end from a gin `import`, its data read as a D4RL file and as a Minari dataset, and the
+mistakes register_env refuses before any work."""
 import json
 import os
 import subprocess
@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 
 from bremen_tf import envs
-from bremen_tf.data import d4rl_source
+from bremen_tf.data import d4rl_source, minari_source
 from bremen_tf.data.dataset import DatasetError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -142,3 +142,31 @@ def test_the_documented_deployment_command_runs_on_the_example_env(tmp_path):
   assert os.path.exists(os.path.join(root, 'DONE'))
   assert '[deployment 2/2] done: real return' in out.stdout
   assert os.path.isdir(os.path.join(root, 'policies', 'deployment_2'))
+
+
+def test_a_minari_dataset_of_your_own_env(registry, tmp_path, monkeypatch):
+  import warnings  # pylint: disable=g-import-not-at-top
+  import minari  # pylint: disable=g-import-not-at-top
+  from minari.data_collector import EpisodeBuffer  # pylint: disable=g-import-not-at-top
+  point_mass()
+  monkeypatch.setenv('MINARI_DATASETS_PATH', str(tmp_path / 'minari'))
+  arrays = collect(POINT_MASS, 300)  # 3 episodes of 100 steps (each ends in a truncation)
+  buffers = []
+  for i in range(3):
+    part = {k: v[i * 100:(i + 1) * 100] for k, v in arrays.items()}
+    buffers.append(EpisodeBuffer(
+        id=i, observations=np.concatenate([part['observations'], part['next_observations'][-1:]]),
+        actions=part['actions'], rewards=part['rewards'], terminations=part['terminals'],
+        truncations=part['timeouts']))
+  with warnings.catch_warnings():
+    warnings.simplefilter('ignore')
+    minari.create_dataset_from_buffers(
+        'example/pointmass/random-v0', buffers, env=POINT_MASS, algorithm_name='random',
+        author='test', author_email='-', code_permalink='-', description='test')
+  data = minari_source.load_minari('example/pointmass/random-v0')
+  assert data.metadata['env_id'] == POINT_MASS
+  np.testing.assert_allclose(data.observations, arrays['observations'], rtol=1e-6)
+  assert data.timeouts.sum() == 3 and not data.terminals.any()
+  with pytest.raises(DatasetError, match=r"collected on 'example/PointMass-v0', but env_id is "
+                                         r"'Hopper-v5'"):
+    minari_source.load_minari('example/pointmass/random-v0', 'Hopper-v5')

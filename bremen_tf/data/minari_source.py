@@ -71,22 +71,27 @@ def resolve_env(where, ds, env_id=None):
     if env_id is None:
       raise DatasetError(f'{where}: the dataset has no env spec; bind train_offline.env_id to '
                          'the env it was collected on (one of '
-                         f'{", ".join(envs.LOCOMOTION_ENV_IDS)}).')
+                         f'{", ".join(envs.LOCOMOTION_ENV_IDS)}, or one registered with '
+                         'bremen_tf.envs.register_env).')
     return env_id
-  if env_id is not None and env_id != spec.id:
+  # Our id of the env it names: a locomotion env's is its gymnasium id; an env registered with
+  # envs.register_env may have an id of its own over the gymnasium id the dataset records.
+  ours = {e: e for e in envs.LOCOMOTION_ENV_IDS}
+  ours.update({envs.get_spec(e).gym_id: e for e in envs.USER_ENV_IDS})
+  if env_id is not None and env_id not in (spec.id, ours.get(spec.id)):
     raise DatasetError(f'{where}: the dataset was collected on {spec.id!r}, but env_id is '
                        f'{env_id!r}.')
-  if spec.id not in envs.LOCOMOTION_ENV_IDS:
+  if spec.id not in ours:
     raise DatasetError(
         f'{where}: env {spec.id!r} is not served: only the MuJoCo locomotion envs '
         f'{", ".join(envs.LOCOMOTION_ENV_IDS)} have tested imagination reward and termination '
-        'functions here.')
+        'functions here (an env of your own: bremen_tf.envs.register_env).')
   for key, value in (spec.kwargs or {}).items():
-    ours = _our_kwarg(spec.id, key)
-    if key not in IGNORED_ENV_KWARGS and not _same(value, ours):
+    mine = _our_kwarg(ours[spec.id], key)
+    if key not in IGNORED_ENV_KWARGS and not _same(value, mine):
       raise DatasetError(f'{where}: env {spec.id!r} was made with {key}={value!r}, which '
-                         f'changes what it computes; ours uses {ours!r}.')
-  return spec.id
+                         f'changes what it computes; ours uses {mine!r}.')
+  return ours[spec.id]
 
 
 def _our_kwarg(env_id, key):
@@ -98,7 +103,9 @@ def _our_kwarg(env_id, key):
     return ours.make_kwargs[key]
   if key in registered.kwargs:
     return registered.kwargs[key]
-  param = inspect.signature(load_env_creator(registered.entry_point)).parameters.get(key)
+  creator = (registered.entry_point if callable(registered.entry_point)
+             else load_env_creator(registered.entry_point))
+  param = inspect.signature(creator).parameters.get(key)
   return None if param is None or param.default is inspect.Parameter.empty else param.default
 
 

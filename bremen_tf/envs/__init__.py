@@ -90,7 +90,7 @@ _register()
 def register_env(env_id, reward_fn, done_fn, horizon, gym_id=None, make_kwargs=None):
   """Adds a gymnasium env of your own, so that BREMEN's launchers (launch/deployment.py,
   launch/offline.py) take `env_id`: deployment runs collect their own data, offline runs read
-  yours from a D4RL-layout file (train_offline.dataset = 'd4rl:...'); tests/test_user_env.py.
+  yours (train_offline.dataset = 'd4rl:<HDF5 file>' or 'minari:<dataset>'); tests/test_user_env.py.
   `gym_id` (default `env_id`) must be registered with gymnasium; its observations and actions
   flat Boxes, its actions in [-1, 1] as BREMEN's policies act (the original's envs all were;
   wrap yours in gymnasium.wrappers.RescaleAction otherwise). reward_fn(s, a, s')
