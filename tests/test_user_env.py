@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import gymnasium
-import h5py
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -15,6 +14,7 @@ import tensorflow as tf
 from bremen_tf import envs
 from bremen_tf.data import d4rl_source, minari_source
 from bremen_tf.data.dataset import DatasetError
+from test_external_datasets import episodes, flat, write_d4rl, write_minari
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = os.path.join(REPO, 'examples')
@@ -91,28 +91,10 @@ def test_register_env_refuses_mistakes_before_any_work(registry):
   assert len(envs.ENV_IDS) == len(set(envs.ENV_IDS))
 
 
-def collect(env_id, n, seed=0):
-  """n uniform-random transitions of `env_id` as D4RL's flat arrays (last episode cut)."""
-  env, rng = envs.make(env_id), np.random.default_rng(seed)
-  obs, _ = env.reset(seed=seed)
-  keys = ('observations', 'actions', 'rewards', 'next_observations', 'terminals', 'timeouts')
-  out = {k: [] for k in keys}
-  for _ in range(n):
-    a = rng.uniform(-1.0, 1.0, env.action_space.shape).astype(np.float32)
-    nxt, r, term, trunc, _ = env.step(a)
-    for k, v in zip(keys, (obs, a, r, nxt, term, trunc)):
-      out[k].append(v)
-    obs = env.reset()[0] if term or trunc else nxt
-  return {k: np.asarray(v) for k, v in out.items()}
-
-
 def test_an_offline_run_on_your_own_d4rl_file(registry, tmp_path, capsys):
   from conftest import run_here  # pylint: disable=g-import-not-at-top
   point_mass()
-  path = str(tmp_path / 'point_mass_random.hdf5')
-  with h5py.File(path, 'w') as f:
-    for k, v in collect(POINT_MASS, 1500).items():
-      f[k] = v
+  path = write_d4rl(tmp_path / 'point_mass_random.hdf5', flat(episodes(POINT_MASS, 1500)))
   data = d4rl_source.load_d4rl(path, POINT_MASS)
   assert data.observations.shape == (1500, 2) and data.metadata['reference_scores'] is None
   with pytest.raises(DatasetError, match=r"env_id 'Pendulum-v1' is not served"):
@@ -145,27 +127,13 @@ def test_the_documented_deployment_command_runs_on_the_example_env(tmp_path):
 
 
 def test_a_minari_dataset_of_your_own_env(registry, tmp_path, monkeypatch):
-  import warnings  # pylint: disable=g-import-not-at-top
-  import minari  # pylint: disable=g-import-not-at-top
-  from minari.data_collector import EpisodeBuffer  # pylint: disable=g-import-not-at-top
   point_mass()
   monkeypatch.setenv('MINARI_DATASETS_PATH', str(tmp_path / 'minari'))
-  arrays = collect(POINT_MASS, 300)  # 3 episodes of 100 steps (each ends in a truncation)
-  buffers = []
-  for i in range(3):
-    part = {k: v[i * 100:(i + 1) * 100] for k, v in arrays.items()}
-    buffers.append(EpisodeBuffer(
-        id=i, observations=np.concatenate([part['observations'], part['next_observations'][-1:]]),
-        actions=part['actions'], rewards=part['rewards'], terminations=part['terminals'],
-        truncations=part['timeouts']))
-  with warnings.catch_warnings():
-    warnings.simplefilter('ignore')
-    minari.create_dataset_from_buffers(
-        'example/pointmass/random-v0', buffers, env=POINT_MASS, algorithm_name='random',
-        author='test', author_email='-', code_permalink='-', description='test')
+  eps = episodes(POINT_MASS, 300)  # 3 episodes of 100 steps, each ending in a truncation
+  write_minari('example/pointmass/random-v0', eps, env=POINT_MASS, refs=None)
   data = minari_source.load_minari('example/pointmass/random-v0')
   assert data.metadata['env_id'] == POINT_MASS
-  np.testing.assert_allclose(data.observations, arrays['observations'], rtol=1e-6)
+  np.testing.assert_allclose(data.observations, flat(eps)['observations'], rtol=1e-6)
   assert data.timeouts.sum() == 3 and not data.terminals.any()
   with pytest.raises(DatasetError, match=r"collected on 'example/PointMass-v0', but env_id is "
                                          r"'Hopper-v5'"):
