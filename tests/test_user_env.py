@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import types
 
 import gymnasium
 import numpy as np
@@ -111,6 +112,28 @@ def test_an_offline_run_on_your_own_d4rl_file(registry, tmp_path, capsys):
   assert actions.shape == (4, 1) and np.all(np.abs(actions.numpy()) <= 1.0)
 
 
+@pytest.mark.parametrize('algo', ['bc', 'bcq', 'brac'])
+def test_the_model_free_baselines_on_your_own_d4rl_file(registry, tmp_path, algo):
+  """BC, BCQ and BRAC read the same file through the same launcher, evaluate on the env and
+  export a policy of its shape."""
+  from conftest import run_here  # pylint: disable=g-import-not-at-top
+  point_mass()
+  path = write_d4rl(tmp_path / 'point_mass_random.hdf5', flat(episodes(POINT_MASS, 1500)))
+  root = str(tmp_path / algo)
+  run_here('offline', '--gin_file=examples/point_mass_offline.gin',
+           f"--gin_bindings=train_offline.dataset = 'd4rl:{path}'",
+           f'--gin_file=gin/algos/{algo}.gin', '--gin_file=gin/smoke/model_free.gin',
+           f'--root_dir={root}')
+  assert os.path.exists(os.path.join(root, 'DONE'))
+  with open(os.path.join(root, 'summary.json')) as f:
+    summary = json.load(f)
+  # Every reward is -(x'² + 0.1·u²) < 0 and |x| <= 1 + 0.01·(1 + ... + 100) = 51.5 in 100 steps.
+  assert -100 * (51.5 ** 2 + 0.1) <= summary['final_eval_return_mean'] < 0
+  policy = tf.saved_model.load(os.path.join(root, 'policy'))
+  actions = policy.signatures['serving_default'](observations=tf.zeros([4, 2]))['actions']
+  assert actions.shape == (4, 1) and np.all(np.abs(actions.numpy()) <= 1.0)
+
+
 def test_the_documented_deployment_command_runs_on_the_example_env(tmp_path):
   """examples/point_mass_deployment.gin as its header says (PYTHONPATH=examples), at the smoke
   settings: a fresh process imports the env from the gin file and runs every stage."""
@@ -138,3 +161,30 @@ def test_a_minari_dataset_of_your_own_env(registry, tmp_path, monkeypatch):
   with pytest.raises(DatasetError, match=r"collected on 'example/PointMass-v0', but env_id is "
                                          r"'Hopper-v5'"):
     minari_source.load_minari('example/pointmass/random-v0', 'Hopper-v5')
+
+
+def test_a_minari_env_spec_is_checked_against_a_class_entry_point(registry):
+  """An env registered with its class (not 'module:Class'): a dataset recorded with other
+  constructor arguments is refused, naming both values; the constructor's default matches."""
+  module = point_mass()
+
+  class Stepped(module.PointMass):
+    def __init__(self, dt=0.1):
+      self.dt = dt
+
+  gymnasium.register('example/Stepped-v0', entry_point=Stepped, max_episode_steps=100)
+  envs.register_env('example/Stepped-v0', module.reward, module.done, horizon=100)
+  env = gymnasium.make('example/Stepped-v0')
+
+  def dataset(**kwargs):  # what resolve_env reads of a Minari dataset
+    spec = gymnasium.envs.registration.EnvSpec('example/Stepped-v0', entry_point=Stepped,
+                                               kwargs=kwargs)
+    return types.SimpleNamespace(observation_space=env.observation_space,
+                                 action_space=env.action_space, env_spec=spec)
+
+  assert minari_source.resolve_env('m', dataset(dt=0.1)) == 'example/Stepped-v0'
+  with pytest.raises(DatasetError, match=r"made with dt=0.2, which changes what it computes; "
+                                         r"ours uses 0.1"):
+    minari_source.resolve_env('m', dataset(dt=0.2))
+  with pytest.raises(DatasetError, match=r"made with mass=2.0.*ours uses None"):
+    minari_source.resolve_env('m', dataset(mass=2.0))
