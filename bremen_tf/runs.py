@@ -21,6 +21,11 @@ from bremen_tf import fileio, provenance
 from bremen_tf.errors import RunDirError
 
 DONE_FILE = 'DONE'
+# What a launcher writes when it opens a run, before any work (launch_common.open_run). A
+# directory holding nothing else was stopped before it did anything (a bad dataset setting, a
+# kill during start-up), so it starts afresh: the corrected command is not refused as "a
+# different config" of a run that never ran.
+DESCRIPTION_FILES = ('provenance.json', 'config.gin', 'run.json')
 
 
 def format_duration(seconds):
@@ -77,7 +82,6 @@ class RunDir:
       raise RunFinishedError(
           f'{self.path} holds a finished run ({DONE_FILE} exists); it is never overwritten. '
           'Choose another --root_dir, or delete that directory to run again.')
-    self.resumed = os.path.exists(os.path.join(self.path, 'provenance.json'))
     os.makedirs(self.path, exist_ok=True)
     # One process per run directory: a second launch of the same run fails instead of
     # interleaving checkpoints. The OS drops the lock when the process ends, however it ends.
@@ -88,7 +92,17 @@ class RunDir:
       self._lock.close()
       raise RunBusyError(f'{self.path} is in use by another process; wait for it to finish or '
                          'choose another --root_dir.') from None
+    self.resumed = os.path.exists(self.file('provenance.json'))
+    if self.resumed and not self._did_work():
+      for name in DESCRIPTION_FILES:
+        if os.path.exists(self.file(name)):
+          os.remove(self.file(name))
+      self.resumed = False
     self._writer = None
+
+  def _did_work(self):
+    """Whether the directory holds anything beyond the description a launcher writes first."""
+    return any(name not in DESCRIPTION_FILES + ('.lock',) for name in os.listdir(self.path))
 
   def file(self, *parts):
     return os.path.join(self.path, *parts)

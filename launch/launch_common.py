@@ -172,6 +172,14 @@ def open_run(root):
   after setup())."""
   global _current_run
   from bremen_tf import runs  # pylint: disable=g-import-not-at-top (imports TF)
+  root = os.path.abspath(root)
+  if os.path.isdir(root) and not os.path.exists(os.path.join(root, 'provenance.json')):
+    others = sorted(set(os.listdir(root)) - {'.lock'})  # a run starts in a new or empty directory
+    if others:
+      raise errors.RunDirError(
+          f'{root} is not a run directory (no provenance.json) but holds '
+          f'{", ".join(others[:4])}{", ..." if len(others) > 4 else ""}; a run starts in a new or '
+          'empty directory, so that nothing there is overwritten. Choose another --root_dir.')
   run = runs.RunDir(root)
   fresh = ('Resume it with the same --gin_file/--gin_bindings/--seed, or start a fresh run with '
            'another --root_dir (or delete that directory).')

@@ -245,6 +245,38 @@ def test_a_finished_run_is_refused_as_a_run_dir_error(tmp_path):
     runs.RunDir(str(tmp_path / 'run'))
 
 
+def test_a_run_stopped_before_any_work_starts_afresh(tmp_path):
+  """A dataset setting that fails after the run directory was opened leaves only its description;
+  the corrected command (another config) is not refused as "a different config"."""
+  from conftest import run_here  # pylint: disable=g-import-not-at-top
+  from bremen_tf.data.dataset import DatasetError  # pylint: disable=g-import-not-at-top
+  root = tmp_path / 'run'
+  for name in ('hopper_medium', 'hoper_medium'):  # a typo, then another missing file
+    with pytest.raises(DatasetError, match=f'{name}.hdf5'):
+      run_here('offline', *SMOKE, f'--root_dir={root}',
+               f"--gin_bindings=train_offline.dataset = 'd4rl:{tmp_path}/{name}.hdf5'")
+    assert sorted(os.listdir(root)) == ['.lock', 'config.gin', 'provenance.json', 'run.json']
+  with open(root / 'config.gin') as f:
+    assert 'hoper_medium' in f.read()
+  with open(root / 'provenance.json') as f:
+    assert len(json.load(f)['sessions']) == 1  # the attempt that did nothing is not kept
+
+  (root / 'metrics.csv').write_text('step\n0\n')  # once it has done work, it is that run
+  with pytest.raises(runs.RunDirError, match='holds an unfinished run with a different gin config'):
+    run_here('offline', *SMOKE, f'--root_dir={root}',
+             f"--gin_bindings=train_offline.dataset = 'd4rl:{tmp_path}/hopper_medium.hdf5'")
+
+
+def test_a_directory_that_is_not_a_run_is_refused_and_left_alone(tmp_path):
+  from conftest import run_here  # pylint: disable=g-import-not-at-top
+  (tmp_path / 'checkpoints').mkdir()
+  (tmp_path / 'notes.txt').write_text('mine')
+  with pytest.raises(runs.RunDirError, match=f'{tmp_path} is not a run directory \\(no '
+                                             'provenance.json\\) but holds checkpoints, notes.txt'):
+    run_here('offline', *SMOKE, f'--root_dir={tmp_path}')
+  assert sorted(os.listdir(tmp_path)) == ['checkpoints', 'notes.txt']
+
+
 # --- interruption ----------------------------------------------------------------------------
 
 
