@@ -179,16 +179,48 @@ def validate_gin_config():
       check_binding(configurable, name, value)
 
 
+# The two run kinds and their launchers. A deployment gin file includes its env's offline base
+# file (so it binds train_offline.env_id too); a config of one kind given to the other's launcher
+# would otherwise run the wrong experiment, silently, for hours.
+RUN_KINDS = {'train_offline': ('offline', 'an offline run', 'launch/offline.py'),
+             'train_deployment': ('deployment', 'a deployment-efficient run',
+                                  'launch/deployment.py')}
+
+
+def check_run_kind(configurable):
+  """Raises ConfigError if the config is one of the other run kind's (see RUN_KINDS)."""
+  if configurable not in RUN_KINDS:
+    return
+  other = next(c for c in RUN_KINDS if c != configurable)
+  other_bound = sorted(gin.get_bindings(other))
+  own_env = gin.get_bindings(configurable).get('env_id')
+  # An offline run must bind nothing of a deployment's; a deployment run may carry the offline
+  # base file's bindings, but then it names its own env.
+  if other_bound and (configurable == 'train_offline' or not own_env):
+    kind, what, launcher = RUN_KINDS[other]
+    names = ', '.join(f'{other}.{k}' for k in other_bound[:3]) + (', ...' if len(other_bound) > 3
+                                                                  else '')
+    raise ConfigError(
+        f'this is the config of {what} (it binds {names}'
+        + (', and no train_deployment.env_id' if configurable == 'train_deployment' else '')
+        + f'), which {RUN_KINDS[configurable][2]} does not run: run it with {launcher} '
+        f'(launch/sweep.py: --kind={kind}).')
+
+
 def check_required(configurable):
-  """Raises ConfigError if a parameter of `configurable` without a default has no binding."""
+  """Raises ConfigError if a parameter of `configurable` without a default has no binding, or the
+  config is one of the other run kind's."""
+  check_run_kind(configurable)
   bound = gin.get_bindings(configurable)
   missing = [k for k, v in _defaults(configurable).items() if v is gin.REQUIRED and k not in bound]
   if configurable == 'train_offline' and bound.get('dataset') is None and not bound.get('env_id'):
     missing.append('env_id')  # optional only when a Minari or D4RL dataset names the env
   if missing:
+    example = ('gin/deployment/hopper_200k.gin' if configurable == 'train_deployment' else
+               'gin/base/hopper.gin')
     raise ConfigError(f'{configurable} needs a binding for {", ".join(missing)} (e.g. '
                       f'`{configurable}.{missing[0]} = ...`, or include the env\'s gin file such '
-                      "as gin/base/hopper.gin).")
+                      f'as {example}).')
 
 
 def check_flag(name, value, test=NON_NEGATIVE):

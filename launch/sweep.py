@@ -12,6 +12,8 @@ gives the run --threads_per_run TF threads. Without --ray_address (or RAY_ADDRES
 a Ray of its own on this machine with --num_cpus CPUs (default: all) and stops it at the end, so
 there is nothing to set up; --max_concurrent caps the runs at once.
 
+Every run's config (its gin files and --gin_bindings) is parsed and validated before Ray starts,
+as its launcher would, so a bad setting fails once, naming the cell, not in every run.
 Finished runs (DONE in the run directory) are skipped and unfinished ones resume where they
 stopped. A run whose node dies is retried on another node (--max_retries) and resumes from its last
 checkpoint; a run held by a live process is reported busy; a run that fails (a bad setting: exit
@@ -139,7 +141,38 @@ def validate_flags():
   for path in FLAGS.gin_files + FLAGS.extra_gin:
     if not os.path.exists(absolute(path)):
       raise errors.ConfigError(f'gin file {path} does not exist.')
+  # The launchers' own flags are defined here too (launch_common), but each run gets its seed,
+  # threads and gin files from the sweep's: refuse them rather than ignore them.
+  for flag, instead in (('seed', '--seeds'), ('tf_threads', '--threads_per_run'),
+                        ('gin_file', '--gin_files (cells) or --extra_gin (added to every run)')):
+    if FLAGS[flag].present:
+      raise errors.ConfigError(f'--{flag} is a launcher flag the sweep does not pass on; use '
+                               f'{instead}.')
   return seeds
+
+
+ENTRIES = {'offline': 'train_offline', 'deployment': 'train_deployment'}
+
+
+def check_configs(grid):
+  """Each distinct config of the grid parsed and validated as its launcher will (gin files,
+  --gin_bindings, required bindings, run kind), before Ray starts: ConfigError naming the run."""
+  import gin  # pylint: disable=g-import-not-at-top
+  from bremen_tf import validation  # pylint: disable=g-import-not-at-top
+  entry = ENTRIES[FLAGS.kind]
+  launch_common.import_configurables(entry)
+  gin.add_config_file_search_path(launch_common.REPO_ROOT)
+  for files in dict.fromkeys(tuple(r.gin_files) for r in grid):
+    name = ' + '.join(os.path.relpath(f, launch_common.REPO_ROOT) for f in files)
+    gin.clear_config()
+    try:
+      gin.parse_config_files_and_bindings(list(files), FLAGS.gin_bindings)
+      validation.validate_gin_config()
+      validation.check_required(entry)
+    except (ValueError, SyntaxError, IOError, errors.ConfigError) as e:
+      raise errors.ConfigError(f'{name}: {e}') from e
+    finally:
+      gin.clear_config()
 
 
 def run_dirs():
@@ -155,7 +188,8 @@ def absolute(path):
 
 def build_grid(seeds):
   algo_gin = SWEEP_ALGOS[FLAGS.kind]
-  runs_dir = os.path.abspath(FLAGS.runs_dir or os.path.join('runs', FLAGS.kind))
+  runs_dir = os.path.abspath(FLAGS.runs_dir or os.path.join(launch_common.REPO_ROOT, 'runs',
+                                                            FLAGS.kind))  # as the launchers'
   grid = []
   # Seed-major, so each pass over the seeds completes a table; within a seed algorithm-major, so
   # BREMEN's dynamics fits are cached before ME-TRPO (listed last) asks for them.
@@ -321,6 +355,7 @@ def main(argv):
     raise errors.ConfigError(f'unexpected arguments {argv[1:]}.')
   seeds = validate_flags()
   grid, runs_dir = build_grid(seeds)
+  check_configs(grid)
   if FLAGS.dry_run:
     for r in grid:
       print(r.path, '\n   ', ' '.join(r.command()))

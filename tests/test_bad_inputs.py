@@ -108,6 +108,34 @@ def test_a_missing_required_binding_is_named(clean_gin):
   validation.check_required('train_offline')
 
 
+def test_a_config_of_the_other_run_kind_is_refused_naming_the_launcher(clean_gin):
+  """A deployment gin file includes its env's offline base file; given to launch/offline.py it
+  would otherwise run an offline experiment for hours (and the reverse)."""
+  gin.add_config_file_search_path(REPO)
+  gin.parse_config_file(os.path.join(REPO, 'gin/deployment/hopper_200k.gin'))
+  with pytest.raises(ConfigError, match=r'this is the config of a deployment-efficient run \(it '
+                                        r'binds '
+                                        r'train_deployment\.deployments, .*\), which '
+                                        r'launch/offline.py does not run: run it with '
+                                        r'launch/deployment.py \(launch/sweep.py: '
+                                        r'--kind=deployment\)'):
+    validation.check_required('train_offline')
+  validation.check_required('train_deployment')  # its own launcher's
+  gin.clear_config()
+  gin.parse_config_file(os.path.join(REPO, 'gin/hopper_100k.gin'))
+  with pytest.raises(ConfigError, match=r'this is the config of an offline run \(it binds '
+                                        r'train_offline\.dataset_size, train_offline\.env_id, '
+                                        r'train_offline\.noise, and no train_deployment.env_id\), '
+                                        r'which '
+                                        r'launch/deployment.py does not run: run it with '
+                                        r'launch/offline.py'):
+    validation.check_required('train_deployment')
+  gin.clear_config()
+  with pytest.raises(ConfigError, match=r'train_deployment needs a binding for env_id .*such as '
+                                        r'gin/deployment/hopper_200k.gin'):
+    validation.check_required('train_deployment')
+
+
 def test_bad_flags_are_refused():
   with pytest.raises(ConfigError, match=r'--seed=-1: expected an integer >= 0'):
     validation.check_flag('seed', -1)

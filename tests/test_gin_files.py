@@ -26,6 +26,11 @@ def test_gin_file_parses_and_validates(path):
   try:
     gin.parse_config_files_and_bindings([os.path.join(REPO_ROOT, path)], [])
     validation.validate_gin_config()
+    if os.path.dirname(path) in ('gin', 'gin/d4rl'):  # an experiment of launch/offline.py's
+      validation.check_required('train_offline')
+    elif os.path.dirname(path) == 'gin/deployment' and 'train_deployment.env_id' in open(
+        os.path.join(REPO_ROOT, path)).read():  # one of launch/deployment.py's (not an overlay)
+      validation.check_required('train_deployment')
   finally:
     gin.clear_config()
 
@@ -80,6 +85,7 @@ def test_every_combination_of_the_coverage_runs_parses_and_validates():
     try:
       gin.parse_config_files_and_bindings([os.path.join(REPO_ROOT, f) for f in files], [])
       validation.validate_gin_config()
+      validation.check_required({'offline': 'train_offline', 'deployment': 'train_deployment'}[kind])
       if 'table.gin' in ' '.join(extra):
         assert gin.query_parameter('train_offline.outer_iterations') == 4
       if algo.startswith('alpha_'):

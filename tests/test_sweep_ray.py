@@ -88,7 +88,19 @@ def test_bad_flags_fail_before_ray_starts(tmp_path):
                          (['--cpus_per_run=0'], '--cpus_per_run=0.0: expected a number of CPUs'),
                          (['--seeds=0,x'], "--seeds=['0', 'x']: expected distinct integers"),
                          (['--algos=bremen,sac'], "--algos=['bremen', 'sac']: expected distinct "
-                                                  'offline algorithms')):
+                                                  'offline algorithms'),
+                         (['--seed=1'], '--seed is a launcher flag the sweep does not pass on; use '
+                                        '--seeds'),
+                         (['--gin_file=gin/budget/table.gin'], 'use --gin_files (cells) or '
+                                                               '--extra_gin'),
+                         # the configs, parsed and validated once before Ray, naming the cell
+                         (['--gin_bindings=train_offline.outer_iterations = 0'],
+                          'gin/hopper_100k.gin: gin binding train_offline.outer_iterations: '
+                          'expected an integer > 0, found int 0'),
+                         (['--gin_files=gin/hopper_100k.gin,gin/deployment/hopper_200k.gin',
+                           '--dry_run'],
+                          'gin/deployment/hopper_200k.gin: this is the config of a '
+                          'deployment-efficient run (it binds train_deployment.')):
     out = subprocess.run([sys.executable, 'launch/sweep.py', '--gin_files=gin/hopper_100k.gin',
                           f'--runs_dir={tmp_path}/runs', *flags], cwd=REPO, capture_output=True,
                          text=True, timeout=120)
