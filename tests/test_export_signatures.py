@@ -7,6 +7,8 @@ computes, checked numerically after tf.saved_model.load against numpy forward pa
                             10 actor samples by Q_1, with the agent's generator state saved in the
                             model (so the export draws what the agent would draw); BCQ's policy.
 """
+import os
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -99,6 +101,33 @@ def test_the_export_is_a_copy_later_training_does_not_change_it(tmp_path):
     v.assign(v + 1.0)
   policy.normalizer.update(observations(100, seed=9) * 10)
   np.testing.assert_allclose(load(path)('serving_default', obs)['actions'], want, atol=1e-5)
+
+
+def test_a_kill_while_a_policy_is_replaced_leaves_a_whole_one(tmp_path, monkeypatch):
+  """A re-export (a resume redoes it) killed between its two renames: the old policy is aside,
+  whole; the export done again puts the new one in place and leaves nothing behind."""
+  policy, obs = trained_looking_policy(0.0), observations(20)
+  old_actions, _ = np_gaussian_policy(policy, obs)
+  path = export.export_policy(policy, str(tmp_path / 'policy'))
+  for v in policy.trainable_variables:
+    v.assign(v + 0.5)
+  new_actions, _ = np_gaussian_policy(policy, obs)
+  replace = os.replace
+
+  def killed_before_the_new_one_is_in_place(src, dst):
+    if dst == path:
+      raise KeyboardInterrupt
+    replace(src, dst)
+  monkeypatch.setattr(os, 'replace', killed_before_the_new_one_is_in_place)
+  with pytest.raises(KeyboardInterrupt):
+    export.export_policy(policy, path)
+  monkeypatch.setattr(os, 'replace', replace)
+  assert not os.path.exists(path)
+  np.testing.assert_allclose(load(path + '.old')('serving_default', obs)['actions'], old_actions,
+                             atol=1e-5)
+  export.export_policy(policy, path)
+  np.testing.assert_allclose(load(path)('serving_default', obs)['actions'], new_actions, atol=1e-5)
+  assert sorted(os.listdir(tmp_path)) == ['policy']
 
 
 def test_an_exported_policy_loads_back_into_a_gaussian_policy(tmp_path):
