@@ -12,12 +12,11 @@ bremen_policy.json (or --env_id). Prints a table; with --out, writes it (.md) an
 """
 import json
 import os
-import sys
 
-from absl import app
 from absl import flags
 
 import launch_common
+from bremen_tf import errors  # no TF
 
 flags.DEFINE_multi_string('policy_dir', None, 'An exported policy directory (repeatable).')
 flags.DEFINE_integer('episodes', 10, 'Episodes per policy.')
@@ -36,36 +35,58 @@ POLICY_METADATA = 'bremen_policy.json'  # = bremen_tf.export.METADATA_FILE (that
 def check_flags():
   """Before TensorFlow: every policy dir is an exported policy, --episodes and --out make sense."""
   if FLAGS.episodes < 1:
-    sys.exit(f'error: --episodes must be at least 1, got {FLAGS.episodes}.')
+    raise errors.ConfigError(f'--episodes must be at least 1, got {FLAGS.episodes}.')
   if FLAGS.noise_std < 0:
-    sys.exit(f'error: --noise_std must be >= 0, got {FLAGS.noise_std}.')
+    raise errors.ConfigError(f'--noise_std must be >= 0, got {FLAGS.noise_std}.')
+  if FLAGS.seed < 0:
+    raise errors.ConfigError(f'--seed must be >= 0, got {FLAGS.seed}.')
   if FLAGS.out and not FLAGS.out.endswith('.md'):
-    sys.exit(f'error: --out must end in .md, got {FLAGS.out!r}.')
+    raise errors.ConfigError(f'--out must end in .md, got {FLAGS.out!r}.')
   metas = []
   for path in FLAGS.policy_dir:
     meta_path = os.path.join(path, POLICY_METADATA)
     if not os.path.isfile(meta_path):
-      sys.exit(f'error: {path} is not an exported policy: {meta_path} does not exist.')
-    with open(meta_path) as f:
-      metas.append(json.load(f))
+      raise errors.ConfigError(f'{path} is not an exported policy: {meta_path} does not exist.')
+    try:
+      with open(meta_path) as f:
+        metas.append(json.load(f))
+    except (OSError, ValueError) as e:
+      raise errors.ConfigError(f'{meta_path}: not readable JSON ({e}).') from e
   return metas
+
+
+def check_envs(metas):
+  """Each policy's env (its metadata's, or --env_id) known, a locomotion robot, and of the
+  policy's observation size: before any policy is loaded or any episode run."""
+  from bremen_tf import envs, episode_diagnostics  # pylint: disable=g-import-not-at-top
+  env_ids = []
+  for path, meta in zip(FLAGS.policy_dir, metas):
+    env_id = FLAGS.env_id or meta.get('env_id')
+    if not env_id:
+      raise errors.ConfigError(f'{path}: its {POLICY_METADATA} names no env_id; give --env_id.')
+    try:
+      episode_diagnostics.robot_of(env_id)
+      spec = envs.get_spec(env_id)
+    except ValueError as e:
+      raise errors.ConfigError(f'{path}: {e}') from e
+    if meta.get('obs_dim') not in (None, spec.obs_dim):
+      raise errors.ConfigError(f'{path}: the policy takes {meta["obs_dim"]}-dimensional '
+                               f'observations, but {env_id} has {spec.obs_dim}.')
+    env_ids.append(env_id)
+  return env_ids
 
 
 def main(argv):
   if len(argv) > 1:
-    sys.exit(f'error: unexpected arguments {argv[1:]}.')
+    raise errors.ConfigError(f'unexpected arguments {argv[1:]}.')
   launch_common.quiet_logs()
   metas = check_flags()
   launch_common.configure_tf()
   from bremen_tf import episode_diagnostics, export, fileio, results  # noqa: E402 (imports TF)
+  env_ids = check_envs(metas)
   header = ['policy', 'env'] + episode_diagnostics.COLUMNS
   rows = []
-  for path, meta in zip(FLAGS.policy_dir, metas):
-    env_id = FLAGS.env_id or meta.get('env_id')
-    try:
-      episode_diagnostics.robot_of(env_id or '')
-    except ValueError as e:
-      sys.exit(f'error: {path}: {e}')
+  for path, env_id in zip(FLAGS.policy_dir, env_ids):
     act, _ = export.load_policy(path)
     act = episode_diagnostics.with_noise(act, FLAGS.noise_std, FLAGS.seed)
     for row in episode_diagnostics.episode_rows(env_id, act, FLAGS.episodes, FLAGS.seed):
@@ -97,4 +118,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  launch_common.run(main)

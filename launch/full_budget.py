@@ -29,7 +29,7 @@ import numpy as np
 
 import launch_common
 launch_common.quiet_tensorflow()  # before anything imports TF
-from bremen_tf import fileio, results, runs
+from bremen_tf import errors, fileio, results, runs
 from bremen_tf.paper_results import OFFLINE
 from bremen_tf.reporting import action_change, describe, labels, progress, run_reader
 
@@ -828,14 +828,39 @@ def companions(out):
           + '\n'.join(lines) + '\n\n') if lines else ''
 
 
+def readme_path():
+  """The file whose verdicts block gets the statement ('' for none)."""
+  if FLAGS.readme is not None:
+    return FLAGS.readme
+  return os.path.join(launch_common.REPO_ROOT, 'README.md') if FLAGS.out == DEFAULT_OUT else ''
+
+
+def planned_runs(root):
+  """--planned as {run path: [gin files]}; ConfigError naming a malformed entry or missing file."""
+  planned = {}
+  for entry in FLAGS.planned:
+    where, sep, gin_files = entry.partition(':')
+    if not (where and sep and gin_files):
+      raise errors.ConfigError(f'--planned entry {entry!r}: expected <run dir under --runs>:<gin '
+                               'files joined by +>, e.g. deployment/halfcheetah_200k/seed0:'
+                               'gin/deployment/halfcheetah_200k.gin')
+    for gin_file in gin_files.split('+'):
+      if not os.path.exists(os.path.join(launch_common.REPO_ROOT, gin_file)):
+        raise errors.ConfigError(f'--planned entry {entry!r}: {gin_file} does not exist.')
+    planned[os.path.normpath(os.path.join(root, where))] = gin_files.split('+')
+  return planned
+
+
 def main(argv):
   del argv
   launch_common.quiet_logs()
   root = fixed_prefix(FLAGS.runs)
-  planned = {}
-  for entry in FLAGS.planned:
-    where, gin_files = entry.split(':', 1)
-    planned[os.path.normpath(os.path.join(root, where))] = gin_files.split('+')
+  planned = planned_runs(root)
+  readme = readme_path()
+  if readme and results.read_block(readme, 'full-budget-verdicts') is None:
+    raise errors.ConfigError(f'--readme {readme}: no such file, or it has no '
+                             '<!-- full-budget-verdicts:start/end --> block to write the statement '
+                             'into.')
   paths = sorted({os.path.normpath(p) for p in glob.glob(FLAGS.runs) if os.path.isdir(p)}
                  | set(planned))
   all_runs = [r for p in paths if (r := read_run(p, os.path.relpath(p, root), planned.get(p)))]
@@ -894,8 +919,6 @@ def main(argv):
           + companions(FLAGS.out)
           + '## What reproduces, cell by cell\n\n' + statement)
   fileio.write_text(FLAGS.out + '.md', text)
-  readme = FLAGS.readme if FLAGS.readme is not None else (
-      os.path.join(launch_common.REPO_ROOT, 'README.md') if FLAGS.out == DEFAULT_OUT else '')
   if readme:  # the README quotes the statement, never a hand-copied number
     results.replace_block(readme, 'full-budget-verdicts', statement)
   results.write_csv(FLAGS.out + '.csv', ['run', 'kind', 'method', 'env', 'deployment',

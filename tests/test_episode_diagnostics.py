@@ -1,4 +1,5 @@
 """Episode diagnostics: what a policy's real episodes look like (ran, stood still, flipped)."""
+import json
 import math
 import os
 import subprocess
@@ -63,13 +64,31 @@ def test_a_row_reads_speed_over_the_last_100_steps_and_the_final_pitch():
 def test_the_launcher_refuses_a_directory_that_is_not_an_exported_policy(tmp_path):
   out = subprocess.run([sys.executable, os.path.join(REPO, 'launch', 'episode_report.py'),
                         f'--policy_dir={tmp_path}'], capture_output=True, text=True, timeout=60)
-  assert out.returncode == 1
+  assert out.returncode == 2
   assert f'error: {tmp_path} is not an exported policy' in out.stderr
   assert 'tensorflow' not in out.stderr.lower()
   out = subprocess.run([sys.executable, os.path.join(REPO, 'launch', 'episode_report.py'),
                         f'--policy_dir={tmp_path}', '--noise_std=-0.1'], capture_output=True,
                        text=True, timeout=60)
-  assert out.returncode == 1 and 'error: --noise_std must be >= 0, got -0.1.' in out.stderr
+  assert out.returncode == 2 and 'error: --noise_std must be >= 0, got -0.1.' in out.stderr
+
+
+def test_every_policy_s_env_is_checked_before_any_policy_is_loaded(tmp_path):
+  """The first policy directory holds only metadata (loading it would fail): the error is the
+  second's, one line, no traceback."""
+  for name, meta in (('first', {'env_id': 'bremen/HalfCheetah-v0', 'obs_dim': 17}),
+                     ('second', {'env_id': 'bremen/HalfCheetah-v0', 'obs_dim': 11})):
+    (tmp_path / name).mkdir()
+    (tmp_path / name / 'bremen_policy.json').write_text(json.dumps(meta))
+  for extra, message in (
+      ([], f'error: {tmp_path}/second: the policy takes 11-dimensional observations, but '
+           'bremen/HalfCheetah-v0 has 17.'),
+      (['--env_id=Hopper-v9'], f"error: {tmp_path}/first: Unknown env_id 'Hopper-v9'")):
+    out = subprocess.run([sys.executable, os.path.join(REPO, 'launch', 'episode_report.py'),
+                          f'--policy_dir={tmp_path}/first', f'--policy_dir={tmp_path}/second',
+                          *extra], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and 'Traceback' not in out.stderr, out.stderr
+    assert out.stderr.strip().splitlines()[-1].startswith(message), out.stderr
 
 
 def test_with_noise_adds_seeded_gaussian_noise_and_zero_is_the_policy_itself():

@@ -4,6 +4,7 @@ cell-by-cell statement."""
 import csv
 import json
 import os
+import re
 import shutil
 
 import pytest
@@ -438,3 +439,23 @@ def test_the_readme_block_quotes_the_statement_and_only_when_asked(full, tmp_pat
   assert statement.startswith('- HalfCheetah, deployments 1-3: not measured yet (BREMEN ')
   assert readme.read_text() == ('# R\n\n<!-- full-budget-verdicts:start -->\n' + statement
                                 + '<!-- full-budget-verdicts:end -->\nafter\n')
+
+
+def test_bad_flags_are_refused_before_anything_is_written(full, tmp_path):
+  from bremen_tf.errors import ConfigError  # pylint: disable=g-import-not-at-top
+  full_dir, reduced, out = full
+  no_block = tmp_path / 'README.md'
+  no_block.write_text('# R\n')
+  common = [f'--runs={full_dir}/*/*/seed*', f'--reduced={reduced}', '--variants=', f'--out={out}',
+            f'--policies={out}_policies', '--earlier=']
+  for flags, message in (
+      ([f'--readme={no_block}'] + PLANNED, 'has no <!-- full-budget-verdicts:start/end --> block'),
+      ([f'--readme={tmp_path}/nope.md'] + PLANNED, 'nope.md: no such file'),
+      (['--planned=deployment/halfcheetah_200k/seed0'], "--planned entry 'deployment/halfcheetah"
+                                                        "_200k/seed0': expected <run dir"),
+      (['--planned=a/seed0:gin/nope.gin'], "'a/seed0:gin/nope.gin': gin/nope.gin does not exist")):
+    with script('full_budget', *common, *flags) as full_budget:
+      with pytest.raises(ConfigError, match=re.escape(message)):
+        full_budget.main([])
+    assert not os.path.exists(f'{out}.md') and not os.path.exists(f'{out}.png')
+  assert no_block.read_text() == '# R\n'
