@@ -17,13 +17,14 @@ run continues from the last checkpoint.
 import tensorflow as tf
 
 from bremen_tf import envs, export
+from bremen_tf.data.dataset import DatasetError
 from bremen_tf.data.external import add_normalized_scores, normalized_score
 from bremen_tf.dynamics_cache import dynamics_cache_key
 from bremen_tf.resumable_fit import FIT_STAGE
 from bremen_tf.run_state import RunState, record_dataset
 from bremen_tf.runs import Progress, seed_everything
 from bremen_tf.stages import (build_models, clone_behavior_stage, describe_iteration,
-                              describe_return, evaluate_policy, fit_dynamics_stage,
+                              describe_return, evaluate_policy, fit_dynamics_stage, split_sizes,
                               trpo_iterations, uses_bc)
 
 INITIAL_POLICY = {'bc': 'BC policy', 'bc_unit_std': 'BC mean, σ=1', 'random': 'random init'}
@@ -41,6 +42,13 @@ def offline(run, data, record, *, seed, log, data_name, policy_init, validation_
   seed_everything(seed)
   dynamics, bc_policy, policy, trainer = build_models(env_id, seed, policy_init, reset_bank_size,
                                                       horizon)
+  n_train = split_sizes(len(data), validation_fraction)[0]
+  batch_size = dynamics.fit_defaults['batch_size']
+  if n_train < batch_size:  # before any stage: the fit could not take one step
+    raise DatasetError(f'the dataset has {len(data):,} transitions; the dynamics fit trains on '
+                       f'the first {1 - validation_fraction:.0%} ({n_train:,}), fewer than one '
+                       f'batch of {batch_size:,}. Use more data, or bind DynamicsEnsemble.'
+                       'batch_size lower.')
   iteration = tf.Variable(0, dtype=tf.int64, name='iteration')
   run_state = RunState(run, tf.train.Checkpoint(dynamics=dynamics, bc_policy=bc_policy,
                                                 policy=policy, trainer=trainer,

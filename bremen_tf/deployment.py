@@ -18,13 +18,12 @@ Reached through `train_deployment` (bremen_tf/experiments.py), whose bindings th
 Resumable at every stage: train_state.json names the stage (collected, dynamics_fit, dynamics, bc,
 trpo, trpo_done) and the deployment; the batches are saved in <run>/data/ as they are collected.
 """
-import hashlib
 
 import numpy as np
 import tensorflow as tf
 
 from bremen_tf import export, runs
-from bremen_tf.dynamics_cache import dynamics_cache_key
+from bremen_tf.dynamics_cache import data_digest, dynamics_cache_key
 from bremen_tf.deployment_batches import collect_deployment, load_batches, write_deployments
 from bremen_tf.policies import GaussianPolicy, gaussian_kl, make_bc_optimizer
 from bremen_tf.resumable_fit import FIT_STAGE
@@ -98,11 +97,7 @@ def fit_cache(cache_dir, env_id, seed, dynamics, batches, validation_fraction):
   settings, the validation split and every batch so far: deployment d's fit warm-starts from
   d - 1's, which those determine too. So runs that collected the same batches share it, e.g.
   BREMEN and ME-TRPO in deployment 1 (uniform-random actions from the same seed)."""
-  digest = hashlib.sha1()
-  for b in batches:
-    for a in (b.observations, b.actions, b.rewards, b.next_observations, b.terminals, b.timeouts):
-      digest.update(np.ascontiguousarray(a).tobytes())
-  data = f'deployment{len(batches)}-{digest.hexdigest()[:16]}'
+  data = f'deployment{len(batches)}-{data_digest(batches)}'
   return (cache_dir, *dynamics_cache_key(env_id, data, len(batches), sum(map(len, batches)),
                                          validation_fraction, seed, dynamics))
 

@@ -7,14 +7,29 @@ import os
 import re
 import shutil
 
+import numpy as np
 import tensorflow as tf
 
 from bremen_tf import fileio
 
+DATA_KEYS = ('observations', 'actions', 'rewards', 'next_observations', 'terminals', 'timeouts')
+
+
+def data_digest(datasets):
+  """The transitions of `datasets` (in order) as 16 hex digits of their sha1: the cache key's
+  identity of the data, so that a fit is never reused for other data under the same names (another
+  subset rule, behaviour policy or file)."""
+  digest = hashlib.sha1()
+  for dataset in datasets:
+    for key in DATA_KEYS:
+      digest.update(np.ascontiguousarray(getattr(dataset, key)).tobytes())
+  return digest.hexdigest()[:16]
+
 
 def dynamics_cache_key(env_id, noise, dataset_size, n, validation_fraction, seed, dynamics):
-  """Everything the fitted ensemble depends on (the fit is deterministic given these). For a
-  Minari or D4RL dataset, `noise` is its binding ('minari:...') and `dataset_size` its length."""
+  """Everything the fitted ensemble depends on (the fit is deterministic given these). `noise`
+  names the data with its data_digest ('pure-<digest>'; a Minari or D4RL dataset: its binding,
+  'minari:...-<digest>', and `dataset_size` its length)."""
   key = dict(env_id=env_id, noise=noise, dataset_size=dataset_size, n=n, seed=seed,
              validation_fraction=validation_fraction, n_models=dynamics.n_models,
              hidden=list(dynamics.net_sizes), learning_rate=dynamics.optimizer.learning_rate,

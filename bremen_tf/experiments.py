@@ -17,7 +17,8 @@ import os
 
 import gin
 
-from bremen_tf import bremen, deployment, deployment_model_free, model_free, runs
+from bremen_tf import (bremen, deployment, deployment_model_free, dynamics_cache, model_free,
+                       runs)
 from bremen_tf.data import sources
 from bremen_tf.sweep_algos import SWEEP_ALGOS  # pylint: disable=unused-import (re-exported)
 
@@ -55,10 +56,13 @@ def get_algorithm(name):
   return ALGORITHMS[name]
 
 
-def offline_data_name(dataset, noise, dataset_size, n):
+def offline_data_name(dataset, noise, dataset_size, data):
   """The dataset's names in the dynamics cache key: a BRAC-protocol dataset by its noise and size
-  bindings, a Minari/D4RL dataset by its binding and length."""
-  return (dataset, n) if dataset is not None else (noise, dataset_size)
+  bindings, a Minari/D4RL dataset by its binding and length, each with the digest of its
+  transitions (dynamics_cache.data_digest)."""
+  digest = dynamics_cache.data_digest([data])
+  return ((f'{dataset}-{digest}', len(data)) if dataset is not None else
+          (f'{noise}-{digest}', dataset_size))
 
 
 @gin.configurable(denylist=['run', 'seed', 'log'])
@@ -83,7 +87,7 @@ def train_offline(run, seed=0, env_id=None, noise='pure', dataset_size='1m',
   # The data first: its env decides the models, and a bad dataset fails before any work.
   data = sources.load_source(dataset, env_id, noise, dataset_size, data_dir, log=log,
                              reference_scores=reference_scores)
-  data_name = offline_data_name(dataset, noise, dataset_size, len(data))
+  data_name = offline_data_name(dataset, noise, dataset_size, data)
   return recipe(run, data, sources.run_record(data, noise), seed, log, dict(
       data_name=data_name, policy_init=policy_init, validation_fraction=validation_fraction,
       outer_iterations=outer_iterations, updates_per_iteration=updates_per_iteration,

@@ -58,9 +58,15 @@ def uses_bc(policy_init, trainer):
 
 # --- dynamics -------------------------------------------------------------------------------------
 
+def split_sizes(n, validation_fraction):
+  """(training, validation) transitions of a batch of n (split_sequential)."""
+  n_train = int(round(n * (1.0 - validation_fraction)))
+  return n_train, n - n_train
+
+
 def split_sequential(dataset, validation_fraction):
   """The first (1 − f) of the transitions train, the last f validate (no shuffling)."""
-  n_train = int(round(len(dataset) * (1.0 - validation_fraction)))
+  n_train = split_sizes(len(dataset), validation_fraction)[0]
   arrays = (dataset.observations, dataset.actions, dataset.next_observations)
   return tuple(a[:n_train] for a in arrays), tuple(a[n_train:] for a in arrays)
 

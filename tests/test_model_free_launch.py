@@ -153,3 +153,24 @@ def test_dynamics_cache_round_trip_and_key(tmp_path):
   bf16_name, bf16_key = dynamics_cache.dynamics_cache_key('e/X-v0', 'pure', '3k', 300, 0.15, 0,
                                                           bf16)
   assert bf16_name != name and bf16_key == {**key, 'fit_matmul_dtype': 'bfloat16'}
+
+
+def test_the_cache_key_names_the_data_by_its_content():
+  """Two datasets under the same bindings (e.g. another subset rule or behaviour policy, or a
+  regenerated file) never share a fit; the same transitions always do."""
+  from bremen_tf import experiments  # pylint: disable=g-import-not-at-top
+  from bremen_tf.data.dataset import Dataset  # pylint: disable=g-import-not-at-top
+
+  def dataset(seed):
+    rng = np.random.default_rng(seed)
+    obs = rng.standard_normal((50, 3)).astype(np.float32)
+    return Dataset(observations=obs, actions=np.zeros((50, 1), np.float32),
+                   rewards=np.zeros(50, np.float32), next_observations=obs + 1,
+                   terminals=np.zeros(50, bool), timeouts=np.arange(50) % 10 == 9)
+  for binding in (None, 'minari:x/y-v0'):
+    a, a_again, b = (experiments.offline_data_name(binding, 'eps1', '100k', dataset(s))
+                     for s in (0, 0, 1))
+    assert a == a_again and a != b
+    assert a[0].startswith(('eps1-', 'minari:x/y-v0-')) and a[1] == ('100k' if binding is None
+                                                                      else 50)
+    assert a[0][-16:] == dynamics_cache.data_digest([dataset(0)])

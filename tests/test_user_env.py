@@ -112,6 +112,20 @@ def test_an_offline_run_on_your_own_d4rl_file(registry, tmp_path, capsys):
   assert actions.shape == (4, 1) and np.all(np.abs(actions.numpy()) <= 1.0)
 
 
+def test_a_dataset_too_small_for_one_dynamics_batch_is_refused_before_any_stage(registry,
+                                                                                 tmp_path):
+  from conftest import run_here  # pylint: disable=g-import-not-at-top
+  point_mass()
+  path = write_d4rl(tmp_path / 'tiny.hdf5', flat(episodes(POINT_MASS, 500)))
+  root = tmp_path / 'run'
+  with pytest.raises(DatasetError, match=r'the dataset has 500 transitions; the dynamics fit '
+                                         r'trains on the first 85% \(425\), fewer than one batch '
+                                         r'of 1,000\. Use more data'):
+    run_here('offline', '--gin_file=examples/point_mass_offline.gin',
+             f"--gin_bindings=train_offline.dataset = 'd4rl:{path}'", f'--root_dir={root}')
+  assert not (root / 'train_state.json').exists()
+
+
 @pytest.mark.parametrize('algo', ['bc', 'bcq', 'brac'])
 def test_the_model_free_baselines_on_your_own_d4rl_file(registry, tmp_path, algo):
   """BC, BCQ and BRAC read the same file through the same launcher, evaluate on the env and
