@@ -34,7 +34,7 @@ import numpy as np
 import launch_common
 launch_common.quiet_tensorflow()  # before anything imports TF
 from bremen_tf import fileio, results
-from bremen_tf.reporting import action_change, run_reader
+from bremen_tf.reporting import action_change, labels, run_reader
 from bremen_tf.reporting.labels import deployment_method_rank as method_rank, short_budget
 
 flags.DEFINE_string('runs', 'runs/deployment/*/seed*', 'Glob of deployment run directories.')
@@ -350,14 +350,20 @@ def main(argv):
     ax.set_ylabel('average return (real env, deterministic)')
     ax.legend(fontsize=8)
     env_sac = [r for r in sac if r['env'] == env]
-    if env_sac:  # the reference at each deployment's nominal sample count
+    by_label = collections.defaultdict(list)  # a run with a deviation gets a row of its own
+    for r in env_sac:
+      by_label[labels.with_deviations('online SAC', r['description'].get('deviations'))].append(r)
+    for label, group in sorted(by_label.items()):  # the reference at each nominal sample count
       cells = []
       for d in range(1, panel_deps + 1):
-        values = [v for r in env_sac if (v := run_reader.sac_return_at(r, d * size)) is not None]
-        cells.append(cell(np.mean(values), np.std(values), decimals) if values else '–')
+        values = [v for r in group if (v := run_reader.sac_return_at(r, d * size)) is not None]
+        cells.append(cell(np.mean(values), np.std(values), decimals)
+                     + (f' (n={len(values)})' if len(values) != len(group) else '')
+                     if values else '–')
       tables[(env, size)].append(
-          [f'online SAC at {size:,} x d env steps', len(env_sac), '', 'a new policy after '
-           'every gradient step (deployment-unconstrained)'] + cells)
+          [f'{label} at {size:,} x d env steps', len(group),
+           sum(not r['finished'] for r in group), 'a new policy after every gradient step '
+           '(deployment-unconstrained)'] + cells)
     for r in env_sac:
       ax_samples.plot(r['env_steps'], r['returns'], '-', lw=1,
                       label=f'online SAC, a new policy every step ({os.path.basename(r["path"])})')

@@ -187,6 +187,11 @@ def method_name(run):
   return labels.with_deviations(name, run['description'].get('deviations'))
 
 
+def deployment_label(run):
+  """A deployment run's method, with any deviation it binds ('BREMEN + data box 0.1')."""
+  return labels.with_deviations(run['description']['method'], run['description'].get('deviations'))
+
+
 def commits(timing):
   if not timing:
     return '—'
@@ -370,7 +375,7 @@ def deployment_section(dep_runs, sac_runs=(), earlier=()):
       cells = [fmt(v) for v in r['returns']]
       cells += ['in progress' if r['progress']['status'] == 'in progress' and not i else '—'
                 for i in range(n_dep - len(cells))]
-      rows.append([f'**{r["description"]["method"]}** (full budget, seed '
+      rows.append([f'**{deployment_label(r)}** (full budget, seed '
                    f'{r["description"]["seed"]})',
                    f'{b["train_deployment.transitions_per_deployment"]:,}', r['budget']] + cells)
     env_earlier = [e for e in earlier if e['env'] == env]
@@ -423,7 +428,7 @@ def deployment_section(dep_runs, sac_runs=(), earlier=()):
         change = r['action_change'].get(d)
         imagined = [float(m['imagined_return_mean']) for m in its
                     if m.get('imagined_return_mean') not in (None, '', 'nan')]
-        rows.append([r['description']['method'], d, len(its), fmt(values[0]), fmt(values[-1]),
+        rows.append([deployment_label(r), d, len(its), fmt(values[0]), fmt(values[-1]),
                      fmt(max(values)),
                      fmt(*tail_stats(values)),
                      f'{fmt(float(np.median(imagined)))} ({fmt(min(imagined))})' if imagined
@@ -433,7 +438,7 @@ def deployment_section(dep_runs, sac_runs=(), earlier=()):
                      else duration(fit.get('seconds')), duration(seconds),
                      imagination_cells(its)[1]])
       if not per_d:
-        rows.append([r['description']['method'], '—', 0, '—', '—', '—', '—', '—', '—', '—', '—',
+        rows.append([deployment_label(r), '—', 0, '—', '—', '—', '—', '—', '—', '—', '—',
                      '—', r['progress']['text'], '—'])
     text += results.markdown_table(
         ['method', 'deployment', 'iterations evaluated', 'first iteration', 'last iteration',
@@ -604,9 +609,11 @@ def verdicts(dep_runs, off_runs, earlier=(), cut=()):
                                    by_method.get('ME-TRPO', []), f' ({label}, run lost)')
     seed_of = lambda r: r['description'].get('seed') or 0
     for seed in sorted({seed_of(r) for r in dep_runs if r['env'] == env}):
-      # BREMEN against ME-TRPO of the same seed (a second seed never stands in for the first)
+      # BREMEN against ME-TRPO of the same seed (a second seed never stands in for the first,
+      # nor a run with a deviation for the paper's method)
       by_method = {r['description']['method']: r for r in dep_runs
-                   if r['env'] == env and seed_of(r) == seed}
+                   if r['env'] == env and seed_of(r) == seed
+                   and not r['description'].get('deviations')}
       bremen, me_trpo = by_method.get('BREMEN'), by_method.get('ME-TRPO')
       if not (bremen and me_trpo):
         continue

@@ -6,6 +6,7 @@ import glob
 import itertools
 import json
 import os
+import shutil
 
 import gin
 import numpy as np
@@ -161,12 +162,38 @@ def test_deployment_tables_give_every_cell(old_runs, tmp_path):
   assert budgets['BCQ'] == '30,000 gradient steps'
   # Online SAC at d x 50K env steps: its last evaluation at or before them.
   sac = [dict(syn.SAC_RETURNS)[50_000 * d] for d in (1, 2, 3)]
-  assert ('| online SAC at 50,000 x d env steps | 1 |  | a new policy after every gradient step '
+  assert ('| online SAC at 50,000 x d env steps | 1 | 0 | a new policy after every gradient step '
           '(deployment-unconstrained) | ' + ' | '.join(f'{v:.0f} ± 0' for v in sac) + ' |') in md
   assert md.index('| BREMEN |') < md.index('| ME-TRPO |') < md.index('| BCQ |') < md.index(
       '| KL penalty')
   for suffix in ('.png', '_iterations.png', '_kl.png'):
     assert os.path.getsize(f'{out}{suffix}') > 0
+
+
+def test_an_unfinished_sac_run_is_never_read_past_where_it_got(old_runs, tmp_path):
+  """SAC stopped at 100K env steps: its cells at 150K and 200K are '–', not its 100K return; a SAC
+  run with a deviation is a row of its own."""
+  sac = tmp_path / 'sac'
+  shutil.copytree(f'{old_runs}/deployment_sac/halfcheetah/seed0', sac / 'halfcheetah' / 'seed0')
+  os.remove(sac / 'halfcheetah' / 'seed0' / 'DONE')
+  syn.write_csv(str(sac / 'halfcheetah' / 'seed0' / 'metrics.csv'), [
+      {'step': s - 10_000, 'env_steps': s, 'eval_return_mean': r, 'eval_return_std': 1.0}
+      for s, r in syn.SAC_RETURNS if s <= 100_000])
+  shutil.copytree(sac / 'halfcheetah' / 'seed0', sac / 'halfcheetah' / 'seed1')
+  with open(sac / 'halfcheetah' / 'seed1' / 'config.gin', 'a') as f:
+    f.write('Sac.copy_targets_at_init = True\n')
+  if os.path.exists(sac / 'halfcheetah' / 'seed1' / 'run.json'):  # made from the old config
+    os.remove(sac / 'halfcheetah' / 'seed1' / 'run.json')
+  out = tmp_path / 'dep'
+  with script('deployment_tables', f'--runs={old_runs}/deployment/*/seed*',
+              f'--sac_runs={sac}/*/seed*', f'--out={out}') as tables:
+    tables.main([])
+  md = open(f'{out}.md').read()
+  first, second = (dict(syn.SAC_RETURNS)[s] for s in (50_000, 100_000))
+  tail = f'(deployment-unconstrained) | {first:.0f} ± 0 | {second:.0f} ± 0 | – |'
+  assert f'| online SAC at 50,000 x d env steps | 1 | 1 | a new policy after every gradient step {tail}' in md
+  assert ("| online SAC + SAC's targets copied at init (deviation) at 50,000 x d env steps | 1 | 1 "
+          f'| a new policy after every gradient step {tail}') in md
 
 
 def test_plot_offline_reports_progress_and_the_bc_policy(old_runs, tmp_path):

@@ -459,3 +459,23 @@ def test_bad_flags_are_refused_before_anything_is_written(full, tmp_path):
         full_budget.main([])
     assert not os.path.exists(f'{out}.md') and not os.path.exists(f'{out}.png')
   assert no_block.read_text() == '# R\n'
+
+
+def test_a_deployment_variant_is_labelled_and_never_stands_in_for_its_method(full, tmp_path):
+  """A BREMEN deployment run with a deviation (BC on all batches) under --variants: its rows say
+  so, and the verdict compares the paper's BREMEN with ME-TRPO, not the variant."""
+  full_dir, reduced, out = full
+  finish_two_me_trpo_deployments(full_dir)
+  variants = tmp_path / 'guard'
+  bindings = {**syn.DEPLOY_BASE, **syn.GIN_ENV['HalfCheetah'],
+              'train_deployment.transitions_per_deployment': 200_000,
+              'train_deployment.iterations_per_deployment': 3, 'train_deployment.bc_data': 'all'}
+  metrics, deployments = syn.deployment_files([9000.0, 9500.0], 3, 200_000)
+  syn.write_run(str(variants / 'halfcheetah_200k_all_bc' / 'seed0'), bindings, metrics,
+                {'stage': 'trpo_done', 'deployment': 2}, False, 0,
+                sessions=syn.FULL_SESSIONS[:1], deployments=deployments)
+  md = run_script(full_dir, reduced, out, variants=f'{variants}/*/seed*')
+  assert line(md, "| **BREMEN + BC on 'all' batches (deviation)** (full budget, seed 0) |")
+  assert line(md, "| BREMEN + BC on 'all' batches (deviation) | 1 | 3 |")
+  assert '- HalfCheetah, deployment 1: BREMEN 500 vs ME-TRPO 700: BREMEN is not higher' in md
+  assert '9000 vs' not in md

@@ -209,17 +209,22 @@ def deployment_record(path):
 
 def sac_record(path):
   """An online SAC run (launch/train_behavior.py): its evaluation return against the env steps
-  it had taken, or None without metrics. Keys: path, env, env_steps, returns, description."""
+  it had taken, or None without metrics. Keys: path, env, env_steps, returns, description,
+  finished."""
   metrics = runs.read_metrics(path)
   desc = description(path, 'behavior') if metrics else None
   if desc is None:
     return None
   return {'path': path, 'env': labels.env_name(desc['env_id']),
           'env_steps': [int(float(r['env_steps'])) for r in metrics],
-          'returns': [float(r['eval_return_mean']) for r in metrics], 'description': desc}
+          'returns': [float(r['eval_return_mean']) for r in metrics], 'description': desc,
+          'finished': os.path.exists(os.path.join(path, runs.DONE_FILE))}
 
 
 def sac_return_at(record, env_steps):
-  """A sac_record's last evaluation return with at most `env_steps` env steps (None if none)."""
+  """A sac_record's last evaluation return with at most `env_steps` env steps (None if none, or
+  if the run is unfinished and has not reached `env_steps` yet: never a return from earlier)."""
+  if not record['finished'] and record['env_steps'][-1] < env_steps:
+    return None
   seen = [ret for steps, ret in zip(record['env_steps'], record['returns']) if steps <= env_steps]
   return seen[-1] if seen else None
