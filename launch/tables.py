@@ -2,7 +2,10 @@
 learning curves (offline_<size>_curves.png, numbers in offline_<size>_curves.csv).
 
   python launch/tables.py                       # runs/offline/*+budget-table/seed*, every size
-  python launch/tables.py --runs='runs/offline/*/seed*' --sizes=100k --out_dir=/tmp/t
+  python launch/tables.py --runs='runs/offline/*+budget-table/seed*' --sizes=100k --out_dir=/tmp/t
+
+A table holds one noise kind (its title names it; the paper's columns are for `pure` only) and a
+cell one budget: runs matching --runs that would mix either are refused, naming them.
 
 Per env and method: mean ± std over seeds of the final evaluation return of the finished runs, the
 number of seeds, our return as a ratio to our dataset's return beside the paper's ratio, and the
@@ -29,7 +32,7 @@ import numpy as np
 
 import launch_common
 launch_common.quiet_tensorflow()  # before anything imports TF
-from bremen_tf import fileio, results
+from bremen_tf import errors, fileio, results
 from bremen_tf.paper_results import METHOD_NAMES, METHODS, OFFLINE
 from bremen_tf.reporting import labels, run_reader
 from bremen_tf.reporting.ordering import describe_order, pair_agreement
@@ -109,6 +112,25 @@ def plain_statements(size, envs, methods, cell, dataset, paper):
   return '\n'.join(lines) + '\n'
 
 
+def check_cells(size, records):
+  """ConfigError if a table of `size` would pool runs of different noise kinds, or a cell runs of
+  different budgets: one mean ± std must be one experiment's seeds."""
+  noises = sorted({r['noise'] for r in records if not r.get('external')})
+  if len(noises) > 1:
+    raise errors.ConfigError(f'the {size} runs matching --runs mix noise kinds {", ".join(noises)}; '
+                             'a table holds one: narrow --runs to one of them.')
+  budgets = collections.defaultdict(set)
+  for r in records:
+    budgets[(r['env'], r['method'])].add(r['budget'])
+  for (env, method), found in sorted(budgets.items()):
+    if len(found) > 1:
+      raise errors.ConfigError(
+          f'{env} {size}, {METHOD_NAMES.get(method, method)}: the runs matching --runs have '
+          'different budgets '
+          f'({"; ".join(sorted(found))}); a cell averages one budget\'s seeds: narrow --runs '
+          "(e.g. to 'runs/offline/*+budget-table/seed*').")
+
+
 def write_size(size, records, out_dir, earlier=None, left_out=None):
   """The table files of one size from `records` (run_reader.offline_records), plus the cells of
   `earlier` ((env, method) -> an earlier CSV row) for envs with no records; the runs of
@@ -126,9 +148,10 @@ def write_size(size, records, out_dir, earlier=None, left_out=None):
   for record in records:
     cells[(record['env'], record['method'])].append(record)
   external = records[0].get('external')  # one dataset per group (run_reader.offline_records)
-  paper = {} if external else OFFLINE.get(size, {})
+  noise = records[0]['noise']  # one noise kind per group (check_cells)
+  paper = {} if external or noise != 'pure' else OFFLINE.get(size, {})  # the paper's: pure only
   what = (f'dataset `{external}`' if external
-          else f'{size.upper()} transitions (`pure` BRAC-protocol data)')
+          else f'{size.upper()} transitions (`{noise}` BRAC-protocol data)')
 
   dataset = {}
   for env in envs:
@@ -307,6 +330,8 @@ def main(argv):
     raise SystemExit(f'error: every run matching --runs={FLAGS.runs!r} has an opt-in deviation; '
                      'the tables hold the original methods only.')
   sizes = FLAGS.sizes or sorted({r['size'] for r in records}, key=lambda s: -len(s))
+  for size in sizes:  # every table checked before any is written
+    check_cells(size.lower(), [r for r in records if r['size'] == size.lower()])
   os.makedirs(FLAGS.out_dir, exist_ok=True)
   for size in sizes:
     mine = [r for r in records if r['size'] == size.lower()]

@@ -104,6 +104,30 @@ def test_offline_tables_order_the_methods_as_computed_here(old_runs, tmp_path):
   assert not (tmp_path / 'offline_50k.md').exists()  # --sizes
 
 
+def test_a_table_never_pools_budgets_or_noise_kinds(old_runs, tmp_path):
+  """One more Hopper 100K BREMEN seed at another budget, or on eps1 data: refused, naming the cell
+  (or the noise kinds), before any table is written."""
+  from bremen_tf.errors import ConfigError  # pylint: disable=g-import-not-at-top
+  for binding, message in (('train_offline.outer_iterations = 9',
+                            r'Hopper 100k, BREMEN: the runs matching --runs have different '
+                            r'budgets \('),
+                           ("train_offline.noise = 'eps1'", r'the 100k runs matching --runs mix '
+                                                            r'noise kinds eps1, pure')):
+    runs = tmp_path / binding.split('.')[1].split()[0] / 'offline'
+    shutil.copytree(f'{old_runs}/offline', runs)
+    extra = runs / 'hopper_100k+bremen_more' / 'seed7'
+    shutil.copytree(runs / 'hopper_100k+bremen' / 'seed0', extra)
+    with open(extra / 'config.gin', 'a') as f:
+      f.write(binding + '\n')
+    if os.path.exists(extra / 'run.json'):  # made from the old config
+      os.remove(extra / 'run.json')
+    out = tmp_path / ('out_' + binding.split('.')[1].split()[0])
+    with script('tables', f'--runs={runs}/*/seed*', f'--out_dir={out}') as tables:
+      with pytest.raises(ConfigError, match=message):
+        tables.main([])
+    assert not out.exists()
+
+
 def test_pair_agreement_and_describe_order():
   from bremen_tf.reporting.ordering import describe_order, pair_agreement  # pylint: disable=g-import-not-at-top
   ours = {'bremen': 3.0, 'bc': 2.0, 'bcq': 1.0, 'brac': 0.5}
