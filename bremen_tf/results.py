@@ -6,6 +6,19 @@ import re
 from bremen_tf import fileio, provenance
 
 
+def mean_std_text(mean, std):
+  """'5354 ± 44'; one decimal below 10 in magnitude, so that a small mean keeps its sign and size
+  ('-0.3 ± 0.3', not '-0 ± 0')."""
+  decimals = 0 if abs(mean) >= 10 else 1
+  return f'{mean:.{decimals}f} ± {std:.{decimals}f}'
+
+
+def ratio_text(ratio):
+  """A return over the dataset's with two decimals, or one significant digit when that would
+  print as 0.00 (-6 / 4,909 is -0.001, not '-0.00')."""
+  return f'{ratio:.2f}' if ratio == 0 or abs(ratio) >= 0.005 else f'{ratio:.1g}'
+
+
 def provenance_header(config=''):
   """Markdown lines saying which command, config, revision, date and machine made a file."""
   p = provenance.record()

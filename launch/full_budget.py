@@ -224,10 +224,7 @@ def fmt(value, std=None):
   return f'{value:.0f}' + (f' ± {std:.0f}' if std is not None else '')
 
 
-def ratio_text(ratio):
-  """A return over the dataset's with two decimals, or one significant digit when that would
-  print as 0.00 (-6 / 4,909 is -0.001, not '-0.00')."""
-  return f'{ratio:.2f}' if ratio == 0 or abs(ratio) >= 0.005 else f'{ratio:.1g}'
+ratio_text = results.ratio_text
 
 
 def reduced_rows(env):

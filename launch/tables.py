@@ -84,13 +84,13 @@ def plain_statements(size, envs, methods, cell, dataset, paper):
         lines.append(f'{head}: ' + (f'{pending} run(s) unfinished, no result yet' if pending
                                     else 'not run yet') + f' ({theirs}).')
         continue
-      text = (f'{head}: {c["mean"]:.0f} ± {c["std"]:.0f} over {c["n"]} seed(s)'
+      text = (f'{head}: {results.mean_std_text(c["mean"], c["std"])} over {c["n"]} seed(s)'
               + (' (earlier table)' if c['carried'] else ''))
       p_dataset = p_data.get(e, (None,))[0]
       if np.isfinite(dataset[e]) and dataset[e]:
-        text += f' = {c["mean"] / dataset[e]:.2f} x our dataset'
+        text += f' = {results.ratio_text(c["mean"] / dataset[e])} x our dataset'
         if p_mean is not None and p_dataset:
-          text += f' ({p_mean / p_dataset:.2f} x in the paper)'
+          text += f' ({results.ratio_text(p_mean / p_dataset)} x in the paper)'
         ours_side = side(c['mean'], dataset[e])
         if p_mean is not None and p_dataset:
           their_side = side(p_mean, p_dataset)
@@ -205,7 +205,7 @@ def write_size(size, records, out_dir, earlier=None, left_out=None):
       p_ratio = p_mean / p_data if p_mean is not None and p_data else None
       if mean is not None:
         ours_means[e][m] = mean
-        text = f'{mean:.0f} ± {std:.0f} (n={c["n"]})'
+        text = f'{results.mean_std_text(mean, std)} (n={c["n"]})'
         ratio = mean / dataset[e]
       else:
         ratio = None
@@ -217,8 +217,8 @@ def write_size(size, records, out_dir, earlier=None, left_out=None):
       if c['carried'] and (mean is not None or pending):
         text += ' (earlier table)'
       row.append(text)
-      ratio_row.append(f'{ratio:.2f}' if ratio is not None else '—')
-      ratio_row.append(f'{p_ratio:.2f}' if p_ratio is not None else '—')
+      ratio_row.append(results.ratio_text(ratio) if ratio is not None else '—')
+      ratio_row.append(results.ratio_text(p_ratio) if p_ratio is not None else '—')
       csv_rows.append([size, e, m, mean, std, c['n'], pending, dataset[e], ratio, p_mean,
                        p_std, p_data, p_ratio, '; '.join(c['budgets']), c['norm_mean'],
                        c['norm_std']])

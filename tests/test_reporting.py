@@ -346,3 +346,12 @@ def test_an_unfinished_model_free_run_without_train_steps_shows_its_planned_budg
   (record,) = run_reader.offline_records(path)
   assert record['budget'] == '500k gradient steps'
   assert record['curve'][-1][0] == 20_000 / 500_000
+
+
+def test_small_means_and_ratios_keep_their_sign_and_size():
+  """The committed HalfCheetah 100K ME-TRPO cell (-0.33 ± 0.28) once printed as '-0 ± 0'."""
+  from bremen_tf import results  # pylint: disable=g-import-not-at-top
+  assert results.mean_std_text(-0.33, 0.28) == '-0.3 ± 0.3'
+  assert results.mean_std_text(5354.2, 44.4) == '5354 ± 44'
+  assert results.mean_std_text(-10.3, 0.04) == '-10 ± 0'
+  assert results.ratio_text(-0.33 / 4909) == '-7e-05' and results.ratio_text(1.094) == '1.09'
