@@ -114,10 +114,35 @@ def test_both_sources_read_the_same_transitions_with_d4rl_semantics(tmp_path, mi
                                rtol=1e-5)
   # D4RL: a file ending mid-episode gets its last transition flagged as a cut timeout.
   assert from_d4rl.timeouts[-1] and from_d4rl.metadata['cut_indices'] == [n - 1]
-  # Minari: truncations -> timeouts (the last episode was written truncated by nothing: Minari
-  # episodes carry their own flags, so only the explicit ones are timeouts).
-  np.testing.assert_array_equal(from_minari.timeouts, arrays['timeouts'])
+  # Minari: truncations -> timeouts; the last episode, written with neither flag, is cut there
+  # as in the D4RL file.
+  np.testing.assert_array_equal(from_minari.timeouts[:-1], arrays['timeouts'][:-1])
+  assert from_minari.timeouts[-1] and from_minari.metadata['cut_indices'] == [n - 1]
   assert 'd4rl:' in from_d4rl.metadata['dataset'] and 'minari:' in from_minari.metadata['dataset']
+
+
+def test_minari_episodes_written_without_end_flags_are_never_merged(minari_root, hopper_eps):
+  """Buffers written with no termination or truncation at their ends: each episode stays one
+  (cut, as a timeout), so the behaviour returns are those of the episodes written."""
+  unflagged = [dict(e, terminations=np.zeros_like(e['terminations']),
+                    truncations=np.zeros_like(e['truncations'])) for e in hopper_eps]
+  data = load_minari(write_minari('test/hopper/unflagged-v0', unflagged))
+  lengths = [len(e['rewards']) for e in hopper_eps]
+  assert list(np.flatnonzero(data.timeouts)) == list(np.cumsum(lengths) - 1)
+  assert data.metadata['cut_indices'] == list(np.cumsum(lengths) - 1)
+  assert not data.terminals.any()
+
+
+def test_a_d4rl_file_without_timeouts_is_cut_where_its_episodes_end(tmp_path, hopper_eps):
+  """Every flag cleared: the episode ends are found where the next observation jumps (a reset),
+  flagged as timeouts and listed as cuts; nothing is merged."""
+  arrays = flat(hopper_eps)
+  arrays = dict(arrays, terminals=np.zeros_like(arrays['terminals']),
+                timeouts=np.zeros_like(arrays['timeouts']))
+  data = load_d4rl(write_d4rl(tmp_path / 'hopper_random-v2.hdf5', arrays))
+  ends = list(np.cumsum([len(e['rewards']) for e in hopper_eps]) - 1)
+  assert list(np.flatnonzero(data.timeouts)) == ends
+  assert data.metadata['cut_indices'] == ends
 
 
 def test_normalised_scores_are_d4rls_formula():

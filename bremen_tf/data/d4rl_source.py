@@ -62,6 +62,19 @@ def resolve_env(path, env_id=None):
   return D4RL_ROBOTS[robot][0], robot
 
 
+def episode_jumps(raw):
+  """Rows i with neither flag set whose next observation is not row i + 1's observation: where an
+  episode ended unflagged (a file written without timeouts). Empty if the arrays' shapes are not
+  those of a dataset (validation names what is wrong)."""
+  obs, nxt = raw['observations'], raw['next_observations']
+  flags = [np.asarray(raw[k]) for k in ('terminals', 'timeouts')]
+  if (obs.ndim != 2 or nxt.shape != obs.shape or len(obs) < 2
+      or any(f.shape != (len(obs),) for f in flags)):
+    return np.zeros(0, int)
+  ended = (flags[0] != 0) | (flags[1] != 0)
+  return np.flatnonzero(~ended[:-1] & np.any(nxt[:-1] != obs[1:], axis=1))
+
+
 def load_d4rl(path, env_id=None):
   """Reads and validates a D4RL-layout HDF5 file; DatasetError names the file, key and reason."""
   where = f'd4rl:{path}'
@@ -88,6 +101,11 @@ def load_d4rl(path, env_id=None):
   if cut and np.ndim(raw['timeouts']) == 1:
     raw['timeouts'] = np.array(raw['timeouts'], bool)
     raw['timeouts'][-1] = True
+  jumps = episode_jumps(raw)
+  if len(jumps):  # an episode that ends with neither flag: cut there, never merged with the next
+    raw['timeouts'] = np.array(raw['timeouts'], bool)
+    raw['timeouts'][jumps] = True
+    cut = sorted(set(cut) | set(int(i) for i in jumps))
   refs = None  # an env of your own has no D4RL reference scores
   if robot is not None:
     _, low, high = D4RL_ROBOTS[robot]

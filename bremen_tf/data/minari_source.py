@@ -135,11 +135,16 @@ def load_minari(name, env_id=None):
       parts['next_observations'].append(obs[1:])
       parts['actions'].append(np.asarray(ep.actions))
       parts['rewards'].append(np.asarray(ep.rewards))
-      parts['terminals'].append(np.asarray(ep.terminations))
-      parts['timeouts'].append(np.asarray(ep.truncations))
+      terminals, timeouts = np.asarray(ep.terminations), np.array(ep.truncations)
       total += n
-      if ep.id in cut_ids:
+      if ep.id in cut_ids or not (n and (terminals[-1] or timeouts[-1])):
+        # An episode ending with neither flag (a buffer written without them) is cut there,
+        # as a timeout: never merged with the next one into an episode that never happened.
+        if n:
+          timeouts[-1] = True
         ends.append(total - 1)
+      parts['terminals'].append(terminals)
+      parts['timeouts'].append(timeouts)
   except DatasetError:
     raise
   except (OSError, KeyError, ValueError) as e:
