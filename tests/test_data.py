@@ -171,6 +171,21 @@ def test_get_dataset_collects_once_then_caches(tmp_path, monkeypatch):
   np.testing.assert_array_equal(again.observations, ds.observations)
 
 
+def test_a_cached_file_of_another_behaviour_policy_is_refused(tmp_path):
+  """The file was collected by the seed-0 policy; asked for with the seed-1 policy's directory
+  (a re-shipped policy, or behavior_policy_dir bound), it is refused, naming both."""
+  kw = dict(data_dir=str(tmp_path / 'data'), log=lambda m: None)
+  for seed in (0, 1):
+    write_untrained_policy(str(tmp_path / f'policy{seed}'), ENV, seed=seed)
+  first = get_dataset(ENV, 'pure', 1000, behavior_policy_dir=str(tmp_path / 'policy0'), **kw)
+  again = get_dataset(ENV, 'pure', 1000, behavior_policy_dir=str(tmp_path / 'policy0'), **kw)
+  np.testing.assert_array_equal(again.actions, first.actions)
+  with pytest.raises(DatasetError, match=r'pure_1000_seed0.npz: collected by another behaviour '
+                                         r'policy than .*policy1 \(seed 0 there, 1 here\)\. '
+                                         r'Delete the file'):
+    get_dataset(ENV, 'pure', 1000, behavior_policy_dir=str(tmp_path / 'policy1'), **kw)
+
+
 def test_same_seed_same_data(tmp_path):
   policy_dir = str(tmp_path / 'policy')
   write_untrained_policy(policy_dir, ENV)

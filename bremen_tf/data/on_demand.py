@@ -15,7 +15,7 @@ import os
 
 import gin
 
-from bremen_tf import envs, provenance
+from bremen_tf import envs, fileio, provenance
 from bremen_tf.data import collection, noise as noise_lib, shipped_policies
 from bremen_tf.data.dataset import (Dataset, DatasetError, episode_returns, load_dataset,
                                     return_stats, save_dataset)
@@ -69,6 +69,8 @@ def get_dataset(env_id, noise, size, seed=0, data_dir=None, subset_rule='mixture
     except DatasetError as e:
       raise DatasetError(f'{e} Delete the cached file to collect it again.') from e
     _check_matches(path, dataset, env_id=env_id, noise=noise, size=size, seed=seed)
+    if noise != 'random':  # uniform actions: the policy collected nothing
+      _check_behavior_policy(path, dataset, env_id, behavior_policy_dir)
     return dataset
 
   if subset_rule == 'first_n' and size < FULL_SIZE:
@@ -95,6 +97,27 @@ def get_dataset(env_id, noise, size, seed=0, data_dir=None, subset_rule='mixture
         f'behaviour return {dataset.metadata["behavior_returns"]["mean"]}')
   save_dataset(path, dataset)
   return load_dataset(path, env_id)
+
+
+POLICY_IDENTITY = ('env_id', 'algorithm', 'seed', 'sac_steps', 'eval_return_mean')
+
+
+def _check_behavior_policy(path, dataset, env_id, behavior_policy_dir):
+  """A cached file made by another behaviour policy than the one that would collect it now (a
+  policy re-shipped, or get_dataset.behavior_policy_dir bound) is refused, not silently used."""
+  recorded = dataset.metadata.get('behavior_policy')
+  policy_json = os.path.join(behavior_policy_dir or os.path.join(
+      shipped_policies.SHIPPED_DIR, envs.slug(env_id)), 'policy.json')
+  if not recorded or not os.path.exists(policy_json):
+    return  # a random-data file, or no policy to compare with (collecting would say so)
+  meta = fileio.read_json(policy_json)
+  differ = [k for k in POLICY_IDENTITY if k in recorded and recorded[k] != meta.get(k)]
+  if differ:
+    raise DatasetError(
+        f'{path}: collected by another behaviour policy than {os.path.dirname(policy_json)} '
+        f'(' + ', '.join(f'{k} {recorded[k]!r} there, {meta.get(k)!r} here' for k in differ)
+        + '). Delete the file to collect it with this policy, or give another '
+        'get_dataset.data_dir.')
 
 
 def _check_matches(path, dataset, **expected):
