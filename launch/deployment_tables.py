@@ -155,6 +155,10 @@ def end_action_changes(group):
 def smaller_update_verdict(bremen, other, measure):
   """A plain answer, from per-deployment means of `measure` for BREMEN and the penalty run."""
   smaller = sum(bremen[d] < other[d] for d in bremen)
+  level = sum(bremen[d] == other[d] for d in bremen)
+  if level:
+    return (f'by {measure}, not decided: the two updates were level at {level} of {len(bremen)} '
+            f'deployments (BREMEN\'s the smaller at {smaller})')
   if smaller == len(bremen):
     return (f'by {measure}, yes: BREMEN\'s implicit regularisation made the smaller update at '
             'every deployment compared')
@@ -177,7 +181,8 @@ def ablation_statements(groups, panels):
         continue
       # BREMEN at the same TRPO schedule (the budget without its BC part), else any BREMEN.
       same = [g for b, g in bremen.items() if b.startswith(budget)]
-      ref = same[0] if same else next(iter(bremen.values()), None)
+      other_budget = None if same else next(iter(bremen), None)
+      ref = same[0] if same else bremen.get(other_budget)
       ours = end_kls(group)
       head = f'- {env}, {size:,} per deployment, {m} ({len(group)} seed(s))'
       if ref is None:
@@ -208,13 +213,16 @@ def ablation_statements(groups, panels):
       ret_a = np.mean([r['returns'][n - 1] for r in group])
       ret_b = np.mean([r['returns'][n - 1] for r in ref])
       lines.append(
-          f'{head} against BREMEN ({len(ref)} seed(s)): KL of each deployed policy to the '
+          f'{head} against BREMEN ({len(ref)} seed(s)'
+          + (f'; at another budget, {other_budget}: no BREMEN run at this one' if other_budget
+             else '') + '): KL of each deployed policy to the '
           'previous one (mean over seeds), deployments '
           + ', '.join(f'{d}: {a[d]:.3g} vs {b[d]:.3g}' for d in common) + changes
           + f'. Is implicit regularisation the more conservative update here? {verdict}. '
           f'Return after deployment {n}: {ret_a:.{1 if abs(ret_b) < 100 else 0}f} vs BREMEN '
           f'{ret_b:.{1 if abs(ret_b) < 100 else 0}f} '
-          f'({"higher" if ret_a > ret_b else "not higher"} than BREMEN; the paper: lower).')
+          f'({"higher" if ret_a > ret_b else "level with" if ret_a == ret_b else "not higher"} '
+          'than BREMEN; the paper: lower).')
   return '\n'.join(lines) + ('\n' if lines else '')
 
 

@@ -368,3 +368,21 @@ def test_the_committed_deployment_table_is_kept_beside_new_runs(tmp_path):
                                                if r['env'] == 'HalfCheetah' and
                                                r['method'] == 'BRAC']
   assert '## HandReach' in md and '## The α ablation' in md
+
+
+def test_the_ablation_verdict_says_level_and_names_another_budget():
+  from conftest import script  # pylint: disable=g-import-not-at-top
+  with script('deployment_tables') as tables:
+    assert tables.smaller_update_verdict({2: 1.0, 3: 2.0}, {2: 1.0, 3: 3.0}, 'the KL') == (
+        "by the KL, not decided: the two updates were level at 1 of 2 deployments (BREMEN's the "
+        'smaller at 1)')
+    assert tables.smaller_update_verdict({2: 1.0}, {2: 3.0}, 'the KL').startswith('by the KL, yes')
+    group = lambda kl, ret: [{'returns': [0.0, ret], 'kls': {2: [kl]}, 'changes': {}}]
+    tables.end_kls = lambda g: {d: [k for r in g for k in r['kls'][d]] for d in g[0]['kls']}
+    tables.end_action_changes = lambda g: {}
+    lines = tables.ablation_statements(
+        {('HalfCheetah', 50_000, 'BREMEN', '100 TRPO updates'): group(1.0, 500.0),
+         ('HalfCheetah', 50_000, 'KL penalty α=0.1 (no BC init)', '50 TRPO updates'):
+             group(2.0, 400.0)}, [('HalfCheetah', 50_000)])
+  assert ('KL penalty α=0.1 (no BC init) (1 seed(s)) against BREMEN (1 seed(s); at another budget, '
+          '100 TRPO updates: no BREMEN run at this one): KL') in lines
