@@ -235,7 +235,7 @@ def write_size(size, records, out_dir, earlier=None, left_out=None):
   for e in envs:
     ours = ours_means[e]
     theirs = {m: paper[m][e][0] for m in ours if m in paper and e in paper[m]}
-    if len(ours) >= 2:
+    if len(ours) >= 2 and len(theirs) >= 2:  # a dataset the paper has no table of: no row
       agree, total = pair_agreement(ours, theirs)
       orders.append([e, describe_order(ours), describe_order(theirs),
                      f'{agree}/{total}'])
@@ -288,8 +288,9 @@ def write_size(size, records, out_dir, earlier=None, left_out=None):
           + results.markdown_table(header, ret_rows)
           + '\n## Ratio to the dataset return (ours vs the paper)\n\n'
           + results.markdown_table(ratio_header, ratio_rows)
-          + '\n## Ordering of the methods (highest first)\n\n'
-          + results.markdown_table(['Env', 'ours', 'paper', 'pairs ordered alike'], orders)
+          + ('\n## Ordering of the methods (highest first)\n\n'
+             + results.markdown_table(['Env', 'ours', 'paper', 'pairs ordered alike'], orders)
+             if orders else '')
           + '\n## Budget each cell ran with\n\n'
           + results.markdown_table(['Method', 'Env', 'budget', 'median speed (per run, one TF '
                                     'thread, two runs on the 2 cores as the sweep runs them)'], budgets)
