@@ -145,6 +145,16 @@ def test_a_d4rl_file_without_timeouts_is_cut_where_its_episodes_end(tmp_path, ho
   assert data.metadata['cut_indices'] == ends
 
 
+def test_actions_outside_the_unit_box_are_refused_naming_the_row(tmp_path, hopper_eps):
+  arrays = flat(hopper_eps)
+  torques = dict(arrays, actions=arrays['actions'] * 30.0)
+  with pytest.raises(DatasetError, match=r"key 'actions': expected values in \[-1, 1\] .* at row "
+                                         r'\d+\. Rescale the actions to \[-1, 1\]'):
+    load_d4rl(write_d4rl(tmp_path / 'hopper_torques-v2.hdf5', torques))
+  edge = dict(arrays, actions=np.clip(arrays['actions'] * 2, -1.0005, 1.0005))  # round-off passes
+  assert len(load_d4rl(write_d4rl(tmp_path / 'hopper_edge-v2.hdf5', edge))) == len(edge['rewards'])
+
+
 def test_normalised_scores_are_d4rls_formula():
   refs = {'min': -20.272305, 'max': 3234.3}
   assert normalized_score(3234.3, refs) == pytest.approx(100.0)

@@ -35,12 +35,28 @@ def check_env(where, env_id, obs_dim, act_dim):
                        f'found {act_dim}.')
 
 
+ACTION_TOLERANCE = 1e-3  # |a| up to 1 + this passes (float round-off in a file's writer)
+
+
+def check_action_range(where, actions):
+  """Every action in [-1, 1], where the envs' action spaces and BREMEN's policies (whose mean is a
+  tanh) lie: unscaled actions (torques, [0, 2]) would be cloned and modelled where no policy acts."""
+  size = np.abs(actions).max(axis=1) if len(actions) else np.zeros(0)
+  if len(size) and size.max() > 1.0 + ACTION_TOLERANCE:
+    row = int(np.argmax(size))
+    raise DatasetError(f'{where}: key \'actions\': expected values in [-1, 1] (the action space '
+                       f'BREMEN\'s policies act in), found {actions[row].tolist()} at row {row}. '
+                       'Rescale the actions to [-1, 1], as gymnasium.wrappers.RescaleAction does '
+                       'for the env.')
+
+
 def make_dataset(binding, raw, env_id, reference_scores=None, cut_indices=(), **meta):
   """A validated Dataset of `env_id` from `raw` arrays, with metadata naming its `binding`
   ('minari:...' / 'd4rl:...'), its reference scores (None if unknown) and the return statistics
   of its complete episodes."""
   spec = envs.get_spec(env_id)
   arrays = check_arrays(binding, raw, spec.obs_dim, spec.act_dim)
+  check_action_range(binding, arrays['actions'])
   dataset = Dataset(**arrays, metadata={
       'env_id': env_id, 'dataset': binding, 'size': len(arrays['rewards']),
       'cut_indices': [int(i) for i in cut_indices], 'reference_scores': reference_scores,
