@@ -408,8 +408,8 @@ def main(argv):
           + f'\n![return per deployment]({base}.png)\n\n'
           + panel_tables(tables, '##', ['method', 'seeds', 'unfinished', 'budget per deployment'],
                          'deployment')
-          + 'Returns are mean ± std over seeds (n: seeds that reached that deployment, if not '
-          'all). The return is the deterministic policy\'s real-env evaluation at the end of each '
+          + 'Returns are mean ± std over seeds (the population std: ± 0 for one seed; n: seeds '
+          'that reached that deployment, if not all). The return is the deterministic policy\'s real-env evaluation at the end of each '
           'deployment\'s training (before the next batch is collected).\n'
           + (f'\n![return after every outer iteration]({base}_iterations.png)\n'
              if has_iterations else '')
