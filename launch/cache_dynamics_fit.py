@@ -8,8 +8,9 @@ so that other runs on the same data, seed and ensemble settings start from it in
       --gin_bindings="ImaginedTRPO.data_box_margin = 0.1" \\
       --gin_bindings="train_offline.dynamics_cache_dir = 'runs/dynamics_cache'" --root_dir=...
 
-Reads the run's config.gin, train_state.json and latest checkpoint (TRPO never changes the model,
-so any checkpoint after the fit holds it); writes nothing into the run, which may be running.
+Reads the run's config.gin, train_state.json, latest checkpoint (TRPO never changes the model,
+so any checkpoint after the fit holds it) and its dataset (the key names the data by content);
+writes nothing into the run, which may be running.
 The entry's key is the one the offline recipe computes, so only a run whose data, seed and
 ensemble settings equal the source run's finds it.
 """
@@ -45,8 +46,16 @@ def main(argv):
   defaults = {name: p.default for name, p in
               inspect.signature(experiments.train_offline).parameters.items()}
   setting = lambda name: bound(f'train_offline.{name}', defaults[name])
+  # The run's data, read as the run read it (its config is parsed): the key names it by content.
+  from bremen_tf.data import sources  # pylint: disable=g-import-not-at-top
+  data = sources.load_source(setting('dataset'), setting('env_id'), setting('noise'),
+                             setting('dataset_size'), setting('data_dir'),
+                             reference_scores=setting('reference_scores'))
+  if len(data) != run.state['dataset']['size']:
+    raise errors.RunDirError(f'{FLAGS.run_dir} trained on {run.state["dataset"]["size"]:,} '
+                             f'transitions, but its dataset now has {len(data):,}.')
   data_name = experiments.offline_data_name(setting('dataset'), setting('noise'),
-                                            setting('dataset_size'), run.state['dataset']['size'])
+                                            setting('dataset_size'), data)
   name, key = dynamics_cache.dynamics_cache_key(
       run.env_id, *data_name, run.state['dataset']['size'], setting('validation_fraction'),
       run.seed, run.dynamics)

@@ -12,6 +12,7 @@ import pytest
 import test_reporting_runs as syn
 from test_reporting_runs import script
 from bremen_tf.paper_results import METHOD_NAMES, OFFLINE
+from bremen_tf.results import mean_std_text, ratio_text
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV_IDS = {'Ant': 'bremen/Ant-v0', 'HalfCheetah': syn.CHEETAH, 'Hopper': syn.HOPPER,
@@ -94,9 +95,10 @@ def statement(env, method, mean, std, n, data, ours_bremen, carried=False):
   p_mean, p_std = OFFLINE['100k'][method][env]
   p_data = OFFLINE['100k']['dataset'][env][0]
   here, there = side(mean, data), side(p_mean, p_data)
-  text = (f'- {env} 100K, {METHOD_NAMES[method]}: {mean:.0f} ± {std:.0f} over {n} seed(s)'
+  text = (f'- {env} 100K, {METHOD_NAMES[method]}: {mean_std_text(mean, std)} over {n} seed(s)'
           + (' (earlier table)' if carried else '')
-          + f' = {mean / data:.2f} x our dataset ({p_mean / p_data:.2f} x in the paper); '
+          + f' = {ratio_text(mean / data)} x our dataset ({ratio_text(p_mean / p_data)} x in the '
+          'paper); '
           + (f'{here} the dataset here and in the paper' if here == there
              else f'{here} the dataset here, {there} it in the paper'))
   if method != 'bremen' and ours_bremen is not None:
@@ -136,12 +138,12 @@ def test_four_envs_give_every_row_column_and_number(four, tmp_path):
         assert float(row['mean']) == mean and float(row['std']) == std
         assert int(row['seeds']) == len(finals) and float(row['dataset_return']) == DATASET[env]
         assert float(row['ratio_to_dataset']) == mean / DATASET[env]
-        cells.append(f'{mean:.0f} ± {std:.0f} (n={len(finals)})')
-        ratios.append(f'{mean / DATASET[env]:.2f}')
+        cells.append(f'{mean_std_text(mean, std)} (n={len(finals)})')
+        ratios.append(ratio_text(mean / DATASET[env]))
       p_mean, p_std = OFFLINE['100k'][method][env]
       p_ratio = p_mean / OFFLINE['100k']['dataset'][env][0]
       assert float(row['paper_ratio']) == p_ratio
-      ratios.append(f'{p_ratio:.2f}')
+      ratios.append(ratio_text(p_ratio))
     paper = [f'{OFFLINE["100k"][method][e][0]} ± {OFFLINE["100k"][method][e][1]}' for e in envs]
     assert f'| {METHOD_NAMES[method]} | ' + ' | '.join(cells + paper) + ' |' in md
     assert f'| {METHOD_NAMES[method]} | ' + ' | '.join(ratios) + ' |' in md
