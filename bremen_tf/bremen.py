@@ -24,7 +24,7 @@ from bremen_tf.resumable_fit import FIT_STAGE
 from bremen_tf.run_state import RunState, record_dataset
 from bremen_tf.runs import Progress, seed_everything
 from bremen_tf.stages import (build_models, clone_behavior_stage, describe_iteration,
-                              describe_return, evaluate_policy, fit_dynamics_stage, split_sizes,
+                              describe_return, evaluate_policy, fit_dynamics_stage, train_size,
                               trpo_iterations, uses_bc)
 
 INITIAL_POLICY = {'bc': 'BC policy', 'bc_unit_std': 'BC mean, σ=1', 'random': 'random init'}
@@ -42,7 +42,7 @@ def offline(run, data, record, *, seed, log, data_name, policy_init, validation_
   seed_everything(seed)
   dynamics, bc_policy, policy, trainer = build_models(env_id, seed, policy_init, reset_bank_size,
                                                       horizon)
-  n_train = split_sizes(len(data), validation_fraction)[0]
+  n_train = train_size(len(data), validation_fraction)
   batch_size = dynamics.fit_defaults['batch_size']
   if n_train < batch_size:  # before any stage: the fit could not take one step
     raise DatasetError(f'the dataset has {len(data):,} transitions; the dynamics fit trains on '

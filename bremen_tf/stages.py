@@ -58,15 +58,14 @@ def uses_bc(policy_init, trainer):
 
 # --- dynamics -------------------------------------------------------------------------------------
 
-def split_sizes(n, validation_fraction):
-  """(training, validation) transitions of a batch of n (split_sequential)."""
-  n_train = int(round(n * (1.0 - validation_fraction)))
-  return n_train, n - n_train
+def train_size(n, validation_fraction):
+  """The training transitions of a batch of n (split_sequential)."""
+  return int(round(n * (1.0 - validation_fraction)))
 
 
 def split_sequential(dataset, validation_fraction):
   """The first (1 − f) of the transitions train, the last f validate (no shuffling)."""
-  n_train = split_sizes(len(dataset), validation_fraction)[0]
+  n_train = train_size(len(dataset), validation_fraction)
   arrays = (dataset.observations, dataset.actions, dataset.next_observations)
   return tuple(a[:n_train] for a in arrays), tuple(a[n_train:] for a in arrays)
 

@@ -99,12 +99,15 @@ def check_gin_files():
       raise errors.ConfigError(f'--gin_file {path} does not exist.')
 
 
-def parse_gin():
-  """Parses --gin_file/--gin_bindings; a missing file or a bad line fails with it named."""
-  check_gin_files()
+def parse_gin(files=None, bindings=None):
+  """Parses `files`/`bindings` (default --gin_file/--gin_bindings); a missing file or a bad line
+  fails with it named."""
+  if files is None:
+    check_gin_files()
   gin.add_config_file_search_path(REPO_ROOT)  # so `include 'gin/base/...'` works from anywhere
   try:
-    gin.parse_config_files_and_bindings(FLAGS.gin_file, FLAGS.gin_bindings)
+    gin.parse_config_files_and_bindings(FLAGS.gin_file if files is None else files,
+                                        FLAGS.gin_bindings if bindings is None else bindings)
   except (ValueError, SyntaxError, IOError) as e:  # gin's message names the file and line
     raise errors.ConfigError(f'gin config: {e}') from e
 

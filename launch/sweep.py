@@ -161,15 +161,14 @@ def check_configs(grid):
   from bremen_tf import validation  # pylint: disable=g-import-not-at-top
   entry = ENTRIES[FLAGS.kind]
   launch_common.import_configurables(entry)
-  gin.add_config_file_search_path(launch_common.REPO_ROOT)
   for files in dict.fromkeys(tuple(r.gin_files) for r in grid):
     name = ' + '.join(os.path.relpath(f, launch_common.REPO_ROOT) for f in files)
     gin.clear_config()
     try:
-      gin.parse_config_files_and_bindings(list(files), FLAGS.gin_bindings)
+      launch_common.parse_gin(list(files), FLAGS.gin_bindings)
       validation.validate_gin_config()
       validation.check_required(entry)
-    except (ValueError, SyntaxError, IOError, errors.ConfigError) as e:
+    except errors.ConfigError as e:
       raise errors.ConfigError(f'{name}: {e}') from e
     finally:
       gin.clear_config()

@@ -41,9 +41,8 @@ ACTION_TOLERANCE = 1e-3  # |a| up to 1 + this passes (float round-off in a file'
 def check_action_range(where, actions):
   """Every action in [-1, 1], where the envs' action spaces and BREMEN's policies (whose mean is a
   tanh) lie: unscaled actions (torques, [0, 2]) would be cloned and modelled where no policy acts."""
-  size = np.abs(actions).max(axis=1) if len(actions) else np.zeros(0)
-  if len(size) and size.max() > 1.0 + ACTION_TOLERANCE:
-    row = int(np.argmax(size))
+  if len(actions) and np.abs(actions).max() > 1.0 + ACTION_TOLERANCE:
+    row = int(np.argmax(np.abs(actions).max(axis=1)))
     raise DatasetError(f'{where}: key \'actions\': expected values in [-1, 1] (the action space '
                        f'BREMEN\'s policies act in), found {actions[row].tolist()} at row {row}. '
                        'Rescale the actions to [-1, 1], as gymnasium.wrappers.RescaleAction does '
