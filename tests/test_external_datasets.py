@@ -155,6 +155,36 @@ def test_actions_outside_the_unit_box_are_refused_naming_the_row(tmp_path, hoppe
   assert len(load_d4rl(write_d4rl(tmp_path / 'hopper_edge-v2.hdf5', edge))) == len(edge['rewards'])
 
 
+def test_data_of_another_env_of_the_same_widths_are_refused_naming_the_env_they_match(tmp_path):
+  """HalfCheetah and Walker2d are both 17/6 wide: a file named for one holding the other's data
+  is refused, naming the env it does match; rewards rescaled on purpose pass once the check is
+  switched off by its binding."""
+  import gin  # pylint: disable=g-import-not-at-top
+  cheetah, walker = flat(episodes('HalfCheetah-v5', 1500)), flat(episodes('Walker2d-v5', 1500))
+  assert len(load_d4rl(write_d4rl(tmp_path / 'halfcheetah_random-v2.hdf5', cheetah))) == 1500
+  assert len(load_d4rl(write_d4rl(tmp_path / 'walker2d_random-v2.hdf5', walker))) == 1500
+  # HalfCheetah never terminates: Walker2d's rule (fallen below 0.8 m) fires on every row.
+  with pytest.raises(DatasetError, match=r"walker2d_x-v2.hdf5: the data do not look like "
+                     r"Walker2d-v5's: on 1,500 sampled transitions Walker2d-v5's termination rule "
+                     r'disagrees with the terminals on 100\.0% of rows .* They match '
+                     r'HalfCheetah-v5: data of another env\?'):
+    load_d4rl(write_d4rl(tmp_path / 'walker2d_x-v2.hdf5', cheetah))
+  # Walker2d's episodes end where HalfCheetah's rule never does, and its alive bonus is missing.
+  with pytest.raises(DatasetError, match=r"halfcheetah_x-v2.hdf5: .* Walker2d-v5"):
+    load_d4rl(write_d4rl(tmp_path / 'halfcheetah_x-v2.hdf5', walker))
+  doubled = write_d4rl(tmp_path / 'walker2d_doubled-v2.hdf5',
+                       dict(walker, rewards=2.0 * walker['rewards']))
+  with pytest.raises(DatasetError, match=r'on 0\.0% of rows .* rewards by an RMS of 0\.\d\d of their '
+                     r'standard deviation \(at most 0\.35\)\. Imagination .* '
+                     r'check_matches_env\.enabled = False'):
+    load_d4rl(doubled)
+  try:
+    gin.parse_config('check_matches_env.enabled = False')
+    np.testing.assert_allclose(load_d4rl(doubled).rewards, 2.0 * walker['rewards'], rtol=1e-6)
+  finally:
+    gin.clear_config()
+
+
 def test_normalised_scores_are_d4rls_formula():
   refs = {'min': -20.272305, 'max': 3234.3}
   assert normalized_score(3234.3, refs) == pytest.approx(100.0)
