@@ -331,6 +331,15 @@ def test_unusable_d4rl_files_fail_clearly(tmp_path, hopper_eps):
                      {**arrays, 'rewards': arrays['rewards'][:5]})
   with pytest.raises(DatasetError, match=r"key 'observations': expected shape \(5, 11\)"):
     load_d4rl(short)
+  # Float flags that are not 0/1 are refused, also in a file that ends mid-episode (whose last
+  # row the reader flags as a cut before validation).
+  halves = {**arrays, 'timeouts': np.where(np.arange(len(arrays['rewards'])) == 3, 0.5, 0.0)}
+  assert not (arrays['terminals'][-1] or arrays['timeouts'][-1])
+  for name, bad in (('hopper_halves-v2', halves), ('hopper_halves_whole-v2', {
+      k: v[:-len(hopper_eps[-1]['rewards'])] for k, v in halves.items()})):
+    with pytest.raises(DatasetError, match=f"{name}.hdf5: key 'timeouts': expected a bool array "
+                                           r'\(or 0/1 numbers\), found dtype float64'):
+      load_d4rl(write_d4rl(tmp_path / f'{name}.hdf5', bad))
   ant = write_d4rl(tmp_path / 'ant_medium-v2.hdf5', arrays)
   with pytest.raises(DatasetError, match="ant_medium-v2.hdf5: not served: D4RL's ant "
                                          'observations hold 111 values'):

@@ -75,6 +75,14 @@ def episode_jumps(raw):
   return np.flatnonzero(~ended[:-1] & np.any(nxt[:-1] != obs[1:], axis=1))
 
 
+def flagged(flags, rows):
+  """A copy of `flags` with `rows` set, in the file's own dtype: the other values are validated
+  afterwards as they were written (a float 0.5 is refused, not cast to True)."""
+  flags = np.array(flags)
+  flags[rows] = 1
+  return flags
+
+
 def load_d4rl(path, env_id=None):
   """Reads and validates a D4RL-layout HDF5 file; DatasetError names the file, key and reason."""
   where = f'd4rl:{path}'
@@ -99,12 +107,10 @@ def load_d4rl(path, env_id=None):
   flags_end = [np.ravel(raw[k])[-1:] for k in ('terminals', 'timeouts')]
   cut = [] if any(f.size == 0 or f.any() for f in flags_end) else [len(raw['rewards']) - 1]
   if cut and np.ndim(raw['timeouts']) == 1:
-    raw['timeouts'] = np.array(raw['timeouts'], bool)
-    raw['timeouts'][-1] = True
+    raw['timeouts'] = flagged(raw['timeouts'], [-1])
   jumps = episode_jumps(raw)
   if len(jumps):  # an episode that ends with neither flag: cut there, never merged with the next
-    raw['timeouts'] = np.array(raw['timeouts'], bool)
-    raw['timeouts'][jumps] = True
+    raw['timeouts'] = flagged(raw['timeouts'], jumps)
     cut = sorted(set(cut) | set(int(i) for i in jumps))
   refs = None  # an env of your own has no D4RL reference scores
   if robot is not None:
