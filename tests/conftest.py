@@ -117,6 +117,26 @@ def script(name, *argv):
       FLAGS[flag_name] = flag
 
 
+def run_launcher_noting_imports(name, *argv, timeout=120):
+  """Runs `python launch/<name>.py *argv` in a child process that prints, as it exits, which of
+  TensorFlow and Ray it ever imported ('imported: tensorflow=False ray=False' on stdout): a
+  refusal meant to come before any work must leave both False (stderr cannot say: launch_common
+  silences TF's import). Returns the CompletedProcess."""
+  import subprocess  # pylint: disable=g-import-not-at-top
+  code = ('import runpy, sys\n'
+          f'sys.path.insert(0, {LAUNCH!r}); sys.argv = [{name + ".py"!r}, *sys.argv[1:]]\n'
+          'try:\n'
+          f'  runpy.run_path({os.path.join(LAUNCH, name + ".py")!r}, run_name="__main__")\n'
+          'finally:\n'
+          '  print("imported:", *(f"{m}={m in sys.modules}" for m in ("tensorflow", "ray")),\n'
+          '        flush=True)\n')
+  return subprocess.run([sys.executable, '-c', code, *argv], cwd=os.path.dirname(LAUNCH),
+                        capture_output=True, text=True, timeout=timeout)
+
+
+NOTHING_IMPORTED = 'imported: tensorflow=False ray=False'
+
+
 def run_here(name, *argv):
   """Runs launch/<name>.py's main in this process as `python launch/<name>.py *argv` would from
   the repository root, for a test that checks what the script writes and prints (capsys) rather

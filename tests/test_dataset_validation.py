@@ -67,11 +67,6 @@ def test_missing_file_is_named(tmp_path):
     load_dataset(path, ENV)
 
 
-def test_missing_file_is_a_dataset_error(tmp_path):
-  with pytest.raises(DatasetError):
-    load_dataset(str(tmp_path / 'absent.npz'), ENV)
-
-
 @pytest.mark.parametrize('metadata, found', [
     (np.array('{"env_id": "bremen/Hopper-v0", '), 'unparsable text'),   # cut JSON
     (np.array('not json'), 'unparsable text'),

@@ -197,13 +197,19 @@ def test_recursive_bcq_trains_on_the_growing_data_across_deployments(tmp_path, c
     assert os.path.exists(os.path.join(root, 'policies', f'deployment_{d}', 'saved_model.pb'))
 
 
-def test_alpha_ablation_clones_behavior_but_starts_random(tmp_path, capsys):
+def test_alpha_ablation_clones_behavior_but_starts_random(tmp_path, capsys, monkeypatch):
+  """π̂_β is cloned at every deployment (the explicit penalty's reference), but π_θ is never
+  copied from it: it starts random and goes on from the previous deployment's policy."""
+  copies, copy_from = [], GaussianPolicy.copy_from
+  monkeypatch.setattr(GaussianPolicy, 'copy_from', lambda self, other: (
+      copies.append((self.name, other.name)), copy_from(self, other))[1])
   root = str(tmp_path / 'alpha')
   stdout = run_here(capsys, root, '--gin_file=gin/deployment/ablation/alpha_0.1.gin')
   assert stdout.count('[bc] cloning the newest batch') == 2  # π̂_β for the penalty
+  assert ('policy', 'bc_policy') not in copies and copies, copies
   rows = read_csv(os.path.join(root, 'metrics.csv'))
-  assert float(rows[-1]['kl_to_previous_deployment']) >= 0
-  assert "ImaginedTRPO.alpha = 0.1" in open(os.path.join(root, 'config.gin')).read()
+  assert [int(r['deployment']) for r in rows][-1] == 2
+  assert float(rows[-1]['kl_to_previous_deployment']) > 0  # π_θ moved on from deployment 1's
 
 
 def test_launcher_errors_are_clear(tmp_path):

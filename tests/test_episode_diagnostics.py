@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 
+import conftest
 from bremen_tf import episode_diagnostics, evaluation
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -62,11 +63,10 @@ def test_a_row_reads_speed_over_the_last_100_steps_and_the_final_pitch():
 
 
 def test_the_launcher_refuses_a_directory_that_is_not_an_exported_policy(tmp_path):
-  out = subprocess.run([sys.executable, os.path.join(REPO, 'launch', 'episode_report.py'),
-                        f'--policy_dir={tmp_path}'], capture_output=True, text=True, timeout=60)
+  out = conftest.run_launcher_noting_imports('episode_report', f'--policy_dir={tmp_path}')
   assert out.returncode == 2
   assert f'error: {tmp_path} is not an exported policy' in out.stderr
-  assert 'tensorflow' not in out.stderr.lower()
+  assert conftest.NOTHING_IMPORTED in out.stdout  # refused before TensorFlow was imported
   out = subprocess.run([sys.executable, os.path.join(REPO, 'launch', 'episode_report.py'),
                         f'--policy_dir={tmp_path}', '--noise_std=-0.1'], capture_output=True,
                        text=True, timeout=60)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import conftest
 from bremen_tf import envs, flip_probe
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -171,12 +172,11 @@ def test_foresight_does_not_count_runaway_paths_as_failures():
 def test_bad_foresight_steps_are_refused_before_any_work(tmp_path, steps):
   for name in ('config.gin', 'train_state.json'):
     (tmp_path / name).write_text('')
-  result = subprocess.run([sys.executable, 'launch/flip_probe.py', f'--run_dir={tmp_path}',
-                           f'--foresight_steps={steps}'], cwd=REPO, capture_output=True,
-                          text=True, timeout=60)
+  result = conftest.run_launcher_noting_imports('flip_probe', f'--run_dir={tmp_path}',
+                                           f'--foresight_steps={steps}')
   assert result.returncode == 2, result.stdout + result.stderr
   assert '--foresight_steps must be positive integers' in result.stderr
-  assert 'tensorflow' not in result.stderr.lower()  # refused before TensorFlow was imported
+  assert conftest.NOTHING_IMPORTED in result.stdout  # refused before TensorFlow was imported
 
 
 def test_the_data_pitch_says_whether_the_data_ever_flips():

@@ -11,6 +11,8 @@ import time
 
 import pytest
 
+import conftest
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Node deaths are noticed in seconds, not the default half minute. A local test cluster needs no
 # authentication token (the head and a joining node disagree on the default mode otherwise).
@@ -101,10 +103,11 @@ def test_bad_flags_fail_before_ray_starts(tmp_path):
                            '--dry_run'],
                           'gin/deployment/hopper_200k.gin: this is the config of a '
                           'deployment-efficient run (it binds train_deployment.')):
-    out = subprocess.run([sys.executable, 'launch/sweep.py', '--gin_files=gin/hopper_100k.gin',
-                          f'--runs_dir={tmp_path}/runs', *flags], cwd=REPO, capture_output=True,
-                         text=True, timeout=120)
+    out = conftest.run_launcher_noting_imports('sweep', '--gin_files=gin/hopper_100k.gin',
+                                               f'--runs_dir={tmp_path}/runs', *flags)
     assert out.returncode == 2 and message in out.stderr, out.stderr
+    # Ray never imported (the gin checks import TF: the configurables live in bremen_tf)
+    assert 'ray=False' in out.stdout and '[sweep ' not in out.stdout, out.stdout
     assert not (tmp_path / 'runs').exists()
 
 

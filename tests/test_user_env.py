@@ -1,6 +1,7 @@
 """An environment of your own (examples/point_mass.py, envs.register_env): a deployment run on it
 end to end from a gin `import`, its data read as a D4RL file and as a Minari dataset, and the
 mistakes register_env refuses before any work."""
+import csv
 import json
 import os
 import subprocess
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bremen_tf import envs
+from bremen_tf import envs, evaluation
 from bremen_tf.data import d4rl_source, minari_source
 from bremen_tf.data.dataset import DatasetError
 from test_external_datasets import episodes, flat, write_d4rl, write_minari
@@ -108,8 +109,21 @@ def test_an_offline_run_on_your_own_d4rl_file(registry, tmp_path, capsys):
   with open(os.path.join(root, 'run.json')) as f:
     assert json.load(f)['description']['env_id'] == POINT_MASS
   policy = tf.saved_model.load(os.path.join(root, 'policy'))
-  actions = policy.signatures['serving_default'](observations=tf.zeros([4, 2]))['actions']
+  serve = policy.signatures['serving_default']
+  actions = serve(observations=tf.zeros([4, 2]))['actions']
   assert actions.shape == (4, 1) and np.all(np.abs(actions.numpy()) <= 1.0)
+  # The exported policy on the env, with the seeds of the last evaluation (model_free.py: 100 per
+  # evaluation so far), returns what that evaluation logged (BCQ's samples its candidate actions
+  # from its own generator, which has moved on since: the same policy, other draws).
+  with open(os.path.join(root, 'metrics.csv')) as f:
+    rows = list(csv.DictReader(f))
+  evals_done = int(rows[-1]['step']) // 100  # gin/smoke/model_free.gin: eval_every = 100
+  returns, _ = evaluation.run_episodes(
+      POINT_MASS, lambda o: serve(observations=tf.constant(o, tf.float32))['actions'].numpy(),
+      int(rows[-1]['eval_episodes']), seed=10_000 + 100 * evals_done)
+  assert summary['final_eval_return_mean'] == float(rows[-1]['eval_return_mean'])
+  if algo != 'bcq':
+    assert returns.mean() == pytest.approx(summary['final_eval_return_mean'], rel=1e-5)
 
 
 def test_a_dataset_too_small_for_one_dynamics_batch_is_refused_before_any_stage(registry,
@@ -129,7 +143,7 @@ def test_a_dataset_too_small_for_one_dynamics_batch_is_refused_before_any_stage(
 @pytest.mark.parametrize('algo', ['bc', 'bcq', 'brac'])
 def test_the_model_free_baselines_on_your_own_d4rl_file(registry, tmp_path, algo):
   """BC, BCQ and BRAC read the same file through the same launcher, evaluate on the env and
-  export a policy of its shape."""
+  export a policy of its shape that returns, on the env, what the run's last evaluation says."""
   from conftest import run_here  # pylint: disable=g-import-not-at-top
   point_mass()
   path = write_d4rl(tmp_path / 'point_mass_random.hdf5', flat(episodes(POINT_MASS, 1500)))
@@ -144,8 +158,21 @@ def test_the_model_free_baselines_on_your_own_d4rl_file(registry, tmp_path, algo
   # Every reward is -(x'² + 0.1·u²) < 0 and |x| <= 1 + 0.01·(1 + ... + 100) = 51.5 in 100 steps.
   assert -100 * (51.5 ** 2 + 0.1) <= summary['final_eval_return_mean'] < 0
   policy = tf.saved_model.load(os.path.join(root, 'policy'))
-  actions = policy.signatures['serving_default'](observations=tf.zeros([4, 2]))['actions']
+  serve = policy.signatures['serving_default']
+  actions = serve(observations=tf.zeros([4, 2]))['actions']
   assert actions.shape == (4, 1) and np.all(np.abs(actions.numpy()) <= 1.0)
+  # The exported policy on the env, with the seeds of the last evaluation (model_free.py: 100 per
+  # evaluation so far), returns what that evaluation logged (BCQ's samples its candidate actions
+  # from its own generator, which has moved on since: the same policy, other draws).
+  with open(os.path.join(root, 'metrics.csv')) as f:
+    rows = list(csv.DictReader(f))
+  evals_done = int(rows[-1]['step']) // 100  # gin/smoke/model_free.gin: eval_every = 100
+  returns, _ = evaluation.run_episodes(
+      POINT_MASS, lambda o: serve(observations=tf.constant(o, tf.float32))['actions'].numpy(),
+      int(rows[-1]['eval_episodes']), seed=10_000 + 100 * evals_done)
+  assert summary['final_eval_return_mean'] == float(rows[-1]['eval_return_mean'])
+  if algo != 'bcq':
+    assert returns.mean() == pytest.approx(summary['final_eval_return_mean'], rel=1e-5)
 
 
 def test_the_documented_deployment_command_runs_on_the_example_env(tmp_path):
