@@ -122,27 +122,41 @@ def test_both_sources_read_the_same_transitions_with_d4rl_semantics(tmp_path, mi
 
 
 def test_minari_episodes_written_without_end_flags_are_never_merged(minari_root, hopper_eps):
-  """Buffers written with no termination or truncation at their ends: each episode stays one
-  (cut, as a timeout), so the behaviour returns are those of the episodes written."""
+  """Buffers written with no termination or truncation at their ends: each episode stays one,
+  ended where it ended: a termination where Hopper's rule holds on its last state (every random
+  episode but the last), a cut (a timeout) otherwise. The data equal those written with flags."""
+  flagged = load_minari(write_minari('test/hopper/flagged-v0', hopper_eps))
   unflagged = [dict(e, terminations=np.zeros_like(e['terminations']),
                     truncations=np.zeros_like(e['truncations'])) for e in hopper_eps]
   data = load_minari(write_minari('test/hopper/unflagged-v0', unflagged))
-  lengths = [len(e['rewards']) for e in hopper_eps]
-  assert list(np.flatnonzero(data.timeouts)) == list(np.cumsum(lengths) - 1)
-  assert data.metadata['cut_indices'] == list(np.cumsum(lengths) - 1)
-  assert not data.terminals.any()
+  ends = list(np.cumsum([len(e['rewards']) for e in hopper_eps]) - 1)
+  assert list(np.flatnonzero(data.terminals)) == ends[:-1]  # Hopper fell: a whole episode
+  assert list(np.flatnonzero(data.timeouts)) == data.metadata['cut_indices'] == ends[-1:]
+  np.testing.assert_array_equal(data.terminals, flagged.terminals)
+  np.testing.assert_array_equal(data.timeouts, flagged.timeouts)
+  assert data.metadata['behavior_returns'] == flagged.metadata['behavior_returns']
 
 
-def test_a_d4rl_file_without_timeouts_is_cut_where_its_episodes_end(tmp_path, hopper_eps):
-  """Every flag cleared: the episode ends are found where the next observation jumps (a reset),
-  flagged as timeouts and listed as cuts; nothing is merged."""
+def test_a_d4rl_file_without_flags_is_cut_where_its_episodes_end(tmp_path, hopper_eps):
+  """Every flag cleared: the episode ends are found where the next observation jumps (a reset);
+  those where Hopper's termination rule holds are terminals again, the rest (the last, cut
+  episode here; a time limit in general) timeouts listed as cuts; nothing is merged."""
   arrays = flat(hopper_eps)
+  flagged = load_d4rl(write_d4rl(tmp_path / 'hopper_flagged-v2.hdf5', arrays))
   arrays = dict(arrays, terminals=np.zeros_like(arrays['terminals']),
                 timeouts=np.zeros_like(arrays['timeouts']))
   data = load_d4rl(write_d4rl(tmp_path / 'hopper_random-v2.hdf5', arrays))
   ends = list(np.cumsum([len(e['rewards']) for e in hopper_eps]) - 1)
-  assert list(np.flatnonzero(data.timeouts)) == ends
-  assert data.metadata['cut_indices'] == ends
+  assert list(np.flatnonzero(data.terminals)) == ends[:-1]
+  assert list(np.flatnonzero(data.timeouts)) == data.metadata['cut_indices'] == ends[-1:]
+  np.testing.assert_array_equal(data.terminals, flagged.terminals)
+  # HalfCheetah never terminates: its unflagged ends (time limits) all stay timeouts.
+  cheetah_eps = episodes('HalfCheetah-v5', 2500)
+  cheetah = flat(cheetah_eps)
+  cheetah = dict(cheetah, terminals=np.zeros_like(cheetah['terminals']),
+                 timeouts=np.zeros_like(cheetah['timeouts']))
+  data = load_d4rl(write_d4rl(tmp_path / 'halfcheetah_random-v2.hdf5', cheetah))
+  assert not data.terminals.any() and data.metadata['cut_indices'] == [999, 1999, 2499]
 
 
 def test_actions_outside_the_unit_box_are_refused_naming_the_row(tmp_path, hopper_eps):

@@ -173,7 +173,7 @@ def test_bad_foresight_steps_are_refused_before_any_work(tmp_path, steps):
   for name in ('config.gin', 'train_state.json'):
     (tmp_path / name).write_text('')
   result = conftest.run_launcher_noting_imports('flip_probe', f'--run_dir={tmp_path}',
-                                           f'--foresight_steps={steps}')
+                                                f'--foresight_steps={steps}')
   assert result.returncode == 2, result.stdout + result.stderr
   assert '--foresight_steps must be positive integers' in result.stderr
   assert conftest.NOTHING_IMPORTED in result.stdout  # refused before TensorFlow was imported

@@ -109,21 +109,8 @@ def test_an_offline_run_on_your_own_d4rl_file(registry, tmp_path, capsys):
   with open(os.path.join(root, 'run.json')) as f:
     assert json.load(f)['description']['env_id'] == POINT_MASS
   policy = tf.saved_model.load(os.path.join(root, 'policy'))
-  serve = policy.signatures['serving_default']
-  actions = serve(observations=tf.zeros([4, 2]))['actions']
+  actions = policy.signatures['serving_default'](observations=tf.zeros([4, 2]))['actions']
   assert actions.shape == (4, 1) and np.all(np.abs(actions.numpy()) <= 1.0)
-  # The exported policy on the env, with the seeds of the last evaluation (model_free.py: 100 per
-  # evaluation so far), returns what that evaluation logged (BCQ's samples its candidate actions
-  # from its own generator, which has moved on since: the same policy, other draws).
-  with open(os.path.join(root, 'metrics.csv')) as f:
-    rows = list(csv.DictReader(f))
-  evals_done = int(rows[-1]['step']) // 100  # gin/smoke/model_free.gin: eval_every = 100
-  returns, _ = evaluation.run_episodes(
-      POINT_MASS, lambda o: serve(observations=tf.constant(o, tf.float32))['actions'].numpy(),
-      int(rows[-1]['eval_episodes']), seed=10_000 + 100 * evals_done)
-  assert summary['final_eval_return_mean'] == float(rows[-1]['eval_return_mean'])
-  if algo != 'bcq':
-    assert returns.mean() == pytest.approx(summary['final_eval_return_mean'], rel=1e-5)
 
 
 def test_a_dataset_too_small_for_one_dynamics_batch_is_refused_before_any_stage(registry,

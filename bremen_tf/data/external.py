@@ -107,6 +107,21 @@ def check_matches_env(where, arrays, env_id, skip_rows=(), enabled=True,
       'check_matches_env.enabled = False.')
 
 
+def terminated_cuts(arrays, env_id, cut_indices):
+  """Of the ends a loader cut where the data set no terminal flag, those where `env_id`'s
+  termination rule holds on s' end in a termination (the episode is whole, and a critic must not
+  bootstrap past it): they become terminals and leave the cuts. Returns the cuts that remain
+  (timeouts: the episode was cut, or ended at its time limit unflagged)."""
+  rows = np.asarray(sorted(cut_indices), int)
+  if not rows.size:
+    return []
+  done = envs.get_spec(env_id).done_fn(
+      tf.constant(arrays['next_observations'][rows], tf.float32)).numpy().astype(bool)
+  ended = rows[done & ~arrays['terminals'][rows]]
+  arrays['terminals'][ended], arrays['timeouts'][ended] = True, False
+  return [int(i) for i in np.setdiff1d(rows, ended)]
+
+
 def make_dataset(binding, raw, env_id, reference_scores=None, cut_indices=(), **meta):
   """A validated Dataset of `env_id` from `raw` arrays, with metadata naming its `binding`
   ('minari:...' / 'd4rl:...'), its reference scores (None if unknown) and the return statistics
@@ -115,6 +130,7 @@ def make_dataset(binding, raw, env_id, reference_scores=None, cut_indices=(), **
   arrays = check_arrays(binding, raw, spec.obs_dim, spec.act_dim)
   check_action_range(binding, arrays['actions'])
   check_matches_env(binding, arrays, env_id, skip_rows=cut_indices)
+  cut_indices = terminated_cuts(arrays, env_id, cut_indices)
   dataset = Dataset(**arrays, metadata={
       'env_id': env_id, 'dataset': binding, 'size': len(arrays['rewards']),
       'cut_indices': [int(i) for i in cut_indices], 'reference_scores': reference_scores,
