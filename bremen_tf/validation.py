@@ -32,6 +32,7 @@ CONFIGURABLES = {
     'BCQAgent': 'bremen_tf.agents.bcq',
     'BRACAgent': 'bremen_tf.agents.brac',
     'Sac': 'bremen_tf.agents.sac',
+    'check_matches_env': 'bremen_tf.data.external',
 }
 
 POSITIVE = (lambda v: v > 0, '> 0')
@@ -53,6 +54,7 @@ RANGES = {
     'damping': NON_NEGATIVE, 'cg_tolerance': NON_NEGATIVE, 'alpha': NON_NEGATIVE,
     'alpha_entropy': NON_NEGATIVE, 'sampling_std': NON_NEGATIVE, 'exploration_std': NON_NEGATIVE,
     'phi': NON_NEGATIVE, 'data_box_margin': NON_NEGATIVE,
+    'max_done_disagreement': UNIT, 'max_reward_error': POSITIVE,
     'low': ANY, 'high': ANY, 'target_divergence': ANY, 'target_entropy': ANY,
     'target_return': ANY,
 }

@@ -61,6 +61,10 @@ def main(argv):
   from bremen_tf import results  # pylint: disable=g-import-not-at-top
   from bremen_tf.bc_by_return import bc_by_return  # pylint: disable=g-import-not-at-top
   from bremen_tf.data.sources import load_source  # pylint: disable=g-import-not-at-top
+  # --gin_file/--gin_bindings (e.g. check_matches_env.enabled = False for rewards changed on
+  # purpose, behavior_clone.*), parsed once their configurables are imported, and validated.
+  launch_common.parse_gin()
+  launch_common.validate()
   data = load_source(FLAGS.dataset, FLAGS.env_id, None, None)
   env_id, refs = data.metadata['env_id'], data.metadata.get('reference_scores')
   rows = bc_by_return(data, env_id, thresholds, FLAGS.bc_steps, seed=FLAGS.seed, refs=refs)

@@ -79,3 +79,8 @@ def test_bad_flags_fail_before_any_work(tmp_path):
                       f'--out={tmp_path}/x')
   with pytest.raises(ConfigError, match="'minari:' or 'd4rl:'"):
     conftest.run_here('bc_by_return', '--dataset=hopper', f'--out={tmp_path}/x')
+  # --gin_bindings are parsed and validated before the dataset is read (they were ignored)
+  with pytest.raises(ConfigError, match=r'check_matches_env\.max_reward_error: expected a finite '
+                                        r'number > 0'):
+    conftest.run_here('bc_by_return', '--dataset=minari:x', f'--out={tmp_path}/x',
+                      '--gin_bindings=check_matches_env.max_reward_error = -1.0')

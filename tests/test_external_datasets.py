@@ -159,6 +159,18 @@ def test_a_d4rl_file_without_flags_is_cut_where_its_episodes_end(tmp_path, hoppe
   assert not data.terminals.any() and data.metadata['cut_indices'] == [999, 1999, 2499]
 
 
+def test_a_d4rl_v2_file_paying_the_healthy_reward_on_the_fall_is_served(tmp_path):
+  """gym v3's Hopper (D4RL's -v2 data) pays the healthy reward on the step that falls, where v5
+  and our reward function pay nothing: those terminal rows are left out of the reward check, so
+  such a file loads (many short random episodes: 5% of rows fall)."""
+  eps = episodes('Hopper-v5', 3000, seed=1)
+  arrays = flat(eps)
+  assert arrays['terminals'].mean() > 0.03
+  v2 = dict(arrays, rewards=arrays['rewards'] + arrays['terminals'])
+  data = load_d4rl(write_d4rl(tmp_path / 'hopper_random-v2.hdf5', v2))
+  np.testing.assert_allclose(data.rewards, v2['rewards'].astype(np.float32))
+
+
 def test_actions_outside_the_unit_box_are_refused_naming_the_row(tmp_path, hopper_eps):
   arrays = flat(hopper_eps)
   torques = dict(arrays, actions=arrays['actions'] * 30.0)

@@ -4,7 +4,8 @@ A D4RL file holds flat arrays `observations, actions, rewards, terminals, timeou
 next_observations` (plus `infos/*` and `metadata/*`, not needed here). Its env comes from the
 file name (`hopper_medium-v2.hdf5`, `halfcheetah-random-v2.hdf5`, ...) or an explicit `env_id`.
 D4RL's gym -v2 HalfCheetah, Hopper and Walker2d have the observation layout, reward and
-termination of gymnasium's -v5, so the data are served on those. D4RL's ant is not: its
+termination of gymnasium's -v5 (but for the healthy reward gym v3's Hopper and Walker2d also pay
+on the step that falls), so the data are served on those. D4RL's ant is not: its
 observation holds 111 values (contact forces included), ours 27. A file of an env registered with
 envs.register_env is read as that env's (bind train_offline.env_id), with no reference scores.
 

@@ -58,7 +58,10 @@ def env_agreement(arrays, env_id, skip_rows=()):
   """How the data agree with `env_id`'s imagination functions on up to SAMPLE_ROWS transitions:
   (the fraction of rows whose terminal flag differs from done_fn(s'), the RMS of reward_fn(s, a,
   s') - reward over the rewards' standard deviation, the rows compared). `skip_rows` (ends a loader
-  cut: the file says nothing about termination there) stay out of the termination comparison."""
+  cut: the file says nothing about termination there) stay out of the termination comparison, and
+  terminal rows out of the reward comparison: D4RL's -v2 Hopper and Walker2d (gym v3) pay the
+  healthy reward on the step that falls, which gymnasium v5 and its reward function do not
+  (docs/reference/brac_protocol.md)."""
   n = len(arrays['rewards'])
   rows = np.unique(np.linspace(0, n - 1, min(n, SAMPLE_ROWS)).astype(int))
   spec = envs.get_spec(env_id)
@@ -70,12 +73,17 @@ def env_agreement(arrays, env_id, skip_rows=()):
   judged = ~np.isin(rows, np.asarray(skip_rows, int))
   terminals = arrays['terminals'][rows].astype(bool)
   disagree = float(np.mean(done[judged] != terminals[judged])) if judged.any() else 0.0
-  error = float(np.sqrt(np.mean((predicted - rewards) ** 2)) / max(rewards.std(), 1e-6))
+  alive = ~terminals
+  if not alive.any():
+    return disagree, 0.0, len(rows)
+  # The rewards' spread, floored so that float round-off on a few equal rewards is not an error.
+  scale = max(rewards[alive].std(), 1e-3 * max(1.0, np.abs(rewards[alive]).mean()))
+  error = float(np.sqrt(np.mean((predicted[alive] - rewards[alive]) ** 2)) / scale)
   return disagree, error, len(rows)
 
 
 @gin.configurable(denylist=['where', 'arrays', 'env_id', 'skip_rows'])
-def check_matches_env(where, arrays, env_id, skip_rows=(), enabled=True,
+def check_matches_env(where, arrays, env_id, skip_rows, enabled=True,
                       max_done_disagreement=0.01, max_reward_error=0.35):
   """Refuses data whose terminals and rewards are not those of `env_id`'s termination and reward
   functions (the ones imagination trains on): the data of another env of the same widths
@@ -93,7 +101,7 @@ def check_matches_env(where, arrays, env_id, skip_rows=(), enabled=True,
   if passes(*found):
     return
   width = lambda e: (envs.get_spec(e).obs_dim, envs.get_spec(e).act_dim)
-  others = [e for e in envs.LOCOMOTION_ENV_IDS + envs.USER_ENV_IDS
+  others = [e for e in V5_ENV_IDS + envs.USER_ENV_IDS  # the envs external data are served on
             if e != env_id and width(e) == width(env_id)
             and passes(*env_agreement(arrays, e, skip_rows))]
   hint = f'They match {" and ".join(others)}: data of another env? ' if others else ''

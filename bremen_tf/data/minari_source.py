@@ -140,9 +140,9 @@ def load_minari(name, env_id=None):
       if ep.id in cut_ids or not (n and (terminals[-1] or timeouts[-1])):
         # An episode ending with neither flag (a buffer written without them) is cut there,
         # as a timeout: never merged with the next one into an episode that never happened.
-        if n:
+        if n:  # (an empty episode ends nothing)
           timeouts[-1] = True
-        ends.append(total - 1)
+          ends.append(total - 1)
       parts['terminals'].append(terminals)
       parts['timeouts'].append(timeouts)
   except DatasetError:
