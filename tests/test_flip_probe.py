@@ -1,8 +1,5 @@
 """bremen_tf/flip_probe.py's counts on paths with known flips, early ends and speeds (no model)."""
 import math
-import os
-import subprocess
-import sys
 import types
 
 import numpy as np
@@ -12,7 +9,6 @@ import tensorflow as tf
 import conftest
 from bremen_tf import envs, flip_probe
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PITCH, VELOCITY = 1, 8  # HalfCheetah's (episode_diagnostics.BODY_INDICES)
 
 
