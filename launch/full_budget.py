@@ -29,7 +29,7 @@ import numpy as np
 
 import launch_common
 launch_common.quiet_tensorflow()  # before anything imports TF
-from bremen_tf import errors, fileio, results, runs
+from bremen_tf import errors, fileio, results, runs, waypoints
 from bremen_tf.paper_results import OFFLINE
 from bremen_tf.reporting import action_change, describe, labels, progress, run_reader
 
@@ -199,13 +199,31 @@ def commits(timing):
                    f'{", ".join(map(str, ids))})' for rev, ids in timing['revisions'])
 
 
+def restores_text(path):
+  """'; restored from its waypoint ...' for each restore the run records (a new machine resumed it
+  from results/waypoints/: bremen_tf/waypoints.py), saying what the restore changed."""
+  file = os.path.join(path, waypoints.RESTORES)
+  if not os.path.isfile(file):
+    return ''
+  parts = []
+  for r in fileio.read_json(file):
+    same = sum(b['identical'] for b in r['batches'])
+    parts.append(f'restored on {r["date"][:10]} from its waypoint of {r["waypoint_date"][:10]} '
+                 f'(stage {r["stage"]}, deployment {r["deployment"]}): dynamics Adam '
+                 f'{r["dynamics_adam"]}, {same} of {len(r["batches"])} batches collected again '
+                 'bit-identical' + ('; the fit under way started again' if r.get('fit_restarted')
+                                    else ''))
+  return '; ' + '; '.join(parts)
+
+
 def status_table(all_runs):
   rows = []
   for run in all_runs:
     t = run['timing']
     left = run.get('remaining')
     rows.append([f'`{run["name"]}`', f'{method_name(run)}, {run["env"]}', run['budget'],
-                 run['progress']['text'], t['sessions'] if t else 0, commits(t),
+                 run['progress']['text'] + restores_text(run['path']),
+                 t['sessions'] if t else 0, commits(t),
                  duration(t and t['elapsed_s']), duration(t and t['stage_s']),
                  duration(left and left['seconds'])
                  + (f' ({duration(left["seconds_short"])} if each fit to come stops at epoch '
@@ -282,18 +300,30 @@ def earlier_attempts(dep_runs):
                                       e['name']))
 
 
+def same_returns(rows, metrics):
+  """Whether an earlier attempt's CSV rows and a run's metrics hold the same evaluations."""
+  a = [(int(r['iteration']), float(r['eval_return_mean'])) for r in rows]
+  b = [(int(m['iteration']), float(m['eval_return_mean'])) for m in metrics
+       if m.get('eval_return_mean') not in (None, '')]
+  return len(a) == len(b) and all(i == j and math.isclose(x, y, rel_tol=1e-6, abs_tol=1e-6)
+                                  for (i, x), (j, y) in zip(a, b))
+
+
 def earlier_offline(off_runs):
   """The offline runs of --earlier's CSVs that finished there (their last iteration is the
   outer_iterations of the current run of the same name), as runs of their own: the current run's
   description, the earlier rows as metrics (iteration 0: the BC policy), 'label' and 'source'.
-  An earlier run cut short is left out: the current run of the same name goes on from scratch."""
+  An earlier run cut short is left out: the current run of the same name goes on from scratch.
+  So is the current run itself, finished in that attempt and restored here from results/runs/ (the
+  same returns at every iteration)."""
   current = {r['name']: r for r in off_runs}
   found = []
   for label, source, by_run in earlier_csvs():
     for name, rows in sorted(by_run.items()):
       run = current.get(name)
       if (run is None or rows[0]['kind'] != 'offline' or int(rows[-1]['iteration'])
-          != run['description']['budget']['train_offline.outer_iterations']):
+          != run['description']['budget']['train_offline.outer_iterations']
+          or same_returns(rows, run['metrics'])):
         continue
       found.append({**run, 'name': f'{name} ({label}, run lost)', 'label': label,
                     'source': source, 'dataset_return': None, 'remaining': None,

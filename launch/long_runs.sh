@@ -9,6 +9,8 @@
 #   launch/long_runs.sh stop      # each run stops right after its next checkpoint; waits for the exits
 #   python launch/run_archive.py save   # before a session ends: finished runs into results/runs/
 #                                       # (commit it; `start` restores them on a new machine)
+#   `stop` also saves the unfinished deployment runs' waypoints into results/waypoints/ (commit
+#   them too; `start` restores them on a new machine: launch/waypoint.py, bremen_tf/waypoints.py)
 #   DRY_RUN=1 launch/long_runs.sh start   # the commands, nothing started
 #
 # A lane works through its own list in order, then takes shared entries (SHARED, below) that no
@@ -28,12 +30,13 @@
 # Autograph reads source at trace time, so the runs never run from the checkout you edit.
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"  # status reads with it; a lane runs the frozen copy
-RUNS_COMMIT="${RUNS_COMMIT:-b86640d}"  # 2026-12-05 evening: attempt 3 starts (CI green: ce7ddc2's code)
+RUNS_COMMIT="${RUNS_COMMIT:-88484e7}"  # 2026-12-06 night: attempt 4 starts on a new machine (CI green)
 RUNS_ROOT="${RUNS_ROOT:-/work/runs}"
 FROZEN="${FROZEN:-/work/frozen/$RUNS_COMMIT}"
-COVERAGE_COMMIT="${COVERAGE_COMMIT:-d1d1684}"  # 2026-12-06 (CI rehearsal of the next commit); the d4rl sweep ran on b86640d, then ca88bbf
+COVERAGE_COMMIT="${COVERAGE_COMMIT:-88484e7}"  # 2026-12-06 night (CI green); the d4rl sweep ran on b86640d, then ca88bbf; FetchReach on d1d1684
 COVERAGE_TREE="${COVERAGE_TREE:-/work/frozen/$COVERAGE_COMMIT}"
 PY="${PYTHON:-python}"
+WAYPOINTS="${WAYPOINTS:-$REPO/results/waypoints}"  # the unfinished runs' waypoints (launch/waypoint.py)
 LANES="$RUNS_ROOT/lanes"   # <lane>.pid: the lane's loop; <lane>.run: "<pid> <run dir>" of its run
 FULL="$RUNS_ROOT/full"
 STOP_WAIT_SECONDS="${STOP_WAIT_SECONDS:-1200}"  # the longest stop waits for a checkpoint
@@ -54,29 +57,26 @@ LANE_A=(
   "offline/halfcheetah_100k/seed0|launch/offline.py --gin_file=gin/halfcheetah_100k.gin"
   "deployment/halfcheetah_200k/seed0|launch/deployment.py --gin_file=gin/deployment/halfcheetah_200k.gin"
 )
-# Lane B: nothing of its own; it goes straight to the shared entries.
-LANE_B=()
-# Then, whichever lane is free: the D4RL group (issue 16; under way since 2026-12-05, 10-14
-# core-hours), then issue 20's FetchReach group (2 runs, about 3.6 core-hours) while BREMEN's
-# deployment-1 fit (4-5 core-hours, begun 2026-12-06 05:26) goes on: ME-TRPO's deployment-1 fit
-# is that fit (the same batch; it reuses it through the dynamics cache once BREMEN has saved it),
-# and started earlier it would make the same fit again. Then ME-TRPO's deployments, so that the
-# full-budget comparison of issue 15 runs side by side with BREMEN before the rest of issue 20's
-# reduced-budget runs take the core (the project's order: long runs first, coverage on what they
-# leave); a lane that reaches ME-TRPO while BREMEN is still in that fit (FetchReach took 1.6 h,
-# not 3.6) takes the next entries meanwhile, HandReach first (about 2.4 core-hours, the shortest
-# of issue 20's other groups), and comes back to it (waits_for_shared_fit); then issue 20's other
-# groups, the tables (the `tables` group waits until every
-# coverage group before it has finished: the lane that ends the last of them runs it; a lane
-# waiting for it takes the entries after it meanwhile), online SAC, offline Hopper again (its
-# finished attempt-2 run left only its generated tables), the guarded variant of the offline
-# HalfCheetah cell (launch/full_budget.py --variants), and second seeds of the offline cells
-# (issue 15: "more seeds beat more cells").
+# Lane B: HandReach (about 2.4 core-hours) while BREMEN's deployment-1 fit runs, then ME-TRPO's
+# deployments, started as soon as that fit is in the dynamics cache (it waits for it: see
+# waits_for_shared_fit), so that the two deployment runs go side by side for the rest of the
+# machine's life; then the shared entries.
+LANE_B=(
+  "coverage|handreach"
+  "deployment/halfcheetah_200k+me_trpo/seed0|launch/deployment.py --gin_file=gin/deployment/halfcheetah_200k.gin --gin_file=gin/deployment/me_trpo.gin"
+)
+# Then, whichever lane is free: the D4RL and FetchReach groups (finished on earlier machines:
+# restored from results/runs/, so they only check), issue 20's other groups, the tables (the
+# `tables` group waits until every coverage group before it has finished: the lane that ends the
+# last of them runs it; a lane waiting for it takes the entries after it meanwhile), online SAC,
+# offline Hopper again (its finished attempt-2 run left only its generated tables), the guarded
+# variant of the offline HalfCheetah cell (launch/full_budget.py --variants), and second seeds of
+# the offline cells (issue 15: "more seeds beat more cells"). Until 2026-12-06 ME-TRPO's
+# deployments were a shared entry that a lane took once BREMEN's fit was cached, taking the next
+# entries meanwhile; on a fresh machine that put issue 20's 13-core-hour offline group before it.
 SHARED=(
   "coverage|d4rl"
   "coverage|fetchreach"
-  "deployment/halfcheetah_200k+me_trpo/seed0|launch/deployment.py --gin_file=gin/deployment/halfcheetah_200k.gin --gin_file=gin/deployment/me_trpo.gin"
-  "coverage|handreach"
   "coverage|offline"
   "coverage|ablation"
   "coverage|sac"
@@ -221,6 +221,10 @@ run_lane() {
   # BREMEN and ME-TRPO collect the same deployment-1 batch: one fit serves both (speed only)
   export BREMEN_TF_DYNAMICS_CACHE_DIR="$RUNS_ROOT/dynamics_cache"
   while IFS= read -r entry; do
+    while waits_for_shared_fit "$entry"; do
+      echo "[lane $lane] $(date -Is) ME-TRPO waits for BREMEN's deployment-1 fit (shared through the dynamics cache); looking again in ${WAIT_SECONDS}s"
+      sleep "$WAIT_SECONDS"
+    done
     run_entry "$lane" "$entry" || true  # failed: said in the log; the next start tries it again
   done < <(lane_entries "$lane")
   while i="$(claim_shared "$lane")" && [[ -n $i ]]; do
@@ -260,6 +264,9 @@ start() {
   make_tree
   # the finished runs of earlier machines, from the repo (results/runs/): never run again
   "$PY" "$REPO/launch/run_archive.py" restore --runs_root="$RUNS_ROOT"
+  # the unfinished deployment runs of earlier machines, from their waypoints (results/waypoints/):
+  # each resumes where its waypoint was saved (its batches are collected again first)
+  "$PY" "$REPO/launch/waypoint.py" restore --runs_root="$RUNS_ROOT" --archive="$WAYPOINTS"
   rm -rf "$CLAIMS" && mkdir "$CLAIMS"  # no lane runs: the shared entries are free again (each resumes)
   # The lanes run a copy of this script: bash reads a script as it runs, so an edit of the
   # checkout's copy under a running lane would change what it does next.
@@ -315,8 +322,8 @@ status() {
         state="$("$PY" -c 'import json,sys; s=json.load(open(sys.argv[1])); print(" ".join(f"{k} {s[k]}" for k in ("stage", "deployment", "iteration") if k in s))' "$path/train_state.json")"
         [[ -f "$path/run.json" ]] && estimate+=("$path")
       else state="not started"; fi
-      if [[ $state == "not started" && $lane == shared && -z $claim ]] && waits_for_shared_fit "$entry"; then
-        state="not started: waits for BREMEN's deployment-1 fit, which it reuses (its lane takes the entries after it meanwhile)"
+      if [[ $state == "not started" && -z $claim ]] && waits_for_shared_fit "$entry"; then
+        state="not started: waits for BREMEN's deployment-1 fit, which it reuses"
       fi
       log="$(run_log "$dir")"
       if [[ -n $running ]] && alive "$LANES/$running.run" \
@@ -336,6 +343,8 @@ status() {
   fi
   # finished here but not in the repo yet: lost with this machine unless saved and committed
   "$PY" "$REPO/launch/run_archive.py" list --runs_root="$RUNS_ROOT" | tail -n 1 || true
+  # the unfinished runs' waypoints: what a new machine would resume them from
+  "$PY" "$REPO/launch/waypoint.py" list --runs_root="$RUNS_ROOT" --archive="$WAYPOINTS" | sed 's/^/waypoint: /' || true
 }
 
 # stop: the lanes' loops first (so no next run starts), then each run right after its next
@@ -376,6 +385,9 @@ stop() {
     while alive "$LANES/$lane.run"; do sleep 1; done
   done
   echo "stopped"
+  # the unfinished deployment runs' waypoints, now that nothing writes their checkpoints
+  # (SKIP_WAYPOINTS=1: none); commit results/waypoints/ with the session's work
+  [[ -n "${SKIP_WAYPOINTS:-}" ]] || "$PY" "$REPO/launch/waypoint.py" save --runs_root="$RUNS_ROOT" --archive="$WAYPOINTS" || true
 }
 
 case "${1:-}" in

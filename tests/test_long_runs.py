@@ -19,7 +19,8 @@ ME_TRPO = 'deployment/halfcheetah_200k+me_trpo/seed0'
 
 def long_runs(root, *args, **env):
   return subprocess.run(['bash', SCRIPT, *args], capture_output=True, text=True, timeout=120,
-                        env={**os.environ, 'RUNS_ROOT': str(root), **env})
+                        env={**os.environ, 'RUNS_ROOT': str(root),
+                             'WAYPOINTS': str(root / 'waypoints'), **env})
 
 
 def make_run(root, name, state=None, done=False):
@@ -34,9 +35,9 @@ def make_run(root, name, state=None, done=False):
 
 GUARD_CMD = ('launch/offline.py --gin_file=gin/evidence/halfcheetah_100k_data_box.gin '
              "--gin_bindings=train_offline.dynamics_cache_dir='{root}/guard/dynamics_cache'")
-SHARED_GROUPS = ['d4rl', 'fetchreach', 'handreach', 'offline', 'ablation', 'sac', 'tables']
-N_SHARED = len(SHARED_GROUPS) + 6  # with ME-TRPO, SAC, Hopper, the guard, two seeds
-SHARED_INDEX = {ME_TRPO: 2, 'offline/hopper_100k/seed0': 9}
+SHARED_GROUPS = ['d4rl', 'fetchreach', 'offline', 'ablation', 'sac', 'tables']
+N_SHARED = len(SHARED_GROUPS) + 5  # with SAC, Hopper, the guard, two seeds
+SHARED_INDEX = {'offline/hopper_100k/seed0': 7}
 
 
 def claim(root, name, lane):
@@ -51,23 +52,23 @@ def test_dry_run_lists_each_lane_and_skips_finished_runs(tmp_path):
   result = long_runs(tmp_path, 'start', DRY_RUN='1')
   assert result.returncode == 0, result.stderr
   lines = result.stdout.splitlines()
-  # Lane A: the offline HalfCheetah cell, then BREMEN (finished here); lane B has no runs of its
-  # own.
+  # Lane A: the offline HalfCheetah cell, then BREMEN (finished here).
   assert lines[0].startswith('lane A (tree /work/frozen/')
   assert lines[1:3] == [
       '  python launch/offline.py --gin_file=gin/halfcheetah_100k.gin --tf_threads=1 '
       f'--root_dir={tmp_path}/full/offline/halfcheetah_100k/seed0', f'  (finished) {BREMEN}']
+  # Lane B: HandReach while BREMEN makes the deployment-1 fit that ME-TRPO reuses, then ME-TRPO.
   assert lines[3].startswith('lane B (tree /work/frozen/')
-  # Then the D4RL group, issue 20's FetchReach group (while BREMEN makes the deployment-1 fit
-  # ME-TRPO reuses), ME-TRPO (the full-budget comparison before the rest of issue 20), issue 20's
-  # other groups and the tables after them (runs of a few core-hours at most), SAC, offline
-  # Hopper, the guarded variant of the offline HalfCheetah cell (an absolute run directory,
-  # outside full/) and the second seeds: whichever lane is free first.
-  assert lines[4] == 'then, whichever lane is free first:'
-  assert lines[7] == (
+  assert lines[4].startswith('  launch/coverage_runs.sh handreach (tree /work/frozen/')
+  assert lines[5] == (
       '  python launch/deployment.py --gin_file=gin/deployment/halfcheetah_200k.gin '
       f'--gin_file=gin/deployment/me_trpo.gin --tf_threads=1 --root_dir={tmp_path}/full/{ME_TRPO}')
-  for line, group in zip(lines[5:7] + lines[8:13], SHARED_GROUPS):
+  # Then the D4RL and FetchReach groups, issue 20's other groups and the tables after them (runs
+  # of a few core-hours at most), SAC, offline Hopper, the guarded variant of the offline
+  # HalfCheetah cell (an absolute run directory, outside full/) and the second seeds: whichever
+  # lane is free first.
+  assert lines[6] == 'then, whichever lane is free first:'
+  for line, group in zip(lines[7:13], SHARED_GROUPS):
     assert line.startswith(f'  launch/coverage_runs.sh {group} (tree /work/frozen/'), line
   assert lines[13:] == [
       '  python launch/train_behavior.py --gin_file=gin/deployment/sac_halfcheetah.gin '
@@ -136,7 +137,7 @@ def test_free_lanes_share_the_coverage_groups_and_the_tables_wait_for_them(tmp_p
   assert [lane.returncode for lane in lanes] == [0, 0], outputs
   events = [line.split() for line in (tmp_path / 'record').read_text().splitlines()]
   starts = [e[1] for e in events if e[0] == 'start']
-  assert sorted(starts) == sorted(SHARED_GROUPS)  # each group once
+  assert sorted(starts) == sorted(SHARED_GROUPS + ['handreach'])  # each group once (HandReach: B's)
   time_of = {(e[0], e[1]): float(e[2]) for e in events if e[0] != 'run'}
   assert time_of['start', 'tables'] >= max(time_of['end', g] for g in SHARED_GROUPS[:-1])
   guard = tmp_path / 'guard' / 'halfcheetah_100k_data_box' / 'seed0'
@@ -147,9 +148,9 @@ def test_free_lanes_share_the_coverage_groups_and_the_tables_wait_for_them(tmp_p
   assert float(runs[0][2]) < time_of['end', 'd4rl']  # the free lane did not wait for d4rl
   taken = {lane: sum(f'[lane {lane}]' in line and 'coverage groups' in line
                      for line in out.splitlines()) for lane, out in zip('AB', outputs)}
-  assert min(taken.values()) >= 1 and sum(taken.values()) == len(SHARED_GROUPS), outputs
+  assert min(taken.values()) >= 1 and sum(taken.values()) == len(SHARED_GROUPS) + 1, outputs
   status = long_runs(tmp_path, 'status', PYTHON=str(tmp_path / 'python')).stdout
-  assert status.count(', finished)') == len(SHARED_GROUPS) + 6, status
+  assert status.count(', finished)') == N_SHARED, status
 
 
 def test_a_failed_entry_does_not_stop_its_lane(tmp_path):
@@ -176,7 +177,7 @@ def test_a_failed_entry_does_not_stop_its_lane(tmp_path):
   assert starts == [g for g in SHARED_GROUPS if g != 'tables']  # the tables waited
   status = long_runs(tmp_path, 'status', PYTHON=str(tmp_path / 'python')).stdout
   assert '  coverage ablation (lane A, failed: see its log)\n' in status
-  assert '  coverage handreach (lane A, finished)\n' in status
+  assert '  coverage fetchreach (lane A, finished)\n' in status
   assert '  coverage tables\n' in status
 
 
@@ -289,7 +290,7 @@ def test_stop_waits_for_each_runs_next_checkpoint(tmp_path):
     status = long_runs(tmp_path, 'status')
     assert (f'  {BREMEN}: running, stage collected deployment 1\n'
             '      [dynamics] checkpointed\n') in status.stdout  # its latest progress line
-    assert f'  {ME_TRPO}: running, stage collected deployment 1 (lane B)\n' in status.stdout
+    assert f'  {ME_TRPO}: running, stage collected deployment 1\n' in status.stdout
     assert 'lane B: running' in status.stdout
     start = time.time()
     result = long_runs(tmp_path, 'stop', STOP_WAIT_SECONDS='60')
@@ -410,19 +411,19 @@ def finish_the_later_full_budget_runs(root):
 
 
 def test_the_tables_do_not_wait_for_a_deployment_run(tmp_path):
-  """ME-TRPO's deployments (before issue 20's groups) are still running in the other lane: the
-  tables wait only for the coverage groups before them, so this lane runs them."""
+  """ME-TRPO's deployments are still running in lane B: lane A, its own runs finished, takes
+  every shared entry, the tables after the coverage groups (they wait for those only), and never
+  ME-TRPO (lane B's own)."""
   make_run(tmp_path, BREMEN, done=True)
   finish_the_later_full_budget_runs(tmp_path)
   env = fake_lane_tree(tmp_path)
-  claim(tmp_path, ME_TRPO, 'A')  # taken by lane A, not finished
-  lane = subprocess.run(['bash', SCRIPT, '_lane', 'B'], capture_output=True, text=True, timeout=60,
+  lane = subprocess.run(['bash', SCRIPT, '_lane', 'A'], capture_output=True, text=True, timeout=60,
                         env={**os.environ, **env})
   assert lane.returncode == 0, lane.stderr
   starts = [line.split()[1] for line in (tmp_path / 'record').read_text().splitlines()
             if line.startswith('start ')]
-  assert starts == SHARED_GROUPS  # every group, the tables last
-  assert not (tmp_path / 'full' / ME_TRPO / 'DONE').exists()  # lane A's: never run here
+  assert starts == SHARED_GROUPS  # every shared group, the tables last; not HandReach (B's)
+  assert not (tmp_path / 'full' / ME_TRPO / 'DONE').exists()  # lane B's: never run here
 
 
 # The fake Python, but `python -c` (the lanes read train_state.json with it) is a real one.
@@ -445,10 +446,10 @@ def lane_events(root):
   return [line.split() for line in (root / 'record').read_text().splitlines()]
 
 
-def test_me_trpo_waits_for_bremens_deployment_1_fit_and_the_lane_works_meanwhile(tmp_path):
-  """ME-TRPO reached while BREMEN (running in the other lane) is in its deployment-1 fit: the lane
-  takes HandReach and the entries after it instead, then, with nothing else left, looks again
-  until BREMEN's fit is done (and cached), and runs ME-TRPO then."""
+def test_me_trpo_waits_for_bremens_deployment_1_fit_then_runs_before_the_shared_entries(tmp_path):
+  """Lane B runs HandReach, then reaches ME-TRPO while BREMEN (running in lane A) is in its
+  deployment-1 fit: it looks again until BREMEN's fit is done (and cached), runs ME-TRPO, and only
+  then takes the shared entries (so issue 20's long groups never go before the comparison)."""
   sleeper = bremen_in_its_first_fit(tmp_path)
   try:
     env = fake_lane_tree(tmp_path, python=FAKE_PYTHON_READING)
@@ -457,23 +458,21 @@ def test_me_trpo_waits_for_bremens_deployment_1_fit_and_the_lane_works_meanwhile
                             env={**os.environ, **env})
     deadline = time.time() + 60
     while not (tmp_path / 'record').exists() or not any(
-        e[:2] == ['end', 'tables'] for e in lane_events(tmp_path)):
+        e[:2] == ['end', 'handreach'] for e in lane_events(tmp_path)):
       assert time.time() < deadline and lane.poll() is None
       time.sleep(0.2)
-    time.sleep(1.5)  # the lane now waits: nothing else is left for it
+    time.sleep(1.5)  # the lane now waits for the fit
     assert lane.poll() is None
-    assert not (tmp_path / 'full' / ME_TRPO / 'DONE').exists()
+    assert [e[1] for e in lane_events(tmp_path) if e[0] == 'start'] == ['handreach']
     (tmp_path / 'full' / BREMEN / 'train_state.json').write_text(
         json.dumps({'stage': 'dynamics', 'deployment': 1}))  # the fit is done, and cached
     out = lane.communicate(timeout=30)[0]
   finally:
     sleeper.kill()
   assert lane.returncode == 0, out
-  events = lane_events(tmp_path)
-  starts = [e[1] for e in events if e[0] == 'start']
-  assert starts == SHARED_GROUPS  # HandReach and the rest went ahead
-  runs = [e[1] for e in events if e[0] == 'run']
-  assert runs == [str(tmp_path / 'full' / ME_TRPO)]  # once, after the fit
+  order = [e[1] if e[0] == 'start' else 'me_trpo' for e in lane_events(tmp_path)
+           if e[0] in ('start', 'run')]
+  assert order == ['handreach', 'me_trpo'] + SHARED_GROUPS  # ME-TRPO once, after the fit
   assert "ME-TRPO waits for BREMEN's deployment-1 fit" in out and 'all done' in out
 
 
@@ -487,8 +486,8 @@ def test_status_says_me_trpo_waits_for_bremens_fit(tmp_path):
     after = long_runs(tmp_path, 'status').stdout
   finally:
     sleeper.kill()
-  assert (f"  {ME_TRPO}: not started: waits for BREMEN's deployment-1 fit, which it reuses (its "
-          'lane takes the entries after it meanwhile)\n') in waiting, waiting
+  assert f"  {ME_TRPO}: not started: waits for BREMEN's deployment-1 fit, which it reuses\n" in \
+      waiting, waiting
   assert f'  {ME_TRPO}: not started\n' in after, after
 
 
@@ -509,4 +508,4 @@ def test_me_trpo_goes_in_its_turn_once_the_fit_is_done_or_bremen_is_not_running(
   assert 'waits for' not in lane.stdout
   events = lane_events(tmp_path)
   order = [e[1] if e[0] == 'start' else 'me_trpo' for e in events if e[0] in ('start', 'run')]
-  assert order == SHARED_GROUPS[:2] + ['me_trpo'] + SHARED_GROUPS[2:]  # ME-TRPO before HandReach
+  assert order == ['handreach', 'me_trpo'] + SHARED_GROUPS

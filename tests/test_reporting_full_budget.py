@@ -479,3 +479,21 @@ def test_a_deployment_variant_is_labelled_and_never_stands_in_for_its_method(ful
   assert line(md, "| BREMEN + BC on 'all' batches (deviation) | 1 | 3 |")
   assert '- HalfCheetah, deployment 1: BREMEN 500 vs ME-TRPO 700: BREMEN is not higher' in md
   assert '9000 vs' not in md
+
+
+def test_a_run_restored_from_its_waypoint_says_so_and_what_changed(full):
+  """A run a new machine resumed from its waypoint (bremen_tf/waypoints.py) carries that in its
+  progress cell: when, from where, what the restore could not keep exact."""
+  full_dir, reduced, out = full
+  bremen = os.path.join(full_dir, 'deployment', 'halfcheetah_200k', 'seed0')
+  with open(os.path.join(bremen, 'waypoint_restores.json'), 'w') as f:
+    json.dump([{'date': '2026-12-08T10:00:00+00:00', 'waypoint_date': '2026-12-07T23:50:00+00:00',
+                'stage': 'trpo', 'deployment': 3, 'iteration': 170, 'fit_restarted': False,
+                'dynamics_adam': 'reset to zero (a fresh Adam)',
+                'batches': [{'identical': True}, {'identical': False}, {'identical': False}]}], f)
+  md = run_script(full_dir, reduced, out)
+  assert ('iteration 1 of 3 (outer iteration 7 of 9); restored on 2026-12-08 from its waypoint of '
+          '2026-12-07 (stage trpo, deployment 3): dynamics Adam reset to zero (a fresh Adam), 1 of '
+          '3 batches collected again bit-identical |') in line(
+              md, '| `deployment/halfcheetah_200k/seed0` |')
+  assert 'restored' not in line(md, '| `deployment/halfcheetah_200k+me_trpo/seed0` |')

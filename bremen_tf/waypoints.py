@@ -1,0 +1,281 @@
+"""An unfinished deployment run carried to a new machine: its waypoint, small enough for the repo.
+
+A full-budget deployment run needs 40-60 core-hours, many sessions, and this project's machines
+have been replaced every one to three days, each time with the run directories on them (three
+attempts of the same runs lost so). A finished run survives through bremen_tf/run_archive.py; an
+unfinished one through this: at a session's stop `save` writes the run's state into a directory of
+the repo (results/waypoints/<run path>/, committed), and on a new machine `restore` makes the run
+directory again, so the run resumes there instead of from the start.
+
+A waypoint holds
+  - the run's light files (train_state.json, metrics.csv, deployments.csv, run.json, config.gin,
+    provenance.json, ...: run_archive.light_files);
+  - the tensors of the checkpoint train_state.json names (state.npz), except, by default, the
+    dynamics ensemble's Adam moments: they are two thirds of the checkpoint (44 of 66 MB at
+    HalfCheetah's size), and `restore` sets them and Adam's step counts to zero: a fresh Adam for
+    the rest of the fit under way or the next one, which is what the authors' code meant to give
+    every deployment's fit (its reset is a no-op, reference/bremen.md §3). keep_adam=True keeps
+    them: then the restored run is the uninterrupted one, bit for bit (tests/test_waypoints.py);
+  - the exported policies of the finished deployments (policies/deployment_<k>);
+  - each data batch's sha1, not the batch (34 MB at 200K transitions): `restore` collects it again
+    with the same policy and seed (deployment_batches.collect_batch) and records whether it came out
+    bit-identical. On the same machine it does (tests/test_waypoints.py). On another, deployment
+    1's uniform-random batch did (attempts 2 and 4 of the full-budget run, two machines: the same
+    sha1); a batch collected by a policy may not (attempt 2's deployment-2 batch, collected again
+    from its exported deployment-1 policy on attempt 4's machine, came out with another sha1): TF's
+    kernels round differently there, and a gait amplifies it. Then the batch is a new draw of the
+    same policy with the same seed, and the run trains on it from there.
+What a restore changed is recorded in the run directory's waypoint_restores.json.
+
+Only BREMEN / ME-TRPO deployment runs (launch/deployment.py's model-based loop) are carried: an
+offline run fits in a machine's life, and a model-free deployment run collects with other policies.
+"""
+import datetime
+import os
+import shutil
+
+import numpy as np
+
+from bremen_tf import fileio, run_archive
+from bremen_tf.errors import RunDirError
+from bremen_tf.resumable_fit import FIT_STAGE
+
+FORMAT = 1
+MANIFEST = 'waypoint.json'
+TENSORS = 'state.npz'
+OBJECT_GRAPH = 'object_graph.pb'  # the checkpoint's object graph, byte for byte
+GRAPH_KEY = '_CHECKPOINTABLE_OBJECT_GRAPH'
+RESTORES = 'waypoint_restores.json'  # in the run directory: what each restore changed
+ADAM_PREFIXES = ('dynamics/optimizer/m/', 'dynamics/optimizer/v/', 'dynamics/optimizer/steps/')
+
+
+def _now():
+  return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')
+
+
+def unfinished_deployment_runs(root):
+  """Relative paths (sorted) of the runs under `root` that a waypoint carries: a train_state.json
+  of launch/deployment.py (it counts deployments) with a checkpoint, and no DONE."""
+  found = []
+  for directory, subdirs, files in os.walk(root):
+    subdirs[:] = sorted(d for d in subdirs if not d.startswith('.') and not d.endswith('.restoring'))
+    if run_archive.DONE_FILE in files:
+      subdirs[:] = []
+      continue
+    if 'train_state.json' in files:
+      subdirs[:] = []
+      state = _read_state(directory)
+      if 'deployment' in state and 'checkpoint' in state:
+        found.append(os.path.relpath(directory, root))
+  return found
+
+
+def _read_state(run_dir):
+  try:
+    return fileio.read_json(os.path.join(run_dir, 'train_state.json'))
+  except ValueError as e:
+    raise RunDirError(f'{run_dir}/train_state.json is not readable ({e}).') from e
+
+
+def stage_seconds(run_dir):
+  """The seconds of fits and TRPO iterations the run has recorded (progress.timing's stage_s)."""
+  from bremen_tf.reporting import progress  # pylint: disable=g-import-not-at-top
+  facts = progress.timing(run_dir)
+  return facts['stage_s'] if facts else 0.0
+
+
+def read_manifest(waypoint):
+  path = os.path.join(waypoint, MANIFEST)
+  try:
+    manifest = fileio.read_json(path)
+  except (OSError, ValueError) as e:
+    raise RunDirError(f'{path}: not a readable waypoint ({e}).') from e
+  if not isinstance(manifest, dict) or manifest.get('format') != FORMAT:
+    raise RunDirError(f'{path}: not a waypoint of format {FORMAT} (launch/waypoint.py writes '
+                      'them).')
+  return manifest
+
+
+def due(run_dir, waypoint, min_hours):
+  """Whether `run_dir` should get a new waypoint: it has none yet, or it recorded at least
+  `min_hours` more of fits and TRPO (stage time) since its waypoint was taken."""
+  if not os.path.isdir(waypoint):
+    return True
+  taken = read_manifest(waypoint)['stage_seconds']
+  return stage_seconds(run_dir) - taken >= min_hours * 3600.0
+
+
+def save(run_dir, waypoint, keep_adam=False):
+  """Writes `run_dir`'s waypoint to `waypoint` (a directory, replaced whole: a kill leaves the old
+  one or the new one); returns its manifest. Run it while the run is stopped (a running run
+  replaces its checkpoint under it)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from bremen_tf.data.dataset import load_dataset  # pylint: disable=g-import-not-at-top
+  from bremen_tf.deployment_batches import batch_file  # pylint: disable=g-import-not-at-top
+  from bremen_tf.dynamics_cache import data_digest  # pylint: disable=g-import-not-at-top
+  state = _read_state(run_dir)
+  if os.path.exists(os.path.join(run_dir, run_archive.DONE_FILE)):
+    raise RunDirError(f'{run_dir} has finished: launch/run_archive.py keeps it, not a waypoint.')
+  if 'deployment' not in state or 'checkpoint' not in state:
+    raise RunDirError(f'{run_dir} is not a deployment run with a checkpoint (stage '
+                      f'{state.get("stage")!r}): nothing for a waypoint to carry.')
+  prefix = os.path.join(run_dir, 'checkpoints', os.path.basename(state['checkpoint']))
+  reader = tf.train.load_checkpoint(prefix)
+  shapes, dtypes = reader.get_variable_to_shape_map(), reader.get_variable_to_dtype_map()
+  if not any(k.startswith('dynamics/') for k in shapes):
+    raise RunDirError(f'{run_dir} has no dynamics ensemble in its checkpoint: waypoints carry '
+                      'BREMEN and ME-TRPO deployment runs only.')
+  dropped = {k: {'shape': list(shapes[k]), 'dtype': dtypes[k].name} for k in sorted(shapes)
+             if not keep_adam and k.startswith(ADAM_PREFIXES)}
+  kept = [k for k in sorted(shapes) if k != GRAPH_KEY and k not in dropped]
+  policies = sorted(n for n in os.listdir(os.path.join(run_dir, 'policies'))
+                    if n.startswith('deployment_')) if os.path.isdir(
+                        os.path.join(run_dir, 'policies')) else []
+  env_id = fileio.read_json(os.path.join(run_dir, 'run.json'))['description']['env_id']
+  batches = [load_dataset(batch_file(run_dir, k), env_id)
+             for k in range(1, state['deployment'] + 1)]
+  manifest = {
+      'format': FORMAT, 'date': _now(), 'run': os.path.abspath(run_dir),
+      'stage': state['stage'], 'deployment': state['deployment'],
+      'iteration': int(reader.get_tensor('iteration/.ATTRIBUTES/VARIABLE_VALUE')),
+      'stage_seconds': stage_seconds(run_dir), 'checkpoint': state['checkpoint'],
+      'light_files': run_archive.light_files(run_dir), 'policies': policies,
+      'tensors': kept, 'dropped': dropped, 'keep_adam': keep_adam,
+      'batch_sha1': [data_digest([b]) for b in batches],
+      'batch_lengths': [len(b) for b in batches]}
+  tmp = waypoint + '.writing'
+  shutil.rmtree(tmp, ignore_errors=True)
+  os.makedirs(tmp)
+  for name in manifest['light_files']:
+    shutil.copyfile(os.path.join(run_dir, name), os.path.join(tmp, 'files_' + name))
+  for name in policies:
+    shutil.copytree(os.path.join(run_dir, 'policies', name), os.path.join(tmp, 'policies', name))
+  np.savez_compressed(os.path.join(tmp, TENSORS),
+                      **{f't{i}': reader.get_tensor(k) for i, k in enumerate(kept)})
+  with open(os.path.join(tmp, OBJECT_GRAPH), 'wb') as f:
+    f.write(reader.get_tensor(GRAPH_KEY))
+  fileio.write_json(os.path.join(tmp, MANIFEST), manifest)  # last: a waypoint without it is cut
+  for name in (TENSORS, OBJECT_GRAPH, MANIFEST):
+    fileio.fsync(os.path.join(tmp, name))
+  old = waypoint + '.old'
+  shutil.rmtree(old, ignore_errors=True)
+  if os.path.exists(waypoint):
+    os.rename(waypoint, old)
+  os.rename(tmp, waypoint)
+  shutil.rmtree(old, ignore_errors=True)
+  return manifest
+
+
+def _write_checkpoint(prefix, waypoint, manifest):
+  """The checkpoint file pair at `prefix` from the waypoint's tensors (dropped ones as zeros),
+  written with the saved object graph, so the run's own code restores it as its checkpoint."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  with np.load(os.path.join(waypoint, TENSORS)) as arrays:
+    tensors = {k: arrays[f't{i}'] for i, k in enumerate(manifest['tensors'])}
+  for k, spec in manifest['dropped'].items():
+    tensors[k] = np.zeros(spec['shape'], spec['dtype'])
+  with open(os.path.join(waypoint, OBJECT_GRAPH), 'rb') as f:
+    tensors[GRAPH_KEY] = f.read()
+  names = sorted(tensors)
+  os.makedirs(os.path.dirname(prefix), exist_ok=True)
+  tf.raw_ops.SaveV2(prefix=prefix, tensor_names=names, shape_and_slices=[''] * len(names),
+                    tensors=[tf.constant(tensors[k]) for k in names])
+
+
+def _collect_batches(run_dir, waypoint, manifest, log):
+  """Deployments 1..d's batches collected again into run_dir/data, as the run collected them (the
+  run's gin config, seed, and each deployment's exported policy); returns (sha1s, lengths)."""
+  import gin  # pylint: disable=g-import-not-at-top
+  from bremen_tf import envs, experiments, export  # pylint: disable=g-import-not-at-top,unused-import
+  from bremen_tf.data.dataset import save_dataset  # pylint: disable=g-import-not-at-top
+  from bremen_tf.deployment import policy_functions  # pylint: disable=g-import-not-at-top
+  from bremen_tf.deployment_batches import batch_file, collect_batch  # pylint: disable=g-import-not-at-top
+  from bremen_tf.dynamics_cache import data_digest  # pylint: disable=g-import-not-at-top
+  from bremen_tf.policies import GaussianPolicy  # pylint: disable=g-import-not-at-top
+  from bremen_tf.run_models import bound, run_seed  # pylint: disable=g-import-not-at-top
+  gin.clear_config()
+  gin.parse_config_file(os.path.join(run_dir, 'config.gin'))
+  try:
+    env_id = bound('train_deployment.env_id', None)
+    size = bound('train_deployment.transitions_per_deployment', None)
+    n_envs = bound('train_deployment.collect_envs', _default('collect_envs'))
+    seed = run_seed(run_dir)
+    spec = envs.get_spec(env_id)
+    like = GaussianPolicy(spec.obs_dim, spec.act_dim, name='policy')
+    digests, lengths = [], []
+    for d in range(1, manifest['deployment'] + 1):
+      action_fn = None
+      if d > 1:
+        policy, _ = export.load_exported_gaussian(
+            os.path.join(waypoint, 'policies', f'deployment_{d - 1}'), like)
+        action_fn = policy_functions(policy, policy)[1]
+      log(f'[waypoint] collecting deployment {d}\'s batch again ({size:,} transitions, '
+          f'{"uniform-random actions" if d == 1 else f"the deployment-{d - 1} policy"})')
+      batch = collect_batch(env_id, d, action_fn, size, seed, n_envs, log=lambda *_: None)
+      save_dataset(batch_file(run_dir, d), batch)
+      digests.append(data_digest([batch]))
+      lengths.append(len(batch))
+  finally:
+    gin.clear_config()
+  return digests, lengths
+
+
+def _default(name):
+  """train_deployment's default for `name` (the run's config.gin lists only what it bound)."""
+  import inspect  # pylint: disable=g-import-not-at-top
+  from bremen_tf import experiments  # pylint: disable=g-import-not-at-top
+  return inspect.signature(experiments.train_deployment).parameters[name].default
+
+
+def restore(waypoint, run_dir, log=print):
+  """Makes `run_dir` (which must not exist) from `waypoint`: light files, checkpoint, exported
+  policies, the batches collected again; returns the restore's record (also appended to the run's
+  waypoint_restores.json). Built in a sibling directory and renamed at the end, so a kill leaves
+  no half run (the next restore starts over)."""
+  from bremen_tf import checkpoints, provenance  # pylint: disable=g-import-not-at-top
+  manifest = read_manifest(waypoint)
+  if os.path.exists(run_dir):
+    raise RunDirError(f'{run_dir} exists: a waypoint restores a run only where this machine has '
+                      'none (move it away to restore the waypoint instead).')
+  missing = [n for n in [TENSORS, OBJECT_GRAPH] + ['files_' + f for f in manifest['light_files']]
+             + [os.path.join('policies', p) for p in manifest['policies']]
+             if not os.path.exists(os.path.join(waypoint, n))]
+  if missing:
+    raise RunDirError(f'{waypoint} lacks {", ".join(missing)}: a damaged waypoint; nothing was '
+                      'restored.')
+  tmp = run_dir.rstrip('/') + '.restoring'
+  shutil.rmtree(tmp, ignore_errors=True)
+  os.makedirs(tmp)
+  for name in manifest['light_files']:
+    shutil.copyfile(os.path.join(waypoint, 'files_' + name), os.path.join(tmp, name))
+  state = fileio.read_json(os.path.join(tmp, 'train_state.json'))
+  prefix = os.path.join(tmp, 'checkpoints', os.path.basename(state['checkpoint']))
+  _write_checkpoint(prefix, waypoint, manifest)
+  checkpoints.mark_latest(prefix)
+  for name in manifest['policies']:
+    shutil.copytree(os.path.join(waypoint, 'policies', name), os.path.join(tmp, 'policies', name))
+  digests, lengths = _collect_batches(tmp, waypoint, manifest, log)
+  # A fit saved mid-way cannot go on over batches of other lengths (an env with terminations, a
+  # new draw): it starts again, warm, from the weights it had reached.
+  fit_restarted = state['stage'] == FIT_STAGE and lengths != manifest['batch_lengths']
+  if fit_restarted:
+    state['stage'] = 'collected'
+    state.pop('dynamics_progress', None)
+    fileio.write_json(os.path.join(tmp, 'train_state.json'), state)
+  record = {'date': _now(), 'git_revision': provenance.git_revision(),
+            'machine': provenance.machine(), 'waypoint_date': manifest['date'],
+            'stage': manifest['stage'], 'deployment': manifest['deployment'],
+            'iteration': manifest['iteration'],
+            'dynamics_adam': 'kept' if manifest['keep_adam'] else 'reset to zero (a fresh Adam)',
+            'fit_restarted': fit_restarted,
+            'batches': [{'deployment': d, 'sha1_saved': a, 'sha1_collected': b, 'identical': a == b,
+                         'transitions_saved': n, 'transitions_collected': m}
+                        for d, (a, b, n, m) in enumerate(zip(
+                            manifest['batch_sha1'], digests, manifest['batch_lengths'], lengths),
+                            start=1)]}
+  restores_path = os.path.join(tmp, RESTORES)
+  earlier = fileio.read_json(restores_path) if os.path.exists(restores_path) else []
+  fileio.write_json(restores_path, earlier + [record])
+  os.makedirs(os.path.dirname(os.path.abspath(run_dir)), exist_ok=True)
+  os.rename(tmp, run_dir)
+  return record

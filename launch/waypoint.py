@@ -1,0 +1,123 @@
+"""Unfinished deployment runs into the repo and back (bremen_tf/waypoints.py): what survives a new
+machine of a run that has not finished.
+
+  python launch/waypoint.py save [--runs_root=/work/runs] [--min_hours=8] [--keep_adam]
+      # each unfinished BREMEN/ME-TRPO deployment run whose waypoint is missing or >= min_hours of
+      # fits and TRPO behind: a new waypoint in results/waypoints/ (commit it). Stop the runs first
+      # (launch/long_runs.sh stop does, then calls this). A run that has finished loses its
+      # waypoint (launch/run_archive.py keeps it).
+  python launch/waypoint.py restore [--runs_root=/work/runs]
+      # each waypoint whose run this machine lacks: the run directory made again (its batches
+      # collected again: about a minute per 200K transitions); launch/long_runs.sh start does it
+  python launch/waypoint.py list [--runs_root=/work/runs]   # the waypoints and how far behind they are
+
+Paths in the archive are the runs' paths relative to the runs root, as in results/runs/.
+"""
+import os
+import shutil
+import sys
+
+from absl import app
+from absl import flags
+
+import launch_common
+from bremen_tf import waypoints  # imports no TensorFlow: `list` of nothing, `status`, stay quick
+from bremen_tf.errors import BremenError
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+flags.DEFINE_string('runs_root', os.environ.get('RUNS_ROOT', '/work/runs'),
+                    'The runs root (launch/long_runs.sh RUNS_ROOT).')
+flags.DEFINE_string('archive', os.path.join(REPO, 'results', 'waypoints'),
+                    'The waypoints directory.')
+flags.DEFINE_float('min_hours', 8.0,
+                   'save: a run gets a new waypoint once it has recorded this many more hours of '
+                   'fits and TRPO than its last one (each waypoint of a HalfCheetah run adds about '
+                   '22 MB to the repo, so not at every stop).', lower_bound=0.0)
+flags.DEFINE_bool('keep_adam', False,
+                  "save: keep the dynamics ensemble's Adam moments too (exact, 3x the size); by "
+                  'default a restore gives the fit a fresh Adam.')
+FLAGS = flags.FLAGS
+ACTIONS = ('save', 'restore', 'list')
+
+
+def archived(archive):
+  """Relative paths (sorted) of the waypoints in `archive`."""
+  found = []
+  for directory, subdirs, files in os.walk(archive):
+    subdirs[:] = sorted(d for d in subdirs if not d.endswith(('.writing', '.old')))
+    if waypoints.MANIFEST in files:
+      found.append(os.path.relpath(directory, archive))
+      subdirs[:] = []
+  return found
+
+
+def save(runs_root, archive):
+  for run in archived(archive):  # finished here: the run archive carries it now
+    if os.path.exists(os.path.join(runs_root, run, 'DONE')):
+      shutil.rmtree(os.path.join(archive, run))
+      print(f'removed the waypoint of {run}: it has finished (launch/run_archive.py save keeps it)')
+  for run in waypoints.unfinished_deployment_runs(runs_root):
+    launch_common.quiet_tensorflow()  # once, before the first use
+    run_dir, waypoint = os.path.join(runs_root, run), os.path.join(archive, run)
+    if not waypoints.due(run_dir, waypoint, FLAGS.min_hours):
+      behind = (waypoints.stage_seconds(run_dir)
+                - waypoints.read_manifest(waypoint)['stage_seconds']) / 3600
+      print(f'{run}: its waypoint is {behind:.1f} h of fits and TRPO behind (< --min_hours='
+            f'{FLAGS.min_hours:g}): kept')
+      continue
+    manifest = waypoints.save(run_dir, waypoint, keep_adam=FLAGS.keep_adam)
+    size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(waypoint) for f in fs)
+    print(f'saved {run}: stage {manifest["stage"]}, deployment {manifest["deployment"]}, '
+          f'iteration {manifest["iteration"]} ({size / 2**20:.1f} MB in {waypoint}; commit it)')
+
+
+def restore(runs_root, archive):
+  for run in archived(archive):
+    run_dir = os.path.join(runs_root, run)
+    if os.path.exists(run_dir):
+      print(f'{run}: this machine has the run already: its waypoint is not restored')
+      continue
+    launch_common.quiet_tensorflow()
+    record = waypoints.restore(os.path.join(archive, run), run_dir,
+                               log=lambda m: print(m, flush=True))
+    same = sum(b['identical'] for b in record['batches'])
+    print(f'restored {run} at stage {record["stage"]}, deployment {record["deployment"]}, '
+          f'iteration {record["iteration"]}: {same} of {len(record["batches"])} batches collected '
+          f'again bit-identical; dynamics Adam {record["dynamics_adam"]}', flush=True)
+
+
+def list_waypoints(runs_root, archive):
+  for run in archived(archive):
+    launch_common.quiet_tensorflow()  # the stage times: bremen_tf.reporting imports TF
+    manifest = waypoints.read_manifest(os.path.join(archive, run))
+    run_dir = os.path.join(runs_root, run)
+    here = 'not on this machine'
+    if os.path.exists(os.path.join(run_dir, 'DONE')):
+      here = 'finished here'
+    elif os.path.isdir(run_dir):
+      behind = (waypoints.stage_seconds(run_dir) - manifest['stage_seconds']) / 3600
+      here = f'the run here is {behind:.1f} h of fits and TRPO ahead'
+    print(f'{run}: saved {manifest["date"]} at stage {manifest["stage"]}, deployment '
+          f'{manifest["deployment"]}, iteration {manifest["iteration"]}; {here}')
+
+
+def main(argv):
+  if len(argv) != 2 or argv[1] not in ACTIONS:
+    raise app.UsageError(f'usage: python launch/waypoint.py {"|".join(ACTIONS)} '
+                         '[--runs_root=DIR] [--archive=DIR] [--min_hours=H] [--keep_adam]')
+  try:
+    if argv[1] == 'save':
+      if not os.path.isdir(FLAGS.runs_root):
+        raise BremenError(f'{FLAGS.runs_root} is not a directory: no runs to save.')
+      save(FLAGS.runs_root, FLAGS.archive)
+    elif argv[1] == 'restore':
+      restore(FLAGS.runs_root, FLAGS.archive)
+    else:
+      list_waypoints(FLAGS.runs_root, FLAGS.archive)
+  except BremenError as e:
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(2)
+
+
+if __name__ == '__main__':
+  app.run(main)

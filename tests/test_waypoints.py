@@ -1,0 +1,180 @@
+"""Waypoints (bremen_tf/waypoints.py, launch/waypoint.py): an unfinished deployment run saved into
+the repo, its directory deleted as a new machine would lose it, restored and resumed."""
+import csv
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from bremen_tf import waypoints
+from bremen_tf.errors import RunDirError
+from conftest import run_here as run_launcher_here, script
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RUN = os.path.join('full', 'deployment', 'hopper_smoke', 'seed0')
+ARGS = ['--gin_file=gin/deployment/hopper_100k.gin', '--gin_file=gin/smoke/deployment.gin',
+        '--gin_bindings=DynamicsEnsemble.checkpoint_seconds=0']  # the fit checkpoints every epoch
+TIMING = ('seconds', '_per_s')
+
+
+def metrics(run_dir):
+  with open(os.path.join(run_dir, 'metrics.csv')) as f:
+    return [{k: v for k, v in r.items() if not any(t in k for t in TIMING)}
+            for r in csv.DictReader(f)]
+
+
+def deployment_run(capsys, run_dir):
+  capsys.readouterr()
+  run_launcher_here('deployment', *ARGS, f'--root_dir={run_dir}')
+  return capsys.readouterr().out
+
+
+def waypoint_cmd(capsys, action, runs_root, archive, *extra):
+  capsys.readouterr()
+  with script('waypoint', f'--runs_root={runs_root}', f'--archive={archive}', *extra) as module:
+    module.main(['waypoint', action])
+  return capsys.readouterr().out
+
+
+@pytest.fixture(scope='module')
+def killed_in_fit_2(tmp_path_factory):
+  """A run killed in deployment 2's dynamics fit (after its epoch-1 checkpoint), and the same run
+  uninterrupted."""
+  base = tmp_path_factory.mktemp('waypoints')
+  run_dir = base / 'runs' / RUN
+  proc = subprocess.Popen([sys.executable, os.path.join('launch', 'deployment.py'), *ARGS,
+                           f'--root_dir={run_dir}'], cwd=REPO, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True)
+  seen = []
+  for line in proc.stdout:
+    seen.append(line)
+    if (line.startswith('[dynamics] checkpointed the fit at epoch 1')
+        and any(l.startswith('[deployment 2/2]') for l in seen)):
+      proc.kill()
+      break
+  assert proc.wait(timeout=300) == -9, ''.join(seen)
+  reference = base / 'reference'
+  out = subprocess.run([sys.executable, os.path.join('launch', 'deployment.py'), *ARGS,
+                        f'--root_dir={reference}'], cwd=REPO, capture_output=True, text=True,
+                       timeout=300)
+  assert out.returncode == 0, out.stdout + out.stderr
+  return base, str(reference)
+
+
+def checkpoint_tensors(run_dir):
+  with open(os.path.join(run_dir, 'train_state.json')) as f:
+    name = os.path.basename(json.load(f)['checkpoint'])
+  reader = tf.train.load_checkpoint(os.path.join(run_dir, 'checkpoints', name))
+  return {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map()
+          if k != waypoints.GRAPH_KEY}
+
+
+def test_a_run_restored_from_its_waypoint_with_adam_kept_finishes_as_the_uninterrupted_run(
+    killed_in_fit_2, capsys):
+  base, reference = killed_in_fit_2
+  runs = base / 'runs'
+  archive = base / 'exact_archive'
+  saved = waypoint_cmd(capsys, 'save', runs, archive, '--keep_adam')
+  assert f'saved {RUN}: stage dynamics_fit, deployment 2, iteration 2' in saved
+  # a new machine: the runs root is gone; the waypoint restores the run, batches collected again
+  before = checkpoint_tensors(runs / RUN)
+  batches = {d: open(runs / RUN / 'data' / f'deployment_{d}.npz', 'rb').read() for d in (1, 2)}
+  new_root = base / 'new_machine_exact'
+  restored = waypoint_cmd(capsys, 'restore', new_root, archive)
+  assert 'restored' in restored and '2 of 2 batches collected again bit-identical' in restored
+  after = checkpoint_tensors(new_root / RUN)
+  assert sorted(after) == sorted(before)
+  for k, v in before.items():
+    np.testing.assert_array_equal(after[k], v, err_msg=k)
+  for d in (1, 2):  # the same transitions (the file's metadata holds the collection's timing)
+    with np.load(new_root / RUN / 'data' / f'deployment_{d}.npz') as a, \
+        np.load(io.BytesIO(batches[d])) as b:
+      for key in ('observations', 'actions', 'rewards', 'next_observations', 'terminals'):
+        np.testing.assert_array_equal(a[key], b[key])
+  record = json.loads((new_root / RUN / waypoints.RESTORES).read_text())[-1]
+  assert record['dynamics_adam'] == 'kept' and all(b['identical'] for b in record['batches'])
+  out = deployment_run(capsys, new_root / RUN)
+  assert 'resuming the dynamics fit at epoch 1' in out and 'collecting' not in out
+  assert os.path.exists(new_root / RUN / 'DONE')
+  assert metrics(new_root / RUN) == metrics(reference)
+  # the restored run is there now: a second restore leaves it alone
+  assert 'this machine has the run already' in waypoint_cmd(capsys, 'restore', new_root, archive)
+  # it finished: its waypoint goes (the run archive keeps finished runs)
+  assert 'has finished' in waypoint_cmd(capsys, 'save', new_root, archive)
+  assert not os.path.exists(archive / RUN)
+
+
+def test_a_default_waypoint_leaves_out_the_dynamics_adam_moments_and_the_fit_restarts_adam(
+    killed_in_fit_2, capsys):
+  base, reference = killed_in_fit_2
+  runs, archive = base / 'runs', base / 'archive'
+  waypoint_cmd(capsys, 'save', runs, archive)
+  manifest = waypoints.read_manifest(archive / RUN)
+  assert sorted(manifest['dropped']) == sorted(
+      k for k in checkpoint_tensors(runs / RUN) if k.startswith(waypoints.ADAM_PREFIXES))
+  assert len(manifest['dropped']) == 2 * 6 + 1  # m and v of 3 layers' kernels and biases; steps
+  # a second save right away: the run has not moved, so the waypoint is kept
+  assert 'its waypoint is 0.0 h of fits and TRPO behind' in waypoint_cmd(capsys, 'save', runs,
+                                                                          archive)
+  new_root = base / 'new_machine'
+  waypoint_cmd(capsys, 'restore', new_root, archive)
+  before, after = checkpoint_tensors(runs / RUN), checkpoint_tensors(new_root / RUN)
+  for k, v in before.items():
+    if k in manifest['dropped']:
+      assert not after[k].any() and v.any(), k  # zero now, not zero before
+    else:
+      np.testing.assert_array_equal(after[k], v, err_msg=k)
+  record = json.loads((new_root / RUN / waypoints.RESTORES).read_text())[-1]
+  assert record['dynamics_adam'].startswith('reset to zero')
+  assert record['stage'] == 'dynamics_fit' and record['deployment'] == 2
+  deployment_run(capsys, new_root / RUN)
+  assert os.path.exists(new_root / RUN / 'DONE')
+  ours, theirs = metrics(new_root / RUN), metrics(reference)
+  assert ours[:2] == theirs[:2]  # deployment 1: before the waypoint
+  assert ours[2:] != theirs[2:]  # deployment 2's fit went on with a fresh Adam
+
+
+def test_restore_refuses_a_damaged_waypoint_before_making_anything(killed_in_fit_2, tmp_path):
+  base, _ = killed_in_fit_2
+  archive = tmp_path / 'archive'
+  waypoints.save(str(base / 'runs' / RUN), str(archive / RUN))
+  os.remove(archive / RUN / waypoints.TENSORS)
+  with pytest.raises(RunDirError, match='lacks state.npz: a damaged waypoint; nothing was restored'):
+    waypoints.restore(str(archive / RUN), str(tmp_path / 'new' / RUN))
+  assert not os.path.exists(tmp_path / 'new' / RUN)
+  (archive / RUN / waypoints.MANIFEST).write_text('{"format": 99}')
+  with pytest.raises(RunDirError, match='not a waypoint of format 1'):
+    waypoints.restore(str(archive / RUN), str(tmp_path / 'new' / RUN))
+  with pytest.raises(RunDirError, match='exists: a waypoint restores a run only where'):
+    waypoints.save(str(base / 'runs' / RUN), str(archive / RUN))  # a fresh waypoint, then
+    waypoints.restore(str(archive / RUN), str(base / 'runs' / RUN))
+
+
+def test_a_fit_saved_mid_way_starts_again_when_a_batch_comes_back_with_another_length(
+    killed_in_fit_2, tmp_path, capsys, monkeypatch):
+  """Where TF rounds differently, a policy's batch collected again is a new draw, and in an env
+  with terminations it may hold another number of transitions: the fit saved mid-way cannot go on
+  over it, so it starts again from the weights it had reached (simulated: twice the transitions)."""
+  from bremen_tf import deployment_batches  # pylint: disable=g-import-not-at-top
+  base, _ = killed_in_fit_2
+  archive = tmp_path / 'archive'
+  waypoints.save(str(base / 'runs' / RUN), str(archive / RUN))
+  collect = deployment_batches.collect_batch
+  monkeypatch.setattr(deployment_batches, 'collect_batch',
+                      lambda env_id, d, fn, size, *a, **k: collect(env_id, d, fn, size * d, *a, **k))
+  record = waypoints.restore(str(archive / RUN), str(tmp_path / 'new' / RUN), log=print)
+  assert record['fit_restarted'] and [b['identical'] for b in record['batches']] == [True, False]
+  assert record['batches'][1]['transitions_collected'] >= 3000 > record['batches'][1][
+      'transitions_saved']
+  state = json.loads((tmp_path / 'new' / RUN / 'train_state.json').read_text())
+  assert state['stage'] == 'collected' and 'dynamics_progress' not in state
+  monkeypatch.undo()
+  out = deployment_run(capsys, tmp_path / 'new' / RUN)
+  assert '[dynamics] fitting on' in out and 'resuming the dynamics fit' not in out
+  assert os.path.exists(tmp_path / 'new' / RUN / 'DONE')
