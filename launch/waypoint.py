@@ -2,8 +2,8 @@
 machine of a run that has not finished.
 
   python launch/waypoint.py save [--runs_root=/work/runs] [--min_hours=8] [--keep_adam]
-      # each unfinished BREMEN/ME-TRPO deployment run whose waypoint is missing or >= min_hours of
-      # fits and TRPO behind: a new waypoint in results/waypoints/ (commit it). Stop the runs first
+      # each unfinished BREMEN/ME-TRPO deployment run that has recorded >= min_hours of fits and
+      # TRPO since its waypoint (or its start): a new waypoint in results/waypoints/ (commit it). Stop the runs first
       # (launch/long_runs.sh stop does, then calls this). A run that has finished loses its
       # waypoint (launch/run_archive.py keeps it).
   python launch/waypoint.py restore [--runs_root=/work/runs]
@@ -30,9 +30,10 @@ flags.DEFINE_string('runs_root', os.environ.get('RUNS_ROOT', '/work/runs'),
 flags.DEFINE_string('archive', os.path.join(REPO, 'results', 'waypoints'),
                     'The waypoints directory.')
 flags.DEFINE_float('min_hours', 8.0,
-                   'save: a run gets a new waypoint once it has recorded this many more hours of '
-                   'fits and TRPO than its last one (each waypoint of a HalfCheetah run adds about '
-                   '22 MB to the repo, so not at every stop).', lower_bound=0.0)
+                   'save: a run gets a waypoint once it has recorded this many hours of fits and '
+                   'TRPO since its last one (or its start): a lost machine costs it at most that '
+                   'plus the session under way (each waypoint of a HalfCheetah run adds about 22 '
+                   'MB to the repo, so not at every stop).', lower_bound=0.0)
 flags.DEFINE_bool('keep_adam', False,
                   "save: keep the dynamics ensemble's Adam moments too (exact, 3x the size); by "
                   'default a restore gives the fit a fresh Adam.')
@@ -60,10 +61,10 @@ def save(runs_root, archive):
     launch_common.quiet_tensorflow()  # once, before the first use
     run_dir, waypoint = os.path.join(runs_root, run), os.path.join(archive, run)
     if not waypoints.due(run_dir, waypoint, FLAGS.min_hours):
-      behind = (waypoints.stage_seconds(run_dir)
-                - waypoints.read_manifest(waypoint)['stage_seconds']) / 3600
-      print(f'{run}: its waypoint is {behind:.1f} h of fits and TRPO behind (< --min_hours='
-            f'{FLAGS.min_hours:g}): kept')
+      behind = waypoints.hours_unsaved(run_dir, waypoint)
+      print(f'{run}: ' + (f'its waypoint is {behind:.1f} h' if os.path.isdir(waypoint) else
+                          f'no waypoint yet: {behind:.1f} h')
+            + f' of fits and TRPO behind (< --min_hours={FLAGS.min_hours:g}): none saved')
       continue
     manifest = waypoints.save(run_dir, waypoint, keep_adam=FLAGS.keep_adam)
     size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(waypoint) for f in fs)

@@ -80,7 +80,10 @@ def test_a_run_restored_from_its_waypoint_with_adam_kept_finishes_as_the_uninter
   base, reference = killed_in_fit_2
   runs = base / 'runs'
   archive = base / 'exact_archive'
-  saved = waypoint_cmd(capsys, 'save', runs, archive, '--keep_adam')
+  assert (f'{RUN}: no waypoint yet: 0.0 h of fits and TRPO behind (< --min_hours=8): none saved'
+          in waypoint_cmd(capsys, 'save', runs, archive))  # the default: seconds of work so far
+  assert not os.path.exists(archive)
+  saved = waypoint_cmd(capsys, 'save', runs, archive, '--keep_adam', '--min_hours=0')
   assert f'saved {RUN}: stage dynamics_fit, deployment 2, iteration 2' in saved
   # a new machine: the runs root is gone; the waypoint restores the run, batches collected again
   before = checkpoint_tensors(runs / RUN)
@@ -106,7 +109,7 @@ def test_a_run_restored_from_its_waypoint_with_adam_kept_finishes_as_the_uninter
   # the restored run is there now: a second restore leaves it alone
   assert 'this machine has the run already' in waypoint_cmd(capsys, 'restore', new_root, archive)
   # it finished: its waypoint goes (the run archive keeps finished runs)
-  assert 'has finished' in waypoint_cmd(capsys, 'save', new_root, archive)
+  assert 'has finished' in waypoint_cmd(capsys, 'save', new_root, archive, '--min_hours=0')
   assert not os.path.exists(archive / RUN)
 
 
@@ -114,14 +117,14 @@ def test_a_default_waypoint_leaves_out_the_dynamics_adam_moments_and_the_fit_res
     killed_in_fit_2, capsys):
   base, reference = killed_in_fit_2
   runs, archive = base / 'runs', base / 'archive'
-  waypoint_cmd(capsys, 'save', runs, archive)
+  waypoint_cmd(capsys, 'save', runs, archive, '--min_hours=0')
   manifest = waypoints.read_manifest(archive / RUN)
   assert sorted(manifest['dropped']) == sorted(
       k for k in checkpoint_tensors(runs / RUN) if k.startswith(waypoints.ADAM_PREFIXES))
   assert len(manifest['dropped']) == 2 * 6 + 1  # m and v of 3 layers' kernels and biases; steps
   # a second save right away: the run has not moved, so the waypoint is kept
-  assert 'its waypoint is 0.0 h of fits and TRPO behind' in waypoint_cmd(capsys, 'save', runs,
-                                                                          archive)
+  assert 'its waypoint is 0.0 h of fits and TRPO behind (< --min_hours=0.01): none saved' in \
+      waypoint_cmd(capsys, 'save', runs, archive, '--min_hours=0.01')
   new_root = base / 'new_machine'
   waypoint_cmd(capsys, 'restore', new_root, archive)
   before, after = checkpoint_tensors(runs / RUN), checkpoint_tensors(new_root / RUN)
