@@ -31,6 +31,7 @@ Only BREMEN / ME-TRPO deployment runs (launch/deployment.py's model-based loop) 
 offline run fits in a machine's life, and a model-free deployment run collects with other policies.
 """
 import datetime
+import fcntl
 import os
 import shutil
 
@@ -109,6 +110,21 @@ def due(run_dir, waypoint, min_hours):
   return hours_unsaved(run_dir, waypoint) >= min_hours
 
 
+def _require_stopped(run_dir):
+  """RunDirError if a process holds the run (runs.RunDir's lock): it replaces its checkpoint as it
+  goes, so a waypoint is taken from a stopped run only."""
+  lock = os.path.join(run_dir, '.lock')
+  if not os.path.exists(lock):
+    return
+  with open(lock) as f:
+    try:
+      fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+      fcntl.flock(f, fcntl.LOCK_UN)
+    except BlockingIOError:
+      raise RunDirError(f'{run_dir} is running: stop it first (launch/long_runs.sh stop takes the '
+                        'waypoints once the runs have stopped).') from None
+
+
 def save(run_dir, waypoint, keep_adam=False):
   """Writes `run_dir`'s waypoint to `waypoint` (a directory, replaced whole: a kill leaves the old
   one or the new one); returns its manifest. Run it while the run is stopped (a running run
@@ -118,6 +134,7 @@ def save(run_dir, waypoint, keep_adam=False):
   from bremen_tf.deployment_batches import batch_file  # pylint: disable=g-import-not-at-top
   from bremen_tf.dynamics_cache import data_digest  # pylint: disable=g-import-not-at-top
   state = _read_state(run_dir)
+  _require_stopped(run_dir)
   if os.path.exists(os.path.join(run_dir, run_archive.DONE_FILE)):
     raise RunDirError(f'{run_dir} has finished: launch/run_archive.py keeps it, not a waypoint.')
   if 'deployment' not in state or 'checkpoint' not in state:

@@ -181,3 +181,15 @@ def test_a_fit_saved_mid_way_starts_again_when_a_batch_comes_back_with_another_l
   out = deployment_run(capsys, tmp_path / 'new' / RUN)
   assert '[dynamics] fitting on' in out and 'resuming the dynamics fit' not in out
   assert os.path.exists(tmp_path / 'new' / RUN / 'DONE')
+
+
+def test_a_running_run_gets_no_waypoint(killed_in_fit_2, tmp_path):
+  """A process holding the run's lock (a run going on) replaces its checkpoint as it goes."""
+  import fcntl  # pylint: disable=g-import-not-at-top
+  base, _ = killed_in_fit_2
+  run_dir = str(base / 'runs' / RUN)
+  with open(os.path.join(run_dir, '.lock'), 'w') as held:
+    fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    with pytest.raises(RunDirError, match='is running: stop it first'):
+      waypoints.save(run_dir, str(tmp_path / 'archive' / RUN))
+  assert not os.path.exists(tmp_path / 'archive')
