@@ -89,14 +89,7 @@ def _save(module, signatures, path, meta):
   shutil.rmtree(tmp, ignore_errors=True)
   tf.saved_model.save(module, tmp, signatures=signatures)
   fileio.write_json(os.path.join(tmp, METADATA_FILE), meta)
-  # Replacing a policy: the old one is renamed aside, not deleted, until the new one is in place,
-  # so a kill at any instant leaves a whole policy (at `path`, or aside while the export is redone).
-  old = path.rstrip('/') + '.old'
-  shutil.rmtree(old, ignore_errors=True)
-  if os.path.exists(path):
-    os.replace(path, old)
-  os.replace(tmp, path)
-  shutil.rmtree(old, ignore_errors=True)
+  fileio.replace_directory(tmp, path)  # a kill at any instant leaves a whole policy
   return path
 
 

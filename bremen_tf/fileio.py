@@ -3,6 +3,7 @@ and a write that returned survives a power loss (file and directory are fsynced)
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 
 import numpy as np
@@ -58,3 +59,15 @@ def write_npz(path, **arrays):
   with atomic_path(path) as tmp:
     with open(tmp, 'wb') as f:
       np.savez(f, **arrays)
+
+
+def replace_directory(tmp, path):
+  """Puts the finished directory `tmp` at `path`. An old `path` is renamed aside, not deleted,
+  until the new one is in place, so a kill at any instant leaves a whole directory (at `path`, or
+  aside as `path`.old while the write is redone)."""
+  old = path.rstrip('/') + '.old'
+  shutil.rmtree(old, ignore_errors=True)
+  if os.path.exists(path):
+    os.replace(path, old)
+  os.replace(tmp, path)
+  shutil.rmtree(old, ignore_errors=True)

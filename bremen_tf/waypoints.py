@@ -178,12 +178,7 @@ def save(run_dir, waypoint, keep_adam=False):
   fileio.write_json(os.path.join(tmp, MANIFEST), manifest)  # last: a waypoint without it is cut
   for name in (TENSORS, OBJECT_GRAPH, MANIFEST):
     fileio.fsync(os.path.join(tmp, name))
-  old = waypoint + '.old'
-  shutil.rmtree(old, ignore_errors=True)
-  if os.path.exists(waypoint):
-    os.rename(waypoint, old)
-  os.rename(tmp, waypoint)
-  shutil.rmtree(old, ignore_errors=True)
+  fileio.replace_directory(tmp, waypoint)
   return manifest
 
 
