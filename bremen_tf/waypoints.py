@@ -55,8 +55,9 @@ def _now():
 
 
 def unfinished_deployment_runs(root):
-  """Relative paths (sorted) of the runs under `root` that a waypoint carries: a train_state.json
-  of launch/deployment.py (it counts deployments) with a checkpoint, and no DONE."""
+  """Relative paths (sorted) of the runs under `root` that a waypoint carries: BREMEN or ME-TRPO
+  deployment runs (run.json: kind 'deployment', algorithm 'bremen'; the model-free loop's name
+  their agent) with a checkpoint, and no DONE."""
   found = []
   for directory, subdirs, files in os.walk(root):
     subdirs[:] = sorted(d for d in subdirs if not d.startswith('.') and not d.endswith('.restoring'))
@@ -65,8 +66,13 @@ def unfinished_deployment_runs(root):
       continue
     if 'train_state.json' in files:
       subdirs[:] = []
-      state = _read_state(directory)
-      if 'deployment' in state and 'checkpoint' in state:
+      if 'run.json' not in files or 'checkpoint' not in _read_state(directory):
+        continue
+      try:
+        description = fileio.read_json(os.path.join(directory, 'run.json'))['description']
+      except (ValueError, KeyError, TypeError):
+        continue  # not described (yet): nothing a waypoint would know how to restore
+      if description.get('kind') == 'deployment' and description.get('algorithm') == 'bremen':
         found.append(os.path.relpath(directory, root))
   return found
 

@@ -193,3 +193,23 @@ def test_a_running_run_gets_no_waypoint(killed_in_fit_2, tmp_path):
     with pytest.raises(RunDirError, match='is running: stop it first'):
       waypoints.save(run_dir, str(tmp_path / 'archive' / RUN))
   assert not os.path.exists(tmp_path / 'archive')
+
+
+def test_only_unfinished_bremen_and_me_trpo_deployment_runs_are_carried(killed_in_fit_2, tmp_path):
+  """The killed run is one; a finished run, an offline run and a model-free deployment run
+  (described by run.json) are not."""
+  base, _ = killed_in_fit_2
+  root = tmp_path / 'runs'
+  shutil.copytree(base / 'runs', root)
+  for name, kind, algorithm, done in (('finished', 'deployment', 'bremen', True),
+                                      ('offline', 'offline', 'bremen', False),
+                                      ('bcq', 'deployment', 'bcq', False)):
+    run_dir = root / 'other' / name
+    run_dir.mkdir(parents=True)
+    (run_dir / 'train_state.json').write_text(json.dumps(
+        {'stage': 'trpo', 'deployment': 1, 'checkpoint': 'checkpoints/save-1'}))
+    (run_dir / 'run.json').write_text(json.dumps(
+        {'description': {'kind': kind, 'algorithm': algorithm}}))
+    if done:
+      (run_dir / 'DONE').write_text('')
+  assert waypoints.unfinished_deployment_runs(str(root)) == [RUN]
