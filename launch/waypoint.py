@@ -53,6 +53,9 @@ def archived(archive):
 
 
 def save(runs_root, archive):
+  """Saves the due waypoints; a run that cannot be saved is said and skipped (BremenError at the
+  end names them)."""
+  failed = []
   for run in archived(archive):  # finished here: the run archive carries it now
     if os.path.exists(os.path.join(runs_root, run, 'DONE')):
       shutil.rmtree(os.path.join(archive, run))
@@ -66,25 +69,42 @@ def save(runs_root, archive):
                           f'no waypoint yet: {behind:.1f} h')
             + f' of fits and TRPO behind (< --min_hours={FLAGS.min_hours:g}): none saved')
       continue
-    manifest = waypoints.save(run_dir, waypoint, keep_adam=FLAGS.keep_adam)
+    try:
+      manifest = waypoints.save(run_dir, waypoint, keep_adam=FLAGS.keep_adam)
+    except BremenError as e:  # the other runs still get theirs
+      print(f'error: {e}', file=sys.stderr)
+      failed.append(run)
+      continue
     size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(waypoint) for f in fs)
     print(f'saved {run}: stage {manifest["stage"]}, deployment {manifest["deployment"]}, '
           f'iteration {manifest["iteration"]} ({size / 2**20:.1f} MB in {waypoint}; commit it)')
+  if failed:
+    raise BremenError(f'no waypoint saved for {", ".join(failed)} (above)')
 
 
 def restore(runs_root, archive):
+  """Restores the waypoints whose runs this machine lacks; one that cannot be restored is said
+  and skipped (BremenError at the end names them)."""
+  failed = []
   for run in archived(archive):
     run_dir = os.path.join(runs_root, run)
     if os.path.exists(run_dir):
       print(f'{run}: this machine has the run already: its waypoint is not restored')
       continue
     launch_common.quiet_tensorflow()
-    record = waypoints.restore(os.path.join(archive, run), run_dir,
-                               log=lambda m: print(m, flush=True))
+    try:
+      record = waypoints.restore(os.path.join(archive, run), run_dir,
+                                 log=lambda m: print(m, flush=True))
+    except BremenError as e:  # the other runs are still restored
+      print(f'error: {e}', file=sys.stderr)
+      failed.append(run)
+      continue
     same = sum(b['identical'] for b in record['batches'])
     print(f'restored {run} at stage {record["stage"]}, deployment {record["deployment"]}, '
           f'iteration {record["iteration"]}: {same} of {len(record["batches"])} batches collected '
           f'again bit-identical; dynamics Adam {record["dynamics_adam"]}', flush=True)
+  if failed:
+    raise BremenError(f'not restored: {", ".join(failed)} (above)')
 
 
 def list_waypoints(runs_root, archive):

@@ -213,3 +213,27 @@ def test_only_unfinished_bremen_and_me_trpo_deployment_runs_are_carried(killed_i
     if done:
       (run_dir / 'DONE').write_text('')
   assert waypoints.unfinished_deployment_runs(str(root)) == [RUN]
+
+
+def test_a_run_that_cannot_be_saved_or_restored_does_not_stop_the_others(
+    killed_in_fit_2, tmp_path, capsys):
+  import fcntl  # pylint: disable=g-import-not-at-top
+  base, _ = killed_in_fit_2
+  root, archive = tmp_path / 'runs', tmp_path / 'archive'
+  for name in ('a', 'b'):
+    shutil.copytree(base / 'runs' / RUN, root / name)
+  with open(root / 'a' / '.lock', 'w') as held:  # run a is running
+    fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    with pytest.raises(SystemExit) as exited:
+      waypoint_cmd(capsys, 'save', root, archive, '--min_hours=0')
+  assert exited.value.code == 2
+  assert 'saved b: stage dynamics_fit' in capsys.readouterr().out
+  assert os.path.isdir(archive / 'b') and not os.path.exists(archive / 'a')
+  shutil.copytree(archive / 'b', archive / 'a')
+  os.remove(archive / 'a' / waypoints.OBJECT_GRAPH)  # a damaged waypoint
+  with pytest.raises(SystemExit):
+    waypoint_cmd(capsys, 'restore', tmp_path / 'new', archive)
+  out, err = capsys.readouterr()
+  assert 'restored b at stage dynamics_fit' in out and 'lacks object_graph.pb' in err
+  assert 'not restored: a (above)' in err
+  assert os.path.isdir(tmp_path / 'new' / 'b') and not os.path.exists(tmp_path / 'new' / 'a')
