@@ -266,7 +266,11 @@ start() {
   "$PY" "$REPO/launch/run_archive.py" restore --runs_root="$RUNS_ROOT"
   # the unfinished deployment runs of earlier machines, from their waypoints (results/waypoints/):
   # each resumes where its waypoint was saved (its batches are collected again first)
-  "$PY" "$REPO/launch/waypoint.py" restore --runs_root="$RUNS_ROOT" --archive="$WAYPOINTS"
+  if ! "$PY" "$REPO/launch/waypoint.py" restore --runs_root="$RUNS_ROOT" --archive="$WAYPOINTS"; then
+    echo "no lane started: a waypoint could not be restored (above). Mend it, or move it out of" \
+         "$WAYPOINTS to let its run start from scratch, then start again." >&2
+    exit 2
+  fi
   rm -rf "$CLAIMS" && mkdir "$CLAIMS"  # no lane runs: the shared entries are free again (each resumes)
   # The lanes run a copy of this script: bash reads a script as it runs, so an edit of the
   # checkout's copy under a running lane would change what it does next.

@@ -509,3 +509,28 @@ def test_me_trpo_goes_in_its_turn_once_the_fit_is_done_or_bremen_is_not_running(
   events = lane_events(tmp_path)
   order = [e[1] if e[0] == 'start' else 'me_trpo' for e in events if e[0] in ('start', 'run')]
   assert order == ['handreach', 'me_trpo'] + SHARED_GROUPS
+
+
+def test_start_starts_no_lane_when_a_waypoint_cannot_be_restored(tmp_path):
+  """`start` restores the waypoints of runs this machine lacks before the lanes; if one fails it
+  starts no lane (the run would otherwise start from scratch beside its waypoint) and says why."""
+  python = tmp_path / 'python'
+  python.write_text(FAKE_PYTHON.replace(
+      'dir=""\n', 'dir=""\n[[ "$*" == *"waypoint.py restore"* ]] && '
+      '{ echo "command $*" >> "$RUNS_ROOT/record"; exit 2; }\n', 1))
+  python.chmod(0o755)
+  repo = os.path.dirname(os.path.dirname(SCRIPT))
+  head = subprocess.run(['git', '-C', repo, 'rev-parse', 'HEAD'], capture_output=True, text=True,
+                        check=True).stdout.strip()
+  tree = tmp_path / 'tree'
+  try:
+    result = long_runs(tmp_path, 'start', RUNS_COMMIT=head, COVERAGE_COMMIT=head,
+                       FROZEN=str(tree), COVERAGE_TREE=str(tree), PYTHON=str(python))
+  finally:
+    subprocess.run(['git', '-C', repo, 'worktree', 'remove', '--force', str(tree)],
+                   capture_output=True)
+  assert result.returncode == 2
+  assert 'no lane started: a waypoint could not be restored' in result.stderr
+  assert not (tmp_path / 'lanes' / 'A.pid').exists()
+  record = (tmp_path / 'record').read_text()
+  assert f'waypoint.py restore --runs_root={tmp_path} --archive={tmp_path}/waypoints' in record
