@@ -1,7 +1,9 @@
 """Does a bfloat16 dynamics fit pay on this CPU, and are its models as good?
 
 The guide once recorded bfloat16 as slower (a CPU without AMX). CPUs with AMX (Intel Sapphire
-Rapids and later: `amx_bf16` in /proc/cpuinfo) multiply bfloat16 matrices in hardware. This times,
+Rapids and later: `amx_bf16` in /proc/cpuinfo) multiply bfloat16 matrices in hardware; CPUs with
+AVX-512 BF16 only (`avx512_bf16`: AMD Zen 4, Intel Cooper Lake) have a bfloat16 dot product in the
+vector units, a smaller step. This times,
 in one process and one TF thread, alternately:
   - a chain of n x n matmuls, float32 and bfloat16 (the machine's two peaks);
   - one training step of one dynamics member at the fit's shape (batch 1000, [s, a] -> 2 x 1024
@@ -41,13 +43,14 @@ BATCH, HIDDEN = 1000, 1024
 
 
 def cpu_flags():
-  """The AMX flags /proc/cpuinfo lists ('' if none or not Linux)."""
+  """The bfloat16 flags /proc/cpuinfo lists: AMX tiles (Intel) and AVX-512 BF16 dot products
+  (Intel Cooper Lake, AMD Zen 4 and later); '' if none or not Linux."""
   try:
     with open('/proc/cpuinfo') as f:
       words = next((l for l in f if l.startswith('flags')), '').split()
   except OSError:
     return ''
-  return ' '.join(sorted(w for w in words if w.startswith('amx')))
+  return ' '.join(sorted(w for w in words if w.startswith('amx') or w == 'avx512_bf16'))
 
 
 def member_step(tf, compute_dtype):
@@ -152,10 +155,10 @@ def main(argv):
            f'{t32 * 1e3:.1f} ms ({flops / t32 / 1e9:.0f} GFLOP/s)',
            f'{t16 * 1e3:.1f} ms ({flops / t16 / 1e9:.0f} GFLOP/s)', f'{t32 / t16:.2f}x',
            f'{rel:.1e}']]
-  amx = cpu_flags()
+  bf16_flags = cpu_flags()
   text = ('# bfloat16 matmuls on this CPU: the dynamics fit\'s shapes\n\n'
           + results.provenance_header(f'{FLAGS.repeats} timed repeats, medians, one TF thread')
-          + f'- AMX flags in /proc/cpuinfo: {amx or "none"}\n\n'
+          + f'- bfloat16 flags in /proc/cpuinfo: {bf16_flags or "none"}\n\n'
           + results.markdown_table(['what', 'float32', 'bfloat16', 'speed-up',
                                     'gradient vs float32 (relative L2)'], rows)
           + '\nThe training step casts each matmul\'s operands to bfloat16 and keeps weights, '
