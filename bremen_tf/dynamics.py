@@ -46,8 +46,8 @@ class DynamicsEnsemble(tf.Module):
     # first written (one batched matmul per layer for all members, Adam in plain TF ops).
     self.reference_training = reference_training
     # A deviation, off by default: the fit's training steps multiply in bfloat16 (weights, Adam,
-    # the loss, validation and every prediction stay float32). On a CPU with AMX a real fit's
-    # epochs ran 1.8x faster (results/bf16.md); the original fitted in float32.
+    # the loss, validation and every prediction stay float32). On CPUs with AMX or AVX-512 BF16
+    # a real fit's epochs ran 1.8x faster (results/bf16*.md); the original fitted in float32.
     self.fit_matmul_dtype = fit_matmul_dtype
     self.net = EnsembleMLP(n_models, obs_dim + act_dim, hidden, obs_dim, seed=seed,
                            batched=reference_training)
