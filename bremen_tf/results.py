@@ -1,6 +1,7 @@
 """Writing result files: a provenance header, Markdown tables, script-owned README blocks."""
 import csv
 import io
+import os
 import re
 
 from bremen_tf import fileio, provenance
@@ -47,6 +48,13 @@ def write_csv(path, header, rows):
   writer.writerow(header)
   writer.writerows(rows)
   fileio.write_text(path, buf.getvalue())
+
+
+def write_report(md_path, lines, header, rows):
+  """A launcher's --out: the report's lines to `md_path` and its table to the .csv beside it."""
+  fileio.write_text(md_path, '\n'.join(lines))
+  write_csv(os.path.splitext(md_path)[0] + '.csv', header, rows)
+  print(f'Wrote {md_path}')
 
 
 def _block_pattern(name):

@@ -82,7 +82,7 @@ def main(argv):
   launch_common.quiet_logs()
   metas = check_flags()
   launch_common.configure_tf()
-  from bremen_tf import episode_diagnostics, export, fileio, results  # noqa: E402 (imports TF)
+  from bremen_tf import episode_diagnostics, export, results  # noqa: E402 (imports TF)
   env_ids = check_envs(metas)
   header = ['policy', 'env'] + episode_diagnostics.COLUMNS
   rows = []
@@ -112,9 +112,7 @@ def main(argv):
              '"still": |mean forward speed over the last 100 steps| < '
              f'{episode_diagnostics.STILL_SPEED} m/s; "flipped": root pitch past ±90° at the end '
              '(planar robots).', '', text]
-    fileio.write_text(FLAGS.out, '\n'.join(lines))
-    results.write_csv(os.path.splitext(FLAGS.out)[0] + '.csv', header, rows)
-    print(f'Wrote {FLAGS.out}')
+    results.write_report(FLAGS.out, lines, header, rows)
 
 
 if __name__ == '__main__':

@@ -13,7 +13,7 @@ import os
 from absl import flags
 
 import launch_common
-from bremen_tf import errors, fileio  # no TF
+from bremen_tf import errors  # no TF
 
 flags.DEFINE_string('run_dir', None, 'A deployment run directory (BREMEN: its policy_init is bc).')
 flags.DEFINE_string('out', None, 'Optional .md file to write (a .csv is written beside it).')
@@ -93,9 +93,7 @@ def main(argv):
              f'{policy_moves.SATURATED}) are on the same states; the batch return is that of the '
              'batch deployment d\'s policy collected (with its exploration noise) for deployment '
              'd + 1. bremen_tf/reporting/policy_moves.py says why.', '', text]
-    fileio.write_text(FLAGS.out, '\n'.join(lines))
-    results.write_csv(os.path.splitext(FLAGS.out)[0] + '.csv', HEADER, table)
-    print(f'Wrote {FLAGS.out}')
+    results.write_report(FLAGS.out, lines, HEADER, table)
 
 
 if __name__ == '__main__':

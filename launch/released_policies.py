@@ -60,7 +60,7 @@ def main(argv):
   check_flags()
   launch_common.configure_tf()
   # pylint: disable=g-import-not-at-top (these import TF)
-  from bremen_tf import envs, episode_diagnostics, export, fileio, released_policies, results
+  from bremen_tf import envs, episode_diagnostics, export, released_policies, results
   from bremen_tf.data import on_demand
   try:
     sizes = [on_demand.parse_size(s) for s in FLAGS.data_size]
@@ -112,9 +112,7 @@ def main(argv):
              'mean actions clipped to the bounds; outcomes as in episode_report ("flipped": '
              'root pitch past ±90° at the end; "ended early": a termination before the time '
              'limit, i.e. a fall for Hopper and Walker2d).', '', text]
-    fileio.write_text(FLAGS.out, '\n'.join(lines))
-    results.write_csv(os.path.splitext(FLAGS.out)[0] + '.csv', HEADER, rows)
-    print(f'Wrote {FLAGS.out}')
+    results.write_report(FLAGS.out, lines, HEADER, rows)
 
 
 def _commit(repo):
