@@ -31,7 +31,7 @@ import launch_common
 launch_common.quiet_tensorflow()  # before anything imports TF
 from bremen_tf import errors, fileio, results, runs, waypoints
 from bremen_tf.paper_results import OFFLINE
-from bremen_tf.reporting import action_change, describe, labels, progress, run_reader
+from bremen_tf.reporting import action_change, describe, labels, policy_moves, progress, run_reader
 
 flags.DEFINE_string('runs', '/work/runs/full/*/*/seed*', 'Glob of the full-budget run directories.')
 flags.DEFINE_string('variants', '/work/runs/guard/*/seed*',
@@ -185,6 +185,14 @@ def method_name(run):
   if run.get('label'):  # an earlier attempt's finished run (earlier_offline)
     name = f'{name}, {run["label"]}, run lost'
   return labels.with_deviations(name, run['description'].get('deviations'))
+
+
+def trpo_move(run, last_row):
+  """RMS Δμ of π_θ from π̂_β at a deployment's last iteration (None without π̂_β: ME-TRPO)."""
+  from bremen_tf import envs  # pylint: disable=g-import-not-at-top (gymnasium, on demand)
+  number = lambda k: float(last_row[k]) if last_row.get(k) not in (None, '', 'nan') else math.nan
+  return policy_moves.trpo_move(number('kl_to_behavior'), number('policy_log_std_mean'),
+                                envs.get_spec(run['description']['env_id']).act_dim)
 
 
 def deployment_label(run):
@@ -455,23 +463,26 @@ def deployment_section(dep_runs, sac_runs=(), earlier=()):
         change = r['action_change'].get(d)
         imagined = [float(m['imagined_return_mean']) for m in its
                     if m.get('imagined_return_mean') not in (None, '', 'nan')]
+        move = trpo_move(r, its[-1])
         rows.append([deployment_label(r), d, len(its), fmt(values[0]), fmt(values[-1]),
                      fmt(max(values)),
                      fmt(*tail_stats(values)),
                      f'{fmt(float(np.median(imagined)))} ({fmt(min(imagined))})' if imagined
                      else '—', f'{kl[-1]:.3g}' if kl else '—',
-                     '—' if change is None else f'{change:.3f}', epochs,
+                     '—' if change is None else f'{change:.3f}',
+                     '—' if move is None else f'{move:.4f}', epochs,
                      'reused from the cache' if fit.get('cached_from')
                      else duration(fit.get('seconds')), duration(seconds),
                      imagination_cells(its)[1]])
       if not per_d:
-        rows.append([deployment_label(r), '—', 0, '—', '—', '—', '—', '—', '—', '—', '—',
+        rows.append([deployment_label(r), '—', 0, '—', '—', '—', '—', '—', '—', '—', '—', '—',
                      '—', r['progress']['text'], '—'])
     text += results.markdown_table(
         ['method', 'deployment', 'iterations evaluated', 'first iteration', 'last iteration',
          'best iteration', f'last {TAIL} iterations: mean ± std', 'imagined return: median (lowest)',
          'KL to the previous deployment (last iteration)',
-         'action change from the previous deployment (RMS)', 'dynamics fit: epochs per member',
+         'action change from the previous deployment (RMS)',
+         'TRPO\'s move from the BC start (RMS, last iteration)', 'dynamics fit: epochs per member',
          'dynamics fit time', 'iteration time (sum)',
          'imagined paths at the model clip: last iteration (most)'], rows)
     text += ('\nEvery outer iteration\'s return is in the CSV and the figure; each is one '
@@ -490,7 +501,11 @@ def deployment_section(dep_runs, sac_runs=(), earlier=()):
              'change has no σ in it: the '
              'RMS difference of the deterministic actions μ_d(s) − μ_{d−1}(s) of the exported '
              'policies on the same states (bremen_tf/reporting/action_change.py), once deployment '
-             'd has finished. The dynamics fit: '
+             'd has finished. TRPO\'s move: how far the deployment\'s TRPO updates had moved the '
+             'deterministic action from the BC policy they started from (BREMEN only), the RMS '
+             'σ·sqrt(2·KL/act_dim) of the KL to π̂_β its last iteration logged (equal σ; '
+             'bremen_tf/reporting/policy_moves.py); an action change far above it means the '
+             'restart from BC, not TRPO, moved the policy between deployments. The dynamics fit: '
              'the epoch each of the 5 members stopped at (early stopping, patience 20, at most '
              'the budget\'s maximum) and its wall time, summed over sessions (train_state.json), '
              'or "reused from the cache" when another run had made the same fit on the same '

@@ -3,6 +3,7 @@ runs still going, absent planned runs, wall time, commits, the reduced-budget ro
 cell-by-cell statement."""
 import csv
 import json
+import math
 import os
 import re
 import shutil
@@ -75,7 +76,7 @@ def test_runs_in_progress_and_not_started(full):
   # Within each deployment: deployment 2's iterations return 1300, 1400, 1500 (the fixture).
   # No fit recorded for deployment 2 in the fixture's state; deployment 3's: members at epoch 40.
   assert line(md, '| BREMEN | 2 | 3 |') == (
-      '| BREMEN | 2 | 3 | 1300 | 1500 | 1500 | 1400 ± 82 | — | 0.006 | — | — | — | 0.0 h | — |')
+      '| BREMEN | 2 | 3 | 1300 | 1500 | 1500 | 1400 ± 82 | — | 0.006 | — | — | — | — | 0.0 h | — |')
   assert line(md, '| BREMEN | 3 | 1 |').endswith('| 40, 40, 40, 40, 40 | — | 0.0 h | — |')
   assert line(md, '| HalfCheetah 100K, BREMEN |') == (
       '| HalfCheetah 100K, BREMEN | in progress at iteration 3 of 6 | 4000 | 900 | 3450 | 3450 | '
@@ -138,12 +139,13 @@ def test_finished_cells_get_a_verdict(full):
   assert 'BREMEN 1400 ± 82 vs ME-TRPO 1100 ± 82: higher.' in md
   assert '- HalfCheetah, deployment 3: not measured yet' in md
   assert line(md, '| ME-TRPO | 1 | 3 |').endswith(
-      '| 300 (250) | — | — | 200, 150, 200, 200, 180 | 2.5 h | 0.0 h | — |')
+      '| 300 (250) | — | — | — | 200, 150, 200, 200, 180 | 2.5 h | 0.0 h | — |')
   # Deployment 2's policy against deployment 1's, from the exported policies (none for BREMEN).
   # Deployment 2's fit came from the cache (another run's): its time is not this run's.
   assert line(md, '| ME-TRPO | 2 | 3 |').endswith(
-      f'| 500 (-5000) | 0.006 | {change:.3f} | 90, 90, 90, 90, 90 | reused from the cache | 0.0 h | 1.0% (2.0%) |')
+      f'| 500 (-5000) | 0.006 | {change:.3f} | — | 90, 90, 90, 90, 90 | reused from the cache | 0.0 h | 1.0% (2.0%) |')
   assert line(md, '| BREMEN | 2 | 3 |').split(' | ')[9] == '—'
+  assert line(md, '| ME-TRPO | 2 | 3 |').split(' | ')[10] == '—'  # no π̂_β: no TRPO move
   assert ('- Offline HalfCheetah 100K (BREMEN): final 6000 = 1.50 x our dataset (1.50 in the '
           'paper); above its BC policy (900); paper 6095 ± 370; imagined paths at the model clip '
           '1.0% (iteration 1) -> 2.0% (iteration 6), median imagined path return 1000 -> 6000.'
@@ -167,6 +169,23 @@ def test_finished_cells_get_a_verdict(full):
     f.write('changed')
   run_script(full_dir, reduced, out)
   assert open(copied).read() == 'the final policy'
+
+
+def test_trpo_s_move_from_the_bc_start_comes_from_the_logged_kl(full):
+  """BREMEN's iteration i logged KL 0.04·i to π̂_β (log σ −5), so deployment 2's last (iteration
+  6) says its TRPO moved the 6-dimensional action by e⁻⁵·sqrt(2·0.24/6) RMS."""
+  full_dir, reduced, out = full
+  bremen = os.path.join(full_dir, 'deployment', 'halfcheetah_200k', 'seed0')
+  with open(os.path.join(bremen, 'metrics.csv'), newline='') as f:
+    metrics = list(csv.DictReader(f))
+  for row in metrics:
+    row.update(kl_to_behavior=0.04 * int(row['iteration']), policy_log_std_mean=-5.0)
+  syn.write_csv(os.path.join(bremen, 'metrics.csv'), metrics)
+  md = run_script(full_dir, reduced, out)
+  expected = math.exp(-5.0) * math.sqrt(2 * 0.04 * 6 / 6)  # deployment 2 ends at iteration 6
+  assert line(md, '| BREMEN | 2 | 3 |').split(' | ')[10] == f'{expected:.4f}'
+  assert line(md, '| BREMEN | 1 | 3 |').split(' | ')[10] == (
+      f'{math.exp(-5.0) * math.sqrt(2 * 0.04 * 3 / 6):.4f}')
 
 
 def test_a_second_seed_is_compared_with_its_own_seed_only(full):
