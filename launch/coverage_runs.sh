@@ -18,10 +18,13 @@
 # offline; the deployment rows of issue 5), so the new rows are added, not swapped in.
 #
 # Core-hours (one TF thread each; from measured numbers, see each group): about 30 for issue 20, 11-12 for the D4RL group.
-# Nice 19 means what the nice-0 runs leave, and two full-budget runs on this 2-core machine leave
-# nothing: a nice-19 busy loop beside them got 1.4% of a core (measured 2026-12-04). So while the
-# full-budget runs go, these runs barely move; start them when a core is free (NUM_CPUS=2 once
-# both full-budget runs have ended). On an idle core expect about the core-hours below.
+# Nice 19 yields to the nice-0 processes of the same session only: where the kernel groups CPU
+# time by session (autogroup, the default of most Linux distributions) every session first gets
+# an equal share, so started from a terminal beside the two long-run lanes this script would take
+# a third of the machine (a nice-19 busy loop got 71% of a core there, 2026-12-07). To run it on
+# what other work leaves, start it as `launch/idle.sh launch/coverage_runs.sh ...` (2.9% of a core
+# beside both lanes): then it barely moves while they run. The lanes run it as their own work, a
+# core each (launch/long_runs.sh). On an idle core expect about the core-hours below.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"

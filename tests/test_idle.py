@@ -1,0 +1,48 @@
+"""launch/idle.sh: a command at idle CPU priority (nice 19, in a session of its own whose autogroup
+nice is 19 where the kernel groups CPU time by session), its exit status kept, stopped whole."""
+import os
+import signal
+import subprocess
+import time
+
+from conftest import LAUNCH
+
+IDLE = os.path.join(LAUNCH, 'idle.sh')
+
+
+def autogroup_on():
+  try:
+    with open('/proc/sys/kernel/sched_autogroup_enabled') as f:
+      return f.read().strip() == '1' and os.path.exists('/proc/self/autogroup')
+  except OSError:
+    return False
+
+
+def test_the_command_runs_at_nice_19_in_its_own_idle_autogroup_and_keeps_its_status():
+  out = subprocess.run([IDLE, 'sh', '-c', 'ps -o ni= -p $$; cat /proc/self/autogroup 2> /dev/null; '
+                        'exit 3'], capture_output=True, text=True, timeout=30)
+  assert out.returncode == 3, out.stderr
+  lines = out.stdout.split('\n')
+  assert lines[0].strip() == '19'
+  if autogroup_on():  # e.g. "/autogroup-30 nice 19": not this test process's group
+    with open('/proc/self/autogroup') as f:
+      mine = f.read().split()[0]
+    assert lines[1].endswith(' nice 19') and lines[1].split()[0] != mine, lines[1]
+
+
+def test_a_term_stops_the_whole_command():
+  marker = f'idle-test-{os.getpid()}'
+  wrapper = subprocess.Popen([IDLE, 'sh', '-c', f'sleep 60; echo {marker}'],
+                             stdout=subprocess.PIPE, text=True)
+  time.sleep(1.0)
+  wrapper.send_signal(signal.SIGTERM)
+  out, _ = wrapper.communicate(timeout=20)
+  assert wrapper.returncode != 0 and marker not in out
+  time.sleep(0.5)
+  left = subprocess.run(['pgrep', '-f', f'sleep 60; echo {marker}'], capture_output=True)
+  assert left.returncode == 1, left.stdout  # no process of the command is left
+
+
+def test_no_command_is_a_usage_error():
+  out = subprocess.run([IDLE], capture_output=True, text=True, timeout=30)
+  assert out.returncode == 2 and 'usage: launch/idle.sh COMMAND' in out.stderr
