@@ -18,7 +18,9 @@ ME_TRPO = 'deployment/halfcheetah_200k+me_trpo/seed0'
 
 
 def long_runs(root, *args, **env):
-  return subprocess.run(['bash', SCRIPT, *args], capture_output=True, text=True, timeout=120,
+  # `status` runs a dry-run sweep per coverage group (~10 s on idle cores); beside the long-run
+  # lanes and a second test worker it took over 120 s once (2026-12-07).
+  return subprocess.run(['bash', SCRIPT, *args], capture_output=True, text=True, timeout=300,
                         env={**os.environ, 'RUNS_ROOT': str(root),
                              'WAYPOINTS': str(root / 'waypoints'), **env})
 
