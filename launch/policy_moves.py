@@ -54,8 +54,6 @@ def main(argv):
   rows = policy_moves.deployment_rows(FLAGS.run_dir, act_dim)
   if not rows:
     raise errors.ConfigError(f'{FLAGS.run_dir} has no finished deployment yet.')
-  import numpy as np  # pylint: disable=g-import-not-at-top
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from bremen_tf import results  # pylint: disable=g-import-not-at-top
   for row in rows:
     d = row['deployment']
@@ -64,11 +62,8 @@ def main(argv):
                      action_change.batch_path(FLAGS.run_dir, d))
     row['rms'] = row['saturated'] = None
     if os.path.isdir(policy) and os.path.isfile(batch):
-      with np.load(batch) as data:
-        obs = tf.constant(data['observations'][:action_change.N_STATES], tf.float32)
-      means = tf.saved_model.load(policy).signatures['serving_default'](
-          observations=obs)['actions'].numpy()
-      row['rms'], row['saturated'] = policy_moves.saturation(means)
+      row['rms'], row['saturated'] = policy_moves.saturation(
+          action_change.deterministic_actions(policy, batch))
   fmt = lambda v, spec: '—' if v is None else format(v, spec)
   table = [[r['deployment'], r['updates'], f'{r["eval_first"]:.3g} -> {r["eval_last"]:.3g}',
             f'{r["imagined_first"]:.3g} -> {r["imagined_last"]:.3g}', fmt(r['trpo_move'], '.4f'),

@@ -29,9 +29,14 @@ def action_change(run_path, d):
   paths = [policy_dir(run_path, d - 1), policy_dir(run_path, d), batch_path(run_path, d)]
   if d < 2 or not all(os.path.exists(p) for p in paths):
     return None
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  with np.load(paths[2]) as batch:
-    obs = tf.constant(batch['observations'][:N_STATES], tf.float32)
-  before, after = (tf.saved_model.load(p).signatures['serving_default'](observations=obs)
-                   ['actions'].numpy() for p in paths[:2])
+  before, after = (deterministic_actions(p, paths[2]) for p in paths[:2])
   return float(np.sqrt(np.mean(np.square(after - before))))
+
+
+def deterministic_actions(policy_path, batch_file):
+  """μ(s) of the exported policy in `policy_path` on the first N_STATES states of `batch_file`."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  with np.load(batch_file) as batch:
+    obs = tf.constant(batch['observations'][:N_STATES], tf.float32)
+  return tf.saved_model.load(policy_path).signatures['serving_default'](
+      observations=obs)['actions'].numpy()

@@ -31,6 +31,11 @@ def trpo_move(kl, log_std, act_dim):
   return math.exp(log_std) * math.sqrt(2.0 * max(kl, 0.0) / act_dim)
 
 
+def trpo_move_of_row(row, act_dim):
+  """trpo_move from a metrics.csv row (its kl_to_behavior and policy_log_std_mean)."""
+  return trpo_move(_number(row, 'kl_to_behavior'), _number(row, 'policy_log_std_mean'), act_dim)
+
+
 def _number(row, column):
   value = row.get(column)
   return float(value) if value not in (None, '', 'nan') else float('nan')
@@ -57,8 +62,7 @@ def deployment_rows(path, act_dim):
         'eval_last': _number(last, 'eval_return_mean'),
         'imagined_first': _number(first, 'imagined_return_mean'),
         'imagined_last': _number(last, 'imagined_return_mean'),
-        'trpo_move': trpo_move(_number(last, 'kl_to_behavior'),
-                               _number(last, 'policy_log_std_mean'), act_dim),
+        'trpo_move': trpo_move_of_row(last, act_dim),
         'next_batch_return': data_returns.get(d + 1)})
     updates_before = int(last['trpo_updates'])
   return rows
