@@ -71,3 +71,18 @@ def replace_directory(tmp, path):
     os.replace(path, old)
   os.replace(tmp, path)
   shutil.rmtree(old, ignore_errors=True)
+
+
+def directories_holding(root, name, skip=lambda d: d.startswith('.')):
+  """Relative paths (sorted) of the directories under `root` that hold a file `name` (finished
+  runs: DONE; waypoints: their manifest). The walk does not go into such a directory, nor into a
+  subdirectory whose name `skip` accepts (hidden ones by default; a copy being written), nor
+  follow symbolic links."""
+  found = []
+  for directory, subdirs, files in os.walk(root):
+    if name in files:
+      found.append(os.path.relpath(directory, root))
+      subdirs[:] = []
+    else:
+      subdirs[:] = sorted(d for d in subdirs if not skip(d))
+  return sorted(found)

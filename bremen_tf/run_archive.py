@@ -46,14 +46,7 @@ def light_files(run_dir):
 def finished_runs(root):
   """Relative paths (sorted) of the finished runs under `root`: directories holding DONE. The walk
   does not go into a finished run, nor follow symbolic links."""
-  found = []
-  for directory, subdirs, files in os.walk(root):
-    if DONE_FILE in files:
-      found.append(os.path.relpath(directory, root))
-      subdirs[:] = []
-    else:
-      subdirs[:] = sorted(d for d in subdirs if not d.startswith('.'))
-  return sorted(found)
+  return fileio.directories_holding(root, DONE_FILE)
 
 
 def _differing(source, dest, names):

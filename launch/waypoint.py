@@ -21,7 +21,7 @@ from absl import app
 from absl import flags
 
 import launch_common
-from bremen_tf import waypoints  # imports no TensorFlow: `list` of nothing, `status`, stay quick
+from bremen_tf import fileio, waypoints  # imports no TensorFlow: `list` of nothing, `status`, stay quick
 from bremen_tf.errors import BremenError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -42,14 +42,9 @@ ACTIONS = ('save', 'restore', 'list')
 
 
 def archived(archive):
-  """Relative paths (sorted) of the waypoints in `archive`."""
-  found = []
-  for directory, subdirs, files in os.walk(archive):
-    subdirs[:] = sorted(d for d in subdirs if not d.endswith(('.writing', '.old')))
-    if waypoints.MANIFEST in files:
-      found.append(os.path.relpath(directory, archive))
-      subdirs[:] = []
-  return found
+  """Relative paths (sorted) of the waypoints in `archive` (not those being written or replaced)."""
+  return fileio.directories_holding(archive, waypoints.MANIFEST,
+                                    skip=lambda d: d.endswith(('.writing', '.old')))
 
 
 def save(runs_root, archive):

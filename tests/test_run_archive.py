@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from bremen_tf import run_archive, runs
+from bremen_tf import fileio, run_archive, runs
 from bremen_tf.errors import RunDirError
 from bremen_tf.reporting import run_reader
 
@@ -42,6 +42,18 @@ def tree(root):
 
 def test_done_file_is_the_runs_one():
   assert run_archive.DONE_FILE == runs.DONE_FILE
+
+
+def test_finished_runs_are_found_without_going_into_them_or_hidden_directories(tmp_path):
+  for rel in ('offline/b/seed0', 'offline/a/seed1', 'deployment/x/seed0', '.hidden/seed0'):
+    make_run(tmp_path, rel)
+  make_run(tmp_path, 'offline/a/seed2', done=False)
+  make_run(tmp_path, 'offline/b/seed0/inner/seed0')  # inside a finished run: not a run of its own
+  (tmp_path / 'deployment' / 'x' / 'seed0' / 'nested').mkdir()
+  assert run_archive.finished_runs(tmp_path) == [
+      'deployment/x/seed0', 'offline/a/seed1', 'offline/b/seed0']
+  found = fileio.directories_holding(tmp_path, 'DONE', skip=lambda d: d.endswith('1'))
+  assert found == ['.hidden/seed0', 'deployment/x/seed0', 'offline/b/seed0']
 
 
 def test_save_keeps_light_files_of_finished_runs_and_restore_gives_them_back(tmp_path):
