@@ -117,8 +117,9 @@ d4rl_sweep() {  # the D4RL grid (the sweep's arguments after it: e.g. --dry_run)
 }
 
 runs_listed() {  # the run directories a dry run of the command lists: its lines that start
-  # with / (a run's command follows on an indented line, which may start with an absolute python)
-  local DRY=(--dry_run) DRY_RUN=1  # the groups and sweep() see these
+  # with / (a run's command follows on an indented line, which may start with an absolute python).
+  # The sweeps only list their runs (--list_runs: no gin check, no TensorFlow, ~1 s a sweep).
+  local DRY=(--list_runs) DRY_RUN=1  # the groups and sweep() see these
   "$@" | awk '/^\// {print $1}'
 }
 

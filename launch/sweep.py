@@ -64,6 +64,8 @@ flags.DEFINE_integer('max_concurrent', None, 'At most this many runs at once (de
 flags.DEFINE_integer('max_retries', 3, 'Retries of a run whose node dies (not of a run that fails).')
 flags.DEFINE_integer('status_every', 60, 'Seconds between progress blocks.')
 flags.DEFINE_bool('dry_run', False, 'Print the runs and their commands, start nothing.')
+flags.DEFINE_bool('list_runs', False, 'Print the run directories only, one per line, start nothing '
+                  'and check no gin file: quick (no TensorFlow), for scripts that count runs.')
 FLAGS = flags.FLAGS
 
 
@@ -354,6 +356,10 @@ def main(argv):
     raise errors.ConfigError(f'unexpected arguments {argv[1:]}.')
   seeds = validate_flags()
   grid, runs_dir = build_grid(seeds)
+  if FLAGS.list_runs:
+    for r in grid:
+      print(r.path)
+    return
   check_configs(grid)
   if FLAGS.dry_run:
     for r in grid:

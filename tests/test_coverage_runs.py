@@ -10,11 +10,13 @@ SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
                       'coverage_runs.sh')
 FAKE_PYTHON = textwrap.dedent('''\
     #!/usr/bin/env bash
-    # The sweep's dry run lists the runs of $RUNS_LISTED; every command is recorded.
+    # The sweep lists the runs of $RUNS_LISTED; every command is recorded.
     echo "$*" >> "$RECORD"
     if [[ " $* " == *" --dry_run "* ]]; then
       # as launch/sweep.py prints them: the run, then its command with the absolute interpreter
       for run in $RUNS_LISTED; do echo "$run "; echo "    /usr/bin/python3 launch/offline.py --root_dir=$run"; done
+    elif [[ " $* " == *" --list_runs "* ]]; then
+      for run in $RUNS_LISTED; do echo "$run"; done
     fi
 ''')
 
@@ -65,8 +67,9 @@ def test_progress_counts_each_groups_finished_and_started_runs(tmp_path):
   assert out.splitlines() == ['d4rl: 1 of 3 runs finished; started, not finished: b/seed0',
                               'tables: no runs of its own']
   assert 'make_d4rl_datasets' not in record and 'd4rl_table' not in record  # nothing ran
-  # the sweep was asked where its runs live: COVERAGE_RUNS, default runs/ of the checkout
-  assert '--runs_dir=runs/d4rl' in record
+  # the sweep was asked where its runs live (COVERAGE_RUNS, default runs/ of the checkout), for
+  # the list only: no gin check, no TensorFlow
+  assert '--runs_dir=runs/d4rl' in record and '--list_runs' in record and '--dry_run' not in record
   _, record = coverage(tmp_path, runs, 'd4rl', PROGRESS='1', COVERAGE_RUNS='/elsewhere')
   assert '--runs_dir=/elsewhere/d4rl' in record
   sac = tmp_path / 'deployment_sac' / 'halfcheetah' / 'seed0'  # a group without a sweep

@@ -18,8 +18,9 @@ ME_TRPO = 'deployment/halfcheetah_200k+me_trpo/seed0'
 
 
 def long_runs(root, *args, **env):
-  # `status` runs a dry-run sweep per coverage group (~10 s on idle cores); beside the long-run
-  # lanes and a second test worker it took over 120 s once (2026-12-07).
+  # Generous: beside both long-run lanes and a second test worker, `status` once took over 120 s
+  # (2026-12-07, when it still checked every coverage group's gin files with TensorFlow; now the
+  # sweeps only list their runs, --list_runs: 4 s for the status test beside the lanes).
   return subprocess.run(['bash', SCRIPT, *args], capture_output=True, text=True, timeout=300,
                         env={**os.environ, 'RUNS_ROOT': str(root),
                              'WAYPOINTS': str(root / 'waypoints'), **env})

@@ -111,6 +111,18 @@ def test_bad_flags_fail_before_ray_starts(tmp_path):
     assert not (tmp_path / 'runs').exists()
 
 
+def test_list_runs_prints_the_dry_run_s_run_directories_without_tensorflow(tmp_path):
+  common = ['--gin_files=gin/hopper_100k.gin,gin/halfcheetah_100k.gin', '--algos=bremen,bc',
+            '--seeds=0,1', '--extra_gin=gin/budget/table.gin', f'--runs_dir={tmp_path}/runs']
+  listed = conftest.run_launcher_noting_imports('sweep', *common, '--list_runs')
+  assert listed.returncode == 0, listed.stderr
+  assert 'tensorflow=False ray=False' in listed.stdout
+  dry = conftest.run_launcher_noting_imports('sweep', *common, '--dry_run')
+  paths = [line.split()[0] for line in dry.stdout.splitlines() if line.startswith('/')]
+  assert len(paths) == 8 and listed.stdout.splitlines()[:-1] == paths, listed.stdout
+  assert not (tmp_path / 'runs').exists()
+
+
 def test_a_run_whose_node_dies_is_retried_on_another_and_resumes(tmp_path, cluster):
   address, worker_port = cluster
   # One BREMEN smoke run, long enough to lose its node in the middle.
