@@ -830,6 +830,9 @@ COMPANIONS = {
     '_episodes.md': 'each exported deployment policy\'s episodes: moving, still or flipped',
     '_episodes_noise.md': 'the same policies with the deployments\' exploration noise (mean + '
                           '0.1·ε), as they collected the next batch',
+    '_policy_moves.md': 'what moved BREMEN\'s policy in each deployment: TRPO\'s move from its BC '
+                        'start against the change from the previous deployment\'s policy (the '
+                        'restart from BC), the mean action\'s share at the bounds',
     '_offline_halfcheetah_final_episodes.md': 'the offline HalfCheetah cell\'s final policy over '
                                               '20 episodes: moving, still or flipped',
     '_flips.md': 'the offline cells\' policies in the real env and in their own imagination: '
