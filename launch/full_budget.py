@@ -190,7 +190,8 @@ def method_name(run):
 def trpo_move(run, last_row):
   """RMS Δμ of π_θ from π̂_β at a deployment's last iteration (None without π̂_β: ME-TRPO)."""
   from bremen_tf import envs  # pylint: disable=g-import-not-at-top (gymnasium, on demand)
-  return policy_moves.trpo_move_of_row(last_row, envs.get_spec(run['description']['env_id']).act_dim)
+  act_dim = envs.get_spec(run['description']['env_id']).act_dim
+  return policy_moves.trpo_move_of_row(last_row, act_dim)
 
 
 def deployment_label(run):

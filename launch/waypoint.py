@@ -21,7 +21,7 @@ from absl import app
 from absl import flags
 
 import launch_common
-from bremen_tf import fileio, waypoints  # imports no TensorFlow: `list` of nothing, `status`, stay quick
+from bremen_tf import fileio, waypoints  # no TensorFlow: `list` of nothing, `status` stay quick
 from bremen_tf.errors import BremenError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
