@@ -226,7 +226,8 @@ def foresight(trainer, trajectories, pitch, steps=FORESIGHT_STEPS, n_parallel=20
     horizon, row = 2 * k, {}
     run = tf.function(lambda starts, horizon=horizon: imagination.assemble_paths(
         imagination.rollout(trainer.policy, trainer.dynamics, trainer.reward_fn, trainer.done_fn,
-                            starts, trainer.rng, n_parallel, horizon, n_parallel * horizon)))
+                            starts, trainer.rng, n_parallel, horizon, n_parallel * horizon)),
+                      autograph=False)
     for name, starts in zip(('before', 'control'), foresight_starts(trajectories, failures, k)):
       row[f'n_{name}'] = len(starts)
       row[name] = (float(failed_paths(run(tf.constant(starts)), horizon, pitch).mean())
@@ -256,7 +257,7 @@ def probe(env_id, trainer, policies, episodes=10, seed=0, batches=1,
       real = dict(trajectory_stats(trajectories, horizon, pitch, velocity),
                   **{'return': float(np.mean(returns))})
       trainer.policy = policy
-      imagine = tf.function(trainer.imagine)
+      imagine = tf.function(trainer.imagine, autograph=False)
       paths = [imagine() for _ in range(batches)]
       imagined = pool([path_stats(p.obs, p.mask, p.lengths, horizon, pitch, velocity)
                        for p in paths])

@@ -36,7 +36,7 @@ def probe(trainer, policies, batches=1):
       trainer.policy = candidate
       for member in members:
         trainer.dynamics = dynamics if member == 'random' else FixedMember(dynamics, member)
-        imagine = tf.function(trainer.imagine)
+        imagine = tf.function(trainer.imagine, autograph=False)
         clipped, medians, n_paths = [], [], []  # paths at the clip, per batch
         for _ in range(batches):
           paths = imagine()
