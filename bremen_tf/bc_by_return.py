@@ -48,7 +48,7 @@ def bc_by_return(dataset, env_id, thresholds, steps, seed=0, eval_min_steps=3000
                             name='bc_policy')
     _, history = behavior_clone(policy, dataset.observations[idx], dataset.actions[idx],
                                 steps=steps, seed=seed)
-    act = tf.function(lambda obs: policy.mean_log_std(obs)[0])
+    act = tf.function(lambda obs: policy.mean_log_std(obs)[0], autograph=False)
     row = add_normalized_scores(stages.evaluate_policy(env_id, act, eval_min_steps,
                                                        seed=10_000 * (seed + 1)), refs)
     row.update(min_return=threshold, transitions=int(len(idx)), episodes=len(returns),

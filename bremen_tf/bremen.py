@@ -73,7 +73,7 @@ def offline(run, data, record, *, seed, log, data_name, policy_init, validation_
       policy.copy_from(bc_policy)
     save('bc')
 
-  eval_fn = tf.function(lambda obs: policy.mean_log_std(obs)[0])
+  eval_fn = tf.function(lambda obs: policy.mean_log_std(obs)[0], autograph=False)
 
   def evaluate(it):
     return add_normalized_scores(evaluate_policy(

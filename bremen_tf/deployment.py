@@ -59,10 +59,10 @@ def clone_afresh(bc_policy, batches, bc_data, seed, optimizer, log):
 def policy_functions(policy, previous):
   """tf.functions of π_θ: its mean (evaluation), how it collects (μ + 0.1·ε; obs, rng -> actions)
   and its mean KL to the previous deployment's policy on given observations."""
-  mean_fn = tf.function(lambda obs: policy.mean_log_std(obs)[0])
-  sample_fn = tf.function(lambda obs, noise: policy.sample(obs, noise))
+  mean_fn = tf.function(lambda obs: policy.mean_log_std(obs)[0], autograph=False)
+  sample_fn = tf.function(lambda obs, noise: policy.sample(obs, noise), autograph=False)
 
-  @tf.function
+  @tf.function(autograph=False)
   def kl_to_previous(obs):
     mean, log_std = policy.mean_log_std(obs)
     prev_mean, prev_log_std = previous.mean_log_std(obs)

@@ -129,23 +129,30 @@ class DynamicsEnsemble(tf.Module):
       total += tf.cond(active[k], member_loss, lambda: tf.constant(0.0))
     return total
 
-  @tf.function
+  def _train_step(self, x, y, idx, active, n_train):
+    """One Adam step of every member that is on, on its rows `idx` [K, B] of x, y."""
+    with tf.GradientTape() as tape:
+      if self.reference_training:  # every member computed, the stopped ones masked in Adam
+        total = tf.reduce_sum(self._losses(tf.gather(x, idx), tf.gather(y, idx), n_train)[1])
+      else:
+        total = self._active_loss(tf.gather(x, idx), tf.gather(y, idx), active, n_train)
+    grads = tape.gradient(total, self.net.trainable_variables)
+    if self.reference_training:
+      self.optimizer.apply(grads, active)
+    else:
+      self.optimizer.apply_fused(grads, active)
+
+  # autograph=False here and below: the loop is an explicit tf.while_loop, so tracing (once per
+  # data size, i.e. every deployment) neither converts nor reads the source files.
+  @tf.function(autograph=False)
   def _train_epoch(self, x, y, batch_index, active, n_train):
     """One epoch; batch_index [n_batches, K, B] holds each member's own shuffle."""
-    for i in tf.range(tf.shape(batch_index)[0]):
-      idx = batch_index[i]
-      with tf.GradientTape() as tape:
-        if self.reference_training:  # every member computed, the stopped ones masked in Adam
-          total = tf.reduce_sum(self._losses(tf.gather(x, idx), tf.gather(y, idx), n_train)[1])
-        else:
-          total = self._active_loss(tf.gather(x, idx), tf.gather(y, idx), active, n_train)
-      grads = tape.gradient(total, self.net.trainable_variables)
-      if self.reference_training:
-        self.optimizer.apply(grads, active)
-      else:
-        self.optimizer.apply_fused(grads, active)
+    def step(i):
+      self._train_step(x, y, batch_index[i], active, n_train)
+      return [i + 1]
+    tf.while_loop(lambda i: i < tf.shape(batch_index)[0], step, [tf.constant(0)])
 
-  @tf.function
+  @tf.function(autograph=False)
   def _validation_mse(self, x, y):
     return tf.reduce_mean(tf.square(self.net(x) - y), axis=[1, 2])
 

@@ -37,8 +37,8 @@ class _ExportModule(tf.Module):
     self.policy = blank_like(policy)
     self.policy.copy_from(policy)
     spec = tf.TensorSpec([None, policy.obs_dim], tf.float32, name='observations')
-    self.serve = tf.function(self._serve, input_signature=[spec])
-    self.sample = tf.function(self._sample, input_signature=[spec])
+    self.serve = tf.function(self._serve, input_signature=[spec], autograph=False)
+    self.sample = tf.function(self._sample, input_signature=[spec], autograph=False)
 
   def _serve(self, observations):
     return {'actions': self.policy.mean_log_std(observations)[0]}

@@ -68,7 +68,7 @@ class EnsembleAdam(tf.Module):
       v.assign(v + mask * (1.0 - self._b2) * (tf.square(g) - v))
       var.assign_sub(mask * tf.reshape(lr, shape) * m / (tf.sqrt(v) + self._eps))
 
-  @tf.function(jit_compile=True)
+  @tf.function(jit_compile=True, autograph=False)  # Python loops over variables only
   def apply_fused(self, grads, active):
     """`apply` compiled by XLA: the same update to float32 round-off, fused into one pass over
     each variable where `apply` runs about a dozen elementwise TF ops (timed in

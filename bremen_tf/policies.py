@@ -163,16 +163,18 @@ def behavior_clone(policy, observations, actions, steps=300_000, batch_size=256,
   n = obs.shape[0]
   rng = tf.random.Generator.from_seed(seed)
 
-  @tf.function
+  def step(total):
+    idx = rng.uniform([batch_size], 0, n, dtype=tf.int32)
+    noise = rng.normal([batch_size, policy.act_dim])
+    with tf.GradientTape() as tape:
+      loss = bc_loss(policy, tf.gather(obs, idx), tf.gather(act, idx), noise)
+    optimizer.apply(tape.gradient(loss, policy.trainable_variables))
+    return total + loss
+
+  @tf.function(autograph=False)  # an explicit tf.while_loop: tracing reads no source
   def run(n_steps):
-    total = tf.constant(0.0)
-    for _ in tf.range(n_steps):
-      idx = rng.uniform([batch_size], 0, n, dtype=tf.int32)
-      noise = rng.normal([batch_size, policy.act_dim])
-      with tf.GradientTape() as tape:
-        loss = bc_loss(policy, tf.gather(obs, idx), tf.gather(act, idx), noise)
-      optimizer.apply(tape.gradient(loss, policy.trainable_variables))
-      total += loss
+    _, total = tf.while_loop(lambda i, total: i < n_steps, lambda i, total: (i + 1, step(total)),
+                             [tf.constant(0), tf.constant(0.0)])
     return total / tf.cast(n_steps, tf.float32)
 
   history, done = [], 0

@@ -19,7 +19,7 @@ def continue_trpo(run, start_policy, iterations, updates_per_iteration, eval_min
   policy, trainer = run.policy, run.trainer
   policy.copy_from(start_policy)  # both heads and the observation statistics
   trainer.data_box = None  # a guarded run's box is set from its data at each start, never saved
-  eval_fn = tf.function(lambda obs: policy.mean_log_std(obs)[0])
+  eval_fn = tf.function(lambda obs: policy.mean_log_std(obs)[0], autograph=False)
 
   def evaluate(it):
     return stages.evaluate_policy(run.env_id, eval_fn, eval_min_steps, seed=seed + 100 * it)

@@ -199,3 +199,33 @@ def test_bfloat16_fit_is_an_opt_in_close_to_the_float32_fit_and_predicts_in_floa
   prediction = models['bfloat16'].predict_all(s[:5], a[:5])
   assert prediction.dtype == tf.float32
   np.testing.assert_allclose(prediction.numpy()[0], s2[:5], atol=0.2)
+
+
+def test_the_epoch_traced_without_autograph_is_the_autograph_loop_bit_for_bit():
+  """_train_epoch is an explicit tf.while_loop traced without autograph; the loop it replaced
+  (`for i in tf.range(...)`, converted by autograph) gives the same weights and Adam state
+  exactly, with a stopped member among them."""
+  rng = np.random.default_rng(6)
+  x = tf.constant(rng.standard_normal((400, 7)).astype(np.float32))
+  y = tf.constant(rng.standard_normal((400, 4)).astype(np.float32))
+  index = tf.constant(np.stack([rng.permutation(400).reshape(4, 100) for _ in range(3)], 1),
+                      tf.int32)
+  active, n_train = tf.constant([True, False, True]), tf.constant(400.0)
+  model = DynamicsEnsemble(4, 3, n_models=3, hidden=(32, 32))
+
+  @tf.function  # autograph on: the loop as it was written before
+  def autograph_epoch():
+    for i in tf.range(tf.shape(index)[0]):
+      model._train_step(x, y, index[i], active, n_train)  # pylint: disable=protected-access
+
+  state = model.variables
+  start = [v.numpy() for v in state]
+  results = []
+  for epoch in (lambda: model._train_epoch(x, y, index, active, n_train), autograph_epoch):
+    for v, value in zip(state, start):
+      v.assign(value)
+    epoch()
+    results.append([v.numpy() for v in state])
+  assert any(np.any(a != b) for a, b in zip(results[0], start))
+  for a, b in zip(*results):
+    np.testing.assert_array_equal(a, b)
