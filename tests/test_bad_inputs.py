@@ -1,18 +1,15 @@
-"""Bad settings, run directories and checkpoints fail first and clearly; interrupted runs resume.
+"""Bad settings, run directories and checkpoints fail first and clearly.
 
 Every case asserts the message (what was expected, what was found) and that nothing was written:
 the launcher validates the flags and every gin binding before it makes the run directory.
 The table of docs/interruptions.md lists these cases.
 """
-import csv
 import inspect
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 
 import gin
 import numpy as np
@@ -305,34 +302,5 @@ def test_a_directory_that_is_not_a_run_is_refused_and_left_alone(tmp_path):
   assert sorted(os.listdir(tmp_path)) == ['checkpoints', 'notes.txt']
 
 
-# --- interruption ----------------------------------------------------------------------------
-
-
-def test_sigterm_stops_a_run_with_one_line_and_it_resumes_without_duplicate_rows(
-    tmp_path, hopper_3k_data_dir):
-  """Also refuses a resume with another --seed, and leaves the run resumable after that."""
-  root, data_dir = tmp_path / 'run', hopper_3k_data_dir  # the dataset is collected already
-  proc = subprocess.Popen([sys.executable, os.path.join('launch', 'offline.py'), *SMOKE,
-                           f'--root_dir={root}', f'--gin_bindings=train_offline.data_dir='
-                           f'"{data_dir}"', '--gin_bindings=train_offline.outer_iterations=3'],
-                          cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-  deadline = time.time() + 240
-  for line in proc.stdout:  # stop once the first TRPO iteration is under way
-    if '[eval] iteration 0' in line or time.time() > deadline:
-      break
-  proc.send_signal(signal.SIGTERM)
-  _, stderr = proc.communicate(timeout=240)
-  assert proc.returncode == 130, stderr
-  assert stderr.strip().splitlines() == [
-      f'interrupted: the run in {root} keeps everything up to its last checkpoint; run the same '
-      'command again to resume.']
-
-  other_seed = launch(root, '--gin_bindings=train_offline.outer_iterations=3', '--seed=1',
-                      data_dir=data_dir)
-  assert other_seed.returncode == 2
-  assert f'{root} holds an unfinished run with --seed=0, not --seed=1' in other_seed.stderr
-
-  again = launch(root, '--gin_bindings=train_offline.outer_iterations=3', data_dir=data_dir)
-  assert again.returncode == 0, again.stderr
-  with open(root / 'metrics.csv') as f:
-    assert [int(r['iteration']) for r in csv.DictReader(f)] == [0, 1, 2, 3]
+# Interruption (SIGTERM: one line, exit 130) and refused resumes (another --seed): the run in
+# tests/test_kill_anywhere.py.

@@ -1,6 +1,5 @@
 """Imagined rollouts and the TRPO update built on them, with stand-in models of known behaviour."""
 import numpy as np
-import pytest
 import tensorflow as tf
 
 from bremen_tf import envs, imagination
@@ -178,13 +177,13 @@ def test_fisher_subsample_still_steps_within_a_loose_trust_region():
   assert bool(info['accepted']) and 0.0 < float(info['kl_after']) <= 0.01 * 3
 
 
-@pytest.mark.parametrize('kwargs', [
-    dict(data_box_margin=0.5, alpha=0.1, fisher_subsample=0.5),  # 'cached' in row blocks
-    dict(fisher_product='double_backprop', block_rows=None)])
-def test_the_update_traced_without_autograph_is_the_autograph_trace_bit_for_bit(kwargs):
+def test_the_update_traced_without_autograph_is_the_autograph_trace_bit_for_bit():
   """ImaginedTRPO.update skips autograph (its control flow is tf.while_loop and tf.cond); the
-  same update converted by autograph, from the same state, gives the same numbers exactly."""
-  trainer, _ = tiny_trainer('bremen/HalfCheetah-v0', **kwargs)
+  same update converted by autograph, from the same state, gives the same numbers exactly. With
+  the optional branches on (data box, α penalty, Fisher subsample); one case, as each trace with
+  autograph takes seconds."""
+  trainer, _ = tiny_trainer('bremen/HalfCheetah-v0', data_box_margin=0.5, alpha=0.1,
+                            fisher_subsample=0.5)
   trainer.set_data_box(trainer.start_obs.numpy() + 0.0)
   state = list(trainer.variables) + [trainer.rng.state]  # policies, dynamics, baseline; draws
   start = [v.numpy() for v in state]

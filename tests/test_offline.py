@@ -59,8 +59,10 @@ def test_offline_run_writes_every_artefact_and_refuses_to_clobber(tmp_path, data
   for stage in ('[dynamics]', '[bc]', '[eval] iteration 0', '[trpo] iteration 2/2', 'ETA'):
     assert stage in out.stdout
 
-  again = launch(root, data_dir)
-  assert again.returncode != 0 and 'finished run' in again.stderr
+  # The launches below run in this process (conftest.run_here): they check what a run writes and
+  # prints, not its process, and skip a TensorFlow import each.
+  with pytest.raises(runs.RunDirError, match='finished run'):
+    run_here('offline', *command(root, data_dir)[2:])
   assert len(metrics(root)) == 3
 
   # Runaway imagined paths per ensemble member, from the run's checkpoint (read only). The tools
@@ -112,10 +114,10 @@ def test_offline_run_writes_every_artefact_and_refuses_to_clobber(tmp_path, data
   capsys.readouterr()
   run_here('cache_dynamics_fit', f'--run_dir={root}', f'--cache_dir={cache}')
   assert 'cached the fit of' in capsys.readouterr().out
-  reuse = launch(str(tmp_path / 'reuse'), data_dir,
-                 f'--gin_bindings=train_offline.dynamics_cache_dir="{cache}"')
-  assert reuse.returncode == 0, reuse.stdout + reuse.stderr
-  assert 'reusing the fit cached' in reuse.stdout and '[dynamics] fitting' not in reuse.stdout
+  run_here('offline', *command(str(tmp_path / 'reuse'), data_dir,
+                               f'--gin_bindings=train_offline.dynamics_cache_dir="{cache}"')[2:])
+  reuse = capsys.readouterr().out
+  assert 'reusing the fit cached' in reuse and '[dynamics] fitting' not in reuse
   assert ([r['eval_return_mean'] for r in metrics(str(tmp_path / 'reuse'))] ==
           [r['eval_return_mean'] for r in metrics(root)])
   # The probe with another policy and another model: the run's exported policy, the cached fit.
@@ -161,39 +163,19 @@ def test_offline_run_writes_every_artefact_and_refuses_to_clobber(tmp_path, data
 
   # An opt-in bfloat16 fit is another fit: the float32 one in the cache is not reused, and the
   # run is marked as a deviation.
-  bf16 = launch(str(tmp_path / 'bf16'), data_dir,
-                f'--gin_bindings=train_offline.dynamics_cache_dir="{cache}"',
-                "--gin_bindings=DynamicsEnsemble.fit_matmul_dtype='bfloat16'")
-  assert bf16.returncode == 0, bf16.stdout + bf16.stderr
-  assert '[dynamics] fitting' in bf16.stdout and 'reusing the fit' not in bf16.stdout
+  capsys.readouterr()
+  run_here('offline', *command(str(tmp_path / 'bf16'), data_dir,
+                               f'--gin_bindings=train_offline.dynamics_cache_dir="{cache}"',
+                               "--gin_bindings=DynamicsEnsemble.fit_matmul_dtype='bfloat16'")[2:])
+  bf16 = capsys.readouterr().out
+  assert '[dynamics] fitting' in bf16 and 'reusing the fit' not in bf16
   with open(tmp_path / 'bf16' / 'run.json') as f:
     assert json.load(f)['description']['deviations'] == ['dynamics fit in bfloat16']
   assert len(os.listdir(cache)) == 2
   assert '| bremen/Hopper-v0 pure 3k | 2 of 2 | yes |' in open(tmp_path / 'curves.md').read()
 
 
-def test_interrupted_run_resumes_where_it_stopped(tmp_path, data_dir):
-  root = str(tmp_path / 'run')
-  three = '--gin_bindings=train_offline.outer_iterations=3'
-  proc = subprocess.Popen(command(root, data_dir, three), cwd=REPO, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True)
-  for line in proc.stdout:  # kill as soon as iteration 1 is checkpointed and logged
-    if '[trpo] iteration 1/3' in line:
-      proc.kill()
-      break
-  proc.wait(timeout=60)
-  assert [int(r['iteration']) for r in metrics(root)] == [0, 1]
-  assert not os.path.exists(os.path.join(root, 'DONE'))
-
-  changed = launch(root, data_dir, three, '--gin_bindings=ImaginedTRPO.target_kl=0.5')
-  assert changed.returncode != 0 and 'different gin config' in changed.stderr
-
-  out = launch(root, data_dir, three)
-  assert out.returncode == 0, out.stdout + out.stderr
-  assert 'Resuming' in out.stdout and '[dynamics] fitting' not in out.stdout
-  assert '[trpo] iteration 1/3' not in out.stdout and '[trpo] iteration 2/3' in out.stdout
-  assert [int(r['iteration']) for r in metrics(root)] == [0, 1, 2, 3]
-  assert len(json.load(open(os.path.join(root, 'provenance.json')))['sessions']) == 2
+# Interrupted runs (SIGKILL at several instants, SIGTERM, refused resumes): test_kill_anywhere.py
 
 
 def test_me_trpo_skips_bc_and_bad_settings_fail_clearly(tmp_path, data_dir, capsys):
