@@ -21,6 +21,8 @@ RUN = os.path.join('full', 'deployment', 'hopper_smoke', 'seed0')
 ARGS = ['--gin_file=gin/deployment/hopper_100k.gin', '--gin_file=gin/smoke/deployment.gin',
         '--gin_bindings=DynamicsEnsemble.checkpoint_seconds=0']  # the fit checkpoints every epoch
 TIMING = ('seconds', '_per_s')
+# One worker runs this module: its fixture (two deployment runs) is made once (pyproject.toml).
+pytestmark = pytest.mark.xdist_group('waypoints')
 
 
 def metrics(run_dir):
