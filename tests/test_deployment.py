@@ -91,8 +91,8 @@ def test_deployment_run_counts_accumulates_and_resumes_mid_deployment(tmp_path, 
   reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(os.path.join(root, 'checkpoints')))
   assert reader.get_tensor('bc_policy/normalizer/count/.ATTRIBUTES/VARIABLE_VALUE') \
       == len(b1) + len(b2)
-  again = subprocess.run(command(root), cwd=REPO, capture_output=True, text=True, timeout=120)
-  assert again.returncode != 0 and 'finished run' in again.stderr
+  with pytest.raises(RunDirError, match='finished run'):  # in this process: no TF import
+    run_launcher_here('deployment', *command(root)[2:])
 
   # An online SAC reference run (as launch/train_behavior.py writes it): its row holds the last
   # evaluation with at most d x 1,500 env steps.
