@@ -121,6 +121,9 @@ def validate_flags():
     raise errors.ConfigError(f'--{flag}={getattr(FLAGS, flag)!r}: expected {expected}.')
   if not FLAGS.gin_files:
     raise errors.ConfigError('give --gin_files, e.g. --gin_files=gin/hopper_100k.gin')
+  if FLAGS.list_runs and FLAGS.dry_run:
+    raise errors.ConfigError('give one of --list_runs (the run directories only) and --dry_run '
+                             '(the configs checked, and each run\'s command).')
   if not FLAGS.cpus_per_run > 0:
     bad('cpus_per_run', 'a number of CPUs > 0')
   for flag, low in (('threads_per_run', 1), ('max_concurrent', 1), ('max_retries', 0),

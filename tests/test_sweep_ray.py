@@ -93,6 +93,8 @@ def test_bad_flags_fail_before_ray_starts(tmp_path):
                                                   'offline algorithms'),
                          (['--seed=1'], '--seed is a launcher flag the sweep does not pass on; use '
                                         '--seeds'),
+                         (['--list_runs', '--dry_run'], 'give one of --list_runs (the run '
+                                                        'directories only) and --dry_run'),
                          (['--gin_file=gin/budget/table.gin'], 'use --gin_files (cells) or '
                                                                '--extra_gin'),
                          # the configs, parsed and validated once before Ray, naming the cell
