@@ -32,13 +32,16 @@ def make_trainer(agent, data, rng):
   """A tf.function running n train steps of `agent` on uniform batches (with replacement) drawn
   with `rng`; returns the mean of each diagnostic over the steps."""
   n_data = int(data['r'].shape[0])
+  # Autograph converts this loop only; the agent's step (TF ops under Python `if`s on settings)
+  # is called as it is: the same graph, without converting its source at every trace.
+  update = tf.autograph.experimental.do_not_convert(agent.update)
 
   @tf.function
   def train(n_steps):
     totals = None
     for _ in tf.range(n_steps):
       idx = rng.uniform([agent.batch_size], 0, n_data, dtype=tf.int32)
-      info = agent.update({k: tf.gather(v, idx) for k, v in data.items()})
+      info = update({k: tf.gather(v, idx) for k, v in data.items()})
       totals = info if totals is None else {k: totals[k] + v for k, v in info.items()}
     return {k: v / tf.cast(n_steps, tf.float32) for k, v in totals.items()}
 

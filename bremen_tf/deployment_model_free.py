@@ -37,7 +37,8 @@ def train_deployment_model_free(run, seed, env_id, algorithm, deployments,
   state, save = run_state.state, run_state.save
   state.setdefault('deployment', 0)
   batches = load_batches(run, env_id, state['deployment'])
-  policies = {name: tf.function(fn) for name, fn in agent.test_policies().items()}
+  policies = {name: tf.function(fn, autograph=False)
+              for name, fn in agent.test_policies().items()}
   main = policies['main']
 
   def collect(d):

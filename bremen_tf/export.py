@@ -68,7 +68,7 @@ def export_test_policies(networks, policies, obs_dim, path, metadata):
   spec = tf.TensorSpec([None, obs_dim], tf.float32, name='observations')
   signatures = {}
   for k, (name, fn) in enumerate(policies.items()):
-    traced = tf.function(_serving(fn), input_signature=[spec])
+    traced = tf.function(_serving(fn), input_signature=[spec], autograph=False)
     setattr(module, f'policy_{name}', traced)
     signatures[name] = traced
     if k == 0:

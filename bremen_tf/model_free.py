@@ -58,7 +58,8 @@ def train_model_free(run, data, record, seed, algorithm, train_steps=None, behav
                            'seconds': time.time() - t0}
     save('behavior')
 
-  policies = {name: tf.function(fn) for name, fn in agent.test_policies().items()}
+  policies = {name: tf.function(fn, autograph=False)
+              for name, fn in agent.test_policies().items()}
 
   def evaluate(n_done):
     return add_normalized_scores(evaluate_test_policies(

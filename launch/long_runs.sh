@@ -27,8 +27,8 @@
 #                so they may take a newer commit than the long runs, which stay on theirs; move it
 #                to the newest main whose CI passed before they start.
 #   COVERAGE_TREE    its worktree (default /work/frozen/<COVERAGE_COMMIT>; made if missing)
-# The runs never run from the checkout you edit: autograph (the model-free agents' steps) reads
-# source at trace time, and a module imported late reads whatever the checkout holds then.
+# The runs never run from the checkout you edit: a module imported late reads whatever the
+# checkout holds then (and autograph, in the model-free training loop, reads source at trace time).
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"  # status reads with it; a lane runs the frozen copy
 RUNS_COMMIT="${RUNS_COMMIT:-88484e7}"  # 2026-12-06 night: attempt 4 starts on a new machine (CI green)

@@ -72,17 +72,17 @@ class Sac(tf.Module):
     return {'q_loss': q_loss, 'p_loss': p_loss, 'alpha': alpha,
             'entropy': -tf.reduce_mean(logp)}
 
-  @tf.function(jit_compile=False)
+  @tf.function(jit_compile=False, autograph=False)  # no loops: nothing to convert
   def train_and_act(self, obs, act, reward, next_obs, discount, act_obs):
     """`update` on the batch, then a stochastic action for `act_obs` [1, obs_dim]."""
     info = self.update(obs, act, reward, next_obs, discount)
     action, _ = self.actor.sample(act_obs, self.rng)
     return action, info
 
-  @tf.function(reduce_retracing=True)
+  @tf.function(reduce_retracing=True, autograph=False)
   def act_sample(self, obs):
     return self.actor.sample(obs, self.rng)[0]
 
-  @tf.function(reduce_retracing=True)
+  @tf.function(reduce_retracing=True, autograph=False)
   def act_mode(self, obs):
     return self.actor.mode(obs)

@@ -56,7 +56,8 @@ def segment_counts(noise, n):
 def make_action_fn(segment, actor, low, high):
   """action_fn(obs float32 [B, obs_dim], rng) -> float32 [B, act_dim] for one segment."""
   low, high = np.asarray(low, np.float32), np.asarray(high, np.float32)
-  params = tf.function(actor.params, reduce_retracing=True) if actor is not None else None
+  params = (tf.function(actor.params, reduce_retracing=True, autograph=False)
+            if actor is not None else None)
 
   def uniform(rng, batch):
     return rng.uniform(low, high, size=(batch, low.size)).astype(np.float32)
