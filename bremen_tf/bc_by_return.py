@@ -15,7 +15,7 @@ import tensorflow as tf
 from bremen_tf import stages
 from bremen_tf.data.dataset import episode_bounds, episode_returns
 from bremen_tf.data.external import add_normalized_scores
-from bremen_tf.policies import GaussianPolicy, behavior_clone
+from bremen_tf.policies import GaussianPolicy, behavior_clone, mean_action_fn
 
 
 def episode_subset(dataset, min_return):
@@ -48,7 +48,7 @@ def bc_by_return(dataset, env_id, thresholds, steps, seed=0, eval_min_steps=3000
                             name='bc_policy')
     _, history = behavior_clone(policy, dataset.observations[idx], dataset.actions[idx],
                                 steps=steps, seed=seed)
-    act = tf.function(lambda obs: policy.mean_log_std(obs)[0], autograph=False)
+    act = mean_action_fn(policy)
     row = add_normalized_scores(stages.evaluate_policy(env_id, act, eval_min_steps,
                                                        seed=10_000 * (seed + 1)), refs)
     row.update(min_return=threshold, transitions=int(len(idx)), episodes=len(returns),

@@ -20,6 +20,7 @@ from bremen_tf import envs, export
 from bremen_tf.data.dataset import DatasetError
 from bremen_tf.data.external import add_normalized_scores, normalized_score
 from bremen_tf.dynamics_cache import dynamics_cache_key
+from bremen_tf.policies import mean_action_fn
 from bremen_tf.resumable_fit import FIT_STAGE
 from bremen_tf.run_state import RunState, record_dataset
 from bremen_tf.runs import Progress, seed_everything
@@ -73,7 +74,7 @@ def offline(run, data, record, *, seed, log, data_name, policy_init, validation_
       policy.copy_from(bc_policy)
     save('bc')
 
-  eval_fn = tf.function(lambda obs: policy.mean_log_std(obs)[0], autograph=False)
+  eval_fn = mean_action_fn(policy)
 
   def evaluate(it):
     return add_normalized_scores(evaluate_policy(

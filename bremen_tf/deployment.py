@@ -25,7 +25,7 @@ import tensorflow as tf
 from bremen_tf import export, runs
 from bremen_tf.dynamics_cache import data_digest, dynamics_cache_key
 from bremen_tf.deployment_batches import collect_deployment, load_batches, write_deployments
-from bremen_tf.policies import GaussianPolicy, gaussian_kl, make_bc_optimizer
+from bremen_tf.policies import GaussianPolicy, gaussian_kl, make_bc_optimizer, mean_action_fn
 from bremen_tf.resumable_fit import FIT_STAGE
 from bremen_tf.run_state import RunState
 from bremen_tf.runs import Progress, seed_everything
@@ -59,7 +59,7 @@ def clone_afresh(bc_policy, batches, bc_data, seed, optimizer, log):
 def policy_functions(policy, previous):
   """tf.functions of π_θ: its mean (evaluation), how it collects (μ + 0.1·ε; obs, rng -> actions)
   and its mean KL to the previous deployment's policy on given observations."""
-  mean_fn = tf.function(lambda obs: policy.mean_log_std(obs)[0], autograph=False)
+  mean_fn = mean_action_fn(policy)
   sample_fn = tf.function(lambda obs, noise: policy.sample(obs, noise), autograph=False)
 
   @tf.function(autograph=False)

@@ -140,6 +140,12 @@ def bc_loss(policy, obs, actions, noise):
   return tf.reduce_mean(tf.square(actions - (mean + noise * tf.exp(log_std))))
 
 
+def mean_action_fn(policy):
+  """obs -> the policy's mean action (how a policy is evaluated), one tf.function traced without
+  autograph (nothing to convert)."""
+  return tf.function(lambda obs: policy.mean_log_std(obs)[0], autograph=False)
+
+
 BC_LEARNING_RATE = 5e-4
 
 

@@ -6,9 +6,8 @@ model and the TRPO trainer (its value baseline, its BC policy for the KL it repo
 policy replaces π_θ, and each outer iteration's TRPO updates are followed by a real-env
 evaluation, as in the run itself. Nothing is written to the run.
 """
-import tensorflow as tf
-
 from bremen_tf import stages
+from bremen_tf.policies import mean_action_fn
 
 
 def continue_trpo(run, start_policy, iterations, updates_per_iteration, eval_min_steps, seed,
@@ -19,7 +18,7 @@ def continue_trpo(run, start_policy, iterations, updates_per_iteration, eval_min
   policy, trainer = run.policy, run.trainer
   policy.copy_from(start_policy)  # both heads and the observation statistics
   trainer.data_box = None  # a guarded run's box is set from its data at each start, never saved
-  eval_fn = tf.function(lambda obs: policy.mean_log_std(obs)[0], autograph=False)
+  eval_fn = mean_action_fn(policy)
 
   def evaluate(it):
     return stages.evaluate_policy(run.env_id, eval_fn, eval_min_steps, seed=seed + 100 * it)
