@@ -29,23 +29,32 @@ def transition_tensors(dataset):
 
 
 def make_trainer(agent, data, rng):
-  """A tf.function running n train steps of `agent` on uniform batches (with replacement) drawn
-  with `rng`; returns the mean of each diagnostic over the steps."""
+  """A tf.function running n >= 1 train steps of `agent` on uniform batches (with replacement)
+  drawn with `rng`; returns the mean of each diagnostic over the steps."""
   n_data = int(data['r'].shape[0])
-  # Autograph converts this loop only; the agent's step (TF ops under Python `if`s on settings)
-  # is called as it is: the same graph, without converting its source at every trace.
-  update = tf.autograph.experimental.do_not_convert(agent.update)
 
-  @tf.function
+  def step():
+    idx = rng.uniform([agent.batch_size], 0, n_data, dtype=tf.int32)
+    return agent.update({k: tf.gather(v, idx) for k, v in data.items()})
+
+  # autograph=False: an explicit loop, so tracing neither converts nor reads the agents' source.
+  # The diagnostics' names and shapes come from a trace of the step that is never run (as
+  # autograph's dry run found them); they start at zero, the sums of the converted loop.
+  zeros = {k: tf.zeros(v.shape, v.dtype)
+           for k, v in tf.function(step, autograph=False).get_concrete_function()
+           .structured_outputs.items()}
+
+  @tf.function(autograph=False)
   def train(n_steps):
-    totals = None
-    for _ in tf.range(n_steps):
-      idx = rng.uniform([agent.batch_size], 0, n_data, dtype=tf.int32)
-      info = update({k: tf.gather(v, idx) for k, v in data.items()})
-      totals = info if totals is None else {k: totals[k] + v for k, v in info.items()}
+    def body(i, totals):
+      info = step()
+      return i + 1, {k: totals[k] + info[k] for k in totals}
+    _, totals = tf.while_loop(lambda i, _: i < n_steps, body, (tf.constant(0), zeros))
     return {k: v / tf.cast(n_steps, tf.float32) for k, v in totals.items()}
 
   def run(n_steps):
+    if n_steps < 1:
+      raise ValueError(f'make_trainer runs at least one step, not {n_steps}.')
     return {k: float(v) for k, v in train(tf.constant(n_steps)).items()}
   return run
 
