@@ -167,9 +167,10 @@ def describe_return(row, prefix='eval'):
 
 
 def describe_iteration(row):
+  kl_bc = row['kl_to_behavior']  # NaN where there is no BC policy (ME-TRPO): then not shown
   return (f'real return {describe_return(row)} | imagined {row["imagined_return_mean"]:.1f} '
           f'(median {row["imagined_return_median"]:.1f}; '
           f'{row["imagined_clipped_path_fraction"]:.1%} of paths at the model clip) | '
-          f'KL to BC {row["kl_to_behavior"]:.3g} | '
-          f'accepted {row["accept_rate"]:.0%} | {row["imagined_steps_per_s"]:,.0f} imagined '
+          + ('' if np.isnan(kl_bc) else f'KL to BC {kl_bc:.3g} | ')
+          + f'accepted {row["accept_rate"]:.0%} | {row["imagined_steps_per_s"]:,.0f} imagined '
           'steps/s')

@@ -206,6 +206,7 @@ def test_alpha_ablation_clones_behavior_but_starts_random(tmp_path, capsys, monk
   root = str(tmp_path / 'alpha')
   stdout = run_here(capsys, root, '--gin_file=gin/deployment/ablation/alpha_0.1.gin')
   assert stdout.count('[bc] cloning the newest batch') == 2  # π̂_β for the penalty
+  assert stdout.count('| KL to BC ') == stdout.count('[trpo] deployment') > 0
   assert ('policy', 'bc_policy') not in copies and copies, copies
   rows = read_csv(os.path.join(root, 'metrics.csv'))
   assert [int(r['deployment']) for r in rows][-1] == 2
@@ -270,6 +271,7 @@ def test_runs_that_collected_the_same_batches_share_the_fit_exactly(tmp_path, ca
   monkeypatch.delenv('BREMEN_TF_DYNAMICS_CACHE_DIR')
   alone = run_here(capsys, str(tmp_path / 'me_trpo'), *me_trpo_args)
   assert 'reusing' not in alone and len(os.listdir(cache)) == 3
+  assert '[trpo] deployment' in alone and 'KL to BC' not in alone  # no BC policy, no NaN shown
   timing = lambda key: 'seconds' in key or key.endswith('_per_s')
   rows = {name: [{k: v for k, v in r.items() if not timing(k)}
                  for r in read_csv(os.path.join(tmp_path, name, 'metrics.csv'))]
