@@ -223,6 +223,18 @@ def restores_text(path):
   return '; ' + '; '.join(parts)
 
 
+def other_ends(left):
+  """' (x h if each fit to come stops at epoch 50; y h if ...)' beside the hours left."""
+  ends = []
+  if left and left['seconds_short'] < left['seconds']:
+    ends.append(f'{duration(left["seconds_short"])} if each fit to come stops at epoch '
+                f'{progress.SHORT_FIT_EPOCHS}')
+  if left and left.get('seconds_like_last') is not None:
+    ends.append(f'{duration(left["seconds_like_last"])} if each takes as long per transition as '
+                'its last warm-started fit')
+  return f' ({"; ".join(ends)})' if ends else ''
+
+
 def status_table(all_runs):
   rows = []
   for run in all_runs:
@@ -232,10 +244,7 @@ def status_table(all_runs):
                  run['progress']['text'] + restores_text(run['path']),
                  t['sessions'] if t else 0, commits(t),
                  duration(t and t['elapsed_s']), duration(t and t['stage_s']),
-                 duration(left and left['seconds'])
-                 + (f' ({duration(left["seconds_short"])} if each fit to come stops at epoch '
-                    f'{progress.SHORT_FIT_EPOCHS})'
-                    if left and left['seconds_short'] < left['seconds'] else '')
+                 duration(left and left['seconds']) + other_ends(left)
                  + (f' (borrows the iteration time of `{left["like"]}`)'
                     if left and left.get('like') else '')])
   return results.markdown_table(['run', 'method, env', 'budget', 'progress', 'sessions',

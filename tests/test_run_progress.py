@@ -50,7 +50,33 @@ def test_a_deployment_run_in_trpo_counts_the_fits_to_come_at_their_maximum(tmp_p
   expected = (3 * 2 - 3) * 30.0 + 5 * rate * 3 * BATCH  # 3 iterations, deployment 3's fit
   found = estimate(path)
   assert found['seconds'] == pytest.approx(expected, rel=1e-12)
-  assert found['text'].endswith('(every fit to come at its 5-epoch maximum)')
+  # and as deployment 2's warm-started fit did: 1200 s on its 2 batches, so 1800 s on 3
+  like_last = (3 * 2 - 3) * 30.0 + 1200.0 / (2 * BATCH) * 3 * BATCH
+  assert found['seconds_like_last'] == pytest.approx(like_last, rel=1e-12)
+  assert found['text'].endswith(
+      f'(every fit to come at its 5-epoch maximum; {like_last / 3600:.1f} h if each takes as long '
+      "per transition as deployment 2's)")
+
+
+def test_the_likely_case_counts_the_fit_under_way_as_long_as_the_last_refit(tmp_path):
+  """In deployment 3's fit, 400 s into it: that fit is counted at deployment 2's 1200 s scaled to
+  three batches (1800 s), less the 400 s it has run; a run whose only finished fit is its first
+  (from scratch) has no such figure."""
+  path = str(tmp_path / 'fit3')
+  metrics, _ = syn.deployment_files([100.0, 200.0], 2, 50_000)  # 30 s per iteration
+  fits = [{'deployment': 1, 'dynamics_fit': {'seconds': 500.0, 'stop_epoch': [5, 4, 5, 5, 3]}},
+          {'deployment': 2, 'dynamics_fit': {'seconds': 1200.0, 'stop_epoch': [2, 3, 3, 2, 3]}}]
+  state = {'stage': 'dynamics_fit', 'deployment': 3, 'deployments': fits, 'dynamics_progress': {
+      'fit': {'epoch': 1, 'settings': {'n_train': 3 * BATCH}}, 'seconds': 400.0}}
+  syn.write_run(path, DEPLOY, metrics[:4], state, False, 0, kind='deployment')
+  found = estimate(path)
+  assert found['seconds_like_last'] == pytest.approx((6 - 4) * 30.0 + 1800.0 - 400.0, rel=1e-12)
+  assert found['seconds'] == pytest.approx((6 - 4) * 30.0 + 4 * 400.0, rel=1e-12)  # 4 epochs left
+  state['deployment'], state['deployments'] = 2, fits[:1]
+  state['dynamics_progress']['fit']['settings']['n_train'] = 2 * BATCH
+  syn.write_run(path, DEPLOY, metrics[:2], state, False, 0, kind='deployment')
+  found = estimate(path)
+  assert found['seconds_like_last'] is None and 'per transition' not in found['text']
 
 
 def test_the_short_end_counts_the_fits_to_come_at_50_epochs(tmp_path):

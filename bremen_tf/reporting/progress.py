@@ -113,6 +113,15 @@ def _fit_rate(state, n_train_of):
   return record['seconds'] / max(record['stop_epoch']) / n_train if n_train else None
 
 
+def _last_refit(state):
+  """(deployment, seconds) of this run's newest finished warm-started fit (deployment >= 2; the
+  first fit starts from scratch and runs far longer), or None."""
+  done = [(d.get('deployment', 1), d['dynamics_fit'].get('seconds'))
+          for d in state.get('deployments', []) if d.get('dynamics_fit')]
+  done = [(k, seconds) for k, seconds in done if k >= 2 and seconds]
+  return done[-1] if done else None
+
+
 def same_trpo_shape(a, b):
   """Do two run descriptions time alike per outer iteration: the same kind, env, imagined batch
   and TRPO updates per iteration (e.g. BREMEN and ME-TRPO of one deployment config)?"""
@@ -133,7 +142,10 @@ def remaining(path, description, like=None):
   measured itself (iteration_seconds, the fits' seconds per epoch and transition), with every
   fit still to come running to its epoch maximum (early stopping can only shorten it): {'seconds',
   'seconds_short' (the fits to come stopping at SHORT_FIT_EPOCHS instead; = 'seconds' when no fit
-  is to come or the maximum is no higher), 'text'}, or None for a finished or SAC run or one that
+  is to come or the maximum is no higher), 'seconds_like_last' (a deployment run with a finished
+  warm-started fit and fits to come: each fit to come as long per training transition as that
+  fit, the one under way that long in all; else None), 'text'}, or None for a finished or SAC run
+  or one that
   has not measured an iteration and a fit yet. `like`: a run of the same TRPO shape
   (same_trpo_shape) whose iteration time stands in until this run has timed one (the text says
   so). Data collection and BC (minutes) are not counted."""
@@ -153,6 +165,7 @@ def remaining(path, description, like=None):
   if borrowed:
     iteration_s = _median_iteration_seconds(runs.read_metrics(like))
   epochs_left = lambda cap: max(min(cap, max_epochs) - fit.get('epoch', 0), 0)  # the fit under way
+  like_last = refit = None
   if description['kind'] == 'offline':
     n_train = (fit.get('settings') or {}).get('n_train')
     rate = _fit_rate(state, lambda d: n_train) if n_train else None
@@ -178,15 +191,24 @@ def remaining(path, description, like=None):
     later = range(fits_done + (1 if in_fit else 0) + 1, planned + 1)
     fit_s = lambda cap: ((epochs_left(cap) * rate * batch * d if in_fit else 0.0)
                          + sum(min(cap, max_epochs) * rate * batch * k for k in later))
+    refit = _last_refit(state)
+    if refit and fits_to_come:  # early stopping as that fit had it, at its measured speed
+      per_transition = refit[1] / (batch * refit[0])
+      so_far = (state.get('dynamics_progress') or {}).get('seconds', 0.0) if in_fit else 0.0
+      like_last = trpo_s + ((max(per_transition * batch * d - so_far, 0.0) if in_fit else 0.0)
+                            + sum(per_transition * batch * k for k in later))
   seconds, short = trpo_s + fit_s(max_epochs), trpo_s + fit_s(SHORT_FIT_EPOCHS)
   text = f'about {seconds / 3600:.1f} h left at its measured speeds'
   if fits_to_come:
     text += f' (every fit to come at its {max_epochs}-epoch maximum'
-    text += (f'; {short / 3600:.1f} h if each stops at epoch {SHORT_FIT_EPOCHS})'
-             if SHORT_FIT_EPOCHS < max_epochs else ')')
+    text += (f'; {short / 3600:.1f} h if each stops at epoch {SHORT_FIT_EPOCHS}'
+             if SHORT_FIT_EPOCHS < max_epochs else '')
+    text += (f'; {like_last / 3600:.1f} h if each takes as long per transition as deployment '
+             f'{refit[0]}\'s)' if like_last is not None else ')')
   if borrowed:
     text += f'; the iteration time of {like} until it times its own'
-  return {'seconds': seconds, 'seconds_short': short, 'text': text}
+  return {'seconds': seconds, 'seconds_short': short, 'seconds_like_last': like_last,
+          'text': text}
 
 
 def estimate(path, description, others=()):
