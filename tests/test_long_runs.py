@@ -537,3 +537,29 @@ def test_start_starts_no_lane_when_a_waypoint_cannot_be_restored(tmp_path):
   assert not (tmp_path / 'lanes' / 'A.pid').exists()
   record = (tmp_path / 'record').read_text()
   assert f'waypoint.py restore --runs_root={tmp_path} --archive={tmp_path}/waypoints' in record
+
+
+def test_the_reports_script_lists_every_exported_policy_of_both_runs(tmp_path):
+  """launch/full_budget_reports.sh (DRY_RUN): each run's exported deployments in order, BREMEN's
+  then ME-TRPO's, in both episode reports; exit 2 and one line when there is none."""
+  script = os.path.join(os.path.dirname(SCRIPT), 'full_budget_reports.sh')
+  run = lambda: subprocess.run(['bash', script], capture_output=True, text=True, timeout=60,
+                               env={**os.environ, 'RUNS_ROOT': str(tmp_path), 'DRY_RUN': '1'})
+  none = run()
+  assert none.returncode == 2 and none.stdout == '' and 'nothing to report' in none.stderr
+  for name, deployments in ((BREMEN, 2), (ME_TRPO, 1)):
+    for d in range(1, deployments + 1):
+      (tmp_path / 'full' / name / 'policies' / f'deployment_{d}').mkdir(parents=True)
+  done = run()
+  assert done.returncode == 0, done.stderr
+  policies = ' '.join(f'--policy_dir={tmp_path}/full/{name}/policies/deployment_{d}'
+                      for name, d in ((BREMEN, 1), (BREMEN, 2), (ME_TRPO, 1)))
+  lines = done.stdout.splitlines()
+  assert lines == [
+      f'+ python launch/episode_report.py {policies} --episodes=20 --tf_threads=1 '
+      '--out=results/full_budget_episodes.md',
+      f'+ python launch/episode_report.py {policies} --episodes=20 --noise_std=0.1 --tf_threads=1 '
+      '--out=results/full_budget_episodes_noise.md',
+      f'+ python launch/policy_moves.py --run_dir={tmp_path}/full/{BREMEN} --tf_threads=1 '
+      '--out=results/full_budget_policy_moves.md',
+      '+ python launch/full_budget.py']

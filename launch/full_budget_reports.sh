@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The reports of the full-budget deployment runs, made again after a deployment finishes (issue
+# 15): the episodes of every exported deployment policy of BREMEN and ME-TRPO (20 each, as
+# evaluated and with the deployments' exploration noise), BREMEN's policy moves, then
+# results/full_budget.{md,csv,png}, README's verdicts and results/policies/ (launch/full_budget.py).
+# Commit the code first: each file records the git revision that wrote it.
+#   launch/full_budget_reports.sh                     # RUNS_ROOT=/work/runs by default
+#   DRY_RUN=1 launch/full_budget_reports.sh           # print the commands only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS_ROOT="${RUNS_ROOT:-/work/runs}"
+BREMEN="$RUNS_ROOT/full/deployment/halfcheetah_200k/seed0"
+ME_TRPO="$RUNS_ROOT/full/deployment/halfcheetah_200k+me_trpo/seed0"
+
+policies=()
+for run in "$BREMEN" "$ME_TRPO"; do  # each run's deployments in order, as the reports list them
+  for dir in "$run"/policies/deployment_*; do
+    [[ -d $dir ]] && policies+=("--policy_dir=$dir")
+  done
+done
+if ((${#policies[@]} == 0)); then
+  echo "no exported deployment policy under $BREMEN or $ME_TRPO: nothing to report" >&2
+  exit 2
+fi
+commands=(
+  "python launch/episode_report.py ${policies[*]} --episodes=20 --tf_threads=1 --out=results/full_budget_episodes.md"
+  "python launch/episode_report.py ${policies[*]} --episodes=20 --noise_std=0.1 --tf_threads=1 --out=results/full_budget_episodes_noise.md"
+  "python launch/policy_moves.py --run_dir=$BREMEN --tf_threads=1 --out=results/full_budget_policy_moves.md"
+  "python launch/full_budget.py"
+)
+for command in "${commands[@]}"; do
+  echo "+ $command"
+  if [[ -z "${DRY_RUN:-}" ]]; then
+    $command
+  fi
+done
