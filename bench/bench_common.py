@@ -17,6 +17,17 @@ def median_times(fns, repeats):
   return {name: float(np.median(t)) for name, t in times.items()}
 
 
+def fastest(fn, repeats=3):
+  """The least seconds of `repeats` calls of fn, after one warm-up call (tracing)."""
+  fn()
+  times = []
+  for _ in range(repeats):
+    t0 = time.perf_counter()
+    fn()
+    times.append(time.perf_counter() - t0)
+  return min(times)
+
+
 def matmul_rate(tf, repeats, n=2048, dtype=None):
   """FLOP/s of a chain of n x n matmuls (float32 unless `dtype`), the machine's practical peak."""
   dtype = dtype or tf.float32

@@ -15,12 +15,13 @@ these shapes. Writes results/fit_step.md.
 """
 import os
 import sys
-import time
 
 from absl import app
 from absl import flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_common import fastest, matmul_rate  # noqa: E402  pylint: disable=g-import-not-at-top
 
 flags.DEFINE_integer('repeats', 5, 'Timed repeats per figure (the fastest is reported).')
 flags.DEFINE_integer('batches', 10, 'Training steps per timed repeat.')
@@ -29,16 +30,6 @@ flags.DEFINE_string('context', 'not stated', 'What else the machine ran meanwhil
 FLAGS = flags.FLAGS
 
 OBS, ACT, ROWS = 17, 6, 1000  # HalfCheetah; the ensemble's batch
-
-
-def fastest(fn, repeats):
-  fn()  # trace
-  times = []
-  for _ in range(repeats):
-    t0 = time.perf_counter()
-    fn()
-    times.append(time.perf_counter() - t0)
-  return min(times)
 
 
 def main(argv):
@@ -82,22 +73,14 @@ def main(argv):
   flops = k * ROWS * 2 * sum(a * b * (2 if i == 0 else 3)
                              for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])))
 
-  big = tf.constant(rng.standard_normal((2048, 2048)) / 45.0, tf.float32)
-
-  @tf.function(autograph=False)
-  def chain():
-    z = big
-    for _ in range(8):
-      z = tf.matmul(z, big)
-    return tf.reduce_sum(z[:1, :1])
-  chain_rate = 8 * 2 * 2048 ** 3 / fastest(lambda: chain().numpy(), FLAGS.repeats) / 1e9
+  chain_rate = matmul_rate(tf, FLAGS.repeats) / 1e9  # the rate the other benches quote
 
   rate = flops / matmul_s / 1e9
   rows = [['one training step (5 members), as the library runs it', f'{step_s:.4f} s',
            f'{flops / step_s / 1e9:.0f}', f'{step_s / matmul_s:.2f}x'],
           ["the step's matmuls alone (same shapes and transposes)", f'{matmul_s:.4f} s',
            f'{rate:.0f}', '1.00x'],
-          ['a chain of 2048² matmuls (for scale)', '', f'{chain_rate:.0f}', '']]
+          ['a chain of 2048² matmuls (for scale; median)', '', f'{chain_rate:.0f}', '']]
   text = ('# One dynamics training step against its matmuls\n\n'
           + results.provenance_header(
               f'{FLAGS.repeats} repeats of {nb} steps (fastest), one TF thread; {k} members of '

@@ -14,7 +14,8 @@ HalfCheetah shape, 5 x 1000 batch: the whole step, forward + backward only, Adam
 XLA, as the step), the forward only, and the big layer's five 2-D matmuls. Prints milliseconds;
 time it with the machine otherwise idle.
 """
-import time
+import os
+import sys
 
 import numpy as np
 import tensorflow as tf
@@ -28,15 +29,8 @@ from bremen_tf.dynamics import DynamicsEnsemble  # noqa: E402
 from bremen_tf.imagined_trpo import ImaginedTRPO  # noqa: E402
 from bremen_tf.policies import GaussianPolicy  # noqa: E402
 
-
-def best_of(fn, repeats=3):
-  fn()
-  times = []
-  for _ in range(repeats):
-    t0 = time.perf_counter()
-    fn()
-    times.append(time.perf_counter() - t0)
-  return min(times)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_common import fastest  # noqa: E402  pylint: disable=g-import-not-at-top
 
 
 def make_trainer(env_id, dynamics_hidden=(1024, 1024), policy_hidden=(200, 200)):
@@ -107,7 +101,7 @@ def profile_imagination(env_id, paths, horizon):
            'rollout': lambda: rollout().numpy(), 'raw dynamics matmuls': raw_matmuls,
            'member predictor (switch_case)': predictor, 'one fixed member': fixed_member,
            'policy sample': policy_sample}
-  return {name: best_of(fn) for name, fn in parts.items()}
+  return {name: fastest(fn) for name, fn in parts.items()}
 
 
 def skinny_matmul_rates(rows=(50, 200, 1000, 4000)):
@@ -123,7 +117,7 @@ def skinny_matmul_rates(rows=(50, 200, 1000, 4000)):
       for _ in tf.range(reps):
         y = tf.matmul(y, w) * 1e-3
       return tf.reduce_sum(y)
-    rates[m] = 2 * m * 1024 * 1024 * reps / best_of(lambda chain=chain: chain().numpy())
+    rates[m] = 2 * m * 1024 * 1024 * reps / fastest(lambda chain=chain: chain().numpy())
   return rates
 
 
@@ -172,7 +166,7 @@ def profile_training():
   parts = {'whole step': lambda: model._train_epoch(x, y, index, active, tf.constant(1e5)),  # pylint: disable=protected-access
            'forward + backward': forward_backward, 'EnsembleAdam (fused)': adam,
            'forward': forward, '5 x [1000,1024]x[1024,1024] 2-D matmuls': big_matmul}
-  return {name: best_of(fn) / n_batches for name, fn in parts.items()}
+  return {name: fastest(fn) / n_batches for name, fn in parts.items()}
 
 
 def main():
