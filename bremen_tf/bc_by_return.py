@@ -10,7 +10,6 @@ the complete episodes above each return threshold, and evaluates each as BREMEN 
 import time
 
 import numpy as np
-import tensorflow as tf
 
 from bremen_tf import stages
 from bremen_tf.data.dataset import episode_bounds, episode_returns

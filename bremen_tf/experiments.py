@@ -3,10 +3,9 @@
 
   ALGORITHMS    what `train_offline.algorithm` / `train_deployment.algorithm` select: the
                 offline and the deployment recipe of each
-  SWEEP_ALGOS   the names launch/sweep.py's --algos take: an algorithm plus the gin file that
-                configures it (ME-TRPO is BREMEN with policy_init='random'; the alpha ablation
-                is BREMEN with an explicit KL penalty); defined in sweep_algos.py, which imports
-                no TensorFlow, so that the sweep checks its flags before importing it
+
+The names launch/sweep.py's --algos take (an algorithm plus the gin file that configures it) are
+in sweep_algos.py, which imports no TensorFlow, so that the sweep checks its flags before TF.
 
 Both entries keep BREMEN's settings as their own gin bindings (`train_offline.outer_iterations`,
 ...), as they always were; they apply to BREMEN/ME-TRPO only. The model-free baselines take
@@ -20,7 +19,6 @@ import gin
 from bremen_tf import (bremen, deployment, deployment_model_free, dynamics_cache, model_free,
                        runs)
 from bremen_tf.data import sources
-from bremen_tf.sweep_algos import SWEEP_ALGOS  # pylint: disable=unused-import (re-exported)
 
 Algorithm = collections.namedtuple('Algorithm', ['offline', 'deployment'])
 

@@ -69,8 +69,6 @@ D4RL_COLUMNS = ('bc', 'bremen', 'mopo', 'cql', 'bear', 'brac_v', 'awr', 'bcq')
 D4RL_COLUMN_NAMES = {'bc': 'BC', 'bremen': 'BREMEN', 'mopo': 'MOPO', 'cql': 'CQL', 'bear': 'BEAR',
                      'brac_v': 'BRAC-v', 'awr': 'AWR', 'bcq': 'BCQ'}
 D4RL_PAPER_COLUMN = {'bc': 'bc', 'bremen': 'bremen', 'bcq': 'bcq', 'brac': 'brac_v'}
-D4RL_ENVS = ('halfcheetah', 'hopper', 'walker2d')
-D4RL_DATASETS = ('random', 'medium', 'medium-replay', 'medium-expert')
 # task ('<env>-<dataset>') -> column -> normalised score.
 D4RL = {
     task: dict(zip(D4RL_COLUMNS, scores)) for task, scores in (

@@ -32,6 +32,18 @@ def bound(name, default):
     return default
 
 
+def setting(configurable, name):
+  """The run's gin binding `configurable.name`, else the library's default for it (the run's
+  config.gin lists only what it bound; the default is read from the function's signature, not
+  written again here). `configurable`: train_offline, train_deployment or get_dataset."""
+  import inspect  # pylint: disable=g-import-not-at-top
+  from bremen_tf import data, experiments  # pylint: disable=g-import-not-at-top
+  function = {'train_offline': experiments.train_offline,
+              'train_deployment': experiments.train_deployment,
+              'get_dataset': data.get_dataset}[configurable]
+  return bound(f'{configurable}.{name}', inspect.signature(function).parameters[name].default)
+
+
 def run_seed(run_dir):
   """The run's --seed, from provenance.json (runs.RunDir would open the run)."""
   provenance = os.path.join(run_dir, 'provenance.json')
@@ -53,10 +65,9 @@ def load_run_models(run_dir, model_from_elsewhere=False):
   kind = 'train_deployment' if 'deployment' in state else 'train_offline'
   env_id = bound(f'{kind}.env_id', None) or state.get('dataset', {}).get('env_id')
   seed = run_seed(run_dir)
-  policy_init = bound(f'{kind}.policy_init', 'bc')
+  policy_init = setting(kind, 'policy_init')
   dynamics, bc_policy, policy, trainer = build_models(
-      env_id, seed, policy_init, bound(f'{kind}.reset_bank_size', 10_000),
-      bound(f'{kind}.horizon', None))
+      env_id, seed, policy_init, setting(kind, 'reset_bank_size'), setting(kind, 'horizon'))
   checkpoint = tf.train.latest_checkpoint(os.path.join(run_dir, 'checkpoints'))
   if checkpoint is None or (state.get('stage') in UNFITTED and not model_from_elsewhere):
     raise errors.RunDirError(f'{run_dir} has no fitted model yet (stage '

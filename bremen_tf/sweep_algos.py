@@ -1,7 +1,8 @@
 """The names launch/sweep.py's --algos take, per kind of run: an algorithm (experiments.ALGORITHMS)
-plus the gin file that configures it, None for BREMEN's defaults. Re-exported by experiments.py,
-the registry; kept here, free of TensorFlow, so that the sweep checks its flags before TF is
-imported."""
+plus the gin file that configures it, None for BREMEN's defaults (ME-TRPO is BREMEN with
+policy_init='random'; the alpha ablation is BREMEN with an explicit KL penalty). Kept apart from
+experiments.py, the registry, and free of TensorFlow, so that the sweep checks its flags before TF
+is imported."""
 
 SWEEP_ALGOS = {
     'offline': {'bremen': None, 'me_trpo': 'gin/algos/me_trpo.gin', 'bc': 'gin/algos/bc.gin',

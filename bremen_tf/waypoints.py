@@ -214,13 +214,13 @@ def _collect_batches(run_dir, waypoint, manifest, log):
   from bremen_tf.deployment_batches import batch_file, collect_batch  # pylint: disable=g-import-not-at-top
   from bremen_tf.dynamics_cache import data_digest  # pylint: disable=g-import-not-at-top
   from bremen_tf.policies import GaussianPolicy  # pylint: disable=g-import-not-at-top
-  from bremen_tf.run_models import bound, run_seed  # pylint: disable=g-import-not-at-top
+  from bremen_tf.run_models import bound, run_seed, setting  # pylint: disable=g-import-not-at-top
   gin.clear_config()
   gin.parse_config_file(os.path.join(run_dir, 'config.gin'))
   try:
     env_id = bound('train_deployment.env_id', None)
     size = bound('train_deployment.transitions_per_deployment', None)
-    n_envs = bound('train_deployment.collect_envs', _default('collect_envs'))
+    n_envs = setting('train_deployment', 'collect_envs')
     seed = run_seed(run_dir)
     spec = envs.get_spec(env_id)
     like = GaussianPolicy(spec.obs_dim, spec.act_dim, name='policy')
@@ -240,13 +240,6 @@ def _collect_batches(run_dir, waypoint, manifest, log):
   finally:
     gin.clear_config()
   return digests, lengths
-
-
-def _default(name):
-  """train_deployment's default for `name` (the run's config.gin lists only what it bound)."""
-  import inspect  # pylint: disable=g-import-not-at-top
-  from bremen_tf import experiments  # pylint: disable=g-import-not-at-top
-  return inspect.signature(experiments.train_deployment).parameters[name].default
 
 
 def restore(waypoint, run_dir, log=print):

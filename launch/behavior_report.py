@@ -12,7 +12,7 @@ from absl import flags
 
 import launch_common
 launch_common.quiet_tensorflow()  # before anything imports TF
-from bremen_tf import envs, fileio, results
+from bremen_tf import envs, errors, fileio, results
 from bremen_tf.data import shipped_policies
 from bremen_tf.data import get_dataset
 
@@ -35,6 +35,8 @@ def _pm(mean, std):
 def main(argv):
   del argv
   launch_common.setup()
+  if FLAGS.out and not FLAGS.out.endswith('.md'):  # its .csv goes beside it
+    raise errors.ConfigError(f'--out must end in .md, got {FLAGS.out!r}.')
   header = ['env', 'threshold', 'SAC steps to threshold', 'env steps', 'SAC training time',
             'deterministic eval return (20 ep.)', f'pure {FLAGS.size} data: episode return',
             'episodes', 'paper "Dataset"', 'collection speed']

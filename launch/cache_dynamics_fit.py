@@ -14,8 +14,6 @@ writes nothing into the run, which may be running.
 The entry's key is the one the offline recipe computes, so only a run whose data, seed and
 ensemble settings equal the source run's finds it.
 """
-import inspect
-
 from absl import flags
 
 import launch_common
@@ -31,7 +29,9 @@ def main(argv):
   del argv
   import os  # pylint: disable=g-import-not-at-top
   from bremen_tf import errors  # pylint: disable=g-import-not-at-top
-  from bremen_tf.run_models import bound, check_run_dir, load_run_models  # pylint: disable=g-import-not-at-top
+  from bremen_tf import run_models  # pylint: disable=g-import-not-at-top
+  from bremen_tf.run_models import check_run_dir, load_run_models  # pylint: disable=g-import-not-at-top
+  launch_common.check_tool_flags()
   check_run_dir(FLAGS.run_dir)  # before TensorFlow is imported
   launch_common.quiet_logs()
   launch_common.configure_tf()
@@ -43,9 +43,7 @@ def main(argv):
   fit = run.state.get('dynamics_fit')
   if not fit:
     raise errors.RunDirError(f'{FLAGS.run_dir} has no dynamics fit record in train_state.json.')
-  defaults = {name: p.default for name, p in
-              inspect.signature(experiments.train_offline).parameters.items()}
-  setting = lambda name: bound(f'train_offline.{name}', defaults[name])
+  setting = lambda name: run_models.setting('train_offline', name)
   # The run's data, read as the run read it (its config is parsed): the key names it by content.
   from bremen_tf.data import sources  # pylint: disable=g-import-not-at-top
   data = sources.load_source(setting('dataset'), setting('env_id'), setting('noise'),

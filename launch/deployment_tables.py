@@ -279,6 +279,8 @@ def plot_ablation(plt, groups, panels, path):
 def main(argv):
   del argv
   launch_common.quiet_logs()
+  if FLAGS.earlier and not os.path.exists(FLAGS.earlier):  # before the table is overwritten
+    raise SystemExit(f'error: --earlier={FLAGS.earlier} does not exist.')
   plt = launch_common.pyplot()
   data = [r for p in sorted(glob.glob(FLAGS.runs)) if (r := run_reader.deployment_record(p))]
   if not data:

@@ -120,6 +120,7 @@ def main(argv):
   del argv
   from bremen_tf import errors  # pylint: disable=g-import-not-at-top
   from bremen_tf.run_models import check_run_dir  # pylint: disable=g-import-not-at-top
+  launch_common.check_tool_flags()
   for run_dir in FLAGS.run_dir:
     check_run_dir(run_dir)  # before TensorFlow is imported
   for name in ('episodes', 'batches'):
@@ -189,7 +190,7 @@ def dataset_pitch_text(run_dir, run, pitch):
   import numpy as np  # pylint: disable=g-import-not-at-top
   from bremen_tf import flip_probe  # pylint: disable=g-import-not-at-top
   from bremen_tf.data import on_demand  # pylint: disable=g-import-not-at-top
-  from bremen_tf.run_models import bound  # pylint: disable=g-import-not-at-top
+  from bremen_tf.run_models import bound, setting  # pylint: disable=g-import-not-at-top
 
   def stats(path):
     with np.load(path) as f:
@@ -200,12 +201,12 @@ def dataset_pitch_text(run_dir, run, pitch):
     batches = sorted(glob.glob(os.path.join(run_dir, 'data', 'deployment_*.npz')), key=number)
     return ''.join(f'; deployment {number(p)}\'s data batch: {stats(p)}' for p in batches)
   info = run.state.get('dataset') or {}
-  if ':' in str(info.get('noise', ':')):
+  if info.get('dataset') or not info.get('noise'):  # Minari/D4RL data (sources.run_record)
     return ''
   path = on_demand.dataset_path(info['env_id'], info['noise'], int(info['size']), run.seed,
                                 bound('train_offline.data_dir', None)
                                 or bound('get_dataset.data_dir', None),
-                                bound('get_dataset.subset_rule', 'mixture'))
+                                setting('get_dataset', 'subset_rule'))
   return f', its {stats(path)} (`{os.path.basename(path)}`)' if os.path.exists(path) else ''
 
 

@@ -917,6 +917,8 @@ def main(argv):
   root = fixed_prefix(FLAGS.runs)
   planned = planned_runs(root)
   readme = readme_path()
+  if FLAGS['reduced'].present and not os.path.exists(FLAGS.reduced):
+    raise errors.ConfigError(f'--reduced={FLAGS.reduced} does not exist.')
   if readme and results.read_block(readme, 'full-budget-verdicts') is None:
     raise errors.ConfigError(f'--readme {readme}: no such file, or it has no '
                              '<!-- full-budget-verdicts:start/end --> block to write the statement '

@@ -25,6 +25,7 @@ def main(argv):
   del argv
   from bremen_tf import errors  # pylint: disable=g-import-not-at-top
   from bremen_tf.run_models import check_run_dir, load_run_models  # pylint: disable=g-import-not-at-top
+  launch_common.check_tool_flags()
   check_run_dir(FLAGS.run_dir)  # before TensorFlow is imported
   if FLAGS.batches < 1:
     raise errors.ConfigError(f'--batches must be at least 1, got {FLAGS.batches}.')

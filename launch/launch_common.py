@@ -119,6 +119,16 @@ def check_flags():
   validation.check_flag('tf_threads', FLAGS.tf_threads)
 
 
+def check_tool_flags():
+  """For a tool that reads a run's own config.gin or a policy's metadata instead of gin files:
+  --seed and --tf_threads checked, --gin_file and --gin_bindings refused rather than ignored."""
+  for name in ('gin_file', 'gin_bindings'):
+    if FLAGS[name].present:
+      raise errors.ConfigError(f'--{name}: this tool takes no gin configuration (it reads the '
+                               "run's own config.gin or the policy's metadata).")
+  check_flags()
+
+
 def validate(entry=None):
   """Checks the flags and every gin binding (bremen_tf/validation.py), and that `entry`, the
   configurable the launcher calls, has its required bindings; before anything is written."""
@@ -219,7 +229,6 @@ def write_description(run):
 
 def finish_run(run, summary):
   """operative_config.gin, DONE and summary.json of a run that completed."""
-  from bremen_tf import fileio  # pylint: disable=g-import-not-at-top
   run.write_operative_config()
   run.mark_done(**summary)
   fileio.write_json(run.file('summary.json'), summary)

@@ -58,7 +58,9 @@ def main(argv):
     bc = d['returns'][0] if d['policy_init'] == 'bc' else None
     best = max(d['returns'][1:]) if len(d['returns']) > 1 else float('nan')
     table.append([name, f'{d["iterations"][-1]} of {d["budget"]}',
-                  'yes' if d['finished'] else 'no', f'{d["dataset_return"]:.1f}',
+                  'yes' if d['finished'] else 'no',
+                  # None: the dataset has no complete episode (no behaviour return)
+                  f'{d["dataset_return"]:.1f}' if d['dataset_return'] is not None else 'n/a',
                   f'{bc:.1f}' if bc is not None else 'n/a',
                   f'{last:.1f} ± {d["stds"][-1]:.1f}', f'{best:.1f}',
                   str(d['dynamics_epochs'])])

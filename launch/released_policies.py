@@ -17,7 +17,6 @@ import os
 import subprocess
 import sys
 
-from absl import app
 from absl import flags
 import numpy as np
 
@@ -57,6 +56,7 @@ def main(argv):
   if len(argv) > 1:
     sys.exit(f'error: unexpected arguments {argv[1:]}.')
   launch_common.quiet_logs()
+  launch_common.check_tool_flags()
   check_flags()
   launch_common.configure_tf()
   # pylint: disable=g-import-not-at-top (these import TF)
@@ -123,4 +123,4 @@ def _commit(repo):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  launch_common.run(main)

@@ -280,8 +280,7 @@ def main(argv):
   if len(argv) > 1:
     sys.exit(f'error: unexpected arguments {argv[1:]}.')
   launch_common.quiet_logs()
-  if FLAGS.gin_file or FLAGS.gin_bindings:
-    sys.exit('error: render.py takes no gin configuration (--gin_file/--gin_bindings).')
+  launch_common.check_tool_flags()
   fmt, meta = check_flags()
   requested_gl = os.environ.get('MUJOCO_GL')
   backends = [requested_gl] if requested_gl else ['egl', 'osmesa']

@@ -10,7 +10,7 @@ from absl import flags
 
 import launch_common
 launch_common.quiet_tensorflow()  # before anything imports TF
-from bremen_tf import envs, fileio, results
+from bremen_tf import envs, errors, fileio, results
 from bremen_tf.envs import reward_check
 
 flags.DEFINE_integer('episodes', 10, 'Episodes per (env, policy).')
@@ -26,6 +26,13 @@ FLAGS = flags.FLAGS
 def main(argv):
   del argv
   launch_common.setup()
+  if FLAGS.out and not FLAGS.out.endswith('.md'):  # its .csv goes beside it
+    raise errors.ConfigError(f'--out must end in .md, got {FLAGS.out!r}.')
+  for env_id in FLAGS.env_id:  # every id known before the first episode runs
+    try:
+      envs.get_spec(env_id)
+    except ValueError as e:
+      raise errors.ConfigError(f'--env_id: {e}') from e
   header = ['env', 'policy', 'steps', 'max abs error', 'correlation', 'done agreement',
             'mean true return', 'return bias', 'bias / sum of abs(r)']
   rows = []

@@ -33,7 +33,7 @@ import numpy as np
 import launch_common
 launch_common.quiet_tensorflow()  # before anything imports TF
 from bremen_tf import errors, fileio, results
-from bremen_tf.paper_results import METHOD_NAMES, METHODS, OFFLINE
+from bremen_tf.paper_results import ENVS, METHOD_NAMES, METHODS, OFFLINE
 from bremen_tf.reporting import labels, run_reader
 from bremen_tf.reporting.ordering import describe_order, pair_agreement
 
@@ -44,8 +44,6 @@ flags.DEFINE_string('earlier', '', 'CSV of an earlier generation of the tables, 
                     'for the size (e.g. results/offline_{size}.csv): envs without runs here keep '
                     'its cells. Empty: none.')
 FLAGS = flags.FLAGS
-
-ENV_ORDER = ('Ant', 'HalfCheetah', 'Hopper', 'Walker2d')
 
 
 def _number(text):
@@ -138,7 +136,7 @@ def write_size(size, records, out_dir, earlier=None, left_out=None):
   earlier = earlier or {}
   plt = launch_common.pyplot()
   run_envs = {r['env'] for r in records}
-  envs = [e for e in ENV_ORDER if e in run_envs or any(k[0] == e for k in earlier)]
+  envs = [e for e in ENVS if e in run_envs or any(k[0] == e for k in earlier)]
   envs += sorted(run_envs - set(envs))  # an env outside the paper's four, last
   carried = {k: r for k, r in earlier.items()
              if int(r['seeds'] or 0) or int(r['unfinished'] or 0)}
@@ -331,6 +329,8 @@ def main(argv):
     raise SystemExit(f'error: every run matching --runs={FLAGS.runs!r} has an opt-in deviation; '
                      'the tables hold the original methods only.')
   sizes = FLAGS.sizes or sorted({r['size'] for r in records}, key=lambda s: -len(s))
+  if FLAGS.earlier and not any(os.path.exists(FLAGS.earlier.format(size=s.lower())) for s in sizes):
+    raise SystemExit(f'error: --earlier={FLAGS.earlier}: no such file for sizes {", ".join(sizes)}.')
   for size in sizes:  # every table checked before any is written
     check_cells(size.lower(), [r for r in records if r['size'] == size.lower()])
   os.makedirs(FLAGS.out_dir, exist_ok=True)

@@ -41,6 +41,7 @@ def check_flags():
   """Before TensorFlow: the run, the policy and the numbers make sense."""
   from bremen_tf import errors  # pylint: disable=g-import-not-at-top
   from bremen_tf.run_models import check_run_dir  # pylint: disable=g-import-not-at-top
+  launch_common.check_tool_flags()
   check_run_dir(FLAGS.run_dir)
   if not os.path.isfile(os.path.join(FLAGS.policy_dir, 'bremen_policy.json')):
     raise errors.ConfigError(f'{FLAGS.policy_dir} has no bremen_policy.json: not an exported '
@@ -69,12 +70,12 @@ def main(argv):
   launch_common.configure_tf()
   from bremen_tf import fileio, results, trpo_from_policy  # pylint: disable=g-import-not-at-top
   from bremen_tf.run_models import (  # pylint: disable=g-import-not-at-top
-      bound, load_policy_for_run, load_run_models)
+      load_policy_for_run, load_run_models, setting)
   gin.clear_config()  # load_run_models parses the run's own config
   run = load_run_models(FLAGS.run_dir)
   policy = load_policy_for_run(FLAGS.policy_dir, run)
-  updates = FLAGS.updates_per_iteration or bound(f'{run.kind}.updates_per_iteration', 25)
-  eval_min_steps = bound(f'{run.kind}.eval_min_steps', 3000)
+  updates = FLAGS.updates_per_iteration or setting(run.kind, 'updates_per_iteration')
+  eval_min_steps = setting(run.kind, 'eval_min_steps')
   rows = trpo_from_policy.continue_trpo(run, policy, FLAGS.iterations, updates, eval_min_steps,
                                         FLAGS.seed, log=lambda m: print(m, flush=True))
   table = results.markdown_table(COLUMNS, [[cell(r, k) for k in COLUMNS] for r in rows])

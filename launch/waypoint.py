@@ -126,6 +126,8 @@ def main(argv):
       if not os.path.isdir(FLAGS.runs_root):
         raise BremenError(f'{FLAGS.runs_root} is not a directory: no runs to save.')
       save(FLAGS.runs_root, FLAGS.archive)
+    elif not (os.path.isdir(FLAGS.archive) and archived(FLAGS.archive)):  # say so, not silence
+      print(f'no waypoints in {FLAGS.archive}: nothing to {argv[1]}')
     elif argv[1] == 'restore':
       restore(FLAGS.runs_root, FLAGS.archive)
     else:

@@ -20,6 +20,7 @@ from bremen_tf import experiments, runs, validation  # pylint: disable=unused-im
 from bremen_tf.agents import brac  # pylint: disable=unused-import (registers BRACAgent)
 from bremen_tf.errors import CheckpointError, ConfigError
 from bremen_tf.run_state import RunState
+import conftest
 from conftest import run_here
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -139,6 +140,30 @@ def test_bad_flags_are_refused():
     validation.check_flag('seed', -1)
   with pytest.raises(ConfigError, match=r"--tf_threads='2': expected an integer >= 0"):
     validation.check_flag('tf_threads', '2')
+
+
+# The tools that read a run's own config.gin or a policy's metadata: a bad --seed, or gin flags
+# they would ignore, refused before TensorFlow is imported.
+TOOLS = {'flip_probe': ['--run_dir={d}'],
+         'trpo_from_policy': ['--run_dir={d}', '--policy_dir={d}'],
+         'imagination_probe': ['--run_dir={d}'],
+         'cache_dynamics_fit': ['--run_dir={d}', '--cache_dir={d}'],
+         'render': ['--policy_dir={d}', '--out={d}/x.gif'],
+         'released_policies': ['--bremen_repo={d}']}
+
+
+@pytest.mark.parametrize('flag,message', [
+    ('--seed=-1', '--seed=-1: expected an integer >= 0'),
+    ('--gin_file=gin/hopper_100k.gin', '--gin_file: this tool takes no gin configuration'),
+    ('--gin_bindings=train_offline.seed = 1', '--gin_bindings: this tool takes no gin')])
+@pytest.mark.parametrize('tool', sorted(TOOLS))
+def test_a_tool_refuses_a_bad_seed_and_gin_flags_before_tensorflow(tmp_path, tool, flag, message):
+  out = conftest.run_launcher_noting_imports(tool, *[a.format(d=tmp_path) for a in TOOLS[tool]],
+                                             flag)
+  assert out.returncode == 2, out.stdout + out.stderr
+  assert message in out.stderr
+  assert conftest.NOTHING_IMPORTED in out.stdout
+  assert os.listdir(tmp_path) == []
 
 
 # --- the launcher's boundary -----------------------------------------------------------------

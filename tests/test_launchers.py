@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from bremen_tf.data import shipped_policies
 import conftest
@@ -105,6 +106,20 @@ def test_report_scripts_write_their_tables(tmp_path, capsys):
   text = (tmp_path / 'behavior.md').read_text()
   for env in ('Ant', 'HalfCheetah', 'Hopper', 'Walker2d'):
     assert f'| bremen/{env}-v0 |' in text
+
+
+def test_report_scripts_refuse_bad_flags_before_any_episode(tmp_path, capsys):
+  from bremen_tf.errors import ConfigError  # pylint: disable=g-import-not-at-top
+  for name, argv, message in (
+      ('reward_match', ['--env_id=bremen/Hopper-v0,Hoper-v5'],
+       "--env_id: Unknown env_id 'Hoper-v5'"),
+      ('reward_match', [f'--out={tmp_path}/match.txt'], '--out must end in .md'),
+      ('behavior_report', [f'--out={tmp_path}/b.txt'], '--out must end in .md')):
+    with pytest.raises(ConfigError, match=message):
+      run_here(capsys, name, '--episodes=1' if name == 'reward_match' else '--size=2k',
+               '--noupdate_docs' if name == 'reward_match' else f'--data_dir={tmp_path}', *argv)
+    assert 'bremen/Hopper-v0 | random' not in capsys.readouterr().out  # no episode ran
+  assert os.listdir(tmp_path) == []
 
 
 def test_a_launcher_runs_the_library_of_its_own_checkout(tmp_path):

@@ -233,6 +233,17 @@ def test_plot_offline_reports_progress_and_the_bc_policy(old_runs, tmp_path):
   assert len(read_rows(tmp_path / 'c.csv')) == 5 + 3 and (tmp_path / 'c.png').exists()
 
 
+def test_plot_offline_runs_without_a_dataset_return(old_runs, tmp_path, monkeypatch):
+  # A dataset of only cut-off episodes has no behaviour return (dataset.return_stats: mean None)
+  real = run_reader.offline_curve
+  monkeypatch.setattr(run_reader, 'offline_curve', lambda p: {**real(p), 'dataset_return': None})
+  run = f'{old_runs}/offline/halfcheetah_100k+bremen/seed0'
+  with script('plot_offline', f'--runs={run}', f'--out={tmp_path / "c"}') as plot:
+    plot.main([])
+  assert ('| bremen/HalfCheetah-v0 pure 100k | 4 of 4 | yes | n/a | 900.0 | 5000.0 ± 14.0 |'
+          in (tmp_path / 'c.md').read_text())
+
+
 def test_plot_model_free_shows_both_brac_policies(old_runs, tmp_path):
   run = f'{old_runs}/offline/halfcheetah_100k+brac/seed1'
   with script('plot_model_free', f'--runs={run}', f'--out={tmp_path / "m"}') as plot:

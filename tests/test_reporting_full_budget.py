@@ -472,7 +472,8 @@ def test_bad_flags_are_refused_before_anything_is_written(full, tmp_path):
       ([f'--readme={tmp_path}/nope.md'] + PLANNED, 'nope.md: no such file'),
       (['--planned=deployment/halfcheetah_200k/seed0'], "--planned entry 'deployment/halfcheetah"
                                                         "_200k/seed0': expected <run dir"),
-      (['--planned=a/seed0:gin/nope.gin'], "'a/seed0:gin/nope.gin': gin/nope.gin does not exist")):
+      (['--planned=a/seed0:gin/nope.gin'], "'a/seed0:gin/nope.gin': gin/nope.gin does not exist"),
+      ([f'--reduced={tmp_path}/absent.csv'] + PLANNED, 'absent.csv does not exist')):
     with script('full_budget', *common, *flags) as full_budget:
       with pytest.raises(ConfigError, match=re.escape(message)):
         full_budget.main([])

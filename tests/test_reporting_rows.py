@@ -197,6 +197,13 @@ def test_an_earlier_table_keeps_the_envs_whose_runs_are_not_here(four, tmp_path)
   assert rows2 == rows
 
 
+def test_a_mistyped_earlier_table_is_refused_before_anything_is_written(four, tmp_path):
+  with pytest.raises(SystemExit, match='no such file for sizes 100k'):
+    make_tables(f'{four}/offline/[aw]*+budget-table/seed*', tmp_path / 'out',
+                f'--earlier={tmp_path}/offline_{{size}}.csv')
+  assert not (tmp_path / 'out').exists()
+
+
 def test_the_committed_table_is_kept_beside_new_walker2d_and_ant_runs(tmp_path):
   """The coverage job's command: the committed results/offline_100k.csv (HalfCheetah, Hopper;
   their runs are not on this machine) and new Walker2d/Ant runs."""
@@ -348,6 +355,14 @@ def test_an_earlier_deployment_table_keeps_the_rows_whose_runs_are_not_here(depl
   assert '| BREMEN | 1 | 0 |' in md.split('## HandReach')[1]  # from its run, not the CSV
   assert 'from the earlier table' in md
   assert '| ME-TRPO (earlier table: means only) | 100 TRPO updates | -4.5 | -3.5 | -3.0 |' in md
+
+
+def test_a_mistyped_earlier_deployment_table_is_refused(deploy, tmp_path):
+  out = tmp_path / 'deployment'
+  out.with_suffix('.md').write_text('kept')
+  with pytest.raises(SystemExit, match='absent.csv does not exist'):
+    make_deployment(deploy, out, f'--earlier={tmp_path}/absent.csv')
+  assert out.with_suffix('.md').read_text() == 'kept'
 
 
 def test_the_committed_deployment_table_is_kept_beside_new_runs(tmp_path):

@@ -44,6 +44,15 @@ def waypoint_cmd(capsys, action, runs_root, archive, *extra):
   return capsys.readouterr().out
 
 
+def test_restore_and_list_say_when_there_are_no_waypoints(capsys, tmp_path):
+  (tmp_path / 'empty').mkdir()
+  for archive in (tmp_path / 'missing', tmp_path / 'empty'):  # a mistyped --archive, or none yet
+    for action in ('restore', 'list'):
+      out = waypoint_cmd(capsys, action, tmp_path / 'runs', archive)
+      assert out == f'no waypoints in {archive}: nothing to {action}\n'
+  assert sorted(os.listdir(tmp_path)) == ['empty']
+
+
 @pytest.fixture(scope='module')
 def killed_in_fit_2(tmp_path_factory):
   """A run killed in deployment 2's dynamics fit (after its epoch-1 checkpoint), and the same run

@@ -13,7 +13,6 @@ import mujoco
 import numpy as np
 
 MAX_MUJOCO = (3, 12)
-HORIZON = 50
 
 
 def check_mujoco_version(version=None):

@@ -182,9 +182,3 @@ def config_deviations(text):
   descriptions had them)."""
   with parsed_config(text):
     return deviations()
-
-
-def config_value(text, key):
-  """value(key) under the config.gin `text` of a run."""
-  with parsed_config(text):
-    return value(key)
