@@ -81,10 +81,15 @@ def test_cycle_finder_finds_a_planted_cycle():
 @pytest.mark.parametrize('lower', LOWER)
 def test_lower_layers_import_no_trainer_or_recipe(lower):
   graph = import_graph()
+  assert any(m == lower or m.startswith(lower + '.') for m in graph), f'{lower}: no such module'
   for module, edges in graph.items():
     if module == lower or module.startswith(lower + '.'):
       upward = sorted(e for e in edges if e in UPPER)
       assert not upward, f'{module} imports {upward}'
+
+
+def test_every_upper_layer_module_exists():  # a renamed one would leave the check above empty
+  assert set(UPPER) <= set(import_graph()), set(UPPER) - set(import_graph())
 
 
 def test_algorithm_dispatch_is_the_registry():
