@@ -68,8 +68,8 @@ def main(argv):
   table = [[r['deployment'], r['updates'], f'{r["eval_first"]:.3g} -> {r["eval_last"]:.3g}',
             f'{r["imagined_first"]:.3g} -> {r["imagined_last"]:.3g}', fmt(r['trpo_move'], '.4f'),
             fmt(r['change'], '.4f'),
-            fmt(r['change'] / r['trpo_move'] if r['change'] is not None and r['trpo_move']
-                else None, '.0f'),
+            '—' if r['change'] is None or not r['trpo_move']
+            else policy_moves.ratio_text(r['change'] / r['trpo_move']),
             '—' if r['rms'] is None else f'{r["rms"]:.3f}, {100 * r["saturated"]:.1f}%',
             fmt(r['next_batch_return'], '.3g')] for r in rows]
   text = '\n'.join([results.markdown_table(HEADER, table)] + policy_moves.statements(rows)) + '\n'

@@ -48,7 +48,12 @@ def deployment_rows(path, act_dim):
   has finished."""
   deployments = run_reader.read_csv(path, 'deployments.csv')
   metrics = run_reader.read_csv(path, 'metrics.csv')
-  data_returns = {int(r['deployment']): float(r['data_return_mean']) for r in deployments}
+  # deployments.csv gets a deployment's row when it finishes; train_state.json has its batch's
+  # return as soon as the batch is collected (the batch the last finished policy collected).
+  data_returns = {int(r['deployment']): float(r['data_return_mean'])
+                  for r in run_reader.read_state(path).get('deployments') or []
+                  if r.get('data_return_mean') is not None}
+  data_returns.update({int(r['deployment']): float(r['data_return_mean']) for r in deployments})
   rows, updates_before = [], 0
   for record in deployments:
     d = int(record['deployment'])
@@ -74,6 +79,11 @@ def saturation(means):
   return float(np.sqrt(np.mean(np.square(means)))), float(np.mean(np.abs(means) >= SATURATED))
 
 
+def ratio_text(value):
+  """A ratio of moves: two significant digits below 10 (0.72, 3.1), whole numbers above (33)."""
+  return f'{value:.0f}' if value >= 10 else f'{value:.2g}'
+
+
 def statements(rows):
   """Plain sentences on the rows (each with 'trpo_move', 'change' and 'saturated' filled in or
   None)."""
@@ -82,12 +92,16 @@ def statements(rows):
             if r.get('change') is not None and r.get('trpo_move')]
   if ratios:
     values = [v for _, v in ratios]
+    span = (f'In deployment {ratios[0][0]}, the deterministic action moved '
+            f'{ratio_text(values[0])} times' if len(ratios) == 1 else
+            f'From deployment {ratios[0][0]} to {ratios[-1][0]}, the deterministic action moved '
+            f'{ratio_text(min(values))} to {ratio_text(max(values))} times')
+    median = '' if len(ratios) == 1 else f' (median {ratio_text(np.median(values))}x)'
     lines.append(
-        f'- From deployment {ratios[0][0]} to {ratios[-1][0]}, the deterministic action moved '
-        f'{min(values):.0f} to {max(values):.0f} times as far from the previous deployment\'s '
-        f'policy (median {np.median(values):.0f}x) as TRPO moved it from its BC start in the same '
-        'deployment: ' + ('the restart from BC, not TRPO, is what changed the policy.'
-                          if min(values) > 3 else 'both contribute.'))
+        f'- {span} as far from the previous deployment\'s policy{median} as TRPO moved it from '
+        'its BC start in the same deployment: ' + (
+            'the restart from BC, not TRPO, is what changed the policy.' if min(values) > 3
+            else 'both contribute.'))
   moves = [r['trpo_move'] for r in rows if r.get('trpo_move') is not None]
   if moves:
     lines.append(f'- TRPO\'s move from the BC start at the end of a deployment: RMS Δμ '
