@@ -843,6 +843,8 @@ COMPANIONS = {
     '_policy_moves.md': 'what moved BREMEN\'s policy in each deployment: TRPO\'s move from its BC '
                         'start against the change from the previous deployment\'s policy (the '
                         'restart from BC), the mean action\'s share at the bounds',
+    '_attempt_match.md': 'does BREMEN\'s deployment run repeat attempt 2 (the same kind of CPU)? '
+                         'its evaluations compared exactly, its exported policies byte for byte',
     '_offline_halfcheetah_final_episodes.md': 'the offline HalfCheetah cell\'s final policy over '
                                               '20 episodes: moving, still or flipped',
     '_flips.md': 'the offline cells\' policies in the real env and in their own imagination: '

@@ -563,3 +563,9 @@ def test_the_reports_script_lists_every_exported_policy_of_both_runs(tmp_path):
       f'+ python launch/policy_moves.py --run_dir={tmp_path}/full/{BREMEN} --tf_threads=1 '
       '--out=results/full_budget_policy_moves.md',
       '+ python launch/full_budget.py']
+  (tmp_path / 'full' / BREMEN / 'metrics.csv').write_text('iteration\n')  # BREMEN has evaluated
+  assert run().stdout.splitlines()[3:] == [
+      f'+ python launch/attempt_match.py --run_dir={tmp_path}/full/{BREMEN} '
+      '--attempt=results/full_budget_attempt2 --run_name=deployment/halfcheetah_200k/seed0 '
+      '--out=results/full_budget_attempt_match.md',
+      '+ python launch/full_budget.py']
