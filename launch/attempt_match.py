@@ -75,8 +75,9 @@ def main(argv):
   table = [[r['deployment'], f'{r["run_iterations"]} / {r["attempt_iterations"]}', r['compared'],
             r['equal'], '—' if r['first_difference'] is None else r['first_difference'],
             f'{r["largest_difference"]:.6g}', answer[weights[r['deployment']]]] for r in compared]
+  to_come = attempt_match.still_to_come(run_rows, attempt_rows)
   text = '\n'.join([results.markdown_table(HEADER, table)]
-                   + attempt_match.statement(compared, weights)) + '\n'
+                   + attempt_match.statement(compared, weights, to_come)) + '\n'
   print(text)
   if FLAGS.out:
     lines = [f'# Does `{FLAGS.run_name}` repeat its earlier attempt ({FLAGS.attempt})?', '',

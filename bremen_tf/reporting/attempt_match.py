@@ -46,6 +46,13 @@ def compare(run_rows, attempt_rows):
   return table
 
 
+def still_to_come(run_rows, attempt_rows):
+  """{deployment: the attempt's evaluated iterations} for the deployments the attempt evaluated
+  and this run has not yet."""
+  run, attempt = evaluations(run_rows), evaluations(attempt_rows)
+  return {d: len(attempt[d]) for d in sorted(set(attempt) - set(run))}
+
+
 def same_weights(policy_a, policy_b):
   """True if two exported policies' weight files are byte-identical, False if they differ, None
   if either policy (or a weight file) is missing."""
@@ -55,8 +62,9 @@ def same_weights(policy_a, policy_b):
   return all(filecmp.cmp(a, b, shallow=False) for a, b in paths)
 
 
-def statement(table, weights):
-  """One plain sentence per deployment (`weights`: deployment -> same_weights's answer)."""
+def statement(table, weights, to_come=None):
+  """One plain sentence per deployment (`weights`: deployment -> same_weights's answer; `to_come`:
+  still_to_come's answer)."""
   lines = []
   for row in table:
     d, same = row['deployment'], weights.get(row['deployment'])
@@ -70,4 +78,7 @@ def statement(table, weights):
              False: '; the exported policies\' weights differ.',
              None: '; no exported policy of both to compare.'}[same]
     lines.append(text)
+  for d, iterations in (to_come or {}).items():
+    lines.append(f'- Deployment {d}: not evaluated by this run yet (the attempt evaluated '
+                 f'{iterations} iteration{"s" if iterations != 1 else ""} of it).')
   return lines
