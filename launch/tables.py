@@ -330,7 +330,8 @@ def main(argv):
                      'the tables hold the original methods only.')
   sizes = FLAGS.sizes or sorted({r['size'] for r in records}, key=lambda s: -len(s))
   if FLAGS.earlier and not any(os.path.exists(FLAGS.earlier.format(size=s.lower())) for s in sizes):
-    raise SystemExit(f'error: --earlier={FLAGS.earlier}: no such file for sizes {", ".join(sizes)}.')
+    raise SystemExit(f'error: --earlier={FLAGS.earlier}: no such file for sizes '
+                     f'{", ".join(sizes)}.')
   for size in sizes:  # every table checked before any is written
     check_cells(size.lower(), [r for r in records if r['size'] == size.lower()])
   os.makedirs(FLAGS.out_dir, exist_ok=True)

@@ -62,7 +62,8 @@ def test_a_run_that_repeats_its_attempt_so_far(tmp_path):
   rows, text = report(run, attempt, str(tmp_path / 'match.md'))
   assert [(r['deployment'], r['iterations evaluated: run / attempt'], r['compared'], r['equal'],
            r['first iteration that differs'], r['exported policy byte-identical'])
-          for r in rows] == [('1', '3 / 3', '3', '3', '—', 'yes'), ('2', '2 / 3', '2', '2', '—', '—')]
+          for r in rows] == [('1', '3 / 3', '3', '3', '—', 'yes'),
+                             ('2', '2 / 3', '2', '2', '—', '—')]
   assert ("- Deployment 1: all 3 evaluations compared are equal; the exported policies' weights "
           'are byte-identical.') in text
   assert '- Deployment 2: all 2 evaluations compared are equal; no exported policy' in text
