@@ -10,7 +10,6 @@ Reads the run's metrics.csv and policies/deployment_<d>, and the attempt's full_
 rows for --run_name) and policies/<run_name>/deployment_<d>. Prints the table and a sentence per
 deployment; with --out, writes them (.md, and a .csv beside it).
 """
-import csv
 import os
 
 from absl import flags
@@ -31,11 +30,6 @@ HEADER = ['deployment', 'iterations evaluated: run / attempt', 'compared', 'equa
           'first iteration that differs', 'largest difference', 'exported policy byte-identical']
 
 
-def read_rows(path):
-  with open(path, newline='') as f:
-    return list(csv.DictReader(f))
-
-
 def check_inputs():
   """Before any work: both sides exist and the attempt's report has rows for --run_name. Returns
   (the run's metrics rows, the attempt's rows of that run)."""
@@ -47,13 +41,14 @@ def check_inputs():
   report = os.path.join(FLAGS.attempt, 'full_budget.csv')
   if not os.path.isfile(report):
     raise errors.ConfigError(f'{FLAGS.attempt} has no full_budget.csv: not an attempt\'s report.')
-  attempt_rows = read_rows(report)
+  from bremen_tf.reporting import run_reader  # pylint: disable=g-import-not-at-top
+  attempt_rows = run_reader.read_csv(FLAGS.attempt, 'full_budget.csv')
   mine = [r for r in attempt_rows if r.get('run') == FLAGS.run_name]
   if not mine:
     names = sorted({r.get('run') for r in attempt_rows if r.get('run')})
     raise errors.ConfigError(f'{report} has no rows for --run_name={FLAGS.run_name}; it has '
                              f'{", ".join(names) or "none"}.')
-  return read_rows(metrics), mine
+  return run_reader.read_csv(FLAGS.run_dir, 'metrics.csv'), mine
 
 
 def main(argv):
