@@ -147,6 +147,7 @@ def test_bad_flags_are_refused():
 TOOLS = {'flip_probe': ['--run_dir={d}'],
          'trpo_from_policy': ['--run_dir={d}', '--policy_dir={d}'],
          'imagination_probe': ['--run_dir={d}'],
+         'fit_errors': ['--run_dir={d}'],
          'cache_dynamics_fit': ['--run_dir={d}', '--cache_dir={d}'],
          'render': ['--policy_dir={d}', '--out={d}/x.gif'],
          'released_policies': ['--bremen_repo={d}']}
@@ -164,6 +165,19 @@ def test_a_tool_refuses_a_bad_seed_and_gin_flags_before_tensorflow(tmp_path, too
   assert message in out.stderr
   assert conftest.NOTHING_IMPORTED in out.stdout
   assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize('state,message', [
+    ({'stage': 'trpo'}, 'is an offline run; launch/fit_errors.py reads deployment runs'),
+    ({'stage': 'start', 'deployment': 0}, "has no fitted model yet (stage 'start', deployment 0)"),
+    ({'stage': 'collected', 'deployment': 1}, "no fitted model yet (stage 'collected', deploym")])
+def test_fit_errors_refuses_a_run_without_a_deployment_fit_before_tensorflow(tmp_path, state,
+                                                                              message):
+  (tmp_path / 'config.gin').write_text('')
+  (tmp_path / 'train_state.json').write_text(json.dumps(state))
+  out = conftest.run_launcher_noting_imports('fit_errors', f'--run_dir={tmp_path}')
+  assert out.returncode == 2 and message in out.stderr, out.stdout + out.stderr
+  assert conftest.NOTHING_IMPORTED in out.stdout
 
 
 # --- the launcher's boundary -----------------------------------------------------------------

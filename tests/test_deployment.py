@@ -65,6 +65,16 @@ def test_deployment_run_counts_accumulates_and_resumes_mid_deployment(tmp_path, 
   assert ("; deployment 1's data batch: largest |pitch| " in probe
           and "; deployment 2's data batch: largest |pitch| " in probe)
   assert '| exported deployment_1 | real env | 1 |' in probe
+  # launch/fit_errors.py: its validation MSE is the one deployment 2's fit ended with.
+  run_launcher_here('fit_errors', f'--run_dir={root}', f'--out={tmp_path}/fit_errors.md')
+  errors_out = capsys.readouterr().out
+  assert "deployment 2's finished fit" in errors_out
+  logged = json.load(open(os.path.join(root, 'train_state.json')))['deployments'][-1][
+      'dynamics_fit']['final_validation_mse']
+  printed = errors_out.split('validation transitions): [')[1].split(']')[0].split()
+  assert [float(v) for v in printed] == pytest.approx(logged, rel=1e-3)
+  assert '| 2 | ' in open(tmp_path / 'fit_errors.md').read() and \
+      (tmp_path / 'fit_errors.csv').exists()
 
   b1, b2 = (load_dataset(os.path.join(root, 'data', f'deployment_{d}.npz'), 'bremen/Hopper-v0')
             for d in (1, 2))

@@ -1,0 +1,135 @@
+"""Where a deployment run's dynamics fit has its validation error (bremen_tf/fit_errors.py):
+per batch, per validation episode and per state dimension, and the share of it on states outside
+the range the fit trained on.
+
+  python launch/fit_errors.py --run_dir=/work/runs/full/deployment/halfcheetah_200k/seed0 \
+      --out=results/fit_errors_halfcheetah_200k_deployment3.md
+
+Reads the run's config.gin, batches and latest checkpoint (nothing in the run is written; a
+running run may go on, also in the middle of its fit: then the fit's weights so far are used).
+Prints the tables; with --out, writes them (.md, and the episodes as a .csv beside it).
+"""
+import os
+
+from absl import flags
+
+import launch_common
+
+flags.DEFINE_string('run_dir', None, 'A BREMEN or ME-TRPO deployment run directory.')
+flags.DEFINE_integer('episodes', 5, 'Validation episodes listed, those with the most error first.')
+flags.DEFINE_string('out', None, 'Optional .md file to write (the episodes\' .csv beside it).')
+flags.mark_flags_as_required(['run_dir'])
+flags.adopt_module_key_flags(launch_common)
+FLAGS = flags.FLAGS
+
+EPISODE_HEADER = ['batch', 'episode', 'steps in the validation split', 'validation MSE',
+                  'share of the validation error', 'steps outside the training range',
+                  'furthest dimension: value (training range)']
+
+
+def members(values):
+  return '[' + ' '.join(f'{v:.4g}' for v in values) + ']'
+
+
+def episode_row(ep):
+  dim, value, low, high = ep['furthest']
+  return [ep['batch'], ep['episode'], ep['steps'], f'{ep["mse"]:.4g}', f'{ep["share"]:.1%}',
+          ep['outside'], f'obs[{dim}] = {value:.3g} ({low:.3g} to {high:.3g})' if ep['outside']
+          else '—']
+
+
+def report_lines(result, top):
+  from bremen_tf import results  # pylint: disable=g-import-not-at-top
+  batch_table = results.markdown_table(
+      ['batch', 'training transitions', 'validation transitions', 'training MSE per member',
+       'validation MSE per member'],
+      [[b['batch'], f'{b["n_train"]:,}', f'{b["n_val"]:,}', members(b['train_mse']),
+        members(b['validation_mse'])] for b in result['batches']])
+  episodes = sorted(result['episodes'], key=lambda e: -e['share'])
+  episode_table = results.markdown_table(EPISODE_HEADER, [episode_row(e) for e in episodes[:top]])
+  dim_table = results.markdown_table(
+      ['dimension', 'training MSE', 'validation MSE', 'training range', 'validation range',
+       'validation steps outside the training range'],
+      [[f'obs[{d["dim"]}]', f'{d["train_mse"]:.3g}', f'{d["validation_mse"]:.3g}',
+        f'{d["train_min"]:.3g} to {d["train_max"]:.3g}',
+        f'{d["validation_min"]:.3g} to {d["validation_max"]:.3g}', d['outside']]
+       for d in result['dims']])
+  outside = result['outside']
+  n_val = sum(b['n_val'] for b in result['batches'])
+  summary = [
+      f'- Validation MSE per member (the fit\'s measure, over all {n_val:,} validation '
+      f'transitions): {members(result["validation_mse"])}.',
+      f'- {outside["transitions"]:,} validation transitions ({outside["transitions"] / n_val:.2%})'
+      f' have a state dimension outside the range of the training split; they carry '
+      f'{outside["share"]:.1%} of the summed validation error. Without them: '
+      f'{members(outside["mse_without"])}.']
+  if episodes:
+    first = episodes[0]
+    summary.append(f'- The validation episode with the most error, episode {first["episode"]} of '
+                   f'batch {first["batch"]} ({first["steps"]:,} steps of '
+                   f'{len(result["episodes"])} validation episodes), carries {first["share"]:.1%}.')
+  return (['## Summary', ''] + summary +
+          ['', '## Per batch', '', batch_table,
+           '', f'## Validation episodes, the {min(top, len(episodes))} with the most error', '',
+           episode_table, '', '## Per state dimension', '', dim_table])
+
+
+def main(argv):
+  del argv
+  from bremen_tf import errors  # pylint: disable=g-import-not-at-top
+  from bremen_tf.run_models import check_run_dir  # pylint: disable=g-import-not-at-top
+  launch_common.check_tool_flags()
+  check_run_dir(FLAGS.run_dir)  # before TensorFlow is imported
+  if FLAGS.episodes < 1:
+    raise errors.ConfigError(f'--episodes must be at least 1, got {FLAGS.episodes}.')
+  if FLAGS.out and not FLAGS.out.endswith('.md'):
+    raise errors.ConfigError(f'--out must end in .md, got {FLAGS.out!r}.')
+  from bremen_tf import fileio, fit_errors  # pylint: disable=g-import-not-at-top (no TF)
+  state = fileio.read_json(os.path.join(FLAGS.run_dir, 'train_state.json'))
+  if 'deployment' not in state:
+    raise errors.ConfigError(f'{FLAGS.run_dir} is an offline run; launch/fit_errors.py reads '
+                             'deployment runs (their batches are in data/).')
+  d = fit_errors.fitted_deployment(state)
+  if d == 0:
+    raise errors.RunDirError(f'{FLAGS.run_dir} has no fitted model yet (stage '
+                             f'{state.get("stage")!r}, deployment {state.get("deployment")}).')
+  launch_common.quiet_logs()
+  launch_common.configure_tf()
+  from bremen_tf import results  # pylint: disable=g-import-not-at-top
+  from bremen_tf.data.dataset import load_dataset  # pylint: disable=g-import-not-at-top
+  from bremen_tf.deployment_batches import batch_file  # pylint: disable=g-import-not-at-top
+  from bremen_tf.run_models import load_run_models, setting  # pylint: disable=g-import-not-at-top
+  run = load_run_models(FLAGS.run_dir, model_from_elsewhere=True)
+  if fit_errors.fitted_deployment(run.state) != d:  # the run moved on while TF loaded
+    raise errors.RunDirError(f'{FLAGS.run_dir} moved to another stage while this started: run it '
+                             'again.')
+  batches = [load_dataset(batch_file(FLAGS.run_dir, k), run.env_id) for k in range(1, d + 1)]
+  progress = run.state.get('dynamics_progress') if run.state.get('stage') == 'dynamics_fit' else None
+  if progress:
+    fit = progress['fit']
+    which = (f'deployment {d}\'s fit in progress, at epoch {fit["epoch"]} (best validation so far '
+             f'at epochs {fit["best_epoch"]}; members training: {fit["active"]})')
+  else:
+    which = f'deployment {d}\'s finished fit'
+  title = (f'# Where the dynamics fit has its validation error ({run.env_id}, '
+           f'{os.path.normpath(FLAGS.run_dir)}, {which})')
+  print(title[2:], flush=True)
+  result = fit_errors.analyse(run.dynamics, batches,
+                              setting('train_deployment', 'validation_fraction'))
+  lines = report_lines(result, FLAGS.episodes)
+  print('\n'.join(lines))
+  if FLAGS.out:
+    header = [title, '', results.provenance_header(
+        f'the run in `{FLAGS.run_dir}`, checkpoint `{os.path.basename(run.checkpoint)}`'), '',
+              'Errors are the fit\'s own: (f_k(s, a) − Δ)² of the normalised state change, per '
+              'dimension, on the split the fit used (the first 85% of each batch trains, the last '
+              '15% validates); member means where a row has no member axis. A state is outside '
+              'the training range when one of its dimensions lies outside [min, max] of all '
+              'batches\' training splits. bremen_tf/fit_errors.py says how each number is made.', '']
+    episodes = sorted(result['episodes'], key=lambda e: -e['share'])
+    results.write_report(FLAGS.out, header + lines + [''], EPISODE_HEADER,
+                         [episode_row(e) for e in episodes])
+
+
+if __name__ == '__main__':
+  launch_common.run(main)
