@@ -13,17 +13,20 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 @functools.cache
 def git_revision(root=REPO_ROOT):
-  """The checkout's commit, with '-dirty' if tracked files differ from it; 'unknown' outside git.
+  """The checkout's commit, with '-dirty' if tracked files that make results (code, gin) differ
+  from it; 'unknown' outside git. Generated outputs and prose (results/, *.md) do not count: a
+  script of several reports (launch/full_budget_reports.sh) would otherwise record its earlier
+  reports as a dirty tree in every later one.
 
   Read once per process: the code that runs is the code as it was when the process first asked
-  (the launchers ask at import, in launch_common). Otherwise a script that writes several tracked
-  result files would call its own earlier outputs a dirty tree, and a long run would record
-  commits made while it ran.
+  (the launchers ask at import, in launch_common), so a long run does not record commits made
+  while it ran.
   """
   try:
     rev = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=root, capture_output=True,
                          text=True, check=True).stdout.strip()
-    dirty = subprocess.run(['git', 'status', '--porcelain', '--untracked-files=no'],
+    dirty = subprocess.run(['git', 'status', '--porcelain', '--untracked-files=no', '--', '.',
+                            ':(exclude)results', ':(exclude)*.md'],
                            cwd=root, capture_output=True, text=True).stdout.strip()
     return rev + ('-dirty' if dirty else '')
   except (OSError, subprocess.CalledProcessError):

@@ -12,15 +12,37 @@ def _git(root, *args):
 def test_revision_is_read_once_so_a_scripts_own_outputs_do_not_make_it_dirty(tmp_path):
   root = str(tmp_path)
   _git(root, 'init', '-q')
-  (tmp_path / 'table.md').write_text('old\n')
-  _git(root, 'add', 'table.md')
+  (tmp_path / 'results').mkdir()
+  for name in ('results/table.csv', 'README.md', 'code.py'):
+    (tmp_path / name).write_text('old\n')
+  _git(root, 'add', '.')
   _git(root, 'commit', '-q', '-m', 'first')
   head = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=root, capture_output=True,
                         text=True, check=True).stdout.strip()
   assert provenance.git_revision(root) == head
-  (tmp_path / 'table.md').write_text('regenerated\n')  # the script writes a tracked result
+  (tmp_path / 'code.py').write_text('edited\n')
   assert provenance.git_revision(root) == head  # what the process ran
   assert provenance.git_revision.__wrapped__(root) == head + '-dirty'  # a fresh read sees it
+
+
+def test_generated_results_and_prose_do_not_make_the_tree_dirty(tmp_path):
+  """launch/full_budget_reports.sh runs several reports, each a process: a later one must not
+  record the earlier ones' outputs as a dirty tree."""
+  root = str(tmp_path)
+  _git(root, 'init', '-q')
+  (tmp_path / 'results').mkdir()
+  (tmp_path / 'gin').mkdir()
+  for name in ('results/table.csv', 'README.md', 'gin/cell.gin'):
+    (tmp_path / name).write_text('old\n')
+  _git(root, 'add', '.')
+  _git(root, 'commit', '-q', '-m', 'first')
+  head = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=root, capture_output=True,
+                        text=True, check=True).stdout.strip()
+  (tmp_path / 'results' / 'table.csv').write_text('regenerated\n')
+  (tmp_path / 'README.md').write_text('regenerated\n')
+  assert provenance.git_revision.__wrapped__(root) == head
+  (tmp_path / 'gin' / 'cell.gin').write_text('edited\n')  # a config makes results: it counts
+  assert provenance.git_revision.__wrapped__(root) == head + '-dirty'
 
 
 def test_revision_outside_git_is_unknown(tmp_path):
