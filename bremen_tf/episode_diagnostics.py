@@ -27,14 +27,29 @@ def robot_of(env_id):
   return name
 
 
+# What an episode's end looks like. A body that turned a full circle is upright again, but its
+# observed pitch is not wrapped (qpos), so the policy and the model see it near ±2π, not 0.
+OUTCOMES = ('moving', 'still', 'flipped', 'turned over, moving', 'turned over, still')
+
+
 def outcome(final_pitch, speed_last_100):
-  """'flipped' (pitch past ±90° at the end), 'still' (|forward speed| < STILL_SPEED over the last
-  100 steps) or 'moving'."""
-  if final_pitch is not None and abs(final_pitch) > math.pi / 2:
-    return 'flipped'
-  if abs(speed_last_100) < STILL_SPEED:
-    return 'still'
-  return 'moving'
+  """'flipped' (on its back at the end: the pitch, taken modulo a full turn, past ±90°), 'still'
+  (|forward speed| < STILL_SPEED over the last 100 steps) or 'moving'; prefixed 'turned over, '
+  when the agent is upright at the end after one or more full turns (unwrapped pitch past ±270°)."""
+  turned = False
+  if final_pitch is not None:
+    upright_pitch = math.atan2(math.sin(final_pitch), math.cos(final_pitch))  # in (−π, π]
+    if abs(upright_pitch) > math.pi / 2:
+      return 'flipped'
+    turned = abs(final_pitch - upright_pitch) > math.pi  # a multiple of 2π away: >= one turn
+  motion = 'still' if abs(speed_last_100) < STILL_SPEED else 'moving'
+  return f'turned over, {motion}' if turned else motion
+
+
+def summary(outcomes):
+  """'4 moving, 0 still, 9 flipped, 7 turned over, still' (the turned-over kinds only if any)."""
+  return ', '.join(f'{outcomes.count(k)} {k}' for k in OUTCOMES
+                   if k in ('moving', 'still', 'flipped') or k in outcomes)
 
 
 def episode_row(env_id, k, reset_seed, episode_return, length, trajectory):

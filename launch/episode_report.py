@@ -96,8 +96,8 @@ def main(argv):
   outcomes = {}
   for row in rows:
     outcomes.setdefault(row[0], []).append(row[-1])
-  summary = [f'- `{p}`: ' + ', '.join(f'{o.count(k)} {k}' for k in ('moving', 'still', 'flipped'))
-             + f' of {len(o)} episodes' for p, o in outcomes.items()]
+  summary = [f'- `{p}`: {episode_diagnostics.summary(o)} of {len(o)} episodes'
+             for p, o in outcomes.items()]
   text = '\n'.join([results.markdown_table(header, shown)] + summary) + '\n'
   print(text)
   if FLAGS.out:
@@ -110,8 +110,10 @@ def main(argv):
              + ' clipped to the bounds' + ('' if FLAGS.noise_std else ' (the paper\'s evaluation)')
              + '. '
              '"still": |mean forward speed over the last 100 steps| < '
-             f'{episode_diagnostics.STILL_SPEED} m/s; "flipped": root pitch past ±90° at the end '
-             '(planar robots).', '', text]
+             f'{episode_diagnostics.STILL_SPEED} m/s; "flipped": on its back at the end (root pitch, '
+             'modulo a full turn, past ±90°); "turned over": upright at the end after one or '
+             'more full turns (the observed pitch is not wrapped: near ±2π, not 0) (planar '
+             'robots).', '', text]
     results.write_report(FLAGS.out, lines, header, rows)
 
 

@@ -837,7 +837,8 @@ def copy_policies(all_runs, dest_root):
 
 # Reports on these runs' policies made by other scripts, written beside this file.
 COMPANIONS = {
-    '_episodes.md': 'each exported deployment policy\'s episodes: moving, still or flipped',
+    '_episodes.md': 'each exported deployment policy\'s episodes: moving, still, flipped or '
+                    'turned over',
     '_episodes_noise.md': 'the same policies with the deployments\' exploration noise (mean + '
                           '0.1·ε), as they collected the next batch',
     '_policy_moves.md': 'what moved BREMEN\'s policy in each deployment: TRPO\'s move from its BC '
@@ -846,7 +847,9 @@ COMPANIONS = {
     '_attempt_match.md': 'does BREMEN\'s deployment run repeat attempt 2 (the same kind of CPU)? '
                          'its evaluations compared exactly, its exported policies byte for byte',
     '_offline_halfcheetah_final_episodes.md': 'the offline HalfCheetah cell\'s final policy over '
-                                              '20 episodes: moving, still or flipped',
+                                              '20 episodes: moving, still, flipped or turned over',
+    '_fit_errors_d3.md': 'where BREMEN\'s deployment-3 dynamics fit has its validation error: '
+                         'by batch, validation episode and state dimension (launch/fit_errors.py)',
     '_flips.md': 'the offline cells\' policies in the real env and in their own imagination: '
                  'flips, falls and runaway paths, and how far ahead the model sees a real failure',
     '_flips_d1_policy_model1.md': 'BREMEN\'s deployment-1 policy before the model it was trained '

@@ -38,7 +38,8 @@ flags.declare_key_flag('seed')
 flags.declare_key_flag('tf_threads')
 FLAGS = flags.FLAGS
 HEADER = ['policy', 'env', 'statistics from', 'return mean', 'return std', 'return min',
-          'return max', 'mean length', 'moving', 'still', 'flipped', 'ended early']
+          'return max', 'mean length', 'moving', 'still', 'flipped', 'turned over',
+          'ended early']
 
 
 def check_flags():
@@ -86,6 +87,7 @@ def main(argv):
       rows.append([name, env_id, source, float(np.mean(returns)), float(np.std(returns)),
                    min(returns), max(returns), float(np.mean([e[3] for e in episodes])),
                    outcomes.count('moving'), outcomes.count('still'), outcomes.count('flipped'),
+                   sum(o.startswith('turned over') for o in outcomes),
                    sum(e[3] < env.spec.max_episode_steps for e in episodes)])
       print(f'{name} (statistics of {source}): return {rows[-1][3]:.0f} ± {rows[-1][4]:.0f}',
             flush=True)
@@ -110,7 +112,8 @@ def main(argv):
              'BRAC\'s pure data (not public), so here they come from our pure dataset of the '
              'size shown (its behaviour return in brackets): an approximation. Deterministic '
              'mean actions clipped to the bounds; outcomes as in episode_report ("flipped": '
-             'root pitch past ±90° at the end; "ended early": a termination before the time '
+             'on its back at the end; "turned over": upright at the end after a full turn; '
+             '"ended early": a termination before the time '
              'limit, i.e. a fall for Hopper and Walker2d).', '', text]
     results.write_report(FLAGS.out, lines, HEADER, rows)
 

@@ -24,6 +24,21 @@ def test_outcome_classification_at_its_boundaries():
   assert episode_diagnostics.outcome(None, 0.05) == 'still'  # Ant: no pitch
 
 
+def test_a_full_turn_is_upright_again_and_a_turn_and_a_half_is_on_its_back():
+  """The observed pitch is not wrapped: HalfCheetah upright after a somersault reads ~2π."""
+  outcome = episode_diagnostics.outcome
+  assert outcome(3.30, 0.0) == 'flipped'
+  assert outcome(6.29, -0.001) == 'turned over, still'
+  assert outcome(-6.2, 3.0) == 'turned over, moving'
+  assert outcome(9.58, 0.0) == 'flipped'  # one and a half turns
+  assert outcome(12.5, 0.0) == 'turned over, still'  # two turns
+  assert outcome(3 * math.pi / 2 + 1e-3, 3.0) == 'turned over, moving'
+  assert outcome(3 * math.pi / 2 - 1e-3, 3.0) == 'flipped'
+  assert episode_diagnostics.summary(['moving', 'flipped', 'turned over, still', 'flipped']) == \
+      '1 moving, 0 still, 2 flipped, 1 turned over, still'
+  assert episode_diagnostics.summary(['still']) == '0 moving, 1 still, 0 flipped'
+
+
 def test_robot_of_names_the_supported_robots():
   assert episode_diagnostics.robot_of('bremen/HalfCheetah-v0') == 'HalfCheetah'
   assert episode_diagnostics.robot_of('Walker2d-v5') == 'Walker2d'
