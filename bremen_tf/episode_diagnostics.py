@@ -47,9 +47,13 @@ def outcome(final_pitch, speed_last_100):
 
 
 def summary(outcomes):
-  """'4 moving, 0 still, 9 flipped, 7 turned over, still' (the turned-over kinds only if any)."""
-  return ', '.join(f'{outcomes.count(k)} {k}' for k in OUTCOMES
-                   if k in ('moving', 'still', 'flipped') or k in outcomes)
+  """'7 moving, 0 still, 9 flipped, 4 turned over (1 moving, 3 still)' (turned over only if any)."""
+  text = ', '.join(f'{outcomes.count(k)} {k}' for k in OUTCOMES[:3])
+  turned = [o.split(', ')[1] for o in outcomes if o.startswith('turned over')]
+  if turned:
+    text += (f', {len(turned)} turned over ({turned.count("moving")} moving, '
+             f'{turned.count("still")} still)')
+  return text
 
 
 def episode_row(env_id, k, reset_seed, episode_return, length, trajectory):

@@ -35,7 +35,7 @@ def test_a_full_turn_is_upright_again_and_a_turn_and_a_half_is_on_its_back():
   assert outcome(3 * math.pi / 2 + 1e-3, 3.0) == 'turned over, moving'
   assert outcome(3 * math.pi / 2 - 1e-3, 3.0) == 'flipped'
   assert episode_diagnostics.summary(['moving', 'flipped', 'turned over, still', 'flipped']) == \
-      '1 moving, 0 still, 2 flipped, 1 turned over, still'
+      '1 moving, 0 still, 2 flipped, 1 turned over (0 moving, 1 still)'
   assert episode_diagnostics.summary(['still']) == '0 moving, 1 still, 0 flipped'
 
 
