@@ -24,15 +24,6 @@ def squared_errors(dynamics, obs, act, next_obs):
   return np.concatenate(parts, axis=1)
 
 
-def episode_bounds(terminals, timeouts):
-  """[(start, end)] of the whole episodes in a batch (each ends at a terminal or a timeout; a
-  last, unfinished one ends at the batch's end)."""
-  ends = np.flatnonzero(np.logical_or(terminals, timeouts)) + 1
-  starts = np.concatenate([[0], ends])
-  ends = np.concatenate([ends, [len(terminals)]])
-  return [(int(s), int(e)) for s, e in zip(starts, ends) if e > s]
-
-
 def fitted_deployment(state):
   """The deployment whose fit a run's latest checkpoint holds (the fit in progress during
   'dynamics_fit'; the previous deployment's right after a batch is collected), 0 if none."""
@@ -54,6 +45,7 @@ def analyse(dynamics, batches, validation_fraction):
     outside      {'transitions', 'share' of the summed validation error, 'mse_without' [K]}
   Members' errors are averaged where a row has no member axis."""
   from bremen_tf import stages  # pylint: disable=g-import-not-at-top
+  from bremen_tf.data.dataset import episode_bounds  # pylint: disable=g-import-not-at-top
   splits = [stages.split_sequential(b, validation_fraction) for b in batches]
   train_obs = np.concatenate([t[0] for t, _ in splits])
   low, high = train_obs.min(axis=0), train_obs.max(axis=0)
@@ -66,7 +58,8 @@ def analyse(dynamics, batches, validation_fraction):
                  'train_mse': train_err.mean(axis=(1, 2)), 'validation_mse': val_err.mean(axis=(1, 2))})
     outside = np.any((val[0] < low) | (val[0] > high), axis=1)
     n_train = len(train[0])
-    for e, (s, t) in enumerate(episode_bounds(batch.terminals, batch.timeouts)):
+    for e, (s, last, _) in enumerate(episode_bounds(batch)):
+      t = last + 1
       if t <= n_train:
         continue
       a, b = max(s, n_train) - n_train, t - n_train

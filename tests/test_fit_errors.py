@@ -70,10 +70,7 @@ def test_errors_are_the_same_in_chunks(rng, monkeypatch):
   np.testing.assert_allclose(chunked, whole, rtol=1e-6, atol=1e-7)
 
 
-def test_episodes_end_at_terminals_and_timeouts_and_the_fitted_deployment_follows_the_stage():
-  terminals = np.array([0, 0, 1, 0, 0, 0, 0], bool)
-  timeouts = np.array([0, 0, 0, 0, 1, 0, 0], bool)
-  assert fit_errors.episode_bounds(terminals, timeouts) == [(0, 3), (3, 5), (5, 7)]
+def test_the_fitted_deployment_follows_the_stage():
   assert fit_errors.fitted_deployment({'deployment': 3, 'stage': 'dynamics_fit'}) == 3
   assert fit_errors.fitted_deployment({'deployment': 3, 'stage': 'collected'}) == 2
   assert fit_errors.fitted_deployment({'deployment': 3, 'stage': 'trpo_done'}) == 3
