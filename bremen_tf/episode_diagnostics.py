@@ -66,6 +66,24 @@ def episode_row(env_id, k, reset_seed, episode_return, length, trajectory):
           float(actions[-100:].mean()), speed, pitch, outcome(pitch, speed)]
 
 
+def batch_rows(env_id, dataset):
+  """One COLUMNS row per whole episode of a data batch (a Dataset of recorded transitions, e.g.
+  a deployment's data/deployment_<d>.npz): what the policy that collected it did, episode by
+  episode; reset_seed is None (not recorded in a batch)."""
+  from bremen_tf.data.dataset import episode_bounds  # pylint: disable=g-import-not-at-top
+  rows = []
+  for k, (start, end, complete) in enumerate(episode_bounds(dataset)):
+    if not complete:
+      continue
+    trajectory = {'obs': np.concatenate([dataset.observations[start:end + 1],
+                                         dataset.next_observations[end:end + 1]]),
+                  'actions': dataset.actions[start:end + 1]}
+    rows.append(episode_row(env_id, k, None, float(np.sum(dataset.rewards[start:end + 1],
+                                                          dtype=np.float64)),
+                            end + 1 - start, trajectory))
+  return rows
+
+
 def with_noise(policy_fn, noise_std, seed=0):
   """policy_fn's actions plus noise_std·ε (ε standard normal, from its own generator seeded by
   `seed`): the deployments' exploration μ + sampling_std·ε (bremen_policy.json's sampling_std,

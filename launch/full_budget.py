@@ -841,6 +841,8 @@ COMPANIONS = {
                     'turned over',
     '_episodes_noise.md': 'the same policies with the deployments\' exploration noise (mean + '
                           '0.1·ε), as they collected the next batch',
+    '_batches.md': 'the episodes of the batches those policies collected for the next '
+                   'deployment (with its noise): moving, still, flipped or turned over',
     '_policy_moves.md': 'what moved BREMEN\'s policy in each deployment: TRPO\'s move from its BC '
                         'start against the change from the previous deployment\'s policy (the '
                         'restart from BC), the mean action\'s share at the bounds',

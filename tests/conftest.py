@@ -74,7 +74,7 @@ def hopper_3k_data_dir(tmp_path_factory):
 SCRIPTS = ('tables', 'deployment_tables', 'plot_offline', 'plot_model_free', 'full_budget',
            'reward_match', 'behavior_report', 'collect_data', 'offline', 'deployment',
            'd4rl_table', 'flip_probe', 'imagination_probe', 'cache_dynamics_fit',
-           'trpo_from_policy', 'policy_moves', 'attempt_match')
+           'trpo_from_policy', 'policy_moves', 'attempt_match', 'fit_errors', 'batch_report')
 _KEPT_FLAGS = {}  # script imported outside this helper -> {flag name: Flag} it defined
 
 

@@ -563,8 +563,18 @@ def test_the_reports_script_lists_every_exported_policy_of_both_runs(tmp_path):
       f'+ python launch/policy_moves.py --run_dir={tmp_path}/full/{BREMEN} --tf_threads=1 '
       '--out=results/full_budget_policy_moves.md',
       '+ python launch/full_budget.py']
-  (tmp_path / 'full' / BREMEN / 'metrics.csv').write_text('iteration\n')  # BREMEN has evaluated
+  for name, deployments in ((BREMEN, 3), (ME_TRPO, 2)):  # batches: deployment 1's left out
+    (tmp_path / 'full' / name / 'data').mkdir()
+    for d in range(1, deployments + 1):
+      (tmp_path / 'full' / name / 'data' / f'deployment_{d}.npz').write_text('')
+  batches = ' '.join(f'--data={tmp_path}/full/{name}/data/deployment_{d}.npz'
+                     for name, d in ((BREMEN, 2), (BREMEN, 3), (ME_TRPO, 2)))
   assert run().stdout.splitlines()[3:] == [
+      f'+ python launch/batch_report.py {batches} --tf_threads=1 '
+      '--out=results/full_budget_batches.md',
+      '+ python launch/full_budget.py']
+  (tmp_path / 'full' / BREMEN / 'metrics.csv').write_text('iteration\n')  # BREMEN has evaluated
+  assert run().stdout.splitlines()[4:] == [
       f'+ python launch/attempt_match.py --run_dir={tmp_path}/full/{BREMEN} '
       '--attempt=results/full_budget_attempt2 --run_name=deployment/halfcheetah_200k/seed0 '
       '--out=results/full_budget_attempt_match.md',
