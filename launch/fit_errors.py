@@ -76,15 +76,8 @@ def report_lines(result, top):
 
 def main(argv):
   del argv
-  from bremen_tf import errors  # pylint: disable=g-import-not-at-top
-  from bremen_tf.run_models import check_run_dir  # pylint: disable=g-import-not-at-top
-  launch_common.check_tool_flags()
-  check_run_dir(FLAGS.run_dir)  # before TensorFlow is imported
-  if FLAGS.episodes < 1:
-    raise errors.ConfigError(f'--episodes must be at least 1, got {FLAGS.episodes}.')
-  if FLAGS.out and not FLAGS.out.endswith('.md'):
-    raise errors.ConfigError(f'--out must end in .md, got {FLAGS.out!r}.')
-  from bremen_tf import fileio, fit_errors  # pylint: disable=g-import-not-at-top (no TF)
+  launch_common.check_run_tool(FLAGS.run_dir, positive=('episodes',))  # before TensorFlow
+  from bremen_tf import errors, fileio, fit_errors  # pylint: disable=g-import-not-at-top (no TF)
   state = fileio.read_json(os.path.join(FLAGS.run_dir, 'train_state.json'))
   if 'deployment' not in state:
     raise errors.ConfigError(f'{FLAGS.run_dir} is an offline run; launch/fit_errors.py reads '

@@ -119,13 +119,7 @@ def table_rows(rows):
 def main(argv):
   del argv
   from bremen_tf import errors  # pylint: disable=g-import-not-at-top
-  from bremen_tf.run_models import check_run_dir  # pylint: disable=g-import-not-at-top
-  launch_common.check_tool_flags()
-  for run_dir in FLAGS.run_dir:
-    check_run_dir(run_dir)  # before TensorFlow is imported
-  for name in ('episodes', 'batches'):
-    if getattr(FLAGS, name) < 1:
-      raise errors.ConfigError(f'--{name} must be at least 1, got {getattr(FLAGS, name)}.')
+  launch_common.check_run_tool(FLAGS.run_dir, positive=('episodes', 'batches'))
   try:
     steps = sorted({int(k) for k in FLAGS.foresight_steps})
   except ValueError:
@@ -139,8 +133,6 @@ def main(argv):
       raise errors.ConfigError(f'{path} has no {needs}: not '
                                + ('an exported policy.' if needs == 'bremen_policy.json'
                                   else 'a dynamics cache entry.'))
-  if FLAGS.out and not FLAGS.out.endswith('.md'):
-    raise errors.ConfigError(f'--out must end in .md, got {FLAGS.out!r}.')
   launch_common.quiet_logs()
   launch_common.configure_tf()
   from absl import logging  # pylint: disable=g-import-not-at-top

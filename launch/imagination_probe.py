@@ -23,12 +23,8 @@ FLAGS = flags.FLAGS
 
 def main(argv):
   del argv
-  from bremen_tf import errors  # pylint: disable=g-import-not-at-top
-  from bremen_tf.run_models import check_run_dir, load_run_models  # pylint: disable=g-import-not-at-top
-  launch_common.check_tool_flags()
-  check_run_dir(FLAGS.run_dir)  # before TensorFlow is imported
-  if FLAGS.batches < 1:
-    raise errors.ConfigError(f'--batches must be at least 1, got {FLAGS.batches}.')
+  launch_common.check_run_tool(FLAGS.run_dir, positive=('batches',))  # before TensorFlow
+  from bremen_tf.run_models import load_run_models  # pylint: disable=g-import-not-at-top
   launch_common.quiet_logs()
   launch_common.configure_tf()
   from absl import logging  # pylint: disable=g-import-not-at-top

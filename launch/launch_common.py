@@ -129,6 +129,22 @@ def check_tool_flags():
   check_flags()
 
 
+def check_run_tool(run_dirs, positive=()):
+  """Before TensorFlow, for a tool that reads run directories: check_tool_flags, each of
+  `run_dirs` a run directory, the flags named in `positive` (None: unset) at least 1, and --out
+  (if the tool has it) a .md file."""
+  from bremen_tf.run_models import check_run_dir  # pylint: disable=g-import-not-at-top (no TF)
+  check_tool_flags()
+  for run_dir in [run_dirs] if isinstance(run_dirs, str) else run_dirs:
+    check_run_dir(run_dir)
+  for name in positive:
+    value = getattr(FLAGS, name)
+    if value is not None and value < 1:
+      raise errors.ConfigError(f'--{name} must be at least 1, got {value}.')
+  if 'out' in FLAGS and FLAGS.out and not FLAGS.out.endswith('.md'):
+    raise errors.ConfigError(f'--out must end in .md, got {FLAGS.out!r}.')
+
+
 def validate(entry=None):
   """Checks the flags and every gin binding (bremen_tf/validation.py), and that `entry`, the
   configurable the launcher calls, has its required bindings; before anything is written."""

@@ -40,18 +40,10 @@ COLUMNS = ['iteration', 'trpo_updates', 'eval_return_mean', 'eval_return_std', '
 def check_flags():
   """Before TensorFlow: the run, the policy and the numbers make sense."""
   from bremen_tf import errors  # pylint: disable=g-import-not-at-top
-  from bremen_tf.run_models import check_run_dir  # pylint: disable=g-import-not-at-top
-  launch_common.check_tool_flags()
-  check_run_dir(FLAGS.run_dir)
+  launch_common.check_run_tool(FLAGS.run_dir, positive=('iterations', 'updates_per_iteration'))
   if not os.path.isfile(os.path.join(FLAGS.policy_dir, 'bremen_policy.json')):
     raise errors.ConfigError(f'{FLAGS.policy_dir} has no bremen_policy.json: not an exported '
                              'policy.')
-  for name in ('iterations', 'updates_per_iteration'):
-    value = getattr(FLAGS, name)
-    if value is not None and value < 1:
-      raise errors.ConfigError(f'--{name} must be at least 1, got {value}.')
-  if FLAGS.out and not FLAGS.out.endswith('.md'):
-    raise errors.ConfigError(f'--out must end in .md, got {FLAGS.out!r}.')
 
 
 def cell(row, key):

@@ -9,16 +9,21 @@ def _git(root, *args):
                  check=True, capture_output=True)
 
 
+def committed_repo(path, files):
+  """A git repository at `path` with `files` (relative paths) committed; returns its HEAD."""
+  _git(str(path), 'init', '-q')
+  for name in files:
+    (path / name).parent.mkdir(parents=True, exist_ok=True)
+    (path / name).write_text('old\n')
+  _git(str(path), 'add', '.')
+  _git(str(path), 'commit', '-q', '-m', 'first')
+  return subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=str(path), capture_output=True,
+                        text=True, check=True).stdout.strip()
+
+
 def test_revision_is_read_once_so_a_scripts_own_outputs_do_not_make_it_dirty(tmp_path):
   root = str(tmp_path)
-  _git(root, 'init', '-q')
-  (tmp_path / 'results').mkdir()
-  for name in ('results/table.csv', 'README.md', 'code.py'):
-    (tmp_path / name).write_text('old\n')
-  _git(root, 'add', '.')
-  _git(root, 'commit', '-q', '-m', 'first')
-  head = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=root, capture_output=True,
-                        text=True, check=True).stdout.strip()
+  head = committed_repo(tmp_path, ('results/table.csv', 'README.md', 'code.py'))
   assert provenance.git_revision(root) == head
   (tmp_path / 'code.py').write_text('edited\n')
   assert provenance.git_revision(root) == head  # what the process ran
@@ -29,15 +34,7 @@ def test_generated_results_and_prose_do_not_make_the_tree_dirty(tmp_path):
   """launch/full_budget_reports.sh runs several reports, each a process: a later one must not
   record the earlier ones' outputs as a dirty tree."""
   root = str(tmp_path)
-  _git(root, 'init', '-q')
-  (tmp_path / 'results').mkdir()
-  (tmp_path / 'gin').mkdir()
-  for name in ('results/table.csv', 'README.md', 'gin/cell.gin'):
-    (tmp_path / name).write_text('old\n')
-  _git(root, 'add', '.')
-  _git(root, 'commit', '-q', '-m', 'first')
-  head = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=root, capture_output=True,
-                        text=True, check=True).stdout.strip()
+  head = committed_repo(tmp_path, ('results/table.csv', 'README.md', 'gin/cell.gin'))
   (tmp_path / 'results' / 'table.csv').write_text('regenerated\n')
   (tmp_path / 'README.md').write_text('regenerated\n')
   assert provenance.git_revision.__wrapped__(root) == head
