@@ -69,7 +69,9 @@ def statement(table, weights, to_come=None):
   for row in table:
     d, same = row['deployment'], weights.get(row['deployment'])
     if row['first_difference'] is None:
-      text = f'- Deployment {d}: all {row["compared"]} evaluations compared are equal'
+      text = (f'- Deployment {d}: ' + ('the one evaluation compared is equal'
+                                        if row['compared'] == 1 else
+                                        f'all {row["compared"]} evaluations compared are equal'))
     else:
       text = (f'- Deployment {d}: {row["equal"]} of {row["compared"]} evaluations equal; the '
               f'first to differ is iteration {row["first_difference"]} (largest difference '
