@@ -229,9 +229,9 @@ def other_ends(left):
   if left and left['seconds_short'] < left['seconds']:
     ends.append(f'{duration(left["seconds_short"])} if each fit to come stops at epoch '
                 f'{progress.SHORT_FIT_EPOCHS}')
-  if left and left.get('seconds_like_last') is not None:
-    ends.append(f'{duration(left["seconds_like_last"])} if each takes as long per transition as '
-                'its last warm-started fit')
+  if left and left.get('seconds_like_refit') is not None:
+    ends.append(f'{duration(left["seconds_like_refit"])} if each takes as long per transition as '
+                'its slowest warm-started fit')
   return f' ({"; ".join(ends)})' if ends else ''
 
 

@@ -51,11 +51,45 @@ def test_a_deployment_run_in_trpo_counts_the_fits_to_come_at_their_maximum(tmp_p
   found = estimate(path)
   assert found['seconds'] == pytest.approx(expected, rel=1e-12)
   # and as deployment 2's warm-started fit did: 1200 s on its 2 batches, so 1800 s on 3
-  like_last = (3 * 2 - 3) * 30.0 + 1200.0 / (2 * BATCH) * 3 * BATCH
-  assert found['seconds_like_last'] == pytest.approx(like_last, rel=1e-12)
+  like_refit = (3 * 2 - 3) * 30.0 + 1200.0 / (2 * BATCH) * 3 * BATCH
+  assert found['seconds_like_refit'] == pytest.approx(like_refit, rel=1e-12)
   assert found['text'].endswith(
-      f'(every fit to come at its 5-epoch maximum; {like_last / 3600:.1f} h if each takes as long '
-      "per transition as deployment 2's)")
+      f'(every fit to come at its 5-epoch maximum; {like_refit / 3600:.1f} h if each takes as long '
+      "per transition as deployment 2's, the slowest refit so far)")
+
+
+def test_the_likely_case_takes_the_slowest_refit_not_the_newest(tmp_path):
+  """Deployment 3's refit stopped early (600 s on 3 batches: 200 s a batch); deployment 2's took
+  600 s a batch: deployment 4's fit (4 batches) is counted at deployment 2's pace."""
+  path = str(tmp_path / 'trpo3')
+  metrics, _ = syn.deployment_files([100.0, 200.0, 300.0], 2, 50_000)  # 30 s per iteration
+  fits = [{'deployment': 1, 'dynamics_fit': {'seconds': 500.0, 'stop_epoch': [5, 4, 5, 5, 3]}},
+          {'deployment': 2, 'dynamics_fit': {'seconds': 1200.0, 'stop_epoch': [5, 5, 5, 5, 5]}},
+          {'deployment': 3, 'dynamics_fit': {'seconds': 600.0, 'stop_epoch': [2, 5, 2, 2, 2]}}]
+  syn.write_run(path, {**DEPLOY, 'train_deployment.deployments': 4}, metrics[:5],
+                {'stage': 'trpo', 'deployment': 3, 'deployments': fits}, False, 0,
+                kind='deployment')
+  found = estimate(path)
+  assert found['seconds_like_refit'] == pytest.approx((4 * 2 - 5) * 30.0 + 1200.0 / 2 * 4,
+                                                      rel=1e-12)
+  assert found['text'].endswith("as long per transition as deployment 2's, the slowest refit so "
+                                'far)')
+
+
+def test_a_fit_whose_members_stopped_early_counts_their_share_of_each_epoch(tmp_path):
+  """Deployment 2's fit: members stopped at 2, 5, 2, 2, 2 = 2.6 epochs of all five in 600 s;
+  deployment 3's fit to come, at its 5-epoch maximum, is 5 such epochs on 3 batches."""
+  assert progress._full_epochs([2, 5, 2, 2, 2]) == 2.6  # pylint: disable=protected-access
+  assert progress._full_epochs([200, 200, 10, 200, 200], epoch=20) == 18.0  # pylint: disable=protected-access
+  path = str(tmp_path / 'early')
+  metrics, _ = syn.deployment_files([100.0, 200.0], 2, 50_000)  # 30 s per iteration
+  fits = [{'deployment': 1, 'dynamics_fit': {'seconds': 500.0, 'stop_epoch': [5, 4, 5, 5, 3]}},
+          {'deployment': 2, 'dynamics_fit': {'seconds': 600.0, 'stop_epoch': [2, 5, 2, 2, 2]}}]
+  syn.write_run(path, DEPLOY, metrics[:3], {'stage': 'trpo', 'deployment': 2, 'deployments': fits},
+                False, 0, kind='deployment')
+  rate = 600.0 / 2.6 / (2 * BATCH)
+  assert estimate(path)['seconds'] == pytest.approx((3 * 2 - 3) * 30.0 + 5 * rate * 3 * BATCH,
+                                                    rel=1e-12)
 
 
 def test_the_likely_case_counts_the_fit_under_way_as_long_as_the_last_refit(tmp_path):
@@ -70,13 +104,13 @@ def test_the_likely_case_counts_the_fit_under_way_as_long_as_the_last_refit(tmp_
       'fit': {'epoch': 1, 'settings': {'n_train': 3 * BATCH}}, 'seconds': 400.0}}
   syn.write_run(path, DEPLOY, metrics[:4], state, False, 0, kind='deployment')
   found = estimate(path)
-  assert found['seconds_like_last'] == pytest.approx((6 - 4) * 30.0 + 1800.0 - 400.0, rel=1e-12)
+  assert found['seconds_like_refit'] == pytest.approx((6 - 4) * 30.0 + 1800.0 - 400.0, rel=1e-12)
   assert found['seconds'] == pytest.approx((6 - 4) * 30.0 + 4 * 400.0, rel=1e-12)  # 4 epochs left
   state['deployment'], state['deployments'] = 2, fits[:1]
   state['dynamics_progress']['fit']['settings']['n_train'] = 2 * BATCH
   syn.write_run(path, DEPLOY, metrics[:2], state, False, 0, kind='deployment')
   found = estimate(path)
-  assert found['seconds_like_last'] is None and 'per transition' not in found['text']
+  assert found['seconds_like_refit'] is None and 'per transition' not in found['text']
 
 
 def test_the_short_end_counts_the_fits_to_come_at_50_epochs(tmp_path):

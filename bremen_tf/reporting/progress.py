@@ -93,15 +93,26 @@ def _median_iteration_seconds(metrics, last=10):
   return float(np.median(seconds[-last:])) if seconds else None
 
 
+def _full_epochs(stop_epoch, epoch=None):
+  """Epochs of all members that a fit's training amounted to: each member trains until its stop
+  epoch (or `epoch`, the fit's progress), and an epoch costs about its share of members training
+  (results/performance.md: one of five still training takes 0.24 of the time of five)."""
+  return sum(min(s, epoch) if epoch is not None else s for s in stop_epoch) / len(stop_epoch)
+
+
 def _fit_rate(state, n_train_of):
-  """Seconds per epoch per training transition of this run's dynamics fits: the fit in progress
-  if it has done an epoch, else the newest finished fit (at its longest member); None before
-  either. `n_train_of(deployment)` is the training-split size of that deployment's fit."""
+  """Seconds per epoch (of all members) per training transition of this run's dynamics fits: the
+  fit in progress if it has done an epoch, else the newest finished fit; None before either.
+  Epochs in which early-stopped members no longer train count as the members' share of one
+  (_full_epochs), so a fit whose members mostly stopped early does not make a full epoch look
+  cheap. `n_train_of(deployment)` is the training-split size of that deployment's fit."""
   progress = state.get('dynamics_progress') or {}
   fit = progress.get('fit') or {}
   n_train = (fit.get('settings') or {}).get('n_train')
   if fit.get('epoch') and n_train and progress.get('seconds'):
-    return progress['seconds'] / fit['epoch'] / n_train
+    epochs = (_full_epochs(fit['stop_epoch'], fit['epoch']) if fit.get('stop_epoch')
+              else fit['epoch'])
+    return progress['seconds'] / epochs / n_train
   done = [(d.get('deployment', 1), d['dynamics_fit']) for d in state.get('deployments', [])
           if d.get('dynamics_fit')]
   if state.get('dynamics_fit'):
@@ -110,16 +121,19 @@ def _fit_rate(state, n_train_of):
     return None
   deployment, record = done[-1]
   n_train = n_train_of(deployment)
-  return record['seconds'] / max(record['stop_epoch']) / n_train if n_train else None
+  return record['seconds'] / _full_epochs(record['stop_epoch']) / n_train if n_train else None
 
 
-def _last_refit(state):
-  """(deployment, seconds) of this run's newest finished warm-started fit (deployment >= 2; the
-  first fit starts from scratch and runs far longer), or None."""
+def _slowest_refit(state):
+  """(deployment, seconds) of this run's finished warm-started fit (deployment >= 2; the first
+  fit starts from scratch and runs far longer) that took longest per training transition, or
+  None. The slowest, not the newest: early stopping can end one refit far sooner than the others
+  (BREMEN's full-budget deployment 3 stopped after 25 epochs on one far-off validation episode,
+  docs/full_budget.md)."""
   done = [(d.get('deployment', 1), d['dynamics_fit'].get('seconds'))
           for d in state.get('deployments', []) if d.get('dynamics_fit')]
   done = [(k, seconds) for k, seconds in done if k >= 2 and seconds]
-  return done[-1] if done else None
+  return max(done, key=lambda fit: fit[1] / fit[0]) if done else None  # batches grow alike
 
 
 def same_trpo_shape(a, b):
@@ -142,9 +156,9 @@ def remaining(path, description, like=None):
   measured itself (iteration_seconds, the fits' seconds per epoch and transition), with every
   fit still to come running to its epoch maximum (early stopping can only shorten it): {'seconds',
   'seconds_short' (the fits to come stopping at SHORT_FIT_EPOCHS instead; = 'seconds' when no fit
-  is to come or the maximum is no higher), 'seconds_like_last' (a deployment run with a finished
-  warm-started fit and fits to come: each fit to come as long per training transition as that
-  fit, the one under way that long in all; else None), 'text'}, or None for a finished or SAC run
+  is to come or the maximum is no higher), 'seconds_like_refit' (a deployment run with a finished
+  warm-started fit and fits to come: each fit to come as long per training transition as the
+  slowest such fit, the one under way that long in all; else None), 'text'}, or None for a finished or SAC run
   or one that has not measured an iteration and a fit yet. `like`: a run of the same TRPO shape
   (same_trpo_shape) whose iteration time stands in until this run has timed one (the text says
   so). Data collection and BC (minutes) are not counted."""
@@ -164,7 +178,7 @@ def remaining(path, description, like=None):
   if borrowed:
     iteration_s = _median_iteration_seconds(runs.read_metrics(like))
   epochs_left = lambda cap: max(min(cap, max_epochs) - fit.get('epoch', 0), 0)  # the fit under way
-  like_last = refit = None
+  like_refit = refit = None
   if description['kind'] == 'offline':
     n_train = (fit.get('settings') or {}).get('n_train')
     rate = _fit_rate(state, lambda d: n_train) if n_train else None
@@ -190,11 +204,11 @@ def remaining(path, description, like=None):
     later = range(fits_done + (1 if in_fit else 0) + 1, planned + 1)
     fit_s = lambda cap: ((epochs_left(cap) * rate * batch * d if in_fit else 0.0)
                          + sum(min(cap, max_epochs) * rate * batch * k for k in later))
-    refit = _last_refit(state)
+    refit = _slowest_refit(state)
     if refit and fits_to_come:  # early stopping as that fit had it, at its measured speed
       per_transition = refit[1] / (batch * refit[0])
       so_far = (state.get('dynamics_progress') or {}).get('seconds', 0.0) if in_fit else 0.0
-      like_last = trpo_s + ((max(per_transition * batch * d - so_far, 0.0) if in_fit else 0.0)
+      like_refit = trpo_s + ((max(per_transition * batch * d - so_far, 0.0) if in_fit else 0.0)
                             + sum(per_transition * batch * k for k in later))
   seconds, short = trpo_s + fit_s(max_epochs), trpo_s + fit_s(SHORT_FIT_EPOCHS)
   text = f'about {seconds / 3600:.1f} h left at its measured speeds'
@@ -202,11 +216,11 @@ def remaining(path, description, like=None):
     text += f' (every fit to come at its {max_epochs}-epoch maximum'
     text += (f'; {short / 3600:.1f} h if each stops at epoch {SHORT_FIT_EPOCHS}'
              if SHORT_FIT_EPOCHS < max_epochs else '')
-    text += (f'; {like_last / 3600:.1f} h if each takes as long per transition as deployment '
-             f'{refit[0]}\'s)' if like_last is not None else ')')
+    text += (f'; {like_refit / 3600:.1f} h if each takes as long per transition as deployment '
+             f'{refit[0]}\'s, the slowest refit so far)' if like_refit is not None else ')')
   if borrowed:
     text += f'; the iteration time of {like} until it times its own'
-  return {'seconds': seconds, 'seconds_short': short, 'seconds_like_last': like_last,
+  return {'seconds': seconds, 'seconds_short': short, 'seconds_like_refit': like_refit,
           'text': text}
 
 
