@@ -103,7 +103,11 @@ def main(argv):
     which = (f'deployment {d}\'s fit in progress, at epoch {fit["epoch"]} (best validation so far '
              f'at epochs {fit["best_epoch"]}; members training: {fit["active"]})')
   else:
-    which = f'deployment {d}\'s finished fit'
+    record = next((r.get('dynamics_fit') for r in run.state.get('deployments', [])
+                   if r.get('deployment') == d), None) or {}
+    which = f'deployment {d}\'s finished fit' + (
+        f', its members stopped at epochs {record["stop_epoch"]}' if record.get('stop_epoch')
+        else '')
   title = (f'# Where the dynamics fit has its validation error ({run.env_id}, '
            f'{os.path.normpath(FLAGS.run_dir)}, {which})')
   print(title[2:], flush=True)

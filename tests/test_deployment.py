@@ -68,9 +68,10 @@ def test_deployment_run_counts_accumulates_and_resumes_mid_deployment(tmp_path, 
   # launch/fit_errors.py: its validation MSE is the one deployment 2's fit ended with.
   run_launcher_here('fit_errors', f'--run_dir={root}', f'--out={tmp_path}/fit_errors.md')
   errors_out = capsys.readouterr().out
-  assert "deployment 2's finished fit" in errors_out
-  logged = json.load(open(os.path.join(root, 'train_state.json')))['deployments'][-1][
-      'dynamics_fit']['final_validation_mse']
+  fit = json.load(open(os.path.join(root, 'train_state.json')))['deployments'][-1]['dynamics_fit']
+  assert (f"deployment 2's finished fit, its members stopped at epochs {fit['stop_epoch']}"
+          in errors_out)
+  logged = fit['final_validation_mse']
   printed = errors_out.split('validation transitions): [')[1].split(']')[0].split()
   assert [float(v) for v in printed] == pytest.approx(logged, rel=1e-3)
   assert '| 2 | ' in open(tmp_path / 'fit_errors.md').read() and \
