@@ -35,7 +35,8 @@ OUTCOMES = ('moving', 'still', 'flipped', 'turned over, moving', 'turned over, s
 def outcome(final_pitch, speed_last_100):
   """'flipped' (on its back at the end: the pitch, taken modulo a full turn, past ±90°), 'still'
   (|forward speed| < STILL_SPEED over the last 100 steps) or 'moving'; prefixed 'turned over, '
-  when the agent is upright at the end after one or more full turns (unwrapped pitch past ±270°)."""
+  when the agent is upright at the end after one or more full turns (unwrapped pitch past
+  ±270°)."""
   turned = False
   if final_pitch is not None:
     upright_pitch = math.atan2(math.sin(final_pitch), math.cos(final_pitch))  # in (−π, π]

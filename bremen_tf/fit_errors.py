@@ -20,7 +20,9 @@ def squared_errors(dynamics, obs, act, next_obs):
   for start in range(0, len(obs), CHUNK):
     o, a, n = (tf.constant(np.asarray(x[start:start + CHUNK], np.float32))
                for x in (obs, act, next_obs))
-    parts.append(tf.square(dynamics.net(dynamics._inputs(o, a)) - dynamics._targets(o, n)).numpy())  # pylint: disable=protected-access
+    # pylint: disable-next=protected-access (the fit's own normalisation of inputs and targets)
+    x, y = dynamics._inputs(o, a), dynamics._targets(o, n)
+    parts.append(tf.square(dynamics.net(x) - y).numpy())
   return np.concatenate(parts, axis=1)
 
 
@@ -55,7 +57,8 @@ def analyse(dynamics, batches, validation_fraction):
     val_err = squared_errors(dynamics, *val)
     train_sums = train_sums + train_err.sum(axis=1)  # [K, dim]
     rows.append({'batch': i, 'n_train': len(train[0]), 'n_val': len(val[0]),
-                 'train_mse': train_err.mean(axis=(1, 2)), 'validation_mse': val_err.mean(axis=(1, 2))})
+                 'train_mse': train_err.mean(axis=(1, 2)),
+                 'validation_mse': val_err.mean(axis=(1, 2))})
     outside = np.any((val[0] < low) | (val[0] > high), axis=1)
     n_train = len(train[0])
     for e, (s, last, _) in enumerate(episode_bounds(batch)):
@@ -82,7 +85,8 @@ def analyse(dynamics, batches, validation_fraction):
   dims = [{'dim': j, 'train_mse': float(train_sums[:, j].mean() / len(train_obs)),
            'validation_mse': float(val_err[:, :, j].mean()),
            'train_min': float(low[j]), 'train_max': float(high[j]),
-           'validation_min': float(val_obs[:, j].min()), 'validation_max': float(val_obs[:, j].max()),
+           'validation_min': float(val_obs[:, j].min()),
+           'validation_max': float(val_obs[:, j].max()),
            'outside': int(np.sum((val_obs[:, j] < low[j]) | (val_obs[:, j] > high[j])))}
           for j in range(val_obs.shape[1])]
   inside = ~outside

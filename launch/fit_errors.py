@@ -97,7 +97,8 @@ def main(argv):
     raise errors.RunDirError(f'{FLAGS.run_dir} moved to another stage while this started: run it '
                              'again.')
   batches = [load_dataset(batch_file(FLAGS.run_dir, k), run.env_id) for k in range(1, d + 1)]
-  progress = run.state.get('dynamics_progress') if run.state.get('stage') == 'dynamics_fit' else None
+  in_fit = run.state.get('stage') == 'dynamics_fit'
+  progress = run.state.get('dynamics_progress') if in_fit else None
   if progress:
     fit = progress['fit']
     which = (f'deployment {d}\'s fit in progress, at epoch {fit["epoch"]} (best validation so far '
@@ -122,7 +123,8 @@ def main(argv):
               'dimension, on the split the fit used (the first 85% of each batch trains, the last '
               '15% validates); member means where a row has no member axis. A state is outside '
               'the training range when one of its dimensions lies outside [min, max] of all '
-              'batches\' training splits. bremen_tf/fit_errors.py says how each number is made.', '']
+              'batches\' training splits. bremen_tf/fit_errors.py says how each number is '
+              'made.', '']
     episodes = sorted(result['episodes'], key=lambda e: -e['share'])
     results.write_report(FLAGS.out, header + lines + [''], EPISODE_HEADER,
                          [episode_row(e) for e in episodes])

@@ -26,8 +26,10 @@ def test_errors_add_up_to_the_fits_validation_mse_and_name_the_far_episode(rng):
   dynamics = DynamicsEnsemble(3, 2, seed=0, n_models=2, hidden=(8, 8))
   train, validation = stages.split_batches(batches, 0.15)
   dynamics.set_normalization(*train)  # as DynamicsEnsemble.fit does before it trains
-  vx, vy = dynamics._inputs(validation[0], validation[1]), dynamics._targets(validation[0], validation[2])  # pylint: disable=protected-access
-  fits_own = dynamics._validation_mse(vx, vy).numpy()  # pylint: disable=protected-access
+  # pylint: disable=protected-access (the fit's own normalisation and validation MSE)
+  vx = dynamics._inputs(validation[0], validation[1])
+  vy = dynamics._targets(validation[0], validation[2])
+  fits_own = dynamics._validation_mse(vx, vy).numpy()
 
   result = fit_errors.analyse(dynamics, batches, 0.15)
   np.testing.assert_allclose(result['validation_mse'], fits_own, rtol=1e-5)
@@ -45,13 +47,14 @@ def test_errors_add_up_to_the_fits_validation_mse_and_name_the_far_episode(rng):
   outside = np.any((validation[0] < train[0].min(0)) | (validation[0] > train[0].max(0)), axis=1)
   assert result['outside']['transitions'] == outside.sum() == 4
   per_step = err.mean(axis=0).sum(axis=1)
-  assert result['outside']['share'] == pytest.approx(per_step[outside].sum() / per_step.sum(), rel=1e-5)
+  assert result['outside']['share'] == pytest.approx(per_step[outside].sum() / per_step.sum(),
+                                                     rel=1e-5)
   np.testing.assert_allclose(result['outside']['mse_without'], err[:, ~outside].mean(axis=(1, 2)),
                              rtol=1e-5)
   dim0 = result['dims'][0]
   assert dim0['validation_max'] == 50.0 and dim0['outside'] == 4
   assert dim0['validation_mse'] == pytest.approx(err[:, :, 0].mean(), rel=1e-5)
-  tx, ty = dynamics._inputs(train[0], train[1]), dynamics._targets(train[0], train[2])  # pylint: disable=protected-access
+  tx, ty = dynamics._inputs(train[0], train[1]), dynamics._targets(train[0], train[2])
   train_err = np.square(dynamics.net(tx).numpy() - ty.numpy())
   assert dim0['train_mse'] == pytest.approx(train_err[:, :, 0].mean(), rel=1e-5)
   np.testing.assert_allclose(result['batches'][1]['train_mse'],
@@ -62,7 +65,8 @@ def test_errors_are_the_same_in_chunks(rng, monkeypatch):
   data = batch(rng, n=50)
   dynamics = DynamicsEnsemble(3, 2, seed=0, n_models=2, hidden=(8, 8))
   dynamics.set_normalization(data.observations, data.actions, data.next_observations)
-  whole = fit_errors.squared_errors(dynamics, data.observations, data.actions, data.next_observations)
+  whole = fit_errors.squared_errors(dynamics, data.observations, data.actions,
+                                    data.next_observations)
   monkeypatch.setattr(fit_errors, 'CHUNK', 7)
   chunked = fit_errors.squared_errors(dynamics, data.observations, data.actions,
                                       data.next_observations)

@@ -79,8 +79,9 @@ def test_the_likely_case_takes_the_slowest_refit_not_the_newest(tmp_path):
 def test_a_fit_whose_members_stopped_early_counts_their_share_of_each_epoch(tmp_path):
   """Deployment 2's fit: members stopped at 2, 5, 2, 2, 2 = 2.6 epochs of all five in 600 s;
   deployment 3's fit to come, at its 5-epoch maximum, is 5 such epochs on 3 batches."""
-  assert progress._full_epochs([2, 5, 2, 2, 2]) == 2.6  # pylint: disable=protected-access
-  assert progress._full_epochs([200, 200, 10, 200, 200], epoch=20) == 18.0  # pylint: disable=protected-access
+  full_epochs = progress._full_epochs  # pylint: disable=protected-access
+  assert full_epochs([2, 5, 2, 2, 2]) == 2.6
+  assert full_epochs([200, 200, 10, 200, 200], epoch=20) == 18.0
   path = str(tmp_path / 'early')
   metrics, _ = syn.deployment_files([100.0, 200.0], 2, 50_000)  # 30 s per iteration
   fits = [{'deployment': 1, 'dynamics_fit': {'seconds': 500.0, 'stop_epoch': [5, 4, 5, 5, 3]}},

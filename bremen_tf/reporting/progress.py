@@ -158,10 +158,10 @@ def remaining(path, description, like=None):
   'seconds_short' (the fits to come stopping at SHORT_FIT_EPOCHS instead; = 'seconds' when no fit
   is to come or the maximum is no higher), 'seconds_like_refit' (a deployment run with a finished
   warm-started fit and fits to come: each fit to come as long per training transition as the
-  slowest such fit, the one under way that long in all; else None), 'text'}, or None for a finished or SAC run
-  or one that has not measured an iteration and a fit yet. `like`: a run of the same TRPO shape
-  (same_trpo_shape) whose iteration time stands in until this run has timed one (the text says
-  so). Data collection and BC (minutes) are not counted."""
+  slowest such fit, the one under way that long in all; else None), 'text'}, or None for a
+  finished or SAC run or one that has not measured an iteration and a fit yet. `like`: a run of
+  the same TRPO shape (same_trpo_shape) whose iteration time stands in until this run has timed
+  one (the text says so). Data collection and BC (minutes) are not counted."""
   if (description is None or description['kind'] not in ('offline', 'deployment')
       or description.get('algorithm') != 'bremen' or not os.path.isdir(path)
       or run_reader.finished(path)):
