@@ -2,7 +2,8 @@
 episode and per state dimension, and how much of it lies outside the states the fit trained on.
 
 The fit's early stopping reads one number per member, the validation MSE of the normalised state
-change Δ = s' − s over the last 15% of every batch (stages.split_batches, as the authors' code).
+change Δ = s' − s over the last part of every batch (the run's validation_fraction, 0.15 by
+default: stages.split_batches, as the authors' code).
 One far-off episode can make that number: here it is taken apart. Errors are those of the fit's
 own measure, (f_k(s, a) − Δ)² per dimension in its normalised units, so the mean of a member's
 column equals its logged validation MSE.
@@ -33,15 +34,25 @@ def fitted_deployment(state):
   return max(d - 1, 0) if state.get('stage') in ('start', 'collected') else d
 
 
+def has_fit(state, d):
+  """Does the run's state record deployment d's dynamics fit (in progress or finished)? A
+  model-free deployment run (BRAC, BCQ, BC) records none: it has no dynamics model."""
+  if state.get('stage') == 'dynamics_fit':
+    return bool(state.get('dynamics_progress'))
+  return any(r.get('deployment') == d and r.get('dynamics_fit')
+             for r in state.get('deployments', []))
+
+
 def analyse(dynamics, batches, validation_fraction):
   """The fit's errors on `batches` (datasets with observations, actions, next_observations,
   terminals, timeouts), split as the fit split them. Returns a dict:
     batches      per batch: {'batch', 'train_mse' [K], 'validation_mse' [K], 'n_train', 'n_val'}
     validation_mse [K] over all validation transitions (the fit's logged number)
-    episodes     per validation episode (a batch's episodes that reach into its last 15%; the
-                 part in the split): {'batch', 'episode', 'first_step', 'steps', 'mse' (members'
-                 mean), 'share' of the summed validation error, 'outside' (transitions with a state
-                 dimension outside the training range), 'furthest' (dim, value, training min, max)}
+    episodes     per validation episode (a batch's episodes that reach into its validation
+                 split; the part in the split): {'batch', 'episode', 'first_step', 'steps',
+                 'mse' (members' mean), 'share' of the summed validation error, 'outside'
+                 (transitions with a state dimension outside the training range), 'furthest'
+                 (dim, value, training min, max)}
     dims         per dimension: {'dim', 'train_mse', 'validation_mse', 'train_min', 'train_max',
                  'validation_min', 'validation_max', 'outside'}
     outside      {'transitions', 'share' of the summed validation error, 'mse_without' [K]}
@@ -49,6 +60,11 @@ def analyse(dynamics, batches, validation_fraction):
   from bremen_tf import stages  # pylint: disable=g-import-not-at-top
   from bremen_tf.data.dataset import episode_bounds  # pylint: disable=g-import-not-at-top
   splits = [stages.split_sequential(b, validation_fraction) for b in batches]
+  for i, (train, val) in enumerate(splits, start=1):
+    if not len(train[0]) or not len(val[0]):
+      raise ValueError(f'batch {i} has {len(train[0])} training and {len(val[0])} validation '
+                       f'transitions at validation_fraction {validation_fraction}: nothing to '
+                       'compare.')
   train_obs = np.concatenate([t[0] for t, _ in splits])
   low, high = train_obs.min(axis=0), train_obs.max(axis=0)
   rows, episodes, train_sums, val_errors, val_outside = [], [], 0.0, [], []

@@ -19,7 +19,9 @@ from bremen_tf import envs, evaluation, imagination
 from bremen_tf.dynamics import OUTPUT_CLIP
 from bremen_tf.episode_diagnostics import BODY_INDICES, robot_of
 
-FLIP = math.pi / 2  # |pitch| past this: on its back (episode_diagnostics.outcome's threshold)
+# |pitch| past this at any step: the body went over (a full somersault passes it too, and counts;
+# episode_diagnostics.outcome, at an episode's end, takes the pitch modulo a full turn).
+FLIP = math.pi / 2
 HEIGHT = 0  # the torso height (rootz) in the planar robots' observations
 
 

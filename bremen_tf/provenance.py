@@ -14,9 +14,11 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 @functools.cache
 def git_revision(root=REPO_ROOT):
   """The checkout's commit, with '-dirty' if tracked files that make results (code, gin) differ
-  from it; 'unknown' outside git. Generated outputs and prose (results/, *.md) do not count: a
-  script of several reports (launch/full_budget_reports.sh) would otherwise record its earlier
-  reports as a dirty tree in every later one.
+  from it; 'unknown' outside git. Generated outputs and prose (results/, *.md anywhere) do not
+  count: a script of several reports (launch/full_budget_reports.sh) would otherwise record its
+  earlier reports as a dirty tree in every later one. Files under results/ that a report reads
+  (an earlier attempt's report, committed policies) are written by scripts too and never edited
+  by hand, so their changes are outputs of the session, not code.
 
   Read once per process: the code that runs is the code as it was when the process first asked
   (the launchers ask at import, in launch_common), so a long run does not record commits made

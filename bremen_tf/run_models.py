@@ -57,6 +57,7 @@ def load_run_models(run_dir, model_from_elsewhere=False):
   caller brings the model from elsewhere (a dynamics cache entry): then the run may be in the
   middle of a fit, and its checkpoint gives the policies (those of the deployment before)."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from bremen_tf import checkpoints  # pylint: disable=g-import-not-at-top
   from bremen_tf import experiments  # pylint: disable=g-import-not-at-top,unused-import
   from bremen_tf.stages import build_models  # pylint: disable=g-import-not-at-top
   check_run_dir(run_dir)
@@ -68,7 +69,8 @@ def load_run_models(run_dir, model_from_elsewhere=False):
   policy_init = setting(kind, 'policy_init')
   dynamics, bc_policy, policy, trainer = build_models(
       env_id, seed, policy_init, setting(kind, 'reset_bank_size'), setting(kind, 'horizon'))
-  checkpoint = tf.train.latest_checkpoint(os.path.join(run_dir, 'checkpoints'))
+  # The checkpoint the state names, not the newest file: a running run writes its state first.
+  checkpoint = checkpoints.named_in(run_dir, state)
   if checkpoint is None or (state.get('stage') in UNFITTED and not model_from_elsewhere):
     raise errors.RunDirError(f'{run_dir} has no fitted model yet (stage '
                              f'{state.get("stage")!r}).')

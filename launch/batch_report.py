@@ -40,6 +40,7 @@ def outcome_rows(name, rows):
 def main(argv):
   if len(argv) > 1:
     raise errors.ConfigError(f'unexpected arguments {argv[1:]}.')
+  launch_common.check_tool_flags()  # --seed, --tf_threads; no gin flags (nothing reads them)
   if FLAGS.out and not FLAGS.out.endswith('.md'):
     raise errors.ConfigError(f'--out must end in .md, got {FLAGS.out!r}.')
   for path in FLAGS.data:
@@ -53,8 +54,11 @@ def main(argv):
   for path in FLAGS.data:  # every file read and checked before any is reported
     dataset = load_dataset(path)
     env_id = dataset.metadata.get('env_id')
+    if not env_id:
+      raise errors.ConfigError(f'{path}: its metadata names no env_id (a dataset of '
+                               'launch/collect_data.py or a deployment batch names one).')
     try:
-      episode_diagnostics.robot_of(env_id or '')
+      episode_diagnostics.robot_of(env_id)
     except ValueError as e:
       raise errors.ConfigError(f'{path}: {e}') from e
     batches.append((path, env_id, dataset))

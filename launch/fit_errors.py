@@ -66,8 +66,9 @@ def report_lines(result, top):
   if episodes:
     first = episodes[0]
     summary.append(f'- The validation episode with the most error, episode {first["episode"]} of '
-                   f'batch {first["batch"]} ({first["steps"]:,} steps of '
-                   f'{len(result["episodes"])} validation episodes), carries {first["share"]:.1%}.')
+                   f'batch {first["batch"]} (counted from 0; {first["steps"]:,} of its steps '
+                   f'validate; one of {len(result["episodes"])} validation episodes), carries '
+                   f'{first["share"]:.1%}.')
   return (['## Summary', ''] + summary +
           ['', '## Per batch', '', batch_table,
            '', f'## Validation episodes, the {min(top, len(episodes))} with the most error', '',
@@ -75,9 +76,10 @@ def report_lines(result, top):
 
 
 def main(argv):
-  del argv
-  launch_common.check_run_tool(FLAGS.run_dir, positive=('episodes',))  # before TensorFlow
   from bremen_tf import errors, fileio, fit_errors  # pylint: disable=g-import-not-at-top (no TF)
+  if len(argv) > 1:
+    raise errors.ConfigError(f'unexpected arguments {argv[1:]}.')
+  launch_common.check_run_tool(FLAGS.run_dir, positive=('episodes',))  # before TensorFlow
   state = fileio.read_json(os.path.join(FLAGS.run_dir, 'train_state.json'))
   if 'deployment' not in state:
     raise errors.ConfigError(f'{FLAGS.run_dir} is an offline run; launch/fit_errors.py reads '
@@ -86,6 +88,10 @@ def main(argv):
   if d == 0:
     raise errors.RunDirError(f'{FLAGS.run_dir} has no fitted model yet (stage '
                              f'{state.get("stage")!r}, deployment {state.get("deployment")}).')
+  if not fit_errors.has_fit(state, d):
+    raise errors.ConfigError(f'{FLAGS.run_dir} records no dynamics fit of deployment {d} (stage '
+                             f'{state.get("stage")!r}): a model-free deployment run (BRAC, BCQ, '
+                             'BC) has no dynamics model to look into.')
   launch_common.quiet_logs()
   launch_common.configure_tf()
   from bremen_tf import results  # pylint: disable=g-import-not-at-top
@@ -102,7 +108,8 @@ def main(argv):
   if progress:
     fit = progress['fit']
     which = (f'deployment {d}\'s fit in progress, at epoch {fit["epoch"]} (best validation so far '
-             f'at epochs {fit["best_epoch"]}; members training: {fit["active"]})')
+             f'at epochs {fit["best_epoch"]}; {sum(fit["active"])} of {len(fit["active"])} '
+             'members training)')
   else:
     record = next((r.get('dynamics_fit') for r in run.state.get('deployments', [])
                    if r.get('deployment') == d), None) or {}
@@ -112,19 +119,19 @@ def main(argv):
   title = (f'# Where the dynamics fit has its validation error ({run.env_id}, '
            f'{os.path.normpath(FLAGS.run_dir)}, {which})')
   print(title[2:], flush=True)
-  result = fit_errors.analyse(run.dynamics, batches,
-                              setting('train_deployment', 'validation_fraction'))
+  fraction = setting('train_deployment', 'validation_fraction')
+  result = fit_errors.analyse(run.dynamics, batches, fraction)
   lines = report_lines(result, FLAGS.episodes)
   print('\n'.join(lines))
   if FLAGS.out:
     header = [title, '', results.provenance_header(
         f'the run in `{FLAGS.run_dir}`, checkpoint `{os.path.basename(run.checkpoint)}`'), '',
               'Errors are the fit\'s own: (f_k(s, a) − Δ)² of the normalised state change, per '
-              'dimension, on the split the fit used (the first 85% of each batch trains, the last '
-              '15% validates); member means where a row has no member axis. A state is outside '
-              'the training range when one of its dimensions lies outside [min, max] of all '
-              'batches\' training splits. bremen_tf/fit_errors.py says how each number is '
-              'made.', '']
+              f'dimension, on the split the fit used (the first {1 - fraction:.0%} of each batch '
+              f'trains, the last {fraction:.0%} validates); member means where a row has no '
+              'member axis. A state is outside the training range when one of its dimensions '
+              'lies outside [min, max] of all batches\' training splits. '
+              'bremen_tf/fit_errors.py says how each number is made.', '']
     episodes = sorted(result['episodes'], key=lambda e: -e['share'])
     results.write_report(FLAGS.out, header + lines + [''], EPISODE_HEADER,
                          [episode_row(e) for e in episodes])

@@ -170,7 +170,9 @@ def test_a_tool_refuses_a_bad_seed_and_gin_flags_before_tensorflow(tmp_path, too
 @pytest.mark.parametrize('state,message', [
     ({'stage': 'trpo'}, 'is an offline run; launch/fit_errors.py reads deployment runs'),
     ({'stage': 'start', 'deployment': 0}, "has no fitted model yet (stage 'start', deployment 0)"),
-    ({'stage': 'collected', 'deployment': 1}, "no fitted model yet (stage 'collected', deploym")])
+    ({'stage': 'collected', 'deployment': 1}, "no fitted model yet (stage 'collected', deploym"),
+    ({'stage': 'trained', 'deployment': 1, 'deployments': [{'deployment': 1}]},
+     "records no dynamics fit of deployment 1 (stage 'trained'): a model-free deployment run")])
 def test_fit_errors_refuses_a_run_without_a_deployment_fit_before_tensorflow(tmp_path, state,
                                                                               message):
   (tmp_path / 'config.gin').write_text('')

@@ -74,8 +74,12 @@ def test_deployment_run_counts_accumulates_and_resumes_mid_deployment(tmp_path, 
   logged = fit['final_validation_mse']
   printed = errors_out.split('validation transitions): [')[1].split(']')[0].split()
   assert [float(v) for v in printed] == pytest.approx(logged, rel=1e-3)
-  assert '| 2 | ' in open(tmp_path / 'fit_errors.md').read() and \
-      (tmp_path / 'fit_errors.csv').exists()
+  report = open(tmp_path / 'fit_errors.md').read()
+  size2 = len(load_dataset(os.path.join(root, 'data', 'deployment_2.npz')))
+  n_train2 = stages.train_size(size2, 0.15)
+  n_val2 = size2 - n_train2
+  assert f'| 2 | {n_train2:,} | {n_val2:,} | [' in report  # batch 2's row of the per-batch table
+  assert (tmp_path / 'fit_errors.csv').exists()
 
   b1, b2 = (load_dataset(os.path.join(root, 'data', f'deployment_{d}.npz'), 'bremen/Hopper-v0')
             for d in (1, 2))

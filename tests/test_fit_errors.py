@@ -74,6 +74,18 @@ def test_errors_are_the_same_in_chunks(rng, monkeypatch):
   np.testing.assert_allclose(chunked, whole, rtol=1e-6, atol=1e-7)
 
 
+def test_a_fit_is_recorded_in_progress_or_finished_and_never_by_a_model_free_run():
+  finished = {'stage': 'trpo', 'deployment': 2,
+              'deployments': [{'deployment': 1, 'dynamics_fit': {'stop_epoch': [5]}},
+                              {'deployment': 2, 'dynamics_fit': {'stop_epoch': [3]}}]}
+  assert fit_errors.has_fit(finished, 2) and fit_errors.has_fit(finished, 1)
+  in_fit = {'stage': 'dynamics_fit', 'deployment': 3, 'dynamics_progress': {'fit': {'epoch': 4}}}
+  assert fit_errors.has_fit(in_fit, 3)
+  brac = {'stage': 'trained', 'deployment': 2,
+          'deployments': [{'deployment': 1}, {'deployment': 2}]}
+  assert not fit_errors.has_fit(brac, 2)
+
+
 def test_the_fitted_deployment_follows_the_stage():
   assert fit_errors.fitted_deployment({'deployment': 3, 'stage': 'dynamics_fit'}) == 3
   assert fit_errors.fitted_deployment({'deployment': 3, 'stage': 'collected'}) == 2

@@ -93,6 +93,23 @@ def test_a_fit_whose_members_stopped_early_counts_their_share_of_each_epoch(tmp_
                                                     rel=1e-12)
 
 
+def test_the_fit_under_way_counts_only_its_members_still_training(tmp_path):
+  """Deployment 3's fit at epoch 3 of 5: members stopped at 2, 2, 3 (2 of 5 still training), 13
+  member-epochs = 2.6 epochs of all five in 780 s; its 2 epochs left are 2 x 2/5 such epochs."""
+  path = str(tmp_path / 'partial')
+  metrics, _ = syn.deployment_files([100.0, 200.0], 2, 50_000)  # 30 s per iteration
+  fits = [{'deployment': 1, 'dynamics_fit': {'seconds': 500.0, 'stop_epoch': [5, 4, 5, 5, 3]}},
+          {'deployment': 2, 'dynamics_fit': {'seconds': 1200.0, 'stop_epoch': [5, 5, 5, 5, 5]}}]
+  fit = {'epoch': 3, 'settings': {'n_train': 3 * BATCH}, 'stop_epoch': [2, 5, 2, 3, 5],
+         'active': [False, True, False, False, True]}
+  state = {'stage': 'dynamics_fit', 'deployment': 3, 'deployments': fits,
+           'dynamics_progress': {'fit': fit, 'seconds': 780.0}}
+  syn.write_run(path, DEPLOY, metrics[:4], state, False, 0, kind='deployment')
+  per_full_epoch = 780.0 / 2.6
+  assert estimate(path)['seconds'] == pytest.approx((6 - 4) * 30.0 + 2 * 2 / 5 * per_full_epoch,
+                                                    rel=1e-12)
+
+
 def test_the_likely_case_counts_the_fit_under_way_as_long_as_the_last_refit(tmp_path):
   """In deployment 3's fit, 400 s into it: that fit is counted at deployment 2's 1200 s scaled to
   three batches (1800 s), less the 400 s it has run; a run whose only finished fit is its first

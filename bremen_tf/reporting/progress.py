@@ -177,7 +177,13 @@ def remaining(path, description, like=None):
   borrowed = iteration_s is None and like is not None
   if borrowed:
     iteration_s = _median_iteration_seconds(runs.read_metrics(like))
-  epochs_left = lambda cap: max(min(cap, max_epochs) - fit.get('epoch', 0), 0)  # the fit under way
+  active = fit.get('active') or [True]  # members of the fit under way still training
+
+  def epochs_left(cap):
+    """The fit under way's epochs still to come, in epochs of all members (as `rate` counts):
+    the members that stopped early train no more."""
+    return max(min(cap, max_epochs) - fit.get('epoch', 0), 0) * sum(active) / len(active)
+
   like_refit = refit = None
   if description['kind'] == 'offline':
     n_train = (fit.get('settings') or {}).get('n_train')
