@@ -39,13 +39,20 @@ def test_an_offline_run_in_its_fit_has_no_estimate_before_an_iteration(tmp_path)
         'timed a fit and an outer iteration')
 
 
-def test_a_deployment_run_in_trpo_counts_the_fits_to_come_at_their_maximum(tmp_path):
-  path = str(tmp_path / 'trpo')
-  metrics, _ = syn.deployment_files([100.0, 200.0], 2, 50_000)  # 30 s per iteration
+def run_in_trpo_2(tmp_path, name, fit_2):
+  """A 3-deployment run in deployment 2's TRPO, 3 iterations done (30 s each), its deployment-2
+  fit's record `fit_2`."""
+  path = str(tmp_path / name)
+  metrics, _ = syn.deployment_files([100.0, 200.0], 2, 50_000)
   fits = [{'deployment': 1, 'dynamics_fit': {'seconds': 500.0, 'stop_epoch': [5, 4, 5, 5, 3]}},
-          {'deployment': 2, 'dynamics_fit': {'seconds': 1200.0, 'stop_epoch': [5, 5, 5, 5, 5]}}]
+          {'deployment': 2, 'dynamics_fit': fit_2}]
   syn.write_run(path, DEPLOY, metrics[:3], {'stage': 'trpo', 'deployment': 2, 'deployments': fits},
                 False, 0, kind='deployment')
+  return path
+
+
+def test_a_deployment_run_in_trpo_counts_the_fits_to_come_at_their_maximum(tmp_path):
+  path = run_in_trpo_2(tmp_path, 'trpo', {'seconds': 1200.0, 'stop_epoch': [5, 5, 5, 5, 5]})
   rate = 1200.0 / 5 / (2 * BATCH)  # the newest fit: seconds per epoch and training transition
   expected = (3 * 2 - 3) * 30.0 + 5 * rate * 3 * BATCH  # 3 iterations, deployment 3's fit
   found = estimate(path)
@@ -82,12 +89,7 @@ def test_a_fit_whose_members_stopped_early_counts_their_share_of_each_epoch(tmp_
   full_epochs = progress._full_epochs  # pylint: disable=protected-access
   assert full_epochs([2, 5, 2, 2, 2]) == 2.6
   assert full_epochs([200, 200, 10, 200, 200], epoch=20) == 18.0
-  path = str(tmp_path / 'early')
-  metrics, _ = syn.deployment_files([100.0, 200.0], 2, 50_000)  # 30 s per iteration
-  fits = [{'deployment': 1, 'dynamics_fit': {'seconds': 500.0, 'stop_epoch': [5, 4, 5, 5, 3]}},
-          {'deployment': 2, 'dynamics_fit': {'seconds': 600.0, 'stop_epoch': [2, 5, 2, 2, 2]}}]
-  syn.write_run(path, DEPLOY, metrics[:3], {'stage': 'trpo', 'deployment': 2, 'deployments': fits},
-                False, 0, kind='deployment')
+  path = run_in_trpo_2(tmp_path, 'early', {'seconds': 600.0, 'stop_epoch': [2, 5, 2, 2, 2]})
   rate = 600.0 / 2.6 / (2 * BATCH)
   assert estimate(path)['seconds'] == pytest.approx((3 * 2 - 3) * 30.0 + 5 * rate * 3 * BATCH,
                                                     rel=1e-12)
