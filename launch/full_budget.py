@@ -852,6 +852,7 @@ COMPANIONS = {
                                               '20 episodes: moving, still, flipped or turned over',
     '_fit_errors_d3.md': 'where BREMEN\'s deployment-3 dynamics fit has its validation error: '
                          'by batch, validation episode and state dimension (launch/fit_errors.py)',
+    '_fit_errors_d3_me_trpo.md': 'the same for ME-TRPO\'s deployment-3 fit, for contrast',
     '_flips.md': 'the offline cells\' policies in the real env and in their own imagination: '
                  'flips, falls and runaway paths, and how far ahead the model sees a real failure',
     '_flips_d1_policy_model1.md': 'BREMEN\'s deployment-1 policy before the model it was trained '
