@@ -10,8 +10,9 @@ directory again, so the run resumes there instead of from the start.
 A waypoint holds
   - the run's light files (train_state.json, metrics.csv, deployments.csv, run.json, config.gin,
     provenance.json, ...: run_archive.light_files);
-  - the tensors of the checkpoint train_state.json names (state.npz), except, by default, the
-    dynamics ensemble's Adam moments: they are two thirds of the checkpoint (44 of 66 MB at
+  - the tensors of the checkpoint train_state.json names: the dynamics ensemble's in
+    dynamics.npz, the rest (policies, baseline, RNG, iteration: ~1 MB) in state.npz, except, by
+    default, the ensemble's Adam moments: they are two thirds of the checkpoint (44 of 66 MB at
     HalfCheetah's size), and `restore` sets them and Adam's step counts to zero: a fresh Adam for
     the rest of the fit under way or the next one, which is what the authors' code meant to give
     every deployment's fit (its reset is a no-op, reference/bremen.md §3). keep_adam=True keeps
@@ -27,6 +28,12 @@ A waypoint holds
     same policy with the same seed, and the run trains on it from there.
 What a restore changed is recorded in the run directory's waypoint_restores.json.
 
+The ensemble (~22 MB at HalfCheetah's size) changes only in a fit; through BC and TRPO, and the
+next deployment's collection, it stays as the fit left it. Its file is written byte-for-byte
+reproducibly (`_write_npz`), so a waypoint taken while the run still holds the ensemble of the
+last waypoint (no fit between them) stores the same dynamics.npz, and git keeps one copy: such a waypoint costs the repository about 1 MB, one with a
+new ensemble about 22 MB. `due` asks more unsaved hours of the second (launch/waypoint.py).
+
 Only BREMEN / ME-TRPO deployment runs (launch/deployment.py's model-based loop) are carried: an
 offline run fits in a machine's life, and a model-free deployment run collects with other policies.
 """
@@ -34,6 +41,7 @@ import datetime
 import fcntl
 import os
 import shutil
+import zipfile
 
 import numpy as np
 
@@ -41,9 +49,10 @@ from bremen_tf import fileio, run_archive
 from bremen_tf.errors import RunDirError
 from bremen_tf.resumable_fit import FIT_STAGE
 
-FORMAT = 1
+FORMAT = 2  # 1: every tensor in state.npz (restored still); 2: the ensemble's in dynamics.npz
 MANIFEST = 'waypoint.json'
-TENSORS = 'state.npz'
+ENSEMBLE = 'dynamics.npz'  # the dynamics ensemble's tensors
+TENSORS = 'state.npz'  # the other tensors
 OBJECT_GRAPH = 'object_graph.pb'  # the checkpoint's object graph, byte for byte
 GRAPH_KEY = '_CHECKPOINTABLE_OBJECT_GRAPH'
 RESTORES = 'waypoint_restores.json'  # in the run directory: what each restore changed
@@ -97,10 +106,25 @@ def read_manifest(waypoint):
     manifest = fileio.read_json(path)
   except (OSError, ValueError) as e:
     raise RunDirError(f'{path}: not a readable waypoint ({e}).') from e
-  if not isinstance(manifest, dict) or manifest.get('format') != FORMAT:
-    raise RunDirError(f'{path}: not a waypoint of format {FORMAT} (launch/waypoint.py writes '
+  if not isinstance(manifest, dict) or manifest.get('format') not in (1, FORMAT):
+    raise RunDirError(f'{path}: not a waypoint of format 1 or {FORMAT} (launch/waypoint.py writes '
                       'them).')
   return manifest
+
+
+def tensor_files(manifest):
+  """{file name: the checkpoint keys it holds, in its order}."""
+  if manifest['format'] == 1:
+    return {TENSORS: manifest['tensors']}
+  return manifest['tensor_files']
+
+
+def ensemble_fitted_at(stage, deployment):
+  """The deployment whose finished fit a run's ensemble holds at (stage, deployment), or None in
+  a fit (its weights move at every checkpoint). A deployment's collection comes before its fit."""
+  if stage == FIT_STAGE:
+    return None
+  return deployment - 1 if stage in ('start', 'collected') else deployment
 
 
 def hours_unsaved(run_dir, waypoint):
@@ -110,10 +134,23 @@ def hours_unsaved(run_dir, waypoint):
   return (stage_seconds(run_dir) - taken) / 3600.0
 
 
-def due(run_dir, waypoint, min_hours):
+def same_ensemble(run_dir, waypoint):
+  """Whether `run_dir`'s ensemble is the one its (format-2) waypoint holds: both after the same
+  deployment's finished fit. Then a new waypoint's dynamics.npz is the same bytes."""
+  if not os.path.isdir(waypoint):
+    return False
+  manifest, state = read_manifest(waypoint), _read_state(run_dir)
+  fitted = ensemble_fitted_at(state['stage'], state['deployment'])
+  return (manifest['format'] == FORMAT and fitted is not None
+          and fitted == ensemble_fitted_at(manifest['stage'], manifest['deployment']))
+
+
+def due(run_dir, waypoint, min_hours, min_hours_same_ensemble):
   """Whether `run_dir` should get a new waypoint: it would lose `min_hours` or more of fits and
-  TRPO without one (a waypoint costs the repository ~22 MB, so not at every stop)."""
-  return hours_unsaved(run_dir, waypoint) >= min_hours
+  TRPO without one, or `min_hours_same_ensemble` if its ensemble is the one the waypoint holds
+  already (a waypoint with a new ensemble costs the repository ~22 MB, one without ~1 MB)."""
+  least = min_hours_same_ensemble if same_ensemble(run_dir, waypoint) else min_hours
+  return hours_unsaved(run_dir, waypoint) >= least
 
 
 def _require_stopped(run_dir):
@@ -131,10 +168,46 @@ def _require_stopped(run_dir):
                         'waypoints once the runs have stopped).') from None
 
 
+def _write_npz(path, arrays):
+  """An .npz of `arrays` ([(name, array)]) whose bytes depend on the arrays only (np.savez stamps
+  each member with the time): the same ensemble saved twice is the same file, one copy in git.
+  Stored uncompressed: trained float32 weights deflate by ~1%."""
+  with zipfile.ZipFile(path, 'w', zipfile.ZIP_STORED) as archive:
+    for name, array in arrays:
+      member = zipfile.ZipInfo(name + '.npy', date_time=(1980, 1, 1, 0, 0, 0))
+      with archive.open(member, 'w', force_zip64=True) as f:
+        np.lib.format.write_array(f, np.asarray(array), allow_pickle=False)
+
+
+def _bytes_new(tmp, waypoint):
+  """The bytes of `tmp`'s files that `waypoint` does not hold identically at the same path: what
+  replacing it adds to the repository's history."""
+  total = 0
+  for directory, _, files in os.walk(tmp):
+    for name in files:
+      path = os.path.join(directory, name)
+      old = os.path.join(waypoint, os.path.relpath(path, tmp))
+      if not (os.path.isfile(old) and _same_bytes(path, old)):
+        total += os.path.getsize(path)
+  return total
+
+
+def _same_bytes(a, b):
+  if os.path.getsize(a) != os.path.getsize(b):
+    return False
+  with open(a, 'rb') as fa, open(b, 'rb') as fb:
+    while True:
+      chunk = fa.read(1 << 20)
+      if chunk != fb.read(1 << 20):
+        return False
+      if not chunk:
+        return True
+
+
 def save(run_dir, waypoint, keep_adam=False):
   """Writes `run_dir`'s waypoint to `waypoint` (a directory, replaced whole: a kill leaves the old
-  one or the new one); returns its manifest. Run it while the run is stopped (a running run
-  replaces its checkpoint under it)."""
+  one or the new one); returns (its manifest, the bytes in it that the waypoint it replaced did
+  not hold). Run it while the run is stopped (a running run replaces its checkpoint under it)."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from bremen_tf.data.dataset import load_dataset  # pylint: disable=g-import-not-at-top
   from bremen_tf.deployment_batches import batch_file  # pylint: disable=g-import-not-at-top
@@ -155,6 +228,8 @@ def save(run_dir, waypoint, keep_adam=False):
   dropped = {k: {'shape': list(shapes[k]), 'dtype': dtypes[k].name} for k in sorted(shapes)
              if not keep_adam and k.startswith(ADAM_PREFIXES)}
   kept = [k for k in sorted(shapes) if k != GRAPH_KEY and k not in dropped]
+  files = {ENSEMBLE: [k for k in kept if k.startswith('dynamics/')],
+           TENSORS: [k for k in kept if not k.startswith('dynamics/')]}
   policies = sorted(n for n in os.listdir(os.path.join(run_dir, 'policies'))
                     if n.startswith('deployment_')) if os.path.isdir(
                         os.path.join(run_dir, 'policies')) else []
@@ -167,7 +242,7 @@ def save(run_dir, waypoint, keep_adam=False):
       'iteration': int(reader.get_tensor('iteration/.ATTRIBUTES/VARIABLE_VALUE')),
       'stage_seconds': stage_seconds(run_dir), 'checkpoint': state['checkpoint'],
       'light_files': run_archive.light_files(run_dir), 'policies': policies,
-      'tensors': kept, 'dropped': dropped, 'keep_adam': keep_adam,
+      'tensor_files': files, 'dropped': dropped, 'keep_adam': keep_adam,
       'batch_sha1': [data_digest([b]) for b in batches],
       'batch_lengths': [len(b) for b in batches]}
   tmp = waypoint + '.writing'
@@ -177,23 +252,27 @@ def save(run_dir, waypoint, keep_adam=False):
     shutil.copyfile(os.path.join(run_dir, name), os.path.join(tmp, 'files_' + name))
   for name in policies:
     shutil.copytree(os.path.join(run_dir, 'policies', name), os.path.join(tmp, 'policies', name))
-  np.savez_compressed(os.path.join(tmp, TENSORS),
-                      **{f't{i}': reader.get_tensor(k) for i, k in enumerate(kept)})
+  for name, keys in files.items():
+    _write_npz(os.path.join(tmp, name),
+               [(f't{i}', reader.get_tensor(k)) for i, k in enumerate(keys)])
   with open(os.path.join(tmp, OBJECT_GRAPH), 'wb') as f:
     f.write(reader.get_tensor(GRAPH_KEY))
   fileio.write_json(os.path.join(tmp, MANIFEST), manifest)  # last: a waypoint without it is cut
-  for name in (TENSORS, OBJECT_GRAPH, MANIFEST):
+  for name in (*files, OBJECT_GRAPH, MANIFEST):
     fileio.fsync(os.path.join(tmp, name))
+  added = _bytes_new(tmp, waypoint)
   fileio.replace_directory(tmp, waypoint)
-  return manifest
+  return manifest, added
 
 
 def _write_checkpoint(prefix, waypoint, manifest):
   """The checkpoint file pair at `prefix` from the waypoint's tensors (dropped ones as zeros),
   written with the saved object graph, so the run's own code restores it as its checkpoint."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  with np.load(os.path.join(waypoint, TENSORS)) as arrays:
-    tensors = {k: arrays[f't{i}'] for i, k in enumerate(manifest['tensors'])}
+  tensors = {}
+  for name, keys in tensor_files(manifest).items():
+    with np.load(os.path.join(waypoint, name)) as arrays:
+      tensors.update({k: arrays[f't{i}'] for i, k in enumerate(keys)})
   for k, spec in manifest['dropped'].items():
     tensors[k] = np.zeros(spec['shape'], spec['dtype'])
   with open(os.path.join(waypoint, OBJECT_GRAPH), 'rb') as f:
@@ -252,7 +331,8 @@ def restore(waypoint, run_dir, log=print):
   if os.path.exists(run_dir):
     raise RunDirError(f'{run_dir} exists: a waypoint restores a run only where this machine has '
                       'none (move it away to restore the waypoint instead).')
-  missing = [n for n in [TENSORS, OBJECT_GRAPH] + ['files_' + f for f in manifest['light_files']]
+  missing = [n for n in [*tensor_files(manifest), OBJECT_GRAPH]
+             + ['files_' + f for f in manifest['light_files']]
              + [os.path.join('policies', p) for p in manifest['policies']]
              if not os.path.exists(os.path.join(waypoint, n))]
   if missing:

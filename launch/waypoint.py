@@ -1,11 +1,13 @@
 """Unfinished deployment runs into the repo and back (bremen_tf/waypoints.py): what survives a new
 machine of a run that has not finished.
 
-  python launch/waypoint.py save [--runs_root=/work/runs] [--min_hours=8] [--keep_adam]
+  python launch/waypoint.py save [--runs_root=/work/runs] [--min_hours=2]
+                                 [--min_hours_same_ensemble=0.25] [--keep_adam]
       # each unfinished BREMEN/ME-TRPO deployment run that has recorded >= min_hours of fits and
-      # TRPO since its waypoint (or its start): a new waypoint in results/waypoints/ (commit it). Stop the runs first
-      # (launch/long_runs.sh stop does, then calls this). A run that has finished loses its
-      # waypoint (launch/run_archive.py keeps it).
+      # TRPO since its waypoint (or its start), or >= min_hours_same_ensemble if no fit has
+      # changed its ensemble since: a new waypoint in results/waypoints/ (commit it). Stop the
+      # runs first (launch/long_runs.sh stop does, then calls this). A run that has finished loses
+      # its waypoint (launch/run_archive.py keeps it).
   python launch/waypoint.py restore [--runs_root=/work/runs]
       # each waypoint whose run this machine lacks: the run directory made again (its batches
       # collected again: about a minute per 200K transitions); launch/long_runs.sh start does it
@@ -29,11 +31,17 @@ flags.DEFINE_string('runs_root', os.environ.get('RUNS_ROOT', '/work/runs'),
                     'The runs root (launch/long_runs.sh RUNS_ROOT).')
 flags.DEFINE_string('archive', os.path.join(REPO, 'results', 'waypoints'),
                     'The waypoints directory.')
-flags.DEFINE_float('min_hours', 8.0,
+# A new machine costs the runs everything since their waypoints (2026-12-07: ~2.8 hours each,
+# under the former 8-hour threshold): a session's work is worth 22 MB; see docs/full_budget.md.
+flags.DEFINE_float('min_hours', 2.0,
                    'save: a run gets a waypoint once it has recorded this many hours of fits and '
                    'TRPO since its last one (or its start): a lost machine costs it at most that '
-                   'plus the session under way (each waypoint of a HalfCheetah run adds about 22 '
-                   'MB to the repo, so not at every stop).', lower_bound=0.0)
+                   "plus the session under way. A waypoint with a new dynamics ensemble adds about "
+                   '22 MB to the repo at HalfCheetah\'s size.', lower_bound=0.0)
+flags.DEFINE_float('min_hours_same_ensemble', 0.25,
+                   'save: the same for a run whose ensemble no fit has changed since its last '
+                   'waypoint (it is in BC, TRPO or the next collection): git stores the ensemble '
+                   'once, and the waypoint adds about 1 MB.', lower_bound=0.0)
 flags.DEFINE_bool('keep_adam', False,
                   "save: keep the dynamics ensemble's Adam moments too (exact, 3x the size); by "
                   'default a restore gives the fit a fresh Adam.')
@@ -58,21 +66,24 @@ def save(runs_root, archive):
   for run in waypoints.unfinished_deployment_runs(runs_root):
     launch_common.quiet_tensorflow()  # once, before the first use
     run_dir, waypoint = os.path.join(runs_root, run), os.path.join(archive, run)
-    if not waypoints.due(run_dir, waypoint, FLAGS.min_hours):
+    if not waypoints.due(run_dir, waypoint, FLAGS.min_hours, FLAGS.min_hours_same_ensemble):
       behind = waypoints.hours_unsaved(run_dir, waypoint)
+      flag = ('min_hours_same_ensemble', FLAGS.min_hours_same_ensemble) if waypoints.same_ensemble(
+          run_dir, waypoint) else ('min_hours', FLAGS.min_hours)
       print(f'{run}: ' + (f'its waypoint is {behind:.1f} h' if os.path.isdir(waypoint) else
                           f'no waypoint yet: {behind:.1f} h')
-            + f' of fits and TRPO behind (< --min_hours={FLAGS.min_hours:g}): none saved')
+            + f' of fits and TRPO behind (< --{flag[0]}={flag[1]:g}): none saved')
       continue
     try:
-      manifest = waypoints.save(run_dir, waypoint, keep_adam=FLAGS.keep_adam)
+      manifest, added = waypoints.save(run_dir, waypoint, keep_adam=FLAGS.keep_adam)
     except BremenError as e:  # the other runs still get theirs
       print(f'error: {e}', file=sys.stderr)
       failed.append(run)
       continue
     size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(waypoint) for f in fs)
     print(f'saved {run}: stage {manifest["stage"]}, deployment {manifest["deployment"]}, '
-          f'iteration {manifest["iteration"]} ({size / 2**20:.1f} MB in {waypoint}; commit it)')
+          f'iteration {manifest["iteration"]} ({size / 2**20:.1f} MB in {waypoint}, '
+          f'{added / 2**20:.1f} MB of it changed; commit it)')
   if failed:
     raise BremenError(f'no waypoint saved for {", ".join(failed)} (above)')
 
@@ -120,7 +131,8 @@ def list_waypoints(runs_root, archive):
 def main(argv):
   if len(argv) != 2 or argv[1] not in ACTIONS:
     raise app.UsageError(f'usage: python launch/waypoint.py {"|".join(ACTIONS)} '
-                         '[--runs_root=DIR] [--archive=DIR] [--min_hours=H] [--keep_adam]')
+                         '[--runs_root=DIR] [--archive=DIR] [--min_hours=H] '
+                         '[--min_hours_same_ensemble=H] [--keep_adam]')
   try:
     if argv[1] == 'save':
       if not os.path.isdir(FLAGS.runs_root):

@@ -53,23 +53,29 @@ def test_restore_and_list_say_when_there_are_no_waypoints(capsys, tmp_path):
   assert sorted(os.listdir(tmp_path)) == ['empty']
 
 
+def kill_at(run_dir, args, at):
+  """Runs launch/deployment.py on `run_dir` and kills it at the first output line for which
+  at(line, lines before) holds."""
+  proc = subprocess.Popen([sys.executable, os.path.join('launch', 'deployment.py'), *args,
+                           f'--root_dir={run_dir}'], cwd=REPO, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True)
+  seen = []
+  for line in proc.stdout:
+    if at(line, seen):
+      proc.kill()
+      break
+    seen.append(line)
+  assert proc.wait(timeout=300) == -9, ''.join(seen)
+
+
 @pytest.fixture(scope='module')
 def killed_in_fit_2(tmp_path_factory):
   """A run killed in deployment 2's dynamics fit (after its epoch-1 checkpoint), and the same run
   uninterrupted."""
   base = tmp_path_factory.mktemp('waypoints')
-  run_dir = base / 'runs' / RUN
-  proc = subprocess.Popen([sys.executable, os.path.join('launch', 'deployment.py'), *ARGS,
-                           f'--root_dir={run_dir}'], cwd=REPO, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True)
-  seen = []
-  for line in proc.stdout:
-    seen.append(line)
-    if (line.startswith('[dynamics] checkpointed the fit at epoch 1')
-        and any(l.startswith('[deployment 2/2]') for l in seen)):
-      proc.kill()
-      break
-  assert proc.wait(timeout=300) == -9, ''.join(seen)
+  kill_at(base / 'runs' / RUN, ARGS, lambda line, seen: (
+      line.startswith('[dynamics] checkpointed the fit at epoch 1')
+      and any(l.startswith('[deployment 2/2]') for l in seen)))
   reference = base / 'reference'
   out = subprocess.run([sys.executable, os.path.join('launch', 'deployment.py'), *ARGS,
                         f'--root_dir={reference}'], cwd=REPO, capture_output=True, text=True,
@@ -91,7 +97,7 @@ def test_a_run_restored_from_its_waypoint_with_adam_kept_finishes_as_the_uninter
   base, reference = killed_in_fit_2
   runs = base / 'runs'
   archive = base / 'exact_archive'
-  assert (f'{RUN}: no waypoint yet: 0.0 h of fits and TRPO behind (< --min_hours=8): none saved'
+  assert (f'{RUN}: no waypoint yet: 0.0 h of fits and TRPO behind (< --min_hours=2): none saved'
           in waypoint_cmd(capsys, 'save', runs, archive))  # the default: seconds of work so far
   assert not os.path.exists(archive)
   saved = waypoint_cmd(capsys, 'save', runs, archive, '--keep_adam', '--min_hours=0')
@@ -154,6 +160,64 @@ def test_a_default_waypoint_leaves_out_the_dynamics_adam_moments_and_the_fit_res
   assert ours[2:] != theirs[2:]  # deployment 2's fit went on with a fresh Adam
 
 
+def test_a_waypoint_after_no_new_fit_stores_the_same_ensemble_bytes_and_is_due_sooner(
+    tmp_path, capsys):
+  """Two stops in one deployment's TRPO: the second waypoint's dynamics.npz is the first's, byte
+  for byte (git keeps one copy), so it is due after --min_hours_same_ensemble, not --min_hours;
+  it restores the run's tensors exactly, and so does the same waypoint in format 1."""
+  args = ARGS[:2] + ['--gin_bindings=train_deployment.deployments=1',
+                     '--gin_bindings=train_deployment.iterations_per_deployment=3']
+  runs, archive = tmp_path / 'runs', tmp_path / 'archive'
+  trpo_line = lambda it: lambda line, _: line.startswith(f'[trpo] deployment 1/1, iteration {it}/')
+  kill_at(runs / RUN, args, trpo_line(1))  # checkpointed at iteration 1, then killed
+  assert 'saved' in waypoint_cmd(capsys, 'save', runs, archive, '--min_hours=0')
+  first = {n: (archive / RUN / n).read_bytes() for n in (waypoints.ENSEMBLE, waypoints.TENSORS)}
+  kill_at(runs / RUN, args, trpo_line(2))
+  assert waypoints.same_ensemble(str(runs / RUN), str(archive / RUN))
+  out = waypoint_cmd(capsys, 'save', runs, archive)  # the defaults: 2 h, 0.25 h without a fit
+  assert 'TRPO behind (< --min_hours_same_ensemble=0.25): none saved' in out
+  out = waypoint_cmd(capsys, 'save', runs, archive, '--min_hours_same_ensemble=0')
+  assert f'saved {RUN}: stage trpo, deployment 1, iteration 2' in out
+  assert (archive / RUN / waypoints.ENSEMBLE).read_bytes() == first[waypoints.ENSEMBLE]
+  assert (archive / RUN / waypoints.TENSORS).read_bytes() != first[waypoints.TENSORS]
+  changed = float(out.split(' MB of it changed')[0].rsplit(', ', 1)[1])
+  size = sum(f.stat().st_size for f in (archive / RUN).rglob('*') if f.is_file()) / 2**20
+  assert changed == pytest.approx(
+      size - len(first[waypoints.ENSEMBLE]) / 2**20 - sum(  # the exported policy is the same too
+          f.stat().st_size for f in (archive / RUN / 'policies').rglob('*') if f.is_file()) / 2**20,
+      abs=0.051)
+  manifest = waypoints.read_manifest(archive / RUN)
+  before = checkpoint_tensors(runs / RUN)
+  waypoint_cmd(capsys, 'restore', tmp_path / 'new', archive)
+  for k, v in checkpoint_tensors(tmp_path / 'new' / RUN).items():
+    if k not in manifest['dropped']:
+      np.testing.assert_array_equal(v, before[k], err_msg=k)
+  # the same waypoint in format 1 (every tensor in state.npz), as earlier sessions committed them
+  old = tmp_path / 'format1' / RUN
+  shutil.copytree(archive / RUN, old)
+  keys, arrays = [], {}
+  for name, names in waypoints.tensor_files(manifest).items():
+    with np.load(old / name) as a:
+      arrays.update({f't{len(keys) + i}': a[f't{i}'] for i in range(len(names))})
+    keys += names
+    os.remove(old / name)
+  np.savez_compressed(old / waypoints.TENSORS, **arrays)
+  old_manifest = {k: v for k, v in manifest.items() if k != 'tensor_files'}
+  (old / waypoints.MANIFEST).write_text(json.dumps({**old_manifest, 'format': 1, 'tensors': keys}))
+  assert not waypoints.same_ensemble(str(runs / RUN), str(old))  # its bytes differ: 22 MB again
+  waypoint_cmd(capsys, 'restore', tmp_path / 'new_from_format1', tmp_path / 'format1')
+  for k, v in checkpoint_tensors(tmp_path / 'new_from_format1' / RUN).items():
+    if k not in manifest['dropped']:
+      np.testing.assert_array_equal(v, before[k], err_msg=k)
+
+
+def test_which_ensemble_a_run_holds_at_each_stage():
+  at = waypoints.ensemble_fitted_at
+  assert [at(stage, 3) for stage in ('collected', 'dynamics', 'bc', 'trpo', 'trpo_done')] == [
+      2, 3, 3, 3, 3]
+  assert at('dynamics_fit', 3) is None  # mid-fit: never the same as another stop's
+
+
 def test_restore_refuses_a_damaged_waypoint_before_making_anything(killed_in_fit_2, tmp_path):
   base, _ = killed_in_fit_2
   archive = tmp_path / 'archive'
@@ -163,7 +227,7 @@ def test_restore_refuses_a_damaged_waypoint_before_making_anything(killed_in_fit
     waypoints.restore(str(archive / RUN), str(tmp_path / 'new' / RUN))
   assert not os.path.exists(tmp_path / 'new' / RUN)
   (archive / RUN / waypoints.MANIFEST).write_text('{"format": 99}')
-  with pytest.raises(RunDirError, match='not a waypoint of format 1'):
+  with pytest.raises(RunDirError, match='not a waypoint of format 1 or 2'):
     waypoints.restore(str(archive / RUN), str(tmp_path / 'new' / RUN))
   with pytest.raises(RunDirError, match='exists: a waypoint restores a run only where'):
     waypoints.save(str(base / 'runs' / RUN), str(archive / RUN))  # a fresh waypoint, then
