@@ -27,13 +27,6 @@ def squared_errors(dynamics, obs, act, next_obs):
   return np.concatenate(parts, axis=1)
 
 
-def fitted_deployment(state):
-  """The deployment whose fit a run's latest checkpoint holds (the fit in progress during
-  'dynamics_fit'; the previous deployment's right after a batch is collected), 0 if none."""
-  d = state.get('deployment', 0)  # 'start' comes only before deployment 1
-  return max(d - 1, 0) if state.get('stage') in ('start', 'collected') else d
-
-
 def has_fit(state, d):
   """Does the run's state record deployment d's dynamics fit (in progress or finished)? A
   model-free deployment run (BRAC, BCQ, BC) records none: it has no dynamics model."""
@@ -72,11 +65,11 @@ def analyse(dynamics, batches, validation_fraction):
     train_err = squared_errors(dynamics, *train)
     val_err = squared_errors(dynamics, *val)
     train_sums = train_sums + train_err.sum(axis=1)  # [K, dim]
-    rows.append({'batch': i, 'n_train': len(train[0]), 'n_val': len(val[0]),
+    n_train = len(train[0])
+    rows.append({'batch': i, 'n_train': n_train, 'n_val': len(val[0]),
                  'train_mse': train_err.mean(axis=(1, 2)),
                  'validation_mse': val_err.mean(axis=(1, 2))})
     outside = np.any((val[0] < low) | (val[0] > high), axis=1)
-    n_train = len(train[0])
     for e, (s, last, _) in enumerate(episode_bounds(batch)):
       t = last + 1
       if t <= n_train:

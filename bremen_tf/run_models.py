@@ -17,6 +17,18 @@ RunModels = collections.namedtuple(
 UNFITTED = ('start', 'collected', 'dynamics_fit')
 
 
+def ensemble_fit(state):
+  """(the deployment whose dynamics fit a deployment run's checkpoint holds, whether that fit
+  has finished), from train_state.json's stage and deployment: the fit under way during
+  'dynamics_fit'; the previous deployment's right after a batch is collected; (0, True) before
+  any ('start' comes only before deployment 1). Through BC, TRPO and the next collection the
+  ensemble stays as its fit left it."""
+  stage, d = state.get('stage'), state.get('deployment', 0)
+  if stage == 'dynamics_fit':
+    return d, False
+  return (max(d - 1, 0), True) if stage in ('start', 'collected') else (d, True)
+
+
 def check_run_dir(path):
   for f in ('config.gin', 'train_state.json'):
     if not os.path.isfile(os.path.join(path, f)):

@@ -48,6 +48,7 @@ import numpy as np
 from bremen_tf import fileio, run_archive
 from bremen_tf.errors import RunDirError
 from bremen_tf.resumable_fit import FIT_STAGE
+from bremen_tf.run_models import ensemble_fit
 
 FORMAT = 2  # 1: every tensor in state.npz (restored still); 2: the ensemble's in dynamics.npz
 MANIFEST = 'waypoint.json'
@@ -119,14 +120,6 @@ def tensor_files(manifest):
   return manifest['tensor_files']
 
 
-def ensemble_fitted_at(stage, deployment):
-  """The deployment whose finished fit a run's ensemble holds at (stage, deployment), or None in
-  a fit (its weights move at every checkpoint). A deployment's collection comes before its fit."""
-  if stage == FIT_STAGE:
-    return None
-  return deployment - 1 if stage in ('start', 'collected') else deployment
-
-
 def hours_unsaved(run_dir, waypoint):
   """The hours of fits and TRPO (stage time) `run_dir` has recorded since its waypoint was taken
   (all of them if it has none): what a lost machine would cost it."""
@@ -140,9 +133,8 @@ def same_ensemble(run_dir, waypoint):
   if not os.path.isdir(waypoint):
     return False
   manifest, state = read_manifest(waypoint), _read_state(run_dir)
-  fitted = ensemble_fitted_at(state['stage'], state['deployment'])
-  return (manifest['format'] == FORMAT and fitted is not None
-          and fitted == ensemble_fitted_at(manifest['stage'], manifest['deployment']))
+  fitted, finished = ensemble_fit(state)
+  return manifest['format'] == FORMAT and finished and ensemble_fit(manifest) == (fitted, True)
 
 
 def due(run_dir, waypoint, min_hours, min_hours_same_ensemble):

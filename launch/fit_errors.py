@@ -77,6 +77,7 @@ def report_lines(result, top):
 
 def main(argv):
   from bremen_tf import errors, fileio, fit_errors  # pylint: disable=g-import-not-at-top (no TF)
+  from bremen_tf.run_models import ensemble_fit  # pylint: disable=g-import-not-at-top (no TF)
   if len(argv) > 1:
     raise errors.ConfigError(f'unexpected arguments {argv[1:]}.')
   launch_common.check_run_tool(FLAGS.run_dir, positive=('episodes',))  # before TensorFlow
@@ -84,7 +85,7 @@ def main(argv):
   if 'deployment' not in state:
     raise errors.ConfigError(f'{FLAGS.run_dir} is an offline run; launch/fit_errors.py reads '
                              'deployment runs (their batches are in data/).')
-  d = fit_errors.fitted_deployment(state)
+  d = ensemble_fit(state)[0]
   if d == 0:
     raise errors.RunDirError(f'{FLAGS.run_dir} has no fitted model yet (stage '
                              f'{state.get("stage")!r}, deployment {state.get("deployment")}).')
@@ -99,7 +100,7 @@ def main(argv):
   from bremen_tf.deployment_batches import batch_file  # pylint: disable=g-import-not-at-top
   from bremen_tf.run_models import load_run_models, setting  # pylint: disable=g-import-not-at-top
   run = load_run_models(FLAGS.run_dir, model_from_elsewhere=True)
-  if fit_errors.fitted_deployment(run.state) != d:  # the run moved on while TF loaded
+  if ensemble_fit(run.state)[0] != d:  # the run moved on while TF loaded
     raise errors.RunDirError(f'{FLAGS.run_dir} moved to another stage while this started: run it '
                              'again.')
   batches = [load_dataset(batch_file(FLAGS.run_dir, k), run.env_id) for k in range(1, d + 1)]

@@ -84,10 +84,3 @@ def test_a_fit_is_recorded_in_progress_or_finished_and_never_by_a_model_free_run
   brac = {'stage': 'trained', 'deployment': 2,
           'deployments': [{'deployment': 1}, {'deployment': 2}]}
   assert not fit_errors.has_fit(brac, 2)
-
-
-def test_the_fitted_deployment_follows_the_stage():
-  assert fit_errors.fitted_deployment({'deployment': 3, 'stage': 'dynamics_fit'}) == 3
-  assert fit_errors.fitted_deployment({'deployment': 3, 'stage': 'collected'}) == 2
-  assert fit_errors.fitted_deployment({'deployment': 3, 'stage': 'trpo_done'}) == 3
-  assert fit_errors.fitted_deployment({'deployment': 0, 'stage': 'start'}) == 0

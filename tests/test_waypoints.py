@@ -13,6 +13,7 @@ import pytest
 import tensorflow as tf
 
 from bremen_tf import waypoints
+from bremen_tf.run_models import ensemble_fit
 from bremen_tf.errors import RunDirError
 from conftest import run_here as run_launcher_here, script
 
@@ -211,11 +212,12 @@ def test_a_waypoint_after_no_new_fit_stores_the_same_ensemble_bytes_and_is_due_s
       np.testing.assert_array_equal(v, before[k], err_msg=k)
 
 
-def test_which_ensemble_a_run_holds_at_each_stage():
-  at = waypoints.ensemble_fitted_at
-  assert [at(stage, 3) for stage in ('collected', 'dynamics', 'bc', 'trpo', 'trpo_done')] == [
-      2, 3, 3, 3, 3]
-  assert at('dynamics_fit', 3) is None  # mid-fit: never the same as another stop's
+def test_which_fit_a_runs_ensemble_holds_at_each_stage():
+  fit = lambda stage, d: ensemble_fit({'stage': stage, 'deployment': d})
+  assert [fit(stage, 3) for stage in ('collected', 'dynamics', 'bc', 'trpo', 'trpo_done')] == [
+      (2, True), (3, True), (3, True), (3, True), (3, True)]
+  assert fit('dynamics_fit', 3) == (3, False)  # mid-fit: its weights move at every checkpoint
+  assert fit('start', 0) == (0, True)
 
 
 def test_restore_refuses_a_damaged_waypoint_before_making_anything(killed_in_fit_2, tmp_path):
