@@ -123,7 +123,10 @@ def list_waypoints(runs_root, archive):
       here = 'finished here'
     elif os.path.isdir(run_dir):
       behind = (waypoints.stage_seconds(run_dir) - manifest['stage_seconds']) / 3600
-      here = f'the run here is {behind:.1f} h of fits and TRPO ahead'
+      here = f'the run here is {behind:.1f} h of fits and TRPO ahead' + (
+          ', with the same ensemble (a new waypoint adds ~1 MB)'
+          if waypoints.same_ensemble(run_dir, os.path.join(archive, run))
+          else ', with another ensemble (a new waypoint adds it: ~22 MB at HalfCheetah\'s size)')
     print(f'{run}: saved {manifest["date"]} at stage {manifest["stage"]}, deployment '
           f'{manifest["deployment"]}, iteration {manifest["iteration"]}; {here}')
 

@@ -175,6 +175,8 @@ def test_a_waypoint_after_no_new_fit_stores_the_same_ensemble_bytes_and_is_due_s
   first = {n: (archive / RUN / n).read_bytes() for n in (waypoints.ENSEMBLE, waypoints.TENSORS)}
   kill_at(runs / RUN, args, trpo_line(2))
   assert waypoints.same_ensemble(str(runs / RUN), str(archive / RUN))
+  assert 'with the same ensemble (a new waypoint adds ~1 MB)' in waypoint_cmd(
+      capsys, 'list', runs, archive)
   out = waypoint_cmd(capsys, 'save', runs, archive)  # the defaults: 2 h, 0.25 h without a fit
   assert 'TRPO behind (< --min_hours_same_ensemble=0.25): none saved' in out
   out = waypoint_cmd(capsys, 'save', runs, archive, '--min_hours_same_ensemble=0')
@@ -206,6 +208,7 @@ def test_a_waypoint_after_no_new_fit_stores_the_same_ensemble_bytes_and_is_due_s
   old_manifest = {k: v for k, v in manifest.items() if k != 'tensor_files'}
   (old / waypoints.MANIFEST).write_text(json.dumps({**old_manifest, 'format': 1, 'tensors': keys}))
   assert not waypoints.same_ensemble(str(runs / RUN), str(old))  # its bytes differ: 22 MB again
+  assert 'with another ensemble' in waypoint_cmd(capsys, 'list', runs, tmp_path / 'format1')
   waypoint_cmd(capsys, 'restore', tmp_path / 'new_from_format1', tmp_path / 'format1')
   for k, v in checkpoint_tensors(tmp_path / 'new_from_format1' / RUN).items():
     if k not in manifest['dropped']:
