@@ -223,6 +223,19 @@ def test_which_fit_a_runs_ensemble_holds_at_each_stage():
   assert fit('start', 0) == (0, True)
 
 
+def test_fit_errors_reads_a_fit_in_progress(killed_in_fit_2, capsys):
+  """launch/fit_errors.py on a run killed mid-fit (here, as on a machine that lost it): the
+  checkpoint's weights so far, named as the fit in progress."""
+  base, _ = killed_in_fit_2
+  run_dir = base / 'runs' / RUN
+  fit = json.loads((run_dir / 'train_state.json').read_text())['dynamics_progress']['fit']
+  capsys.readouterr()
+  run_launcher_here('fit_errors', f'--run_dir={run_dir}')
+  assert (f"deployment 2's fit in progress, at epoch {fit['epoch']} (best validation so far at "
+          f"epochs {fit['best_epoch']}; {sum(fit['active'])} of {len(fit['active'])} members "
+          'training)') in capsys.readouterr().out
+
+
 def test_restore_refuses_a_damaged_waypoint_before_making_anything(killed_in_fit_2, tmp_path):
   base, _ = killed_in_fit_2
   archive = tmp_path / 'archive'
