@@ -1,7 +1,7 @@
 """Unfinished deployment runs into the repo and back (bremen_tf/waypoints.py): what survives a new
 machine of a run that has not finished.
 
-  python launch/waypoint.py save [--runs_root=/work/runs] [--min_hours=2]
+  python launch/waypoint.py save [--runs_root=/work/runs] [--min_hours=1]
                                  [--min_hours_same_ensemble=0.25] [--keep_adam]
       # each unfinished BREMEN/ME-TRPO deployment run that has recorded >= min_hours of fits and
       # TRPO since its waypoint (or its start), or >= min_hours_same_ensemble if no fit has
@@ -33,7 +33,7 @@ flags.DEFINE_string('archive', os.path.join(REPO, 'results', 'waypoints'),
                     'The waypoints directory.')
 # A new machine costs the runs everything since their waypoints (2026-12-07: ~2.8 hours each,
 # under the former 8-hour threshold): a session's work is worth 22 MB; see docs/full_budget.md.
-flags.DEFINE_float('min_hours', 2.0,
+flags.DEFINE_float('min_hours', 1.0,
                    'save: a run gets a waypoint once it has recorded this many hours of fits and '
                    'TRPO since its last one (or its start): a lost machine costs it at most that '
                    "plus the session under way. A waypoint with a new dynamics ensemble adds about "

@@ -98,7 +98,7 @@ def test_a_run_restored_from_its_waypoint_with_adam_kept_finishes_as_the_uninter
   base, reference = killed_in_fit_2
   runs = base / 'runs'
   archive = base / 'exact_archive'
-  assert (f'{RUN}: no waypoint yet: 0.0 h of fits and TRPO behind (< --min_hours=2): none saved'
+  assert (f'{RUN}: no waypoint yet: 0.0 h of fits and TRPO behind (< --min_hours=1): none saved'
           in waypoint_cmd(capsys, 'save', runs, archive))  # the default: seconds of work so far
   assert not os.path.exists(archive)
   saved = waypoint_cmd(capsys, 'save', runs, archive, '--keep_adam', '--min_hours=0')
@@ -177,7 +177,7 @@ def test_a_waypoint_after_no_new_fit_stores_the_same_ensemble_bytes_and_is_due_s
   assert waypoints.same_ensemble(str(runs / RUN), str(archive / RUN))
   assert 'with the same ensemble (a new waypoint adds ~1 MB)' in waypoint_cmd(
       capsys, 'list', runs, archive)
-  out = waypoint_cmd(capsys, 'save', runs, archive)  # the defaults: 2 h, 0.25 h without a fit
+  out = waypoint_cmd(capsys, 'save', runs, archive)  # the defaults: 1 h, 0.25 h without a fit
   assert 'TRPO behind (< --min_hours_same_ensemble=0.25): none saved' in out
   out = waypoint_cmd(capsys, 'save', runs, archive, '--min_hours_same_ensemble=0')
   assert f'saved {RUN}: stage trpo, deployment 1, iteration 2' in out
