@@ -31,8 +31,9 @@ What a restore changed is recorded in the run directory's waypoint_restores.json
 The ensemble (~22 MB at HalfCheetah's size) changes only in a fit; through BC and TRPO, and the
 next deployment's collection, it stays as the fit left it. Its file is written byte-for-byte
 reproducibly (`_write_npz`), so a waypoint taken while the run still holds the ensemble of the
-last waypoint (no fit between them) stores the same dynamics.npz, and git keeps one copy: such a waypoint costs the repository about 1 MB, one with a
-new ensemble about 22 MB. `due` asks more unsaved hours of the second (launch/waypoint.py).
+last waypoint (no fit between them) stores the same dynamics.npz, and git keeps one copy: such a
+waypoint costs the repository about 1 MB, one with a new ensemble about 22 MB. `due` asks more
+unsaved hours of the second (launch/waypoint.py).
 
 Only BREMEN / ME-TRPO deployment runs (launch/deployment.py's model-based loop) are carried: an
 offline run fits in a machine's life, and a model-free deployment run collects with other policies.
@@ -143,6 +144,20 @@ def due(run_dir, waypoint, min_hours, min_hours_same_ensemble):
   already (a waypoint with a new ensemble costs the repository ~22 MB, one without ~1 MB)."""
   least = min_hours_same_ensemble if same_ensemble(run_dir, waypoint) else min_hours
   return hours_unsaved(run_dir, waypoint) >= least
+
+
+def exported_at(run_dir, policy_dir):
+  """When `run_dir`'s exported policy `policy_dir` was written (a POSIX time): its
+  bremen_policy.json's mtime, or, for one a waypoint restore wrote (copied from the waypoint byte
+  for byte), the time that waypoint was taken: the policy was there then. A report on the policy
+  made in between is about this very policy (launch/full_budget.py)."""
+  written = os.path.getmtime(os.path.join(policy_dir, 'bremen_policy.json'))
+  restores = os.path.join(run_dir, RESTORES)
+  for record in fileio.read_json(restores) if os.path.isfile(restores) else []:
+    # a restore copies the policies before it dates its record (to the second)
+    if written <= datetime.datetime.fromisoformat(record['date']).timestamp() + 1:
+      return min(written, datetime.datetime.fromisoformat(record['waypoint_date']).timestamp())
+  return written
 
 
 def _require_stopped(run_dir):

@@ -100,7 +100,8 @@ def episode_returns(run, report):
   """{deployment: (mean, std, episodes)} of the run's exported deployment policies in `report`
   (the `_episodes.md` companion, launch/episode_report.py: its .csv beside it), for the policies
   it ran from this run's own directory before its date (a report on an earlier attempt's run of
-  the same name, whose policy directory is gone or newer, is not this run's)."""
+  the same name, whose policy directory is gone or newer, is not this run's; a policy a waypoint
+  restore carried counts from when the waypoint was taken: waypoints.exported_at)."""
   csv_path, found = report[:-len('.md')] + '.csv', {}
   if not (os.path.isfile(report) and os.path.isfile(csv_path)):
     return found
@@ -115,7 +116,8 @@ def episode_returns(run, report):
   for d in range(1, len(run['returns']) + 1):
     policy = os.path.normpath(os.path.join(run['path'], 'policies', f'deployment_{d}'))
     meta = os.path.join(policy, 'bremen_policy.json')
-    if policy in by_policy and os.path.isfile(meta) and os.path.getmtime(meta) <= made:
+    if (policy in by_policy and os.path.isfile(meta)
+        and waypoints.exported_at(run['path'], policy) <= made):
       values = by_policy[policy]
       found[d] = (float(np.mean(values)), float(np.std(values)), len(values))
   return found

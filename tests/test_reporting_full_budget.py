@@ -2,6 +2,7 @@
 runs still going, absent planned runs, wall time, commits, the reduced-budget rows and the
 cell-by-cell statement."""
 import csv
+import datetime
 import json
 import math
 import os
@@ -407,6 +408,26 @@ def test_exported_policies_over_many_episodes_join_the_verdict(full, tmp_path):
       '1000 ± 100 vs ME-TRPO 500 ± 638: higher.')
   assert 'exported policies' not in line(md, '- HalfCheetah, deployment 2:')  # ME-TRPO's absent
   report('2020-01-01T00:00:00+00:00')
+  assert 'exported policies' not in line(run_script(full_dir, reduced, out),
+                                         '- HalfCheetah, deployment 1:')
+  # Restored on a new machine from waypoints (written then, after the report), the policies
+  # count from when their waypoints were taken, before it; one written after a restore does not.
+  at = lambda text: datetime.datetime.fromisoformat(text).timestamp()
+  report('2029-01-01T00:00:00+00:00')
+  written = lambda run, date: os.utime(os.path.join(policy(run, 1), 'bremen_policy.json'),
+                                       (at(date), at(date)))
+  for run in (bremen, me_trpo):
+    written(run, '2030-01-01T00:00:00+00:00')
+  assert 'exported policies' not in line(run_script(full_dir, reduced, out),
+                                         '- HalfCheetah, deployment 1:')
+  for run in (bremen, me_trpo):
+    with open(os.path.join(run, 'waypoint_restores.json'), 'w') as f:
+      json.dump([{'date': '2030-01-01T00:00:00+00:00', 'waypoint_date': '2028-06-01T00:00:00+00:00',
+                  'stage': 'trpo', 'deployment': 2, 'iteration': 1, 'fit_restarted': False,
+                  'dynamics_adam': 'reset to zero (a fresh Adam)', 'batches': []}], f)
+  assert line(run_script(full_dir, reduced, out), '- HalfCheetah, deployment 1:').endswith(
+      'BREMEN 1000 ± 100 vs ME-TRPO 500 ± 638: higher.')
+  written(me_trpo, '2030-02-01T00:00:00+00:00')
   assert 'exported policies' not in line(run_script(full_dir, reduced, out),
                                          '- HalfCheetah, deployment 1:')
 
