@@ -162,25 +162,26 @@ def test_a_default_waypoint_leaves_out_the_dynamics_adam_moments_and_the_fit_res
 
 
 def test_a_waypoint_after_no_new_fit_stores_the_same_ensemble_bytes_and_is_due_sooner(
-    tmp_path, capsys):
-  """Two stops in one deployment's TRPO: the second waypoint's dynamics.npz is the first's, byte
-  for byte (git keeps one copy), so it is due after --min_hours_same_ensemble, not --min_hours;
-  it restores the run's tensors exactly, and so does the same waypoint in format 1."""
-  args = ARGS[:2] + ['--gin_bindings=train_deployment.deployments=1',
-                     '--gin_bindings=train_deployment.iterations_per_deployment=3']
+    killed_in_fit_2, tmp_path, capsys):
+  """Two stops after deployment 2's fit (before BC, in TRPO): the second waypoint's dynamics.npz
+  is the first's, byte for byte (git keeps one copy), so it is due after
+  --min_hours_same_ensemble, not --min_hours; it restores the run's tensors exactly, and so does
+  the same waypoint in format 1."""
+  base, _ = killed_in_fit_2
   runs, archive = tmp_path / 'runs', tmp_path / 'archive'
-  trpo_line = lambda it: lambda line, _: line.startswith(f'[trpo] deployment 1/1, iteration {it}/')
-  kill_at(runs / RUN, args, trpo_line(1))  # checkpointed at iteration 1, then killed
+  shutil.copytree(base / 'runs' / RUN, runs / RUN)
+  kill_at(runs / RUN, ARGS, lambda line, _: line.startswith('[bc]'))  # the fit done, BC begun
   assert 'saved' in waypoint_cmd(capsys, 'save', runs, archive, '--min_hours=0')
+  assert waypoints.read_manifest(archive / RUN)['stage'] == 'dynamics'
   first = {n: (archive / RUN / n).read_bytes() for n in (waypoints.ENSEMBLE, waypoints.TENSORS)}
-  kill_at(runs / RUN, args, trpo_line(2))
+  kill_at(runs / RUN, ARGS, lambda line, _: line.startswith('[trpo] deployment 2/2, iteration 3/'))
   assert waypoints.same_ensemble(str(runs / RUN), str(archive / RUN))
   assert 'with the same ensemble (a new waypoint adds ~1 MB)' in waypoint_cmd(
       capsys, 'list', runs, archive)
   out = waypoint_cmd(capsys, 'save', runs, archive)  # the defaults: 1 h, 0.25 h without a fit
   assert 'TRPO behind (< --min_hours_same_ensemble=0.25): none saved' in out
   out = waypoint_cmd(capsys, 'save', runs, archive, '--min_hours_same_ensemble=0')
-  assert f'saved {RUN}: stage trpo, deployment 1, iteration 2' in out
+  assert f'saved {RUN}: stage trpo, deployment 2, iteration 3' in out
   assert (archive / RUN / waypoints.ENSEMBLE).read_bytes() == first[waypoints.ENSEMBLE]
   assert (archive / RUN / waypoints.TENSORS).read_bytes() != first[waypoints.TENSORS]
   changed = float(out.split(' MB of it changed')[0].rsplit(', ', 1)[1])
