@@ -32,7 +32,7 @@ The ensemble (~22 MB at HalfCheetah's size) changes only in a fit; through BC an
 next deployment's collection, it stays as the fit left it. Its file is written byte-for-byte
 reproducibly (`_write_npz`), so a waypoint taken while the run still holds the ensemble of the
 last waypoint (no fit between them) stores the same dynamics.npz, and git keeps one copy: such a
-waypoint costs the repository about 1 MB, one with a new ensemble about 22 MB. `due` asks more
+waypoint costs the repository about 1 MB, one with a new ensemble about 22 MB. `due_after` asks more
 unsaved hours of the second (launch/waypoint.py).
 
 Only BREMEN / ME-TRPO deployment runs (launch/deployment.py's model-based loop) are carried: an
@@ -40,6 +40,7 @@ offline run fits in a machine's life, and a model-free deployment run collects w
 """
 import datetime
 import fcntl
+import filecmp
 import os
 import shutil
 import zipfile
@@ -138,12 +139,13 @@ def same_ensemble(run_dir, waypoint):
   return manifest['format'] == FORMAT and finished and ensemble_fit(manifest) == (fitted, True)
 
 
-def due(run_dir, waypoint, min_hours, min_hours_same_ensemble):
-  """Whether `run_dir` should get a new waypoint: it would lose `min_hours` or more of fits and
-  TRPO without one, or `min_hours_same_ensemble` if its ensemble is the one the waypoint holds
-  already (a waypoint with a new ensemble costs the repository ~22 MB, one without ~1 MB)."""
-  least = min_hours_same_ensemble if same_ensemble(run_dir, waypoint) else min_hours
-  return hours_unsaved(run_dir, waypoint) >= least
+def due_after(run_dir, waypoint, min_hours, min_hours_same_ensemble):
+  """(hours, same): `run_dir` is due a new waypoint once it would lose `hours` or more of fits and
+  TRPO without one (hours_unsaved): `min_hours_same_ensemble` if its ensemble is the one the
+  waypoint holds already (`same`), else `min_hours` (a waypoint with a new ensemble costs the
+  repository ~22 MB, one without ~1 MB)."""
+  same = same_ensemble(run_dir, waypoint)
+  return (min_hours_same_ensemble if same else min_hours), same
 
 
 def exported_at(run_dir, policy_dir):
@@ -194,21 +196,9 @@ def _bytes_new(tmp, waypoint):
     for name in files:
       path = os.path.join(directory, name)
       old = os.path.join(waypoint, os.path.relpath(path, tmp))
-      if not (os.path.isfile(old) and _same_bytes(path, old)):
+      if not (os.path.isfile(old) and filecmp.cmp(path, old, shallow=False)):
         total += os.path.getsize(path)
   return total
-
-
-def _same_bytes(a, b):
-  if os.path.getsize(a) != os.path.getsize(b):
-    return False
-  with open(a, 'rb') as fa, open(b, 'rb') as fb:
-    while True:
-      chunk = fa.read(1 << 20)
-      if chunk != fb.read(1 << 20):
-        return False
-      if not chunk:
-        return True
 
 
 def save(run_dir, waypoint, keep_adam=False):

@@ -66,13 +66,14 @@ def save(runs_root, archive):
   for run in waypoints.unfinished_deployment_runs(runs_root):
     launch_common.quiet_tensorflow()  # once, before the first use
     run_dir, waypoint = os.path.join(runs_root, run), os.path.join(archive, run)
-    if not waypoints.due(run_dir, waypoint, FLAGS.min_hours, FLAGS.min_hours_same_ensemble):
-      behind = waypoints.hours_unsaved(run_dir, waypoint)
-      flag = ('min_hours_same_ensemble', FLAGS.min_hours_same_ensemble) if waypoints.same_ensemble(
-          run_dir, waypoint) else ('min_hours', FLAGS.min_hours)
+    least, same = waypoints.due_after(run_dir, waypoint, FLAGS.min_hours,
+                                      FLAGS.min_hours_same_ensemble)
+    behind = waypoints.hours_unsaved(run_dir, waypoint)
+    if behind < least:
+      flag = 'min_hours_same_ensemble' if same else 'min_hours'
       print(f'{run}: ' + (f'its waypoint is {behind:.1f} h' if os.path.isdir(waypoint) else
                           f'no waypoint yet: {behind:.1f} h')
-            + f' of fits and TRPO behind (< --{flag[0]}={flag[1]:g}): none saved')
+            + f' of fits and TRPO behind (< --{flag}={least:g}): none saved')
       continue
     try:
       manifest, added = waypoints.save(run_dir, waypoint, keep_adam=FLAGS.keep_adam)
